@@ -1,0 +1,40 @@
+// Package eventstore is the append-only SQL event store. Appending an event also publishes it on the Watermill
+// event bus in the same transaction, so the store and the bus never disagree.
+package eventstore
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// ErrConflict means another writer appended to the stream since it was loaded; load it again and retry.
+var ErrConflict = errors.New("event stream version conflict")
+
+// Event is a stored event and the envelope every event bus message carries.
+type Event struct {
+	ID            string          `json:"eventId"`
+	Position      Position        `json:"position"`
+	TenantID      string          `json:"tenantId"`
+	StreamID      string          `json:"streamId"`
+	Version       int             `json:"version"`
+	Type          string          `json:"type"`
+	OccurredAt    time.Time       `json:"occurredAt"`
+	CorrelationID string          `json:"correlationId"`
+	Payload       json.RawMessage `json:"payload"`
+}
+
+// Position is an event's place in the global order. On PostgreSQL it is the inserting transaction's id and then
+// the row's sequence number; on SQLite TransactionID is always 0.
+type Position struct {
+	TransactionID int64 `json:"transactionId"`
+	Sequence      int64 `json:"sequence"`
+}
+
+// After reports whether p comes after o in the global order.
+func (p Position) After(o Position) bool {
+	if p.TransactionID != o.TransactionID {
+		return p.TransactionID > o.TransactionID
+	}
+	return p.Sequence > o.Sequence
+}

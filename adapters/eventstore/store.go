@@ -1,0 +1,185 @@
+package eventstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/passpush/passpush/adapters/sqldb"
+)
+
+// Publisher puts events on the event bus inside the transaction that stores them.
+type Publisher interface {
+	PublishInTx(ctx context.Context, tx *sql.Tx, events []Event) error
+}
+
+// Store is the event store of one database.
+type Store struct {
+	db        *sqldb.DB
+	publisher Publisher
+}
+
+// New returns a store that publishes every appended event with publisher.
+func New(db *sqldb.DB, publisher Publisher) (*Store, error) {
+	if db == nil {
+		return nil, fmt.Errorf("new event store: nil db")
+	}
+	if publisher == nil {
+		return nil, fmt.Errorf("new event store: nil publisher")
+	}
+	return &Store{db: db, publisher: publisher}, nil
+}
+
+// insertChunk keeps one INSERT well below PostgreSQL's 65535 bind parameters.
+const insertChunk = 500
+
+// Append stores events, each with the stream version it expects to take, and publishes them, all in one
+// transaction (the context's, if it carries one). It fills in ID, OccurredAt and Position. A stream version that
+// is already taken fails the whole append with ErrConflict.
+func (s *Store) Append(ctx context.Context, events []Event) ([]Event, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	stored := make([]Event, len(events))
+	copy(stored, events)
+	now := time.Now().UTC()
+	for i := range stored {
+		if stored[i].ID == "" {
+			stored[i].ID = uuid.Must(uuid.NewV7()).String()
+		}
+		if stored[i].OccurredAt.IsZero() {
+			stored[i].OccurredAt = now
+		}
+	}
+	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
+		for start := 0; start < len(stored); start += insertChunk {
+			end := min(start+insertChunk, len(stored))
+			if err := s.insert(ctx, tx, stored[start:end]); err != nil {
+				return err
+			}
+		}
+		if err := s.publisher.PublishInTx(ctx, tx, stored); err != nil {
+			return fmt.Errorf("publish %d events: %w", len(stored), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return stored, nil
+}
+
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, events []Event) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO events (event_id, tenant_id, stream_id, stream_version, event_type, occurred_at, correlation_id, payload) VALUES `)
+	args := make([]any, 0, len(events)*8)
+	for i, e := range events {
+		if i > 0 {
+			q.WriteString(",")
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+		args = append(args, e.ID, e.TenantID, e.StreamID, e.Version, e.Type, e.OccurredAt, e.CorrelationID, string(e.Payload))
+	}
+	fmt.Fprintf(&q, " RETURNING event_id, %s, position", s.db.Dialect.TransactionIDAsInt)
+
+	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		if s.db.Dialect.IsUniqueViolation(err) {
+			return fmt.Errorf("append to %s: %w", events[0].StreamID, ErrConflict)
+		}
+		return fmt.Errorf("insert events: %w", err)
+	}
+	defer rows.Close()
+	positions := make(map[string]Position, len(events))
+	for rows.Next() {
+		var id string
+		var p Position
+		if err := rows.Scan(&id, &p.TransactionID, &p.Sequence); err != nil {
+			return fmt.Errorf("scan event position: %w", err)
+		}
+		positions[id] = p
+	}
+	if err := rows.Err(); err != nil {
+		if s.db.Dialect.IsUniqueViolation(err) {
+			return fmt.Errorf("append to %s: %w", events[0].StreamID, ErrConflict)
+		}
+		return fmt.Errorf("insert events: %w", err)
+	}
+	for i := range events {
+		p, ok := positions[events[i].ID]
+		if !ok {
+			return fmt.Errorf("insert events: no position returned for %s", events[i].ID)
+		}
+		events[i].Position = p
+	}
+	return nil
+}
+
+const selectEvent = `SELECT event_id, %s, position, tenant_id, stream_id, stream_version, event_type, occurred_at, correlation_id, payload FROM events `
+
+// Load returns the events of the tenant's streams, each stream in version order.
+func (s *Store) Load(ctx context.Context, tenantID string, streamIDs ...string) (map[string][]Event, error) {
+	streams := make(map[string][]Event, len(streamIDs))
+	if len(streamIDs) == 0 {
+		return streams, nil
+	}
+	for start := 0; start < len(streamIDs); start += insertChunk {
+		chunk := streamIDs[start:min(start+insertChunk, len(streamIDs))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, tenantID)
+		marks := make([]string, len(chunk))
+		for i, id := range chunk {
+			args = append(args, id)
+			marks[i] = fmt.Sprintf("$%d", i+2)
+		}
+		q := fmt.Sprintf(selectEvent, s.db.Dialect.TransactionIDAsInt) +
+			`WHERE tenant_id = $1 AND stream_id IN (` + strings.Join(marks, ",") + `) ORDER BY stream_id, stream_version`
+		err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
+			return s.query(ctx, tx, q, args, func(e Event) { streams[e.StreamID] = append(streams[e.StreamID], e) })
+		})
+		if err != nil {
+			return nil, fmt.Errorf("load streams of tenant %s: %w", tenantID, err)
+		}
+	}
+	return streams, nil
+}
+
+// ReadAll returns up to limit events after the position, in global order, from all tenants. It only returns events
+// whose transaction is older than every running one, so a caller that pages through never skips a late commit.
+func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event, error) {
+	d := s.db.Dialect
+	q := fmt.Sprintf(selectEvent, d.TransactionIDAsInt) +
+		fmt.Sprintf(`WHERE (%s, position) > ($1, $2) AND %s ORDER BY transaction_id, position LIMIT $3`, d.TransactionIDAsInt, d.VisibleEvents)
+	var events []Event
+	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
+		return s.query(ctx, tx, q, []any{after.TransactionID, after.Sequence, limit}, func(e Event) { events = append(events, e) })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read events after %+v: %w", after, err)
+	}
+	return events, nil
+}
+
+func (s *Store) query(ctx context.Context, tx *sql.Tx, q string, args []any, each func(Event)) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Event
+		var payload string
+		if err := rows.Scan(&e.ID, &e.Position.TransactionID, &e.Position.Sequence, &e.TenantID, &e.StreamID,
+			&e.Version, &e.Type, &e.OccurredAt, &e.CorrelationID, &payload); err != nil {
+			return fmt.Errorf("scan event: %w", err)
+		}
+		e.OccurredAt = e.OccurredAt.UTC()
+		e.Payload = []byte(payload)
+		each(e)
+	}
+	return rows.Err()
+}

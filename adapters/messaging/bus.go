@@ -1,0 +1,180 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/passpush/passpush/adapters/eventstore"
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app/correlation"
+)
+
+// Config tunes the buses. Zero fields take the defaults.
+type Config struct {
+	// PollInterval is how long an idle subscriber waits before it looks for new messages again. It bounds how
+	// stale a read model is right after a write.
+	PollInterval time.Duration
+	// ErrorBackoff is how long a subscriber waits after a database error, for example while the database restarts.
+	ErrorBackoff time.Duration
+	// MaxRetries is how often a failing handler is retried before its message goes to the poison topic.
+	MaxRetries int
+	// RetryInterval is the first retry's delay; it doubles on each retry.
+	RetryInterval time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.PollInterval == 0 {
+		c.PollInterval = 10 * time.Millisecond
+	}
+	if c.ErrorBackoff == 0 {
+		c.ErrorBackoff = time.Second
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 3
+	}
+	if c.RetryInterval == 0 {
+		c.RetryInterval = 20 * time.Millisecond
+	}
+}
+
+// Validate reports a config the buses cannot run with.
+func (c Config) Validate() error {
+	var err error
+	if c.PollInterval <= 0 {
+		err = errors.Join(err, errors.New("poll interval must be positive"))
+	}
+	if c.ErrorBackoff <= 0 {
+		err = errors.Join(err, errors.New("error backoff must be positive"))
+	}
+	if c.MaxRetries < 0 {
+		err = errors.Join(err, errors.New("max retries must not be negative"))
+	}
+	if c.RetryInterval <= 0 {
+		err = errors.Join(err, errors.New("retry interval must be positive"))
+	}
+	return err
+}
+
+// Bus is the Watermill router with the command bus, the command processor and the event processor on it.
+type Bus struct {
+	Router           *message.Router
+	CommandBus       *cqrs.CommandBus
+	commandProcessor *cqrs.CommandProcessor
+	eventProcessor   *cqrs.EventGroupProcessor
+}
+
+// New wires the buses on db. Handlers are added with AddCommandHandler and AddProjection before Run.
+func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, error) {
+	config.setDefaults()
+	if err := config.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid bus config: %w", err)
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("new router: %w", err)
+	}
+	publisher := txPublisher{db: db, logger: logger}
+	poison, err := middleware.PoisonQueue(publisher, TopicPoison)
+	if err != nil {
+		return nil, fmt.Errorf("poison queue: %w", err)
+	}
+	// The outermost middleware runs first: a panic becomes an error (Recoverer), the error is retried with
+	// backoff (Retry), and what still fails is parked on the poison topic so it cannot block its consumer group.
+	router.AddMiddleware(
+		poison,
+		middleware.Retry{
+			MaxRetries:      config.MaxRetries,
+			InitialInterval: config.RetryInterval,
+			Multiplier:      2,
+			Logger:          logger,
+		}.Middleware,
+		middleware.Recoverer,
+		withCorrelationID,
+	)
+
+	newSubscriber := func(consumerGroup string) (message.Subscriber, error) {
+		return wsql.NewSubscriber(db, wsql.SubscriberConfig{
+			ConsumerGroup:  consumerGroup,
+			PollInterval:   config.PollInterval,
+			ResendInterval: config.RetryInterval,
+			RetryInterval:  config.ErrorBackoff,
+			SchemaAdapter:  db.Dialect.WatermillSchema,
+			OffsetsAdapter: db.Dialect.WatermillOffsets,
+		}, logger)
+	}
+
+	commandBus, err := cqrs.NewCommandBusWithConfig(publisher, cqrs.CommandBusConfig{
+		GeneratePublishTopic: func(cqrs.CommandBusGeneratePublishTopicParams) (string, error) { return TopicCommands, nil },
+		Marshaler:            marshaler,
+		Logger:               logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new command bus: %w", err)
+	}
+	commandProcessor, err := cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
+		GenerateSubscribeTopic: func(cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) { return TopicCommands, nil },
+		SubscriberConstructor: func(p cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
+			return newSubscriber(p.HandlerName)
+		},
+		Marshaler: marshaler,
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new command processor: %w", err)
+	}
+	eventProcessor, err := cqrs.NewEventGroupProcessorWithConfig(router, cqrs.EventGroupProcessorConfig{
+		GenerateSubscribeTopic: func(cqrs.EventGroupProcessorGenerateSubscribeTopicParams) (string, error) {
+			return TopicEvents, nil
+		},
+		SubscriberConstructor: func(p cqrs.EventGroupProcessorSubscriberConstructorParams) (message.Subscriber, error) {
+			return newSubscriber(p.EventGroupName)
+		},
+		AckOnUnknownEvent: true,
+		Marshaler:         marshaler,
+		Logger:            logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new event processor: %w", err)
+	}
+	return &Bus{Router: router, CommandBus: commandBus, commandProcessor: commandProcessor, eventProcessor: eventProcessor}, nil
+}
+
+// AddCommandHandler subscribes handler to the commands topic; its name is its consumer group.
+func (b *Bus) AddCommandHandler(handler cqrs.CommandHandler) error {
+	if _, err := b.commandProcessor.AddHandler(handler); err != nil {
+		return fmt.Errorf("add command handler %s: %w", handler.HandlerName(), err)
+	}
+	return nil
+}
+
+// AddProjection subscribes handle to every stored event, in global order, as consumer group name.
+func (b *Bus) AddProjection(name string, handle func(ctx context.Context, e *eventstore.Event) error) error {
+	if err := b.eventProcessor.AddHandlersGroup(name, cqrs.NewGroupEventHandler(handle)); err != nil {
+		return fmt.Errorf("add projection %s: %w", name, err)
+	}
+	return nil
+}
+
+// Run runs the router until ctx ends.
+func (b *Bus) Run(ctx context.Context) error {
+	return b.Router.Run(ctx)
+}
+
+// Running is closed once every handler is subscribed.
+func (b *Bus) Running() chan struct{} { return b.Router.Running() }
+
+func withCorrelationID(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		if id := middleware.MessageCorrelationID(msg); id != "" {
+			msg.SetContext(correlation.WithID(msg.Context(), id))
+		}
+		return h(msg)
+	}
+}

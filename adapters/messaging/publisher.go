@@ -1,0 +1,88 @@
+// Package messaging wires Watermill's CQRS component to the SQL database: the command and event buses, their
+// processors and the router middleware.
+package messaging
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/passpush/passpush/adapters/eventstore"
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app/correlation"
+)
+
+// Topics. Each is a table pair created by the migrations.
+const (
+	TopicCommands = "commands"
+	TopicEvents   = "events"
+	TopicPoison   = "poison"
+)
+
+var marshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
+
+// txPublisher publishes in the transaction the message's context carries (a subscriber's, or one InTx opened),
+// else in a transaction of its own. Publishing inside a handler's transaction is what makes a command's events,
+// or a poisoned message, commit together with the ack; on SQLite's single connection it is also the only way.
+type txPublisher struct {
+	db     *sqldb.DB
+	logger watermill.LoggerAdapter
+}
+
+func (p txPublisher) Publish(topic string, msgs ...*message.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	return sqldb.InTx(msgs[0].Context(), p.db, func(ctx context.Context, tx *sql.Tx) error {
+		return p.publishInTx(tx, topic, msgs)
+	})
+}
+
+func (p txPublisher) publishInTx(tx *sql.Tx, topic string, msgs []*message.Message) error {
+	pub, err := wsql.NewPublisher(tx, wsql.PublisherConfig{SchemaAdapter: p.db.Dialect.WatermillSchema}, p.logger)
+	if err != nil {
+		return fmt.Errorf("new publisher: %w", err)
+	}
+	if err := pub.Publish(topic, msgs...); err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
+	return nil
+}
+
+func (p txPublisher) Close() error { return nil }
+
+// EventPublisher implements eventstore.Publisher: every stored event goes on the events topic as an
+// eventstore.Event.
+type EventPublisher struct {
+	pub txPublisher
+}
+
+// NewEventPublisher returns the event publisher for db.
+func NewEventPublisher(db *sqldb.DB, logger watermill.LoggerAdapter) (*EventPublisher, error) {
+	if db == nil {
+		return nil, errors.New("new event publisher: nil db")
+	}
+	return &EventPublisher{pub: txPublisher{db: db, logger: logger}}, nil
+}
+
+// PublishInTx implements eventstore.Publisher. It sends all events in one INSERT, which is why it marshals
+// them itself instead of calling cqrs.EventBus.Publish once per event.
+func (p *EventPublisher) PublishInTx(ctx context.Context, tx *sql.Tx, events []eventstore.Event) error {
+	msgs := make([]*message.Message, len(events))
+	for i := range events {
+		msg, err := marshaler.Marshal(&events[i])
+		if err != nil {
+			return fmt.Errorf("marshal event %s: %w", events[i].ID, err)
+		}
+		middleware.SetCorrelationID(correlation.ID(ctx), msg)
+		msg.SetContext(ctx)
+		msgs[i] = msg
+	}
+	return p.pub.publishInTx(tx, TopicEvents, msgs)
+}

@@ -1,0 +1,93 @@
+// Package sqldb opens the database passpush runs on, PostgreSQL or an embedded SQLite file, and names the few
+// places where the two differ.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+)
+
+// DefaultSQLitePath is used when no database URL is configured, so `passpush serve` works on a fresh machine.
+const DefaultSQLitePath = "passpush.db"
+
+// DB is an open database and the dialect it speaks.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+}
+
+// Open connects to url: postgres://… or postgresql://… for PostgreSQL, sqlite:PATH (or empty) for SQLite.
+func Open(ctx context.Context, url string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		db, err := sql.Open("pgx", url)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(32)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		return ping(ctx, &DB{DB: db, Dialect: Postgres})
+	case url == "" || strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(url, "sqlite:")
+		if path == "" {
+			path = DefaultSQLitePath
+		}
+		db, err := sql.Open("sqlite", sqliteDSN(path))
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		// SQLite has one writer. One connection makes Go queue the writers instead of SQLite's busy handler,
+		// which sleeps up to 100 ms between tries. Handlers that run inside a subscriber's transaction must use that
+		// transaction (see InTx), never a second connection.
+		db.SetMaxOpenConns(1)
+		db.SetConnMaxIdleTime(0)
+		db.SetConnMaxLifetime(0)
+		return ping(ctx, &DB{DB: db, Dialect: SQLite})
+	default:
+		return nil, fmt.Errorf("unsupported database URL scheme in %q: want postgres://, postgresql:// or sqlite:PATH", redact(url))
+	}
+}
+
+// sqliteDSN turns on WAL (readers never block the writer), a busy timeout for other processes such as a CLI
+// running beside `serve`, and immediate transactions, so a transaction never fails to upgrade from read to write.
+// synchronous(FULL) makes every commit durable before it returns, which a 2xx promises.
+func sqliteDSN(path string) string {
+	return "file:" + path +
+		"?_pragma=journal_mode(WAL)" +
+		"&_pragma=busy_timeout(10000)" +
+		"&_pragma=synchronous(FULL)" +
+		"&_pragma=foreign_keys(ON)" +
+		"&_txlock=immediate"
+}
+
+func ping(ctx context.Context, db *DB) (*DB, error) {
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", db.Dialect.Name, err)
+	}
+	return db, nil
+}
+
+// redact drops a password from a URL so it can go into an error message or a log.
+func redact(url string) string {
+	at := strings.LastIndex(url, "@")
+	scheme := strings.Index(url, "://")
+	if at < 0 || scheme < 0 {
+		return url
+	}
+	userinfo := url[scheme+3 : at]
+	if colon := strings.Index(userinfo, ":"); colon >= 0 {
+		return url[:scheme+3] + userinfo[:colon] + ":xxxxx" + url[at:]
+	}
+	return url
+}
+
+// Redact is redact for callers that log the database URL.
+func Redact(url string) string { return redact(url) }

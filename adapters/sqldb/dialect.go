@@ -1,0 +1,69 @@
+package sqldb
+
+import (
+	"errors"
+
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/passpush/passpush/adapters/watermillsqlite"
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect is every difference between PostgreSQL and SQLite that the adapters need. Queries use $1 placeholders,
+// ON CONFLICT and RETURNING, which both understand, so the rest of the SQL is shared.
+type Dialect struct {
+	Name string
+	// MigrationsDir is the folder of migrations.FS for this dialect.
+	MigrationsDir string
+	goose         goose.Dialect
+	// VisibleEvents is a condition on events.transaction_id that holds only for transactions older than every
+	// running one, so reading in (transaction_id, position) order never skips a late commit.
+	VisibleEvents string
+	// TransactionIDAsInt turns the transaction_id column into an integer the driver can scan.
+	TransactionIDAsInt string
+	// watermill-sql's schema for this database.
+	WatermillSchema  wsql.SchemaAdapter
+	WatermillOffsets wsql.OffsetsAdapter
+	uniqueViolation  func(error) bool
+}
+
+var (
+	// Postgres is PostgreSQL 13 or later.
+	Postgres = Dialect{
+		Name:               "postgres",
+		MigrationsDir:      "postgres",
+		goose:              goose.DialectPostgres,
+		VisibleEvents:      "transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
+		TransactionIDAsInt: "transaction_id::text::bigint",
+		WatermillSchema:    wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 500},
+		WatermillOffsets:   wsql.DefaultPostgreSQLOffsetsAdapter{},
+		uniqueViolation: func(err error) bool {
+			var pgErr *pgconn.PgError
+			return errors.As(err, &pgErr) && pgErr.Code == "23505"
+		},
+	}
+	// SQLite is the embedded modernc.org/sqlite. It has a single writer, so every commit is visible in order.
+	SQLite = Dialect{
+		Name:               "sqlite",
+		MigrationsDir:      "sqlite",
+		goose:              goose.DialectSQLite3,
+		VisibleEvents:      "1 = 1",
+		TransactionIDAsInt: "transaction_id",
+		WatermillSchema:    watermillsqlite.SchemaAdapter{SubscribeBatchSize: 500},
+		WatermillOffsets:   watermillsqlite.OffsetsAdapter{},
+		uniqueViolation: func(err error) bool {
+			var sqliteErr *sqlite.Error
+			if !errors.As(err, &sqliteErr) {
+				return false
+			}
+			code := sqliteErr.Code()
+			return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+		},
+	}
+)
+
+// IsUniqueViolation reports whether err is a unique-constraint violation, which the event store turns into a
+// version conflict.
+func (d Dialect) IsUniqueViolation(err error) bool { return d.uniqueViolation(err) }

@@ -1,0 +1,31 @@
+package sqldb
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+
+	"github.com/passpush/passpush/migrations"
+	"github.com/pressly/goose/v3"
+)
+
+// Migrate applies every migration not yet applied and returns the versions it applied.
+func Migrate(ctx context.Context, db *DB) ([]int64, error) {
+	dir, err := fs.Sub(migrations.FS, db.Dialect.MigrationsDir)
+	if err != nil {
+		return nil, fmt.Errorf("migrations for %s: %w", db.Dialect.Name, err)
+	}
+	provider, err := goose.NewProvider(db.Dialect.goose, db.DB, dir)
+	if err != nil {
+		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("apply migrations: %w", err)
+	}
+	applied := make([]int64, 0, len(results))
+	for _, r := range results {
+		applied = append(applied, r.Source.Version)
+	}
+	return applied, nil
+}

@@ -1,0 +1,82 @@
+// Package sqldbtest gives tests a fresh, migrated database of the back end the test run is for.
+//
+// PASSPUSH_TEST_DATABASE_URL picks it: empty or sqlite means a new SQLite file per test; a postgres:// URL means
+// a new database per test on that server, dropped when the test ends.
+package sqldbtest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/passpush/passpush/adapters/sqldb"
+)
+
+// EnvURL names the variable that picks the back end.
+const EnvURL = "PASSPUSH_TEST_DATABASE_URL"
+
+// NewURL creates an empty database for the test and returns its URL, for tests that start passpush themselves.
+func NewURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(EnvURL)
+	if base == "" || base == "sqlite" {
+		return "sqlite:" + filepath.Join(t.TempDir(), "passpush.db")
+	}
+	if !strings.HasPrefix(base, "postgres://") && !strings.HasPrefix(base, "postgresql://") {
+		t.Fatalf("%s=%q: want empty, sqlite or a postgres:// URL", EnvURL, base)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", EnvURL, err)
+	}
+	name := "passpush_test_" + strings.ReplaceAll(uuid.NewString()[:18], "-", "")
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("open %s: %v", sqldb.Redact(base), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("drop database %s: %v", name, err)
+		}
+		_ = admin.Close()
+	})
+	u.Path = "/" + name
+	return u.String()
+}
+
+// New opens a fresh, migrated database for the test and closes it when the test ends.
+func New(t testing.TB) *sqldb.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, NewURL(t))
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := sqldb.Migrate(ctx, db); err != nil {
+		t.Fatalf("migrate test database: %v", err)
+	}
+	return db
+}
+
+// Describe names the back end of this run, for test logs.
+func Describe() string {
+	if u := os.Getenv(EnvURL); strings.HasPrefix(u, "postgres") {
+		return fmt.Sprintf("postgres (%s)", sqldb.Redact(u))
+	}
+	return "sqlite"
+}

@@ -1,0 +1,80 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/passpush/passpush/domain/tenant"
+)
+
+// SaveMode says whether SaveTenant may create, update, or both.
+type SaveMode int
+
+const (
+	CreateOrUpdate SaveMode = iota
+	CreateOnly
+	UpdateOnly
+)
+
+// ErrTenantExists is returned by a CreateOnly save of a tenant that exists.
+var ErrTenantExists = errors.New("tenant already exists")
+
+// SaveTenant creates or changes a tenant.
+type SaveTenant struct {
+	TenantID string
+	Changes  tenant.Changes
+	Mode     SaveMode
+}
+
+// TenantStore stores tenants.
+type TenantStore interface {
+	// Get returns the tenant, disabled or not, or tenant.ErrNotFound.
+	Get(ctx context.Context, id string) (tenant.Tenant, error)
+	Save(ctx context.Context, t tenant.Tenant) error
+}
+
+// SaveTenantHandler handles SaveTenant.
+type SaveTenantHandler struct {
+	tenants TenantStore
+	now     func() time.Time
+}
+
+// NewSaveTenantHandler returns a handler that keeps tenants in store.
+func NewSaveTenantHandler(store TenantStore) SaveTenantHandler {
+	if store == nil {
+		panic("nil tenant store")
+	}
+	return SaveTenantHandler{tenants: store, now: time.Now}
+}
+
+// Handle applies the changes and reports whether the tenant is new.
+func (h SaveTenantHandler) Handle(ctx context.Context, cmd SaveTenant) (tenant.Tenant, bool, error) {
+	if err := tenant.ValidateID(cmd.TenantID); err != nil {
+		return tenant.Tenant{}, false, err
+	}
+	current, err := h.tenants.Get(ctx, cmd.TenantID)
+	exists := err == nil
+	switch {
+	case err != nil && !errors.Is(err, tenant.ErrNotFound):
+		return tenant.Tenant{}, false, fmt.Errorf("load tenant %s: %w", cmd.TenantID, err)
+	case exists && cmd.Mode == CreateOnly:
+		return tenant.Tenant{}, false, fmt.Errorf("add tenant %s: %w", cmd.TenantID, ErrTenantExists)
+	case !exists && cmd.Mode == UpdateOnly:
+		return tenant.Tenant{}, false, fmt.Errorf("update tenant %s: %w", cmd.TenantID, tenant.ErrNotFound)
+	}
+	now := h.now().UTC()
+	if !exists {
+		current = tenant.Tenant{ID: cmd.TenantID, CreatedAt: now}
+	}
+	updated := cmd.Changes.Apply(current)
+	updated.UpdatedAt = now
+	if err := updated.Validate(); err != nil {
+		return tenant.Tenant{}, false, err
+	}
+	if err := h.tenants.Save(ctx, updated); err != nil {
+		return tenant.Tenant{}, false, fmt.Errorf("save tenant %s: %w", cmd.TenantID, err)
+	}
+	return updated, !exists, nil
+}

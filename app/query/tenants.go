@@ -1,0 +1,63 @@
+package query
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/passpush/passpush/domain/tenant"
+)
+
+// TenantReader reads tenants.
+type TenantReader interface {
+	// Get returns the tenant, disabled or not, or tenant.ErrNotFound.
+	Get(ctx context.Context, id string) (tenant.Tenant, error)
+	List(ctx context.Context) ([]tenant.Tenant, error)
+}
+
+// ActiveTenantHandler answers whether a tenant may use passpush: it returns tenant.ErrNotFound for an unknown or
+// disabled one.
+type ActiveTenantHandler struct {
+	tenants TenantReader
+}
+
+// NewActiveTenantHandler returns a handler that reads from tenants.
+func NewActiveTenantHandler(tenants TenantReader) ActiveTenantHandler {
+	if tenants == nil {
+		panic("nil tenant reader")
+	}
+	return ActiveTenantHandler{tenants: tenants}
+}
+
+// Handle returns the active tenant.
+func (h ActiveTenantHandler) Handle(ctx context.Context, id string) (tenant.Tenant, error) {
+	t, err := h.tenants.Get(ctx, id)
+	if err != nil {
+		return tenant.Tenant{}, fmt.Errorf("tenant %s: %w", id, err)
+	}
+	if t.Disabled {
+		return tenant.Tenant{}, fmt.Errorf("tenant %s is disabled: %w", id, tenant.ErrNotFound)
+	}
+	return t, nil
+}
+
+// ListTenantsHandler lists every tenant.
+type ListTenantsHandler struct {
+	tenants TenantReader
+}
+
+// NewListTenantsHandler returns a handler that reads from tenants.
+func NewListTenantsHandler(tenants TenantReader) ListTenantsHandler {
+	if tenants == nil {
+		panic("nil tenant reader")
+	}
+	return ListTenantsHandler{tenants: tenants}
+}
+
+// Handle returns the tenants ordered by id.
+func (h ListTenantsHandler) Handle(ctx context.Context) ([]tenant.Tenant, error) {
+	ts, err := h.tenants.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	return ts, nil
+}

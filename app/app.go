@@ -23,5 +23,6 @@ type Queries struct {
 	PassByID     query.PassByIDHandler
 	FindPasses   query.FindPassesHandler
 	ActiveTenant query.ActiveTenantHandler
+	TenantByID   query.TenantByIDHandler
 	ListTenants  query.ListTenantsHandler
 }

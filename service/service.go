@@ -70,6 +70,7 @@ func New(db *sqldb.DB, busConfig messaging.Config, log *logrus.Entry) (*Service,
 			PassByID:     query.NewPassByIDHandler(readModel),
 			FindPasses:   query.NewFindPassesHandler(readModel),
 			ActiveTenant: query.NewActiveTenantHandler(tenantCache),
+			TenantByID:   query.NewTenantByIDHandler(tenantStore),
 			ListTenants:  query.NewListTenantsHandler(tenantCache),
 		},
 	}

@@ -40,6 +40,28 @@ func (h ActiveTenantHandler) Handle(ctx context.Context, id string) (tenant.Tena
 	return t, nil
 }
 
+// TenantByIDHandler returns a tenant, disabled or not, for the management API.
+type TenantByIDHandler struct {
+	tenants TenantReader
+}
+
+// NewTenantByIDHandler returns a handler that reads from tenants.
+func NewTenantByIDHandler(tenants TenantReader) TenantByIDHandler {
+	if tenants == nil {
+		panic("nil tenant reader")
+	}
+	return TenantByIDHandler{tenants: tenants}
+}
+
+// Handle returns the tenant or tenant.ErrNotFound.
+func (h TenantByIDHandler) Handle(ctx context.Context, id string) (tenant.Tenant, error) {
+	t, err := h.tenants.Get(ctx, id)
+	if err != nil {
+		return tenant.Tenant{}, fmt.Errorf("tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
 // ListTenantsHandler lists every tenant.
 type ListTenantsHandler struct {
 	tenants TenantReader

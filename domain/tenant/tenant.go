@@ -19,10 +19,16 @@ var (
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 
-// ValidateID checks a tenant id: 1–64 letters, digits, _ or -.
+// reservedIDs are path segments of routes beside /api/{tenantId}/….
+var reservedIDs = map[string]bool{"admin": true}
+
+// ValidateID checks a tenant id: 1–64 letters, digits, _ or -, and not a reserved word.
 func ValidateID(id string) error {
 	if !idPattern.MatchString(id) {
 		return fmt.Errorf("%w: tenant id %q must be 1-64 letters, digits, _ or -, starting with a letter or digit", ErrInvalid, id)
+	}
+	if reservedIDs[id] {
+		return fmt.Errorf("%w: tenant id %q is reserved", ErrInvalid, id)
 	}
 	return nil
 }

@@ -4,9 +4,11 @@ package httpport
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/passpush/passpush/app"
+	"github.com/passpush/passpush/ports/http/httperr"
 	"github.com/sirupsen/logrus"
 )
 
@@ -16,6 +18,23 @@ type Config struct {
 	AdminToken string
 	// PublicURL is the base URL Journey Builder reaches passpush at, e.g. https://passpush.example.com.
 	PublicURL string
+	// ReadYourWritesTimeout bounds how long a write waits for the read model to show it. Default 5s.
+	ReadYourWritesTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.ReadYourWritesTimeout == 0 {
+		c.ReadYourWritesTimeout = 5 * time.Second
+	}
+}
+
+// Body limits per route.
+const maxAdminBody = 1 << 20
+
+type server struct {
+	app    app.Application
+	config Config
+	log    *logrus.Entry
 }
 
 // NewServer returns the HTTP handler of every passpush route.
@@ -23,8 +42,40 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	if log == nil {
 		return nil, errors.New("new http server: nil logger")
 	}
+	config.setDefaults()
+	s := server{app: application, config: config, log: log}
+
 	r := mux.NewRouter()
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }).Methods(http.MethodGet)
-	_ = application
+	r.Use(s.withRequestID, s.withRecovery)
+	r.NotFoundHandler = s.withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.respondError(w, r, httperr.NotFound("no such route"))
+	}))
+	r.MethodNotAllowedHandler = s.withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.respondError(w, r, &httperr.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed on this route"})
+	}))
+
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+
+	// The admin routes come first: "admin" is a reserved tenant id, so they never shadow a tenant.
+	admin := r.PathPrefix("/api/admin").Subrouter()
+	admin.Use(s.requireAdmin, s.limitBody(maxAdminBody))
+	admin.HandleFunc("/tenants", s.listTenants).Methods(http.MethodGet)
+	admin.HandleFunc("/tenants/{tenantId}", s.getTenant).Methods(http.MethodGet)
+	admin.HandleFunc("/tenants/{tenantId}", s.putTenant).Methods(http.MethodPut)
+
+	passes := r.PathPrefix("/api/{tenantId}/passes").Subrouter()
+	passes.Use(s.requireAdmin, s.requireTenant, s.limitBody(maxAdminBody))
+	passes.HandleFunc("", s.findPasses).Methods(http.MethodGet)
+	passes.HandleFunc("/{passId}", s.getPass).Methods(http.MethodGet)
+	passes.HandleFunc("/{passId}", s.putPass).Methods(http.MethodPut)
+
 	return r, nil
+}
+
+func (s server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s server) respondError(w http.ResponseWriter, r *http.Request, err error) {
+	httperr.Respond(w, r, requestLog(r, s.log), err)
 }

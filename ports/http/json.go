@@ -1,0 +1,74 @@
+package httpport
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/passpush/passpush/ports/http/httperr"
+)
+
+// decodeJSON reads one JSON value into v. Malformed JSON is a 400; a body over the route's limit keeps its
+// *http.MaxBytesError, which answers 413.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return httperr.BadRequest("the request body is empty; it must be a JSON object")
+		}
+		return httperr.BadRequest("malformed JSON: " + err.Error())
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return httperr.BadRequest("malformed JSON: unexpected data after the object")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// fieldValues is a pass's data: field name to text. Numbers and booleans are taken as their text, because the
+// systems that feed passes (CSV exports, SFMC data extensions) often send a balance as a number.
+type fieldValues map[string]string
+
+func (f *fieldValues) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("data must be an object of field names to values")
+	}
+	out := make(fieldValues, len(raw))
+	for k, v := range raw {
+		var s string
+		if err := json.Unmarshal(v, &s); err == nil {
+			out[k] = s
+			continue
+		}
+		var n json.Number
+		if err := json.Unmarshal(v, &n); err == nil {
+			out[k] = n.String()
+			continue
+		}
+		var bl bool
+		if err := json.Unmarshal(v, &bl); err == nil {
+			out[k] = strconv.FormatBool(bl)
+			continue
+		}
+		return fmt.Errorf("data field %q must be a string, number or boolean", k)
+	}
+	*f = out
+	return nil
+}

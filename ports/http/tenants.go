@@ -1,0 +1,91 @@
+package httpport
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/domain/tenant"
+)
+
+type putTenantRequest struct {
+	Name               *string  `json:"name"`
+	SFMCSigningSecrets []string `json:"sfmcSigningSecrets"`
+	Webhook            *struct {
+		URL    *string `json:"url"`
+		Secret *string `json:"secret"`
+	} `json:"webhook"`
+	Disabled *bool `json:"disabled"`
+}
+
+// tenantView is a tenant as the API shows it: never a secret, only whether one is set.
+type tenantView struct {
+	ID                 string    `json:"tenantId"`
+	Name               string    `json:"name"`
+	SFMCSigningSecrets int       `json:"sfmcSigningSecrets"`
+	Webhook            webhook   `json:"webhook"`
+	Disabled           bool      `json:"disabled"`
+	CreatedAt          time.Time `json:"createdAt"`
+	UpdatedAt          time.Time `json:"updatedAt"`
+}
+
+type webhook struct {
+	URL       string `json:"url"`
+	SecretSet bool   `json:"secretSet"`
+}
+
+func viewTenant(t tenant.Tenant) tenantView {
+	return tenantView{
+		ID: t.ID, Name: t.Name, SFMCSigningSecrets: len(t.SFMCSigningSecrets),
+		Webhook:  webhook{URL: t.Webhook.URL, SecretSet: t.Webhook.Secret != ""},
+		Disabled: t.Disabled, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+	}
+}
+
+// putTenant creates a tenant or changes the fields the body names; absent fields keep their value.
+func (s server) putTenant(w http.ResponseWriter, r *http.Request) {
+	var req putTenantRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	changes := tenant.Changes{Name: req.Name, SFMCSigningSecrets: req.SFMCSigningSecrets, Disabled: req.Disabled}
+	if req.Webhook != nil {
+		changes.WebhookURL, changes.WebhookSecret = req.Webhook.URL, req.Webhook.Secret
+	}
+	t, created, err := s.app.Commands.SaveTenant.Handle(r.Context(), command.SaveTenant{
+		TenantID: mux.Vars(r)["tenantId"], Changes: changes, Mode: command.CreateOrUpdate,
+	})
+	if err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, viewTenant(t))
+}
+
+func (s server) getTenant(w http.ResponseWriter, r *http.Request) {
+	t, err := s.app.Queries.TenantByID.Handle(r.Context(), mux.Vars(r)["tenantId"])
+	if err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewTenant(t))
+}
+
+func (s server) listTenants(w http.ResponseWriter, r *http.Request) {
+	ts, err := s.app.Queries.ListTenants.Handle(r.Context())
+	if err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	views := make([]tenantView, len(ts))
+	for i, t := range ts {
+		views[i] = viewTenant(t)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tenants": views})
+}

@@ -17,6 +17,12 @@ type Commands struct {
 	RegisterPass command.RegisterPassHandler
 	ImportPasses command.ImportPassesHandler
 	SaveTenant   command.SaveTenantHandler
+
+	ScheduleFromJourney       command.ScheduleFromJourneyHandler
+	ScheduleJourneyPassUpdate command.ScheduleJourneyPassUpdateHandler
+	RecordActivityLifecycle   command.RecordActivityLifecycleHandler
+	DeliverPushUpdate         command.DeliverPushUpdateHandler
+	RecordPushOutcomes        command.RecordPushOutcomesHandler
 }
 
 type Queries struct {
@@ -25,4 +31,5 @@ type Queries struct {
 	ActiveTenant query.ActiveTenantHandler
 	TenantByID   query.TenantByIDHandler
 	ListTenants  query.ListTenantsHandler
+	AuditLog     query.AuditLogHandler
 }

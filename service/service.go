@@ -1,13 +1,18 @@
-// Package service builds passpush from its parts: the database adapters, the buses, the application and its
-// projections. main and the component tests both start passpush through it.
+// Package service builds passpush from its parts: the database adapters, the buses, the application, its
+// projections and the delivery stage. main and the component tests both start passpush through it.
 package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/passpush/passpush/adapters/activities"
+	"github.com/passpush/passpush/adapters/audit"
+	"github.com/passpush/passpush/adapters/delivery"
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/passes"
@@ -22,6 +27,14 @@ import (
 // TenantCacheTTL bounds how long a tenant change made by another process takes to apply.
 const TenantCacheTTL = 2 * time.Second
 
+// Config tunes the service's parts. Zero fields take their defaults.
+type Config struct {
+	Bus      messaging.Config
+	Delivery delivery.Config
+	// WebhookClient posts to tenants' webhooks; its timeout bounds one attempt.
+	WebhookClient *http.Client
+}
+
 // Service is passpush on one database.
 type Service struct {
 	DB             *sqldb.DB
@@ -29,11 +42,21 @@ type Service struct {
 	Bus            *messaging.Bus
 	Events         *eventstore.Store
 	PassProjection *passes.Projection
+	AuditLog       *audit.Log
+	Deliveries     *delivery.Queue
+	worker         *delivery.Worker
 }
 
-// New builds passpush on a migrated db. Run the bus to process commands and projections.
-func New(db *sqldb.DB, busConfig messaging.Config, log *logrus.Entry) (*Service, error) {
+// New builds passpush on a migrated db. Run starts the buses and the delivery stage.
+func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
+	if config.WebhookClient == nil {
+		config.WebhookClient = newWebhookClient()
+	}
 	wlog := messaging.NewLogger(log.WithField("component", "watermill"))
+	bus, err := messaging.New(db, config.Bus, wlog)
+	if err != nil {
+		return nil, err
+	}
 	publisher, err := messaging.NewEventPublisher(db, wlog)
 	if err != nil {
 		return nil, err
@@ -59,12 +82,33 @@ func New(db *sqldb.DB, busConfig messaging.Config, log *logrus.Entry) (*Service,
 		return nil, err
 	}
 	tenantCache := tenants.NewCache(tenantStore, TenantCacheTTL)
+	activityLog, err := activities.NewLog(events)
+	if err != nil {
+		return nil, err
+	}
+	auditLog, err := audit.NewLog(db)
+	if err != nil {
+		return nil, err
+	}
+	queue, err := delivery.NewQueue(db)
+	if err != nil {
+		return nil, err
+	}
+	channels, err := delivery.NewDirectory(tenantCache, config.WebhookClient)
+	if err != nil {
+		return nil, err
+	}
 
 	application := app.Application{
 		Commands: app.Commands{
-			RegisterPass: command.NewRegisterPassHandler(passRepo),
-			ImportPasses: command.NewImportPassesHandler(passRepo),
-			SaveTenant:   command.NewSaveTenantHandler(tenantCache),
+			RegisterPass:              command.NewRegisterPassHandler(passRepo),
+			ImportPasses:              command.NewImportPassesHandler(passRepo),
+			SaveTenant:                command.NewSaveTenantHandler(tenantCache),
+			ScheduleFromJourney:       command.NewScheduleFromJourneyHandler(readModel, bus),
+			ScheduleJourneyPassUpdate: command.NewScheduleJourneyPassUpdateHandler(passRepo),
+			RecordActivityLifecycle:   command.NewRecordActivityLifecycleHandler(activityLog),
+			DeliverPushUpdate:         command.NewDeliverPushUpdateHandler(channels),
+			RecordPushOutcomes:        command.NewRecordPushOutcomesHandler(passRepo),
 		},
 		Queries: app.Queries{
 			PassByID:     query.NewPassByIDHandler(readModel),
@@ -72,28 +116,72 @@ func New(db *sqldb.DB, busConfig messaging.Config, log *logrus.Entry) (*Service,
 			ActiveTenant: query.NewActiveTenantHandler(tenantCache),
 			TenantByID:   query.NewTenantByIDHandler(tenantStore),
 			ListTenants:  query.NewListTenantsHandler(tenantCache),
+			AuditLog:     query.NewAuditLogHandler(auditLog),
 		},
 	}
 
-	bus, err := messaging.New(db, busConfig, wlog)
+	worker, err := delivery.NewWorker(db, queue, application.Commands.DeliverPushUpdate, application.Commands.RecordPushOutcomes,
+		config.Delivery, log.WithField("component", "delivery"))
 	if err != nil {
 		return nil, err
 	}
-	if err := bus.AddProjection(passes.ProjectionName, projection.Handle); err != nil {
+	if err := addHandlers(bus, application, projection, auditLog, queue); err != nil {
 		return nil, err
 	}
-	registerPass := application.Commands.RegisterPass
-	if err := bus.AddCommandHandler(cqrs.NewCommandHandler("RegisterPass", func(ctx context.Context, cmd *command.RegisterPass) error {
-		_, err := registerPass.Handle(ctx, *cmd)
-		return err
-	})); err != nil {
-		return nil, err
-	}
-	return &Service{DB: db, App: application, Bus: bus, Events: events, PassProjection: projection}, nil
+	return &Service{
+		DB: db, App: application, Bus: bus, Events: events, PassProjection: projection,
+		AuditLog: auditLog, Deliveries: queue, worker: worker,
+	}, nil
 }
 
-// RunBus runs the buses until ctx ends and returns once every handler is subscribed, or with the error that
-// kept the router from starting.
+// addHandlers subscribes the projections and the command handlers. A projection's name is its consumer group:
+// renaming one replays every event into it.
+func addHandlers(bus *messaging.Bus, application app.Application, projection *passes.Projection, auditLog *audit.Log, queue *delivery.Queue) error {
+	for name, handle := range map[string]func(context.Context, *eventstore.Event) error{
+		passes.ProjectionName:   projection.Handle,
+		audit.ProjectionName:    auditLog.Handle,
+		delivery.ProjectionName: queue.Enqueue,
+	} {
+		if err := bus.AddProjection(name, handle); err != nil {
+			return err
+		}
+	}
+	registerPass := application.Commands.RegisterPass
+	return errors.Join(
+		bus.AddCommandHandler(cqrs.NewCommandHandler("RegisterPass", func(ctx context.Context, cmd *command.RegisterPass) error {
+			_, err := registerPass.Handle(ctx, *cmd)
+			return err
+		})),
+		bus.AddCommandHandler(cqrs.NewCommandHandler("ScheduleJourneyPassUpdate", application.Commands.ScheduleJourneyPassUpdate.Handle)),
+	)
+}
+
+func newWebhookClient() *http.Client {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// Deliveries run hundreds at a time, mostly to one host per tenant.
+	transport.MaxIdleConns = 1024
+	transport.MaxIdleConnsPerHost = 512
+	return &http.Client{Transport: transport, Timeout: 10 * time.Second}
+}
+
+// Run starts the buses and the delivery stage and returns once every handler is subscribed. done yields when
+// both have stopped after ctx ends.
+func (s *Service) Run(ctx context.Context) (done <-chan error, err error) {
+	busDone := make(chan error, 1)
+	go func() { busDone <- s.Bus.Run(ctx) }()
+	select {
+	case <-s.Bus.Running():
+	case err := <-busDone:
+		return nil, fmt.Errorf("start bus: %w", err)
+	}
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- s.worker.Run(ctx) }()
+	all := make(chan error, 1)
+	go func() { all <- errors.Join(<-busDone, <-workerDone) }()
+	return all, nil
+}
+
+// RunBus runs only the buses, for commands such as pass import that must not deliver.
 func (s *Service) RunBus(ctx context.Context) (done <-chan error, err error) {
 	errs := make(chan error, 1)
 	go func() { errs <- s.Bus.Run(ctx) }()

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/query"
@@ -16,7 +15,7 @@ import (
 
 func TestRegisterPass_readModelShowsIt(t *testing.T) {
 	db := sqldbtest.New(t)
-	svc, err := service.New(db, messaging.Config{}, logrus.NewEntry(logrus.StandardLogger()))
+	svc, err := service.New(db, service.Config{}, logrus.NewEntry(logrus.StandardLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}

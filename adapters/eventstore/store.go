@@ -37,7 +37,8 @@ func New(db *sqldb.DB, publisher Publisher) (*Store, error) {
 const insertChunk = 500
 
 // Append stores events, each with the stream version it expects to take, and publishes them, all in one
-// transaction (the context's, if it carries one). It fills in ID, OccurredAt and Position. A stream version that
+// transaction (a savepoint of the context's, if it carries one, so a conflict leaves that transaction usable
+// for the retry). It fills in ID, OccurredAt and Position. A stream version that
 // is already taken fails the whole append with ErrConflict.
 func (s *Store) Append(ctx context.Context, events []Event) ([]Event, error) {
 	if len(events) == 0 {
@@ -54,7 +55,7 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Event, error) {
 			stored[i].OccurredAt = now
 		}
 	}
-	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
+	err := sqldb.InSavepoint(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
 		for start := 0; start < len(stored); start += insertChunk {
 			end := min(start+insertChunk, len(stored))
 			if err := s.insert(ctx, tx, stored[start:end]); err != nil {
@@ -164,6 +165,26 @@ func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event
 	return events, nil
 }
 
+// Each calls fn with every visible event in global order, a page at a time. Rebuilds use it.
+func (s *Store) Each(ctx context.Context, fn func(e *Event) error) error {
+	var after Position
+	for {
+		batch, err := s.ReadAll(ctx, after, 1000)
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for i := range batch {
+			if err := fn(&batch[i]); err != nil {
+				return err
+			}
+		}
+		after = batch[len(batch)-1].Position
+	}
+}
+
 func (s *Store) query(ctx context.Context, tx *sql.Tx, q string, args []any, each func(Event)) error {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -182,4 +203,18 @@ func (s *Store) query(ctx context.Context, tx *sql.Tx, q string, args []any, eac
 		each(e)
 	}
 	return rows.Err()
+}
+
+// StreamVersion returns the version of the stream's last event, 0 for an empty stream, for writers that append
+// without loading the whole stream.
+func (s *Store) StreamVersion(ctx context.Context, tenantID, streamID string) (int, error) {
+	var version int
+	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE tenant_id = $1 AND stream_id = $2`,
+			tenantID, streamID).Scan(&version)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("version of stream %s: %w", streamID, err)
+	}
+	return version, nil
 }

@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -64,6 +65,7 @@ func (c Config) Validate() error {
 
 // Bus is the Watermill router with the command bus, the command processor and the event processor on it.
 type Bus struct {
+	db               *sqldb.DB
 	Router           *message.Router
 	CommandBus       *cqrs.CommandBus
 	commandProcessor *cqrs.CommandProcessor
@@ -143,7 +145,20 @@ func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, err
 	if err != nil {
 		return nil, fmt.Errorf("new event processor: %w", err)
 	}
-	return &Bus{Router: router, CommandBus: commandBus, commandProcessor: commandProcessor, eventProcessor: eventProcessor}, nil
+	return &Bus{db: db, Router: router, CommandBus: commandBus, commandProcessor: commandProcessor, eventProcessor: eventProcessor}, nil
+}
+
+// SendAll implements command.CommandSender: every command goes on the command bus in one transaction, so
+// either all are stored or none is.
+func (b *Bus) SendAll(ctx context.Context, commands ...any) error {
+	return sqldb.InTx(ctx, b.db, func(ctx context.Context, tx *sql.Tx) error {
+		for _, c := range commands {
+			if err := b.CommandBus.Send(ctx, c); err != nil {
+				return fmt.Errorf("send %T: %w", c, err)
+			}
+		}
+		return nil
+	})
 }
 
 // AddCommandHandler subscribes handler to the commands topic; its name is its consumer group.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/query"
 	"github.com/passpush/passpush/domain/pass"
 )
@@ -22,8 +23,9 @@ type ReadModel struct {
 }
 
 var (
-	_ query.PassGetter = (*ReadModel)(nil)
-	_ query.PassFinder = (*ReadModel)(nil)
+	_ query.PassGetter    = (*ReadModel)(nil)
+	_ query.PassFinder    = (*ReadModel)(nil)
+	_ command.PassMatcher = (*ReadModel)(nil)
 )
 
 // NewReadModel returns the passes read model of db.
@@ -114,4 +116,41 @@ func scanPass(row scanner) (query.Pass, int, error) {
 	}
 	p.UpdatedAt = p.UpdatedAt.UTC()
 	return p, streamVersion, nil
+}
+
+// maxMatches caps the passes one contact entry can update: an email shared by more passes than this is a data
+// problem, not a customer.
+const maxMatches = 1000
+
+// Match implements command.PassMatcher: the most specific identifier given decides, the pass type narrows.
+func (m *ReadModel) Match(ctx context.Context, tenantID string, match command.PassMatch) ([]string, error) {
+	column, value := "email_lower", strings.ToLower(strings.TrimSpace(match.Email))
+	switch {
+	case match.PassID != "":
+		column, value = "pass_id", match.PassID
+	case match.CustomID != "":
+		column, value = "custom_id", match.CustomID
+	}
+	stmt := `SELECT pass_id FROM passes WHERE tenant_id = $1 AND ` + column + ` = $2`
+	args := []any{tenantID, value}
+	if match.PassType != "" {
+		stmt += ` AND pass_type = $3`
+		args = append(args, match.PassType)
+	}
+	args = append(args, maxMatches)
+	stmt += fmt.Sprintf(` ORDER BY pass_id LIMIT $%d`, len(args))
+	rows, err := m.db.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, fmt.Errorf("match passes by %s: %w", column, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("match passes: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }

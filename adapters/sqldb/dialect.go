@@ -1,6 +1,7 @@
 package sqldb
 
 import (
+	"database/sql"
 	"errors"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
@@ -37,7 +38,7 @@ var (
 		goose:              goose.DialectPostgres,
 		VisibleEvents:      "transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
 		TransactionIDAsInt: "transaction_id::text::bigint",
-		WatermillSchema:    wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 500},
+		WatermillSchema:    postgresSchema{wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 100}},
 		WatermillOffsets:   wsql.DefaultPostgreSQLOffsetsAdapter{},
 		uniqueViolation: func(err error) bool {
 			var pgErr *pgconn.PgError
@@ -51,7 +52,7 @@ var (
 		goose:              goose.DialectSQLite3,
 		VisibleEvents:      "1 = 1",
 		TransactionIDAsInt: "transaction_id",
-		WatermillSchema:    watermillsqlite.SchemaAdapter{SubscribeBatchSize: 500},
+		WatermillSchema:    watermillsqlite.SchemaAdapter{SubscribeBatchSize: 100},
 		WatermillOffsets:   watermillsqlite.OffsetsAdapter{},
 		uniqueViolation: func(err error) bool {
 			var sqliteErr *sqlite.Error
@@ -67,3 +68,13 @@ var (
 // IsUniqueViolation reports whether err is a unique-constraint violation, which the event store turns into a
 // version conflict.
 func (d Dialect) IsUniqueViolation(err error) bool { return d.uniqueViolation(err) }
+
+// postgresSchema is watermill-sql's PostgreSQL schema with READ COMMITTED subscriptions. Handlers write in the
+// subscriber's transaction, and a handler that retries an event-stream append after a version conflict must
+// see the rows that caused it; under the default REPEATABLE READ it never would. The message query is a single
+// statement with its own snapshot, so its transaction-id cut-off holds at either level.
+type postgresSchema struct {
+	wsql.DefaultPostgreSQLSchema
+}
+
+func (postgresSchema) SubscribeIsolationLevel() sql.IsolationLevel { return sql.LevelReadCommitted }

@@ -44,6 +44,15 @@ func InTx(ctx context.Context, db *DB, fn func(ctx context.Context, tx *sql.Tx) 
 	return nil
 }
 
+// InSavepoint is InTx, except that when it joins a transaction it runs fn in a savepoint, so fn's failure (a
+// unique violation, which aborts a PostgreSQL transaction) leaves the outer transaction usable.
+func InSavepoint(ctx context.Context, db *DB, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if tx, ok := TxFromContext(ctx); ok {
+		return inSavepoint(ctx, tx, fn)
+	}
+	return InTx(ctx, db, fn)
+}
+
 // inSavepoint runs fn inside the subscriber's transaction. A handler that fails is retried, or its message is
 // nacked and resent, in that same transaction: the savepoint undoes the failed try's writes, so a retry does not
 // apply them twice.

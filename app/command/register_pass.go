@@ -15,7 +15,7 @@ type RegisterPass struct {
 }
 
 // RegisterPassResult says whether the pass is new and which stream version holds the change, so a caller can wait
-// for the read model to show it.
+// for the read model to show it. Version is 0 when nothing changed: there is nothing to wait for.
 type RegisterPassResult struct {
 	Created bool
 	Version int
@@ -38,8 +38,12 @@ func NewRegisterPassHandler(passes pass.Repository) RegisterPassHandler {
 func (h RegisterPassHandler) Handle(ctx context.Context, cmd RegisterPass) (RegisterPassResult, error) {
 	var result RegisterPassResult
 	err := h.passes.Update(ctx, cmd.TenantID, cmd.PassID, func(p *pass.Pass) error {
+		before := p.Version()
 		created, err := p.Register(cmd.Details)
-		result = RegisterPassResult{Created: created, Version: p.Version()}
+		result = RegisterPassResult{Created: created}
+		if p.Version() > before {
+			result.Version = p.Version()
+		}
 		return err
 	})
 	if err != nil {

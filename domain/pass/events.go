@@ -13,38 +13,61 @@ type Event interface {
 // Registered is the first event of a pass's stream.
 type Registered struct {
 	Details
+	Revision int `json:"revision"`
 }
 
 // DataChanged replaces the details of a registered pass.
 type DataChanged struct {
 	Details
+	Revision int `json:"revision"`
 }
 
-func (Registered) Name() string  { return "PassRegistered" }
-func (DataChanged) Name() string { return "PassDataChanged" }
-
-// ChangesReadModel reports whether an event of this name changes what the passes read model shows, and so
-// bumps the version clients see.
-func ChangesReadModel(name string) bool {
-	switch name {
-	case Registered{}.Name(), DataChanged{}.Name():
-		return true
-	}
-	return false
+// UpdateScheduled is a journey's change to a pass, to be delivered to its wallets. Data is the pass's whole
+// data after the change, so a projection or a delivery needs no other event.
+type UpdateScheduled struct {
+	UpdateFromJourney
+	Revision int               `json:"revision"`
+	PassType string            `json:"passType"`
+	Data     map[string]string `json:"data"`
 }
+
+// PushUpdateEmitted records that every channel of the pass took the update of Revision.
+type PushUpdateEmitted struct {
+	Revision         int             `json:"revision"`
+	ScheduledEventID string          `json:"scheduledEventId"`
+	JourneyID        string          `json:"journeyId"`
+	Channels         []ChannelResult `json:"channels"`
+}
+
+// PushUpdateFailed records that the update of Revision could not be delivered, and why.
+type PushUpdateFailed struct {
+	Revision         int             `json:"revision"`
+	ScheduledEventID string          `json:"scheduledEventId"`
+	JourneyID        string          `json:"journeyId"`
+	Reason           string          `json:"reason"`
+	Channels         []ChannelResult `json:"channels"`
+}
+
+func (Registered) Name() string        { return "PassRegistered" }
+func (DataChanged) Name() string       { return "PassDataChanged" }
+func (UpdateScheduled) Name() string   { return "PassUpdateScheduled" }
+func (PushUpdateEmitted) Name() string { return "PushUpdateEmitted" }
+func (PushUpdateFailed) Name() string  { return "PushUpdateFailed" }
 
 // DecodeEvent turns a stored event back into its type. ok is false for a name this package does not know,
 // which a reader skips: it may be another aggregate's event or one from a newer version.
 func DecodeEvent(name string, payload []byte) (e Event, ok bool, err error) {
 	switch name {
 	case Registered{}.Name():
-		var r Registered
-		err = json.Unmarshal(payload, &r)
-		e = r
+		e, err = decode[Registered](payload)
 	case DataChanged{}.Name():
-		var c DataChanged
-		err = json.Unmarshal(payload, &c)
-		e = c
+		e, err = decode[DataChanged](payload)
+	case UpdateScheduled{}.Name():
+		e, err = decode[UpdateScheduled](payload)
+	case PushUpdateEmitted{}.Name():
+		e, err = decode[PushUpdateEmitted](payload)
+	case PushUpdateFailed{}.Name():
+		e, err = decode[PushUpdateFailed](payload)
 	default:
 		return nil, false, nil
 	}
@@ -52,4 +75,10 @@ func DecodeEvent(name string, payload []byte) (e Event, ok bool, err error) {
 		return nil, true, fmt.Errorf("decode %s: %w", name, err)
 	}
 	return e, true, nil
+}
+
+func decode[E Event](payload []byte) (Event, error) {
+	var e E
+	err := json.Unmarshal(payload, &e)
+	return e, err
 }

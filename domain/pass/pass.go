@@ -45,9 +45,13 @@ func (d Details) Validate() error {
 	if d.Email != "" && !strings.Contains(d.Email, "@") {
 		return fmt.Errorf("%w: email %q is not an email address", ErrInvalid, d.Email)
 	}
-	for k := range d.Data {
-		if k == "" {
-			return fmt.Errorf("%w: data has an empty field name", ErrInvalid)
+	return validateFields(d.Data)
+}
+
+func validateFields(fields map[string]string) error {
+	for k := range fields {
+		if strings.TrimSpace(k) == "" {
+			return fmt.Errorf("%w: a field name is empty", ErrInvalid)
 		}
 	}
 	return nil
@@ -63,8 +67,14 @@ type Pass struct {
 	id         string
 	registered bool
 	details    Details
+	// revision is the version clients see: it counts the events that change the pass's fields.
+	revision int
 	// version counts the events in the stream, including the ones recorded and not yet stored.
 	version int
+	// entries are the journey contact entries already scheduled, by EntryKey, so a resend changes nothing.
+	entries map[string]bool
+	// pushed are the revisions whose delivery outcome is recorded.
+	pushed  map[int]bool
 	changes []Event
 }
 
@@ -76,13 +86,14 @@ func New(tenantID, id string) (*Pass, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	return &Pass{tenantID: tenantID, id: id}, nil
+	return &Pass{tenantID: tenantID, id: id, entries: map[string]bool{}, pushed: map[int]bool{}}, nil
 }
 
 func (p *Pass) TenantID() string   { return p.tenantID }
 func (p *Pass) ID() string         { return p.id }
 func (p *Pass) Registered() bool   { return p.registered }
 func (p *Pass) Details() Details   { return p.details }
+func (p *Pass) Revision() int      { return p.revision }
 func (p *Pass) Version() int       { return p.version }
 func (p *Pass) Changes() []Event   { return p.changes }
 func (p *Pass) StoredVersion() int { return p.version - len(p.changes) }
@@ -98,12 +109,109 @@ func (p *Pass) Register(d Details) (created bool, err error) {
 	}
 	switch {
 	case !p.registered:
-		p.record(Registered{Details: d})
+		p.record(Registered{Details: d, Revision: 1})
 		return true, nil
 	case !p.details.equal(d):
-		p.record(DataChanged{Details: d})
+		p.record(DataChanged{Details: d, Revision: p.revision + 1})
 	}
 	return false, nil
+}
+
+// UpdateFromJourney is what one Journey Builder contact entry asks to change on a pass.
+type UpdateFromJourney struct {
+	JourneyID            string            `json:"journeyId"`
+	ActivityID           string            `json:"activityId"`
+	ActivityInstanceID   string            `json:"activityInstanceId"`
+	DefinitionInstanceID string            `json:"definitionInstanceId"`
+	ContactKey           string            `json:"contactKey"`
+	Fields               map[string]string `json:"fields"`
+	Message              string            `json:"message"`
+}
+
+// EntryKey identifies a contact entry at an activity. Journey Builder resends an execute call after a timeout
+// or a 5xx with the same key.
+func (u UpdateFromJourney) EntryKey() string {
+	return u.ActivityID + "/" + u.DefinitionInstanceID
+}
+
+// Validate checks what a journey update needs.
+func (u UpdateFromJourney) Validate() error {
+	if u.ActivityID == "" || u.DefinitionInstanceID == "" {
+		return fmt.Errorf("%w: activityId and definitionInstanceId are required to schedule an update", ErrInvalid)
+	}
+	if len(u.Message) > 1000 {
+		return fmt.Errorf("%w: message is longer than 1000 characters", ErrInvalid)
+	}
+	return validateFields(u.Fields)
+}
+
+// ScheduleUpdate merges the fields into the pass and records PassUpdateScheduled, once per contact entry: a
+// resent entry changes nothing and reports false.
+func (p *Pass) ScheduleUpdate(u UpdateFromJourney) (scheduled bool, err error) {
+	if err := u.Validate(); err != nil {
+		return false, err
+	}
+	if !p.registered {
+		return false, fmt.Errorf("schedule update of pass %s: %w", p.id, ErrNotFound)
+	}
+	if p.entries[u.EntryKey()] {
+		return false, nil
+	}
+	data := maps.Clone(p.details.Data)
+	if data == nil {
+		data = map[string]string{}
+	}
+	maps.Copy(data, u.Fields)
+	if u.Fields == nil {
+		u.Fields = map[string]string{}
+	}
+	p.record(UpdateScheduled{
+		UpdateFromJourney: u,
+		Revision:          p.revision + 1,
+		PassType:          p.details.PassType,
+		Data:              data,
+	})
+	return true, nil
+}
+
+// PushOutcome is how the delivery of one scheduled update ended.
+type PushOutcome struct {
+	// Revision is the revision the update produced.
+	Revision int
+	// ScheduledEventID is the stored id of the PassUpdateScheduled event, the id receivers dedupe on.
+	ScheduledEventID string
+	// JourneyID is the journey that scheduled the update, so the audit log can list the outcome under it.
+	JourneyID string
+	Delivered bool
+	Reason    string
+	Channels  []ChannelResult
+}
+
+// ChannelResult is one channel's part of a delivery.
+type ChannelResult struct {
+	Channel   string `json:"channel"`
+	Delivered bool   `json:"delivered"`
+	Attempts  int    `json:"attempts"`
+	Detail    string `json:"detail,omitempty"`
+}
+
+// RecordPush records PushUpdateEmitted or PushUpdateFailed for a revision, once.
+func (p *Pass) RecordPush(o PushOutcome) (recorded bool, err error) {
+	if o.Revision < 1 || o.Revision > p.revision {
+		return false, fmt.Errorf("%w: pass %s has no revision %d to push", ErrInvalid, p.id, o.Revision)
+	}
+	if p.pushed[o.Revision] {
+		return false, nil
+	}
+	if o.Channels == nil {
+		o.Channels = []ChannelResult{}
+	}
+	if o.Delivered {
+		p.record(PushUpdateEmitted{Revision: o.Revision, ScheduledEventID: o.ScheduledEventID, JourneyID: o.JourneyID, Channels: o.Channels})
+	} else {
+		p.record(PushUpdateFailed{Revision: o.Revision, ScheduledEventID: o.ScheduledEventID, JourneyID: o.JourneyID, Reason: o.Reason, Channels: o.Channels})
+	}
+	return true, nil
 }
 
 func (p *Pass) record(e Event) {
@@ -128,7 +236,17 @@ func (p *Pass) apply(e Event) {
 	case Registered:
 		p.registered = true
 		p.details = e.Details
+		p.revision = e.Revision
 	case DataChanged:
 		p.details = e.Details
+		p.revision = e.Revision
+	case UpdateScheduled:
+		p.details.Data = e.Data
+		p.revision = e.Revision
+		p.entries[e.EntryKey()] = true
+	case PushUpdateEmitted:
+		p.pushed[e.Revision] = true
+	case PushUpdateFailed:
+		p.pushed[e.Revision] = true
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/domain/tenant"
@@ -33,12 +32,12 @@ func start(t *testing.T, config httpport.Config) *harness {
 	db := sqldbtest.New(t)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	svc, err := service.New(db, messaging.Config{}, logrus.NewEntry(log))
+	svc, err := service.New(db, service.Config{}, logrus.NewEntry(log))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done, err := svc.RunBus(ctx)
+	done, err := svc.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

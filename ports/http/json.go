@@ -72,3 +72,51 @@ func (f *fieldValues) UnmarshalJSON(b []byte) error {
 	*f = out
 	return nil
 }
+
+// flexString takes a JSON string, number or boolean as text; null is empty.
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*f = flexString(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err == nil {
+		*f = flexString(n.String())
+		return nil
+	}
+	var bl bool
+	if err := json.Unmarshal(b, &bl); err == nil {
+		*f = flexString(strconv.FormatBool(bl))
+		return nil
+	}
+	return fmt.Errorf("want a string, number or boolean, got %s", truncate(b, 40))
+}
+
+// flexBool takes true/false or the strings "true"/"false".
+type flexBool bool
+
+func (f *flexBool) UnmarshalJSON(b []byte) error {
+	var bl bool
+	if err := json.Unmarshal(b, &bl); err == nil {
+		*f = flexBool(bl)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		if v, err := strconv.ParseBool(s); err == nil {
+			*f = flexBool(v)
+			return nil
+		}
+	}
+	return fmt.Errorf("want a boolean, got %s", truncate(b, 40))
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gorilla/mux"
@@ -84,14 +85,10 @@ type findPassesResponse struct {
 
 func (s server) findPasses(w http.ResponseWriter, r *http.Request) {
 	params := r.URL.Query()
-	limit := 100
-	if v := params.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > query.MaxFindLimit {
-			s.respondError(w, r, httperr.BadRequest("limit must be a number from 1 to "+strconv.Itoa(query.MaxFindLimit)))
-			return
-		}
-		limit = n
+	limit, err := pageLimit(params)
+	if err != nil {
+		s.respondError(w, r, err)
+		return
 	}
 	found, err := s.app.Queries.FindPasses.Handle(r.Context(), query.FindPasses{
 		TenantID: tenantFrom(r).ID,
@@ -110,4 +107,17 @@ func (s server) findPasses(w http.ResponseWriter, r *http.Request) {
 		resp.Next = &found[len(found)-1].PassID
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// pageLimit reads the limit= of a listing: 1 to query.MaxFindLimit, 100 when absent.
+func pageLimit(params url.Values) (int, error) {
+	v := params.Get("limit")
+	if v == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > query.MaxFindLimit {
+		return 0, httperr.BadRequest("limit must be a number from 1 to " + strconv.Itoa(query.MaxFindLimit))
+	}
+	return n, nil
 }

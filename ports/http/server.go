@@ -69,6 +69,16 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	passes.HandleFunc("/{passId}", s.getPass).Methods(http.MethodGet)
 	passes.HandleFunc("/{passId}", s.putPass).Methods(http.MethodPut)
 
+	audit := r.PathPrefix("/api/{tenantId}/audit").Subrouter()
+	audit.Use(s.requireAdmin, s.requireTenant)
+	audit.HandleFunc("", s.auditLog).Methods(http.MethodGet)
+
+	// Journey Builder authenticates with the JWT it signs, not with the admin token.
+	sfmc := r.PathPrefix("/api/{tenantId}" + SFMCBasePath).Subrouter()
+	sfmc.Use(s.requireTenant, s.limitBody(maxSFMCBody))
+	sfmc.HandleFunc("/execute", s.execute).Methods(http.MethodPost)
+	sfmc.HandleFunc("/{stage:save|validate|publish|stop|unpublish}", s.lifecycle).Methods(http.MethodPost)
+
 	return r, nil
 }
 

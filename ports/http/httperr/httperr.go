@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/domain/activity"
 	"github.com/passpush/passpush/domain/pass"
 	"github.com/passpush/passpush/domain/tenant"
 	"github.com/sirupsen/logrus"
@@ -67,7 +68,7 @@ func classify(err error) *Error {
 		return own
 	case errors.As(err, &tooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: "the request body is larger than the limit of this route"}
-	case errors.Is(err, pass.ErrInvalid), errors.Is(err, tenant.ErrInvalid):
+	case errors.Is(err, pass.ErrInvalid), errors.Is(err, tenant.ErrInvalid), errors.Is(err, activity.ErrInvalid):
 		return BadRequest(err.Error())
 	case errors.Is(err, tenant.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: "unknown_tenant", Message: "unknown tenant"}

@@ -1,0 +1,116 @@
+// Package audit keeps the audit log: a projection of every event, and the queries on it.
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/passpush/passpush/adapters/eventstore"
+	"github.com/passpush/passpush/adapters/passes"
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app/query"
+)
+
+// ProjectionName is the audit log's consumer group.
+const ProjectionName = "audit-log"
+
+// Log is the audit_log table.
+type Log struct {
+	db *sqldb.DB
+}
+
+var _ query.AuditReader = (*Log)(nil)
+
+// NewLog returns the audit log of db.
+func NewLog(db *sqldb.DB) (*Log, error) {
+	if db == nil {
+		return nil, errors.New("new audit log: nil db")
+	}
+	return &Log{db: db}, nil
+}
+
+// Handle is the projection handler: it records the event once, in the subscriber's transaction.
+func (l *Log) Handle(ctx context.Context, e *eventstore.Event) error {
+	var ids struct {
+		JourneyID     string `json:"journeyId"`
+		InteractionID string `json:"interactionId"`
+	}
+	// Not every payload names a journey; one that does not decode simply has none.
+	_ = json.Unmarshal(e.Payload, &ids)
+	journeyID := ids.JourneyID
+	if journeyID == "" {
+		journeyID = ids.InteractionID
+	}
+	passID := ""
+	if id, ok := strings.CutPrefix(e.StreamID, passes.StreamPrefix); ok {
+		passID = id
+	}
+	return sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO audit_log (event_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (event_id) DO NOTHING`,
+			e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyID, passID, e.CorrelationID, string(e.Payload))
+		if err != nil {
+			return fmt.Errorf("audit event %s: %w", e.ID, err)
+		}
+		return nil
+	})
+}
+
+// Rebuild empties the audit log and replays every stored event into it, in one transaction. Positions are
+// given anew, so cursors held from before the rebuild no longer apply.
+func (l *Log) Rebuild(ctx context.Context, events *eventstore.Store) (int, error) {
+	applied := 0
+	err := sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_log`); err != nil {
+			return fmt.Errorf("empty audit log: %w", err)
+		}
+		return events.Each(ctx, func(e *eventstore.Event) error {
+			applied++
+			return l.Handle(ctx, e)
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rebuild audit log: %w", err)
+	}
+	return applied, nil
+}
+
+// List implements query.AuditReader.
+func (l *Log) List(ctx context.Context, q query.AuditLog) ([]query.AuditEvent, error) {
+	where := []string{"tenant_id = $1", "position > $2"}
+	args := []any{q.TenantID, q.After}
+	for _, f := range []struct{ column, value string }{
+		{"journey_id", q.JourneyID}, {"pass_id", q.PassID}, {"event_type", q.Type},
+	} {
+		if f.value != "" {
+			args = append(args, f.value)
+			where = append(where, fmt.Sprintf("%s = $%d", f.column, len(args)))
+		}
+	}
+	args = append(args, q.Limit)
+	rows, err := l.db.QueryContext(ctx, `
+		SELECT position, event_type, occurred_at, journey_id, pass_id, correlation_id, data FROM audit_log
+		WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY position LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit log: %w", err)
+	}
+	defer rows.Close()
+	events := []query.AuditEvent{}
+	for rows.Next() {
+		var e query.AuditEvent
+		var data string
+		if err := rows.Scan(&e.Position, &e.Type, &e.OccurredAt, &e.JourneyID, &e.PassID, &e.CorrelationID, &data); err != nil {
+			return nil, fmt.Errorf("list audit log: %w", err)
+		}
+		e.OccurredAt = e.OccurredAt.UTC()
+		e.Data = json.RawMessage(data)
+		events = append(events, e)
+	}
+	return events, rows.Err()
+}

@@ -1,0 +1,307 @@
+package delivery
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/domain/pass"
+	"github.com/sirupsen/logrus"
+)
+
+// Config tunes the delivery stage. Zero fields take the defaults.
+type Config struct {
+	// Concurrency is how many deliveries are in flight at once. A receiver that takes 50 ms per call needs
+	// 100 in flight for 2,000 updates/s.
+	Concurrency int
+	// PollInterval is how long an idle worker waits before it looks for due deliveries again.
+	PollInterval time.Duration
+	// Lease is how long a claimed delivery stays hidden from other workers; it must outlast an attempt.
+	Lease time.Duration
+	// AttemptTimeout bounds one push to one channel; a timeout is retried.
+	AttemptTimeout time.Duration
+	// MaxAttempts is how many attempts a delivery gets before it is recorded as failed.
+	MaxAttempts int
+	// Backoff is the wait before the second attempt; it doubles per attempt up to MaxBackoff.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	// FlushInterval is how long finished deliveries wait to be recorded together in one transaction.
+	FlushInterval time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Concurrency == 0 {
+		c.Concurrency = 256
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 20 * time.Millisecond
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = 10 * time.Second
+	}
+	if c.Lease == 0 {
+		c.Lease = 3*c.AttemptTimeout + 10*time.Second
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 8
+	}
+	if c.Backoff == 0 {
+		c.Backoff = time.Second
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 5 * time.Minute
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = 10 * time.Millisecond
+	}
+}
+
+// Validate reports a config the stage cannot run with.
+func (c Config) Validate() error {
+	var err error
+	if c.Concurrency < 1 {
+		err = errors.Join(err, errors.New("concurrency must be at least 1"))
+	}
+	if c.PollInterval <= 0 || c.AttemptTimeout <= 0 || c.Backoff <= 0 || c.MaxBackoff <= 0 || c.FlushInterval <= 0 {
+		err = errors.Join(err, errors.New("intervals and timeouts must be positive"))
+	}
+	if c.Lease <= c.AttemptTimeout {
+		err = errors.Join(err, errors.New("lease must be longer than the attempt timeout"))
+	}
+	if c.MaxAttempts < 1 {
+		err = errors.Join(err, errors.New("max attempts must be at least 1"))
+	}
+	return err
+}
+
+// Worker runs the delivery stage.
+type Worker struct {
+	db      *sqldb.DB
+	queue   *Queue
+	deliver command.DeliverPushUpdateHandler
+	record  command.RecordPushOutcomesHandler
+	config  Config
+	log     *logrus.Entry
+}
+
+// NewWorker returns a worker over queue that delivers with deliver and records outcomes with record.
+func NewWorker(db *sqldb.DB, queue *Queue, deliver command.DeliverPushUpdateHandler, record command.RecordPushOutcomesHandler,
+	config Config, log *logrus.Entry) (*Worker, error) {
+	config.setDefaults()
+	if err := config.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid delivery config: %w", err)
+	}
+	if db == nil || queue == nil || log == nil {
+		return nil, errors.New("new delivery worker: db, queue and log are required")
+	}
+	return &Worker{db: db, queue: queue, deliver: deliver, record: record, config: config, log: log}, nil
+}
+
+// finished is an attempt's result, waiting to be written.
+type finished struct {
+	item    Item
+	outcome *pass.PushOutcome // nil: retry at retryAt
+	retryAt time.Time
+	lastErr string
+}
+
+// Run claims and delivers until ctx ends, then waits for the deliveries in flight and records them.
+func (w *Worker) Run(ctx context.Context) error {
+	slots := make(chan struct{}, w.config.Concurrency)
+	done := make(chan finished, w.config.Concurrency)
+	var inFlight sync.WaitGroup
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		w.flushLoop(done, slots)
+	}()
+
+	// Attempts get a context that outlives ctx by the attempt timeout, so a shutdown lets them finish and be
+	// recorded instead of leaving them to lease expiry.
+	attemptCtx := context.WithoutCancel(ctx)
+	for ctx.Err() == nil {
+		free := cap(slots) - len(slots)
+		if free == 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(w.config.PollInterval):
+			}
+			continue
+		}
+		items, err := w.queue.Claim(ctx, min(free, 500), w.config.Lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.WithError(err).Warn("claim deliveries failed; retrying")
+			}
+			sleep(ctx, time.Second)
+			continue
+		}
+		if len(items) == 0 {
+			sleep(ctx, w.config.PollInterval)
+			continue
+		}
+		for _, it := range items {
+			slots <- struct{}{}
+			inFlight.Add(1)
+			go func(it Item) {
+				defer inFlight.Done()
+				done <- w.attempt(attemptCtx, it)
+			}(it)
+		}
+	}
+	inFlight.Wait()
+	close(done)
+	<-flushed
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// attempt pushes one delivery to the channels that have not taken it and decides what happens next.
+func (w *Worker) attempt(ctx context.Context, it Item) finished {
+	ctx, cancel := context.WithTimeout(ctx, w.config.AttemptTimeout)
+	defer cancel()
+	delivered := map[string]bool{}
+	for _, r := range it.Results {
+		if r.Delivered {
+			delivered[r.Channel] = true
+		}
+	}
+	it.Attempts++
+	attempt, err := w.deliver.Handle(ctx, command.DeliverPushUpdate{Update: it.Update, Delivered: delivered})
+	if err != nil {
+		attempt = command.DeliveryAttempt{Retryable: true, Results: nil}
+		w.log.WithError(err).WithField("event_id", it.Update.EventID).Warn("delivery attempt failed")
+	}
+	it.Results = mergeResults(it.Results, attempt.Results)
+	outcome := pass.PushOutcome{
+		Revision: it.Update.Version, ScheduledEventID: it.Update.EventID, JourneyID: it.Update.JourneyID, Channels: it.Results,
+	}
+	switch {
+	case attempt.Failed:
+		outcome.Reason = "rejected: " + failures(it.Results)
+		return finished{item: it, outcome: &outcome}
+	case attempt.Retryable && it.Attempts >= w.config.MaxAttempts:
+		outcome.Reason = fmt.Sprintf("gave up after %d attempts: %s", it.Attempts, failures(it.Results))
+		if err != nil {
+			outcome.Reason = fmt.Sprintf("gave up after %d attempts: %v", it.Attempts, err)
+		}
+		return finished{item: it, outcome: &outcome}
+	case attempt.Retryable:
+		backoff := min(w.config.Backoff<<min(it.Attempts-1, 20), w.config.MaxBackoff)
+		lastErr := failures(it.Results)
+		if err != nil {
+			lastErr = err.Error()
+		}
+		return finished{item: it, retryAt: time.Now().Add(backoff), lastErr: lastErr}
+	default:
+		outcome.Delivered = true
+		return finished{item: it, outcome: &outcome}
+	}
+}
+
+// mergeResults keeps one result per channel, adding up its attempts.
+func mergeResults(previous, latest []pass.ChannelResult) []pass.ChannelResult {
+	merged := make([]pass.ChannelResult, 0, len(previous)+len(latest))
+	attempts := map[string]int{}
+	for _, r := range previous {
+		attempts[r.Channel] = r.Attempts
+	}
+	replaced := map[string]bool{}
+	for _, r := range latest {
+		r.Attempts = attempts[r.Channel] + 1
+		replaced[r.Channel] = true
+		merged = append(merged, r)
+	}
+	for _, r := range previous {
+		if !replaced[r.Channel] {
+			merged = append(merged, r)
+		}
+	}
+	return merged
+}
+
+func failures(results []pass.ChannelResult) string {
+	var parts []string
+	for _, r := range results {
+		if !r.Delivered {
+			parts = append(parts, r.Channel+": "+r.Detail)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// flushLoop writes finished attempts in batches: outcomes and the removal of their rows in one transaction per
+// batch, retries one row each. A slot is freed only once its delivery is written, so the pass's next update
+// cannot be claimed before this one's outcome is stored.
+func (w *Worker) flushLoop(done <-chan finished, slots <-chan struct{}) {
+	var batch []finished
+	ticker := time.NewTicker(w.config.FlushInterval)
+	defer ticker.Stop()
+	flush := func() {
+		for len(batch) > 0 {
+			if err := w.flush(batch); err != nil {
+				w.log.WithError(err).Warn("recording delivery outcomes failed; retrying")
+				time.Sleep(time.Second)
+				continue
+			}
+			for range batch {
+				<-slots
+			}
+			batch = batch[:0]
+		}
+	}
+	for {
+		select {
+		case f, ok := <-done:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, f)
+			if len(batch) >= 500 {
+				flush()
+			}
+		case <-ticker.C:
+			flush()
+		}
+	}
+}
+
+func (w *Worker) flush(batch []finished) error {
+	ctx := context.Background()
+	byTenant := map[string][]command.PassPushOutcome{}
+	var ids []string
+	for _, f := range batch {
+		if f.outcome == nil {
+			if err := w.queue.Retry(ctx, f.item, f.retryAt, f.lastErr); err != nil {
+				return err
+			}
+			continue
+		}
+		byTenant[f.item.Update.TenantID] = append(byTenant[f.item.Update.TenantID], command.PassPushOutcome{PassID: f.item.Update.PassID, Outcome: *f.outcome})
+		ids = append(ids, f.item.Update.EventID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return sqldb.InTx(ctx, w.db, func(ctx context.Context, tx *sql.Tx) error {
+		for tenantID, outcomes := range byTenant {
+			if err := w.record.Handle(ctx, command.RecordPushOutcomes{TenantID: tenantID, Outcomes: outcomes}); err != nil {
+				return err
+			}
+		}
+		return w.queue.Finish(ctx, ids)
+	})
+}

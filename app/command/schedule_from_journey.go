@@ -1,0 +1,92 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/passpush/passpush/app/correlation"
+	"github.com/passpush/passpush/domain/pass"
+)
+
+// ErrNoMatchingPasses means a journey's contact has no pass that matches the activity's identifiers.
+var ErrNoMatchingPasses = errors.New("no matching passes")
+
+// PassMatch says which passes a contact entry is about. The most specific identifier given wins: PassID, then
+// CustomID, then Email (case-insensitive, and possibly several passes). PassType narrows any of them.
+type PassMatch struct {
+	PassID   string
+	CustomID string
+	Email    string
+	PassType string
+}
+
+// Validate checks that at least one identifier is given.
+func (m PassMatch) Validate() error {
+	if m.PassID == "" && m.CustomID == "" && m.Email == "" {
+		return fmt.Errorf("%w: one of passId, customId or email is required", pass.ErrInvalid)
+	}
+	return nil
+}
+
+// ScheduleFromJourney is one Journey Builder execute call: a contact entry and the update it asks for.
+type ScheduleFromJourney struct {
+	TenantID string
+	Match    PassMatch
+	Update   pass.UpdateFromJourney
+}
+
+// PassMatcher finds the ids of the tenant's passes that match.
+type PassMatcher interface {
+	Match(ctx context.Context, tenantID string, m PassMatch) ([]string, error)
+}
+
+// CommandSender stores commands on the command bus, all or none, and returns once they are durable.
+type CommandSender interface {
+	SendAll(ctx context.Context, commands ...any) error
+}
+
+// ScheduleFromJourneyHandler handles ScheduleFromJourney.
+type ScheduleFromJourneyHandler struct {
+	passes   PassMatcher
+	commands CommandSender
+}
+
+// NewScheduleFromJourneyHandler returns a handler that matches passes in passes and sends on commands.
+func NewScheduleFromJourneyHandler(passes PassMatcher, commands CommandSender) ScheduleFromJourneyHandler {
+	if passes == nil || commands == nil {
+		panic("nil pass matcher or command sender")
+	}
+	return ScheduleFromJourneyHandler{passes: passes, commands: commands}
+}
+
+// Handle sends one ScheduleJourneyPassUpdate per matching pass and returns how many. When it returns without
+// error the commands are stored; a resent call sends them again and the passes ignore the duplicates.
+func (h ScheduleFromJourneyHandler) Handle(ctx context.Context, call ScheduleFromJourney) (int, error) {
+	if err := call.Match.Validate(); err != nil {
+		return 0, err
+	}
+	if err := call.Update.Validate(); err != nil {
+		return 0, err
+	}
+	ids, err := h.passes.Match(ctx, call.TenantID, call.Match)
+	if err != nil {
+		return 0, fmt.Errorf("match passes: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, ErrNoMatchingPasses
+	}
+	commands := make([]any, len(ids))
+	for i, id := range ids {
+		commands[i] = &ScheduleJourneyPassUpdate{
+			TenantID:      call.TenantID,
+			PassID:        id,
+			Update:        call.Update,
+			CorrelationID: correlation.ID(ctx),
+		}
+	}
+	if err := h.commands.SendAll(ctx, commands...); err != nil {
+		return 0, fmt.Errorf("send %d pass updates: %w", len(commands), err)
+	}
+	return len(ids), nil
+}

@@ -1,0 +1,87 @@
+// Package activity holds what Journey Builder tells passpush about the activity itself: the lifecycle calls
+// it makes when a journey with our activity is saved, validated, published, stopped or unpublished.
+package activity
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+)
+
+// ErrInvalid is wrapped by every validation error of this package.
+var ErrInvalid = errors.New("invalid activity lifecycle call")
+
+// Stage is one of the lifecycle calls.
+type Stage string
+
+const (
+	Saved       Stage = "save"
+	Validated   Stage = "validate"
+	Published   Stage = "publish"
+	Stopped     Stage = "stop"
+	Unpublished Stage = "unpublish"
+)
+
+// eventNames are the event types the stages record.
+var eventNames = map[Stage]string{
+	Saved:       "ActivitySaved",
+	Validated:   "ActivityValidated",
+	Published:   "ActivityPublished",
+	Stopped:     "ActivityStopped",
+	Unpublished: "ActivityUnpublished",
+}
+
+// ParseStage returns the stage a route names.
+func ParseStage(s string) (Stage, error) {
+	if _, ok := eventNames[Stage(s)]; !ok {
+		return "", fmt.Errorf("%w: unknown stage %q", ErrInvalid, s)
+	}
+	return Stage(s), nil
+}
+
+// Lifecycle is one lifecycle call, the event it records.
+type Lifecycle struct {
+	Stage                Stage  `json:"stage"`
+	ActivityObjectID     string `json:"activityObjectID"`
+	InteractionID        string `json:"interactionId"`
+	OriginalDefinitionID string `json:"originalDefinitionId"`
+	InteractionKey       string `json:"interactionKey"`
+	InteractionVersion   string `json:"interactionVersion"`
+	// IsPublished comes with publish only.
+	IsPublished *bool `json:"isPublished,omitempty"`
+	// Signed says whether the call came as a verified JWT. Journey Builder often sends lifecycle calls as plain
+	// JSON even with useJwt, so unsigned calls are recorded, and marked.
+	Signed bool `json:"signed"`
+}
+
+// Name is the event type.
+func (l Lifecycle) Name() string { return eventNames[l.Stage] }
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{0,128}$`)
+
+// Validate checks the call's format; nothing more, as publish must not fail on content.
+func (l Lifecycle) Validate() error {
+	if _, ok := eventNames[l.Stage]; !ok {
+		return fmt.Errorf("%w: unknown stage %q", ErrInvalid, l.Stage)
+	}
+	for name, v := range map[string]string{"activityObjectID": l.ActivityObjectID, "interactionId": l.InteractionID, "originalDefinitionId": l.OriginalDefinitionID} {
+		if !idPattern.MatchString(v) {
+			return fmt.Errorf("%w: %s %q is not an id", ErrInvalid, name, v)
+		}
+	}
+	if len(l.InteractionKey) > 255 || len(l.InteractionVersion) > 64 {
+		return fmt.Errorf("%w: interactionKey or interactionVersion is too long", ErrInvalid)
+	}
+	return nil
+}
+
+// StreamKey is the id of the stream the call belongs to: the activity on the canvas, else the journey.
+func (l Lifecycle) StreamKey() string {
+	switch {
+	case l.ActivityObjectID != "":
+		return l.ActivityObjectID
+	case l.InteractionID != "":
+		return l.InteractionID
+	}
+	return "unidentified"
+}

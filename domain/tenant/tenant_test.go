@@ -1,0 +1,129 @@
+package tenant_test
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/passpush/passpush/domain/tenant"
+)
+
+func valid() tenant.Tenant {
+	return tenant.Tenant{
+		ID:                 "acme",
+		Name:               "ACME",
+		SFMCSigningSecrets: []string{"s1"},
+		Webhook:            tenant.Webhook{URL: "https://hooks.example.com/passpush", Secret: "w1"},
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(t *tenant.Tenant)
+		valid  bool
+	}{
+		{"valid", func(t *tenant.Tenant) {}, true},
+		{"no webhook", func(t *tenant.Tenant) { t.Webhook = tenant.Webhook{} }, true},
+		{"http webhook", func(t *tenant.Tenant) { t.Webhook.URL = "http://localhost:9000/hook" }, true},
+		{"two secrets for a rotation", func(t *tenant.Tenant) { t.SFMCSigningSecrets = []string{"old", "new"} }, true},
+		{"disabled", func(t *tenant.Tenant) { t.Disabled = true }, true},
+		{"name of 255", func(t *tenant.Tenant) { t.Name = strings.Repeat("n", 255) }, true},
+		{"name of 256", func(t *tenant.Tenant) { t.Name = strings.Repeat("n", 256) }, false},
+		{"id of 64", func(t *tenant.Tenant) { t.ID = strings.Repeat("a", 64) }, true},
+		{"id of 65", func(t *tenant.Tenant) { t.ID = strings.Repeat("a", 65) }, false},
+		{"empty id", func(t *tenant.Tenant) { t.ID = "" }, false},
+		{"id with a dot", func(t *tenant.Tenant) { t.ID = "a.b" }, false},
+		{"id with a slash", func(t *tenant.Tenant) { t.ID = "a/b" }, false},
+		{"id starting with a dash", func(t *tenant.Tenant) { t.ID = "-a" }, false},
+		{"id with _ and -", func(t *tenant.Tenant) { t.ID = "a_b-c" }, true},
+		{"no secret", func(t *tenant.Tenant) { t.SFMCSigningSecrets = nil }, false},
+		{"empty secret list", func(t *tenant.Tenant) { t.SFMCSigningSecrets = []string{} }, false},
+		{"an empty secret", func(t *tenant.Tenant) { t.SFMCSigningSecrets = []string{"s1", ""} }, false},
+		{"relative webhook", func(t *tenant.Tenant) { t.Webhook.URL = "/hook" }, false},
+		{"ftp webhook", func(t *tenant.Tenant) { t.Webhook.URL = "ftp://example.com/hook" }, false},
+		{"webhook without host", func(t *tenant.Tenant) { t.Webhook.URL = "https:///hook" }, false},
+		{"unparsable webhook", func(t *tenant.Tenant) { t.Webhook.URL = "https://exa mple.com/%zz" }, false},
+		{"webhook without secret", func(t *tenant.Tenant) { t.Webhook.Secret = "" }, false},
+		{"secret without webhook", func(t *tenant.Tenant) { t.Webhook.URL = "" }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := valid()
+			tc.change(&tn)
+			err := tn.Validate()
+			if tc.valid && err != nil {
+				t.Errorf("Validate() = %v, want nil", err)
+			}
+			if !tc.valid && !errors.Is(err, tenant.ErrInvalid) {
+				t.Errorf("Validate() = %v, want tenant.ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestChangesApply_nilFieldsKeepTheirValue(t *testing.T) {
+	before := valid()
+	before.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if got := (tenant.Changes{}).Apply(before); !reflect.DeepEqual(got, before) {
+		t.Errorf("empty changes gave %#v, want %#v", got, before)
+	}
+}
+
+func TestChangesApply_setsEveryGivenField(t *testing.T) {
+	name, url, secret, disabled := "New name", "https://other.example.com/h", "w2", true
+	got := tenant.Changes{
+		Name:               &name,
+		SFMCSigningSecrets: []string{"s2", "s3"},
+		WebhookURL:         &url,
+		WebhookSecret:      &secret,
+		Disabled:           &disabled,
+	}.Apply(valid())
+	want := tenant.Tenant{
+		ID:                 "acme",
+		Name:               name,
+		SFMCSigningSecrets: []string{"s2", "s3"},
+		Webhook:            tenant.Webhook{URL: url, Secret: secret},
+		Disabled:           true,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Apply = %#v, want %#v", got, want)
+	}
+}
+
+func TestChangesApply_secretsReplaceTheWholeList(t *testing.T) {
+	before := valid()
+	before.SFMCSigningSecrets = []string{"old", "older"}
+	got := tenant.Changes{SFMCSigningSecrets: []string{"new"}}.Apply(before)
+	if !reflect.DeepEqual(got.SFMCSigningSecrets, []string{"new"}) {
+		t.Errorf("secrets = %q, want [new]", got.SFMCSigningSecrets)
+	}
+	// An empty, non-nil list replaces too, and Validate then refuses the tenant.
+	emptied := tenant.Changes{SFMCSigningSecrets: []string{}}.Apply(before)
+	if len(emptied.SFMCSigningSecrets) != 0 || !errors.Is(emptied.Validate(), tenant.ErrInvalid) {
+		t.Errorf("emptied secrets = %q, validate = %v", emptied.SFMCSigningSecrets, emptied.Validate())
+	}
+}
+
+func TestChangesApply_doesNotShareTheSecretsSlice(t *testing.T) {
+	secrets := []string{"s2"}
+	got := tenant.Changes{SFMCSigningSecrets: secrets}.Apply(valid())
+	secrets[0] = "mutated"
+	if got.SFMCSigningSecrets[0] != "s2" {
+		t.Errorf("the tenant shares the caller's slice: %q", got.SFMCSigningSecrets)
+	}
+}
+
+func TestChangesApply_canClearTheWebhookAndReEnable(t *testing.T) {
+	before := valid()
+	before.Disabled = true
+	empty, enabled := "", false
+	got := tenant.Changes{WebhookURL: &empty, WebhookSecret: &empty, Disabled: &enabled}.Apply(before)
+	if got.Webhook != (tenant.Webhook{}) || got.Disabled {
+		t.Errorf("Apply = %#v, want no webhook and enabled", got)
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("Validate() = %v", err)
+	}
+}

@@ -25,7 +25,8 @@ func NewStore(db *sqldb.DB) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
-const selectTenant = `SELECT tenant_id, name, sfmc_signing_secrets, webhook_url, webhook_secret, disabled, created_at, updated_at FROM tenants `
+const selectTenant = `SELECT tenant_id, name, sfmc_signing_secrets, webhook_url, webhook_secret, disabled, created_at, updated_at,
+	activity_key, activity_timeout_ms, activity_retry_count, activity_retry_delay_ms, activity_concurrent_requests FROM tenants `
 
 // Get returns the tenant, disabled or not, or tenant.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (tenant.Tenant, error) {
@@ -64,16 +65,23 @@ func (s *Store) Save(ctx context.Context, t tenant.Tenant) error {
 		return fmt.Errorf("encode signing secrets: %w", err)
 	}
 	_, err = s.db.ExecContext(ctx, `
-		INSERT INTO tenants (tenant_id, name, sfmc_signing_secrets, webhook_url, webhook_secret, disabled, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		INSERT INTO tenants (tenant_id, name, sfmc_signing_secrets, webhook_url, webhook_secret, disabled, created_at, updated_at,
+			activity_key, activity_timeout_ms, activity_retry_count, activity_retry_delay_ms, activity_concurrent_requests)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (tenant_id) DO UPDATE SET
 			name = excluded.name,
 			sfmc_signing_secrets = excluded.sfmc_signing_secrets,
 			webhook_url = excluded.webhook_url,
 			webhook_secret = excluded.webhook_secret,
 			disabled = excluded.disabled,
-			updated_at = excluded.updated_at`,
-		t.ID, t.Name, string(secrets), t.Webhook.URL, t.Webhook.Secret, t.Disabled, t.CreatedAt.UTC(), t.UpdatedAt.UTC())
+			updated_at = excluded.updated_at,
+			activity_key = excluded.activity_key,
+			activity_timeout_ms = excluded.activity_timeout_ms,
+			activity_retry_count = excluded.activity_retry_count,
+			activity_retry_delay_ms = excluded.activity_retry_delay_ms,
+			activity_concurrent_requests = excluded.activity_concurrent_requests`,
+		t.ID, t.Name, string(secrets), t.Webhook.URL, t.Webhook.Secret, t.Disabled, t.CreatedAt.UTC(), t.UpdatedAt.UTC(),
+		t.Activity.Key, t.Activity.TimeoutMS, t.Activity.RetryCount, t.Activity.RetryDelayMS, t.Activity.ConcurrentRequests)
 	if err != nil {
 		return fmt.Errorf("save tenant %s: %w", t.ID, err)
 	}
@@ -85,7 +93,9 @@ type scanner interface{ Scan(dest ...any) error }
 func scan(row scanner) (tenant.Tenant, error) {
 	var t tenant.Tenant
 	var secrets string
-	if err := row.Scan(&t.ID, &t.Name, &secrets, &t.Webhook.URL, &t.Webhook.Secret, &t.Disabled, &t.CreatedAt, &t.UpdatedAt); err != nil {
+	a := &t.Activity
+	if err := row.Scan(&t.ID, &t.Name, &secrets, &t.Webhook.URL, &t.Webhook.Secret, &t.Disabled, &t.CreatedAt, &t.UpdatedAt,
+		&a.Key, &a.TimeoutMS, &a.RetryCount, &a.RetryDelayMS, &a.ConcurrentRequests); err != nil {
 		return tenant.Tenant{}, err
 	}
 	if err := json.Unmarshal([]byte(secrets), &t.SFMCSigningSecrets); err != nil {

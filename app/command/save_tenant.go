@@ -66,7 +66,7 @@ func (h SaveTenantHandler) Handle(ctx context.Context, cmd SaveTenant) (tenant.T
 	}
 	now := h.now().UTC()
 	if !exists {
-		current = tenant.Tenant{ID: cmd.TenantID, CreatedAt: now}
+		current = tenant.Tenant{ID: cmd.TenantID, CreatedAt: now, Activity: tenant.DefaultActivity}
 	}
 	updated := cmd.Changes.Apply(current)
 	updated.UpdatedAt = now

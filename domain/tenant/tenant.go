@@ -39,6 +39,38 @@ type Webhook struct {
 	Secret string
 }
 
+// Activity is how the tenant's Journey Builder custom activity is declared in its config.json.
+type Activity struct {
+	// Key must equal the component key of the installed package's Journey Builder Activity.
+	Key string
+	// TimeoutMS, RetryCount and RetryDelayMS tell Journey Builder how to call execute.
+	TimeoutMS          int
+	RetryCount         int
+	RetryDelayMS       int
+	ConcurrentRequests int
+}
+
+// DefaultActivity is what a new tenant's activity settings start as.
+var DefaultActivity = Activity{TimeoutMS: 20000, RetryCount: 3, RetryDelayMS: 1000, ConcurrentRequests: 5}
+
+// Validate checks the settings against the ranges Journey Builder accepts.
+func (a Activity) Validate() error {
+	var err error
+	check := func(name string, v, lo, hi int) {
+		if v < lo || v > hi {
+			err = errors.Join(err, fmt.Errorf("%w: %s must be from %d to %d, got %d", ErrInvalid, name, lo, hi, v))
+		}
+	}
+	check("execute timeout (ms)", a.TimeoutMS, 1000, 100000)
+	check("retry count", a.RetryCount, 0, 5)
+	check("retry delay (ms)", a.RetryDelayMS, 0, 10000)
+	check("concurrent requests", a.ConcurrentRequests, 1, 50)
+	if len(a.Key) > 255 {
+		err = errors.Join(err, fmt.Errorf("%w: activity key is longer than 255 characters", ErrInvalid))
+	}
+	return err
+}
+
 // Tenant is one customer of passpush.
 type Tenant struct {
 	ID   string
@@ -47,6 +79,7 @@ type Tenant struct {
 	// rotation.
 	SFMCSigningSecrets []string
 	Webhook            Webhook
+	Activity           Activity
 	Disabled           bool
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
@@ -68,6 +101,9 @@ func (t Tenant) Validate() error {
 			return fmt.Errorf("%w: an SFMC signing secret is empty", ErrInvalid)
 		}
 	}
+	if err := t.Activity.Validate(); err != nil {
+		return err
+	}
 	if t.Webhook.URL != "" {
 		u, err := url.Parse(t.Webhook.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -87,6 +123,12 @@ type Changes struct {
 	WebhookURL         *string
 	WebhookSecret      *string
 	Disabled           *bool
+
+	ActivityKey                *string
+	ActivityTimeoutMS          *int
+	ActivityRetryCount         *int
+	ActivityRetryDelayMS       *int
+	ActivityConcurrentRequests *int
 }
 
 // Apply returns t with the changes made.
@@ -106,5 +148,16 @@ func (c Changes) Apply(t Tenant) Tenant {
 	if c.Disabled != nil {
 		t.Disabled = *c.Disabled
 	}
+	setIf(&t.Activity.Key, c.ActivityKey)
+	setIf(&t.Activity.TimeoutMS, c.ActivityTimeoutMS)
+	setIf(&t.Activity.RetryCount, c.ActivityRetryCount)
+	setIf(&t.Activity.RetryDelayMS, c.ActivityRetryDelayMS)
+	setIf(&t.Activity.ConcurrentRequests, c.ActivityConcurrentRequests)
 	return t
+}
+
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }

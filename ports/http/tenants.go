@@ -17,17 +17,33 @@ type putTenantRequest struct {
 		Secret *string `json:"secret"`
 	} `json:"webhook"`
 	Disabled *bool `json:"disabled"`
+	Activity *struct {
+		Key                *string `json:"key"`
+		TimeoutMS          *int    `json:"timeout"`
+		RetryCount         *int    `json:"retryCount"`
+		RetryDelayMS       *int    `json:"retryDelay"`
+		ConcurrentRequests *int    `json:"concurrentRequests"`
+	} `json:"activity"`
 }
 
 // tenantView is a tenant as the API shows it: never a secret, only whether one is set.
 type tenantView struct {
-	ID                 string    `json:"tenantId"`
-	Name               string    `json:"name"`
-	SFMCSigningSecrets int       `json:"sfmcSigningSecrets"`
-	Webhook            webhook   `json:"webhook"`
-	Disabled           bool      `json:"disabled"`
-	CreatedAt          time.Time `json:"createdAt"`
-	UpdatedAt          time.Time `json:"updatedAt"`
+	ID                 string           `json:"tenantId"`
+	Name               string           `json:"name"`
+	SFMCSigningSecrets int              `json:"sfmcSigningSecrets"`
+	Webhook            webhook          `json:"webhook"`
+	Activity           activitySettings `json:"activity"`
+	Disabled           bool             `json:"disabled"`
+	CreatedAt          time.Time        `json:"createdAt"`
+	UpdatedAt          time.Time        `json:"updatedAt"`
+}
+
+type activitySettings struct {
+	Key                string `json:"key"`
+	TimeoutMS          int    `json:"timeout"`
+	RetryCount         int    `json:"retryCount"`
+	RetryDelayMS       int    `json:"retryDelay"`
+	ConcurrentRequests int    `json:"concurrentRequests"`
 }
 
 type webhook struct {
@@ -39,6 +55,7 @@ func viewTenant(t tenant.Tenant) tenantView {
 	return tenantView{
 		ID: t.ID, Name: t.Name, SFMCSigningSecrets: len(t.SFMCSigningSecrets),
 		Webhook:  webhook{URL: t.Webhook.URL, SecretSet: t.Webhook.Secret != ""},
+		Activity: activitySettings(t.Activity),
 		Disabled: t.Disabled, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
 }
@@ -53,6 +70,10 @@ func (s server) putTenant(w http.ResponseWriter, r *http.Request) {
 	changes := tenant.Changes{Name: req.Name, SFMCSigningSecrets: req.SFMCSigningSecrets, Disabled: req.Disabled}
 	if req.Webhook != nil {
 		changes.WebhookURL, changes.WebhookSecret = req.Webhook.URL, req.Webhook.Secret
+	}
+	if a := req.Activity; a != nil {
+		changes.ActivityKey, changes.ActivityTimeoutMS, changes.ActivityRetryCount = a.Key, a.TimeoutMS, a.RetryCount
+		changes.ActivityRetryDelayMS, changes.ActivityConcurrentRequests = a.RetryDelayMS, a.ConcurrentRequests
 	}
 	t, created, err := s.app.Commands.SaveTenant.Handle(r.Context(), command.SaveTenant{
 		TenantID: mux.Vars(r)["tenantId"], Changes: changes, Mode: command.CreateOrUpdate,

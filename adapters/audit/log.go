@@ -65,20 +65,14 @@ func (l *Log) Handle(ctx context.Context, e *eventstore.Event) error {
 // Rebuild empties the audit log and replays every stored event into it, in one transaction. Positions are
 // given anew, so cursors held from before the rebuild no longer apply.
 func (l *Log) Rebuild(ctx context.Context, events *eventstore.Store) (int, error) {
-	applied := 0
-	err := sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_log`); err != nil {
-			return fmt.Errorf("empty audit log: %w", err)
-		}
-		return events.Each(ctx, func(e *eventstore.Event) error {
-			applied++
-			return l.Handle(ctx, e)
-		})
-	})
+	n, err := events.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM audit_log`)
+		return err
+	}, l.Handle)
 	if err != nil {
 		return 0, fmt.Errorf("rebuild audit log: %w", err)
 	}
-	return applied, nil
+	return n, nil
 }
 
 // List implements query.AuditReader.

@@ -165,6 +165,22 @@ func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event
 	return events, nil
 }
 
+// Rebuild empties a projection with reset and replays every stored event into handle, all in one transaction,
+// and returns how many events it replayed.
+func (s *Store) Rebuild(ctx context.Context, reset func(ctx context.Context, tx *sql.Tx) error, handle func(ctx context.Context, e *Event) error) (int, error) {
+	replayed := 0
+	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
+		if err := reset(ctx, tx); err != nil {
+			return err
+		}
+		return s.Each(ctx, func(e *Event) error {
+			replayed++
+			return handle(ctx, e)
+		})
+	})
+	return replayed, err
+}
+
 // Each calls fn with every visible event in global order, a page at a time. Rebuilds use it.
 func (s *Store) Each(ctx context.Context, fn func(e *Event) error) error {
 	var after Position

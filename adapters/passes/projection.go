@@ -92,18 +92,12 @@ func encodeData(data map[string]string) string {
 
 // Rebuild empties the read model and replays every event of the store into it, in one transaction.
 func (p *Projection) Rebuild(ctx context.Context, events *eventstore.Store) (int, error) {
-	applied := 0
-	err := sqldb.InTx(ctx, p.db, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM passes`); err != nil {
-			return fmt.Errorf("empty passes: %w", err)
-		}
-		return events.Each(ctx, func(e *eventstore.Event) error {
-			applied++
-			return p.Handle(ctx, e)
-		})
-	})
+	n, err := events.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM passes`)
+		return err
+	}, p.Handle)
 	if err != nil {
 		return 0, fmt.Errorf("rebuild passes: %w", err)
 	}
-	return applied, nil
+	return n, nil
 }

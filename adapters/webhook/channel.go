@@ -38,19 +38,6 @@ func NewChannel(client *http.Client, url, secret string) (Channel, error) {
 // Name implements command.Channel.
 func (Channel) Name() string { return "webhook" }
 
-type body struct {
-	EventID              string            `json:"eventId"`
-	TenantID             string            `json:"tenantId"`
-	PassID               string            `json:"passId"`
-	PassType             string            `json:"passType"`
-	Version              int               `json:"version"`
-	Data                 map[string]string `json:"data"`
-	Message              string            `json:"message"`
-	JourneyID            string            `json:"journeyId"`
-	ActivityID           string            `json:"activityId"`
-	DefinitionInstanceID string            `json:"definitionInstanceId"`
-}
-
 // Sign returns the signature header value of body.
 func Sign(secret, body []byte) string {
 	mac := hmac.New(sha256.New, secret)
@@ -61,7 +48,8 @@ func Sign(secret, body []byte) string {
 // Push implements command.Channel. 2xx is delivered; 5xx, 429 and network errors or timeouts are retryable;
 // any other status is final.
 func (c Channel) Push(ctx context.Context, u command.PushUpdate) error {
-	payload, err := json.Marshal(body(u))
+	// The webhook body is the update as the app describes it: its JSON names are the documented contract.
+	payload, err := json.Marshal(u)
 	if err != nil {
 		return fmt.Errorf("encode webhook body: %w", err)
 	}

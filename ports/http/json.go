@@ -1,6 +1,7 @@
 package httpport
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,22 +53,11 @@ func (f *fieldValues) UnmarshalJSON(b []byte) error {
 	}
 	out := make(fieldValues, len(raw))
 	for k, v := range raw {
-		var s string
-		if err := json.Unmarshal(v, &s); err == nil {
-			out[k] = s
-			continue
+		var value flexString
+		if err := json.Unmarshal(v, &value); err != nil || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			return fmt.Errorf("data field %q must be a string, number or boolean", k)
 		}
-		var n json.Number
-		if err := json.Unmarshal(v, &n); err == nil {
-			out[k] = n.String()
-			continue
-		}
-		var bl bool
-		if err := json.Unmarshal(v, &bl); err == nil {
-			out[k] = strconv.FormatBool(bl)
-			continue
-		}
-		return fmt.Errorf("data field %q must be a string, number or boolean", k)
+		out[k] = string(value)
 	}
 	*f = out
 	return nil

@@ -29,12 +29,7 @@ type scheduledResponse struct {
 // on the command bus; 503 tells Journey Builder to retry, and a retry schedules nothing twice.
 func (s server) execute(w http.ResponseWriter, r *http.Request) {
 	t := tenantFrom(r)
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		s.respondError(w, r, bodyError(err))
-		return
-	}
-	in, err := readSFMCBody(body)
+	in, err := readSFMCRequest(r)
 	if err != nil {
 		s.respondError(w, r, err)
 		return
@@ -85,12 +80,7 @@ func (s server) lifecycle(w http.ResponseWriter, r *http.Request) {
 		s.respondError(w, r, httperr.NotFound("no such lifecycle call"))
 		return
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		s.respondError(w, r, bodyError(err))
-		return
-	}
-	in, err := readSFMCBody(body)
+	in, err := readSFMCRequest(r)
 	if err != nil {
 		s.respondError(w, r, err)
 		return
@@ -125,11 +115,16 @@ func (s server) lifecycle(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// bodyError keeps a too-large body's error (413) and calls any other read failure a bad request.
-func bodyError(err error) error {
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return err
+// readSFMCRequest reads the body of a Journey Builder call. A body over the limit keeps its
+// *http.MaxBytesError (413); any other read failure is a bad request.
+func readSFMCRequest(r *http.Request) (sfmcBody, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return sfmcBody{}, err
+		}
+		return sfmcBody{}, httperr.BadRequest("could not read the request body")
 	}
-	return httperr.BadRequest("could not read the request body")
+	return readSFMCBody(body)
 }

@@ -22,6 +22,15 @@
 // A deferred transaction would break both: it reads from a snapshot and only
 // then tries to upgrade to a write lock, which fails with SQLITE_BUSY at once
 // instead of waiting for busy_timeout.
+//
+// The price: the watermill-sql subscriber keeps its transaction open from
+// reading a batch until its messages are acked, so the database-wide write lock
+// is held while a message waits to be read and while it is handled. Any other
+// write in the meantime (a publish on the *sql.DB, another subscriber, a
+// request handler) waits and fails with SQLITE_BUSY after busy_timeout. A
+// message handler must therefore do its writes, publishing included, through
+// the message's transaction (sql.TxFromContext), must stay short, and every
+// subscription must be drained by its own goroutine.
 package watermillsqlite
 
 import (

@@ -142,13 +142,11 @@ func (q *Queue) Finish(ctx context.Context, eventIDs []string) error {
 		return nil
 	}
 	return sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
-		marks := make([]string, len(eventIDs))
 		args := make([]any, len(eventIDs))
 		for i, id := range eventIDs {
-			marks[i] = fmt.Sprintf("$%d", i+1)
 			args[i] = id
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE event_id IN (`+strings.Join(marks, ",")+`)`, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE event_id IN (`+q.db.Dialect.Placeholders(1, len(args))+`)`, args...); err != nil {
 			return fmt.Errorf("finish %d deliveries: %w", len(eventIDs), err)
 		}
 		return nil

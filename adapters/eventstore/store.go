@@ -46,7 +46,8 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Event, error) {
 	}
 	stored := make([]Event, len(events))
 	copy(stored, events)
-	now := time.Now().UTC()
+	// Microseconds are what PostgreSQL keeps: the event returned and published is then the one Load reads back.
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	for i := range stored {
 		if stored[i].ID == "" {
 			stored[i].ID = uuid.Must(uuid.NewV7()).String()
@@ -54,6 +55,7 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Event, error) {
 		if stored[i].OccurredAt.IsZero() {
 			stored[i].OccurredAt = now
 		}
+		stored[i].OccurredAt = stored[i].OccurredAt.UTC().Truncate(time.Microsecond)
 	}
 	err := sqldb.InSavepoint(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
 		for start := 0; start < len(stored); start += insertChunk {
@@ -81,8 +83,7 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, events []Event) error {
 		if i > 0 {
 			q.WriteString(",")
 		}
-		n := len(args)
-		fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+		q.WriteString("(" + s.db.Dialect.Placeholders(len(args)+1, 8) + ")")
 		args = append(args, e.ID, e.TenantID, e.StreamID, e.Version, e.Type, e.OccurredAt, e.CorrelationID, string(e.Payload))
 	}
 	fmt.Fprintf(&q, " RETURNING event_id, %s, position", s.db.Dialect.TransactionIDAsInt)
@@ -132,13 +133,12 @@ func (s *Store) Load(ctx context.Context, tenantID string, streamIDs ...string) 
 		chunk := streamIDs[start:min(start+insertChunk, len(streamIDs))]
 		args := make([]any, 0, len(chunk)+1)
 		args = append(args, tenantID)
-		marks := make([]string, len(chunk))
-		for i, id := range chunk {
+		for _, id := range chunk {
 			args = append(args, id)
-			marks[i] = fmt.Sprintf("$%d", i+2)
 		}
 		q := fmt.Sprintf(selectEvent, s.db.Dialect.TransactionIDAsInt) +
-			`WHERE tenant_id = $1 AND stream_id IN (` + strings.Join(marks, ",") + `) ORDER BY stream_id, stream_version`
+			`WHERE tenant_id = ` + s.db.Dialect.Placeholders(1, 1) +
+			` AND stream_id IN (` + s.db.Dialect.Placeholders(2, len(chunk)) + `) ORDER BY stream_id, stream_version`
 		err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
 			return s.query(ctx, tx, q, args, func(e Event) { streams[e.StreamID] = append(streams[e.StreamID], e) })
 		})

@@ -114,8 +114,15 @@ func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, err
 
 	commandBus, err := cqrs.NewCommandBusWithConfig(publisher, cqrs.CommandBusConfig{
 		GeneratePublishTopic: func(cqrs.CommandBusGeneratePublishTopicParams) (string, error) { return TopicCommands, nil },
-		Marshaler:            marshaler,
-		Logger:               logger,
+		// The handler's context gets the sender's correlation id back from the message (withCorrelationID).
+		OnSend: func(p cqrs.CommandBusOnSendParams) error {
+			if id := correlation.ID(p.Message.Context()); id != "" {
+				middleware.SetCorrelationID(id, p.Message)
+			}
+			return nil
+		},
+		Marshaler: marshaler,
+		Logger:    logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new command bus: %w", err)

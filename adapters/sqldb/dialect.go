@@ -3,6 +3,8 @@ package sqldb
 import (
 	"database/sql"
 	"errors"
+	"strconv"
+	"strings"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,6 +30,8 @@ type Dialect struct {
 	WatermillSchema  wsql.SchemaAdapter
 	WatermillOffsets wsql.OffsetsAdapter
 	uniqueViolation  func(error) bool
+	// placeholder is the n-th (1-based) bind parameter of a generated statement.
+	placeholder func(n int) string
 }
 
 var (
@@ -40,6 +44,7 @@ var (
 		TransactionIDAsInt: "transaction_id::text::bigint",
 		WatermillSchema:    postgresSchema{wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 100}},
 		WatermillOffsets:   wsql.DefaultPostgreSQLOffsetsAdapter{},
+		placeholder:        func(n int) string { return "$" + strconv.Itoa(n) },
 		uniqueViolation: func(err error) bool {
 			var pgErr *pgconn.PgError
 			return errors.As(err, &pgErr) && pgErr.Code == "23505"
@@ -54,6 +59,8 @@ var (
 		TransactionIDAsInt: "transaction_id",
 		WatermillSchema:    watermillsqlite.SchemaAdapter{SubscribeBatchSize: 100},
 		WatermillOffsets:   watermillsqlite.OffsetsAdapter{},
+		// The driver's cost of binding $N names grows with the square of their count; ? binds in order.
+		placeholder: func(int) string { return "?" },
 		uniqueViolation: func(err error) bool {
 			var sqliteErr *sqlite.Error
 			if !errors.As(err, &sqliteErr) {
@@ -64,6 +71,19 @@ var (
 		},
 	}
 )
+
+// Placeholders returns count bind parameters numbered from first, comma-separated, for statements generated
+// with many rows; hand-written statements use $1 style, which both dialects read.
+func (d Dialect) Placeholders(first, count int) string {
+	var b strings.Builder
+	for i := range count {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(d.placeholder(first + i))
+	}
+	return b.String()
+}
 
 // IsUniqueViolation reports whether err is a unique-constraint violation, which the event store turns into a
 // version conflict.

@@ -32,12 +32,20 @@ func InTx(ctx context.Context, db *DB, fn func(ctx context.Context, tx *sql.Tx) 
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	committed := false
+	defer func() {
+		// A panic in fn must not leave the transaction, and on SQLite the only connection, open.
+		if !committed {
+			_ = tx.Rollback()
+		}
+	}()
 	if err := fn(WithTx(ctx, tx), tx); err != nil {
 		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
 		}
 		return err
 	}
+	committed = true
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -60,12 +68,25 @@ func inSavepoint(ctx context.Context, tx *sql.Tx, fn func(ctx context.Context, t
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT handler"); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
+	rollback := func() error {
+		_, err := tx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT handler")
+		return err
+	}
+	done := false
+	defer func() {
+		// A panic in fn (which Recoverer turns into an error and Retry retries) must not keep the try's writes.
+		if !done {
+			_ = rollback()
+		}
+	}()
 	if err := fn(WithTx(ctx, tx), tx); err != nil {
-		if _, rbErr := tx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT handler"); rbErr != nil {
+		done = true
+		if rbErr := rollback(); rbErr != nil {
 			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rbErr))
 		}
 		return err
 	}
+	done = true
 	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT handler"); err != nil {
 		return fmt.Errorf("release savepoint: %w", err)
 	}

@@ -26,7 +26,7 @@ func (m PassMatch) Validate() error {
 	if m.PassID == "" && m.CustomID == "" && m.Email == "" {
 		return fmt.Errorf("%w: one of passId, customId or email is required", pass.ErrInvalid)
 	}
-	return nil
+	return pass.ValidateText(m.PassID, m.CustomID, m.Email, m.PassType)
 }
 
 // ScheduleFromJourney is one Journey Builder execute call: a contact entry and the update it asks for.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // ErrInvalid is wrapped by every validation error of this package.
@@ -68,6 +69,9 @@ func (l Lifecycle) Validate() error {
 		if !idPattern.MatchString(v) {
 			return fmt.Errorf("%w: %s %q is not an id", ErrInvalid, name, v)
 		}
+	}
+	if strings.ContainsRune(l.InteractionKey+l.InteractionVersion, 0) {
+		return fmt.Errorf("%w: text must not contain a NUL character", ErrInvalid)
 	}
 	if len(l.InteractionKey) > 255 || len(l.InteractionVersion) > 64 {
 		return fmt.Errorf("%w: interactionKey or interactionVersion is too long", ErrInvalid)

@@ -45,13 +45,30 @@ func (d Details) Validate() error {
 	if d.Email != "" && !strings.Contains(d.Email, "@") {
 		return fmt.Errorf("%w: email %q is not an email address", ErrInvalid, d.Email)
 	}
+	if err := ValidateText(d.PassType, d.Email, d.CustomID); err != nil {
+		return err
+	}
 	return validateFields(d.Data)
 }
 
 func validateFields(fields map[string]string) error {
-	for k := range fields {
+	for k, v := range fields {
 		if strings.TrimSpace(k) == "" {
 			return fmt.Errorf("%w: a field name is empty", ErrInvalid)
+		}
+		if err := ValidateText(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateText refuses a NUL character in any of texts: no database stores it in a text column, and no wallet
+// shows it.
+func ValidateText(texts ...string) error {
+	for _, t := range texts {
+		if strings.ContainsRune(t, 0) {
+			return fmt.Errorf("%w: text must not contain a NUL character", ErrInvalid)
 		}
 	}
 	return nil
@@ -141,6 +158,9 @@ func (u UpdateFromJourney) Validate() error {
 	}
 	if len(u.Message) > 1000 {
 		return fmt.Errorf("%w: message is longer than 1000 characters", ErrInvalid)
+	}
+	if err := ValidateText(u.JourneyID, u.ActivityID, u.ActivityInstanceID, u.DefinitionInstanceID, u.ContactKey, u.Message); err != nil {
+		return err
 	}
 	return validateFields(u.Fields)
 }

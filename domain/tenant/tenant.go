@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -92,6 +93,11 @@ func (t Tenant) Validate() error {
 	}
 	if len(t.Name) > 255 {
 		return fmt.Errorf("%w: name is longer than 255 characters", ErrInvalid)
+	}
+	for _, text := range append([]string{t.Name, t.Webhook.URL, t.Webhook.Secret, t.Activity.Key}, t.SFMCSigningSecrets...) {
+		if strings.ContainsRune(text, 0) {
+			return fmt.Errorf("%w: text must not contain a NUL character", ErrInvalid)
+		}
 	}
 	if len(t.SFMCSigningSecrets) == 0 {
 		return fmt.Errorf("%w: at least one SFMC signing secret is required", ErrInvalid)

@@ -16,6 +16,7 @@ func valid() tenant.Tenant {
 		Name:               "ACME",
 		SFMCSigningSecrets: []string{"s1"},
 		Webhook:            tenant.Webhook{URL: "https://hooks.example.com/passpush", Secret: "w1"},
+		Activity:           tenant.DefaultActivity,
 	}
 }
 
@@ -48,6 +49,23 @@ func TestValidate(t *testing.T) {
 		{"unparsable webhook", func(t *tenant.Tenant) { t.Webhook.URL = "https://exa mple.com/%zz" }, false},
 		{"webhook without secret", func(t *tenant.Tenant) { t.Webhook.Secret = "" }, false},
 		{"secret without webhook", func(t *tenant.Tenant) { t.Webhook.URL = "" }, true},
+		{"reserved id", func(t *tenant.Tenant) { t.ID = "admin" }, false},
+		{"activity key", func(t *tenant.Tenant) { t.Activity.Key = "a3b2c1d0-0000-4000-8000-000000000000" }, true},
+		{"activity key of 256", func(t *tenant.Tenant) { t.Activity.Key = strings.Repeat("k", 256) }, false},
+		{"no activity settings", func(t *tenant.Tenant) { t.Activity = tenant.Activity{} }, false},
+		{"timeout 1000 ms", func(t *tenant.Tenant) { t.Activity.TimeoutMS = 1000 }, true},
+		{"timeout 999 ms", func(t *tenant.Tenant) { t.Activity.TimeoutMS = 999 }, false},
+		{"timeout 100000 ms", func(t *tenant.Tenant) { t.Activity.TimeoutMS = 100000 }, true},
+		{"timeout 100001 ms", func(t *tenant.Tenant) { t.Activity.TimeoutMS = 100001 }, false},
+		{"no retries", func(t *tenant.Tenant) { t.Activity.RetryCount = 0 }, true},
+		{"5 retries", func(t *tenant.Tenant) { t.Activity.RetryCount = 5 }, true},
+		{"6 retries", func(t *tenant.Tenant) { t.Activity.RetryCount = 6 }, false},
+		{"negative retries", func(t *tenant.Tenant) { t.Activity.RetryCount = -1 }, false},
+		{"retry delay 10000 ms", func(t *tenant.Tenant) { t.Activity.RetryDelayMS = 10000 }, true},
+		{"retry delay 10001 ms", func(t *tenant.Tenant) { t.Activity.RetryDelayMS = 10001 }, false},
+		{"1 concurrent request", func(t *tenant.Tenant) { t.Activity.ConcurrentRequests = 1 }, true},
+		{"50 concurrent requests", func(t *tenant.Tenant) { t.Activity.ConcurrentRequests = 50 }, true},
+		{"51 concurrent requests", func(t *tenant.Tenant) { t.Activity.ConcurrentRequests = 51 }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tn := valid()
@@ -73,18 +91,25 @@ func TestChangesApply_nilFieldsKeepTheirValue(t *testing.T) {
 
 func TestChangesApply_setsEveryGivenField(t *testing.T) {
 	name, url, secret, disabled := "New name", "https://other.example.com/h", "w2", true
+	key, timeout, retries, delay, concurrent := "k1", 30000, 0, 500, 10
 	got := tenant.Changes{
-		Name:               &name,
-		SFMCSigningSecrets: []string{"s2", "s3"},
-		WebhookURL:         &url,
-		WebhookSecret:      &secret,
-		Disabled:           &disabled,
+		Name:                       &name,
+		SFMCSigningSecrets:         []string{"s2", "s3"},
+		WebhookURL:                 &url,
+		WebhookSecret:              &secret,
+		Disabled:                   &disabled,
+		ActivityKey:                &key,
+		ActivityTimeoutMS:          &timeout,
+		ActivityRetryCount:         &retries,
+		ActivityRetryDelayMS:       &delay,
+		ActivityConcurrentRequests: &concurrent,
 	}.Apply(valid())
 	want := tenant.Tenant{
 		ID:                 "acme",
 		Name:               name,
 		SFMCSigningSecrets: []string{"s2", "s3"},
 		Webhook:            tenant.Webhook{URL: url, Secret: secret},
+		Activity:           tenant.Activity{Key: key, TimeoutMS: timeout, RetryCount: retries, RetryDelayMS: delay, ConcurrentRequests: concurrent},
 		Disabled:           true,
 	}
 	if !reflect.DeepEqual(got, want) {

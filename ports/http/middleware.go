@@ -140,3 +140,19 @@ func (s server) limitBody(limit int64) mux.MiddlewareFunc {
 		})
 	}
 }
+
+// refuseNUL answers 400 to a query string with a NUL character: PostgreSQL cannot even compare such text, and
+// no real client sends it.
+func (s server) refuseNUL(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, values := range r.URL.Query() {
+			for _, v := range values {
+				if strings.ContainsRune(v, 0) {
+					s.respondError(w, r, httperr.BadRequest("query parameters must not contain a NUL character"))
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -46,7 +46,7 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	s := server{app: application, config: config, log: log}
 
 	r := mux.NewRouter()
-	r.Use(s.withRequestID, s.withRecovery)
+	r.Use(s.withRequestID, s.withRecovery, s.refuseNUL)
 	r.NotFoundHandler = s.withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.respondError(w, r, httperr.NotFound("no such route"))
 	}))
@@ -76,6 +76,9 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	// Journey Builder authenticates with the JWT it signs, not with the admin token.
 	sfmc := r.PathPrefix("/api/{tenantId}" + SFMCBasePath).Subrouter()
 	sfmc.Use(s.requireTenant, s.limitBody(maxSFMCBody))
+	// What Journey Builder loads to show the activity: its description and its configuration page.
+	sfmc.HandleFunc("/config.json", s.activityConfigJSON).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
+	sfmc.HandleFunc("/{asset:|[A-Za-z0-9_.-]+\\.(?:html|js|css|svg|txt)}", s.activityUI).Methods(http.MethodGet, http.MethodHead)
 	sfmc.HandleFunc("/execute", s.execute).Methods(http.MethodPost)
 	sfmc.HandleFunc("/{stage:save|validate|publish|stop|unpublish}", s.lifecycle).Methods(http.MethodPost)
 

@@ -80,20 +80,35 @@ type receiver struct {
 	// fail answers this status to the first failures[eventId] calls of an event.
 	failStatus int
 	failTimes  int
+	// behave, when set, decides a validly signed call's answer: a status (0 means 204, unless failTimes applies)
+	// and how long to take before answering. call counts the calls of this event, from 1. Set it with configure.
+	behave func(msg map[string]any, call int) (status int, delay time.Duration)
+	// hold, when set, keeps every call waiting until it is closed.
+	hold <-chan struct{}
 
-	mu         sync.Mutex
-	calls      map[string]int
-	perPass    map[string][]int // versions in arrival order
-	bad        []string
-	lastByPass map[string]map[string]any
-	server     *httptest.Server
+	mu          sync.Mutex
+	calls       map[string]int
+	ok          map[string]int   // 2xx answers per eventId
+	perPass     map[string][]int // versions in arrival order
+	bad         []string
+	lastByPass  map[string]map[string]any
+	inFlight    int
+	maxInFlight int
+	server      *httptest.Server
 }
 
 func newReceiver(t *testing.T, secret string) *receiver {
-	r := &receiver{t: t, secret: secret, calls: map[string]int{}, perPass: map[string][]int{}, lastByPass: map[string]map[string]any{}}
+	r := &receiver{t: t, secret: secret, calls: map[string]int{}, ok: map[string]int{}, perPass: map[string][]int{}, lastByPass: map[string]map[string]any{}}
 	r.server = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.server.Close)
 	return r
+}
+
+// configure changes the receiver's behaviour under its lock, so a change races with no call in flight.
+func (r *receiver) configure(change func(r *receiver)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	change(r)
 }
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
@@ -104,7 +119,12 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	var msg map[string]any
 	err := json.Unmarshal(body, &msg)
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.inFlight++
+	r.maxInFlight = max(r.maxInFlight, r.inFlight)
+	defer func() {
+		r.inFlight--
+		r.mu.Unlock()
+	}()
 	if req.Header.Get(webhook.SignatureHeader) != want || err != nil {
 		r.bad = append(r.bad, string(body))
 		w.WriteHeader(http.StatusBadRequest)
@@ -116,14 +136,41 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(r.failStatus)
 		return
 	}
-	if r.delay > 0 {
+	status, delay := 0, r.delay
+	if r.behave != nil {
+		var d time.Duration
+		status, d = r.behave(msg, r.calls[id])
+		delay += d
+	}
+	if hold := r.hold; delay > 0 || hold != nil {
 		r.mu.Unlock()
-		time.Sleep(r.delay)
+		if hold != nil {
+			select {
+			case <-hold:
+			case <-req.Context().Done():
+			}
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-timer.C:
+		case <-req.Context().Done():
+		}
+		timer.Stop()
 		r.mu.Lock()
+		if req.Context().Err() != nil {
+			// The caller gave up (its timeout): this call delivered nothing.
+			return
+		}
+	}
+	if status != 0 && (status < 200 || status > 299) {
+		w.WriteHeader(status)
+		return
 	}
 	passID, _ := msg["passId"].(string)
-	r.perPass[passID] = append(r.perPass[passID], int(msg["version"].(float64)))
+	version, _ := msg["version"].(float64)
+	r.perPass[passID] = append(r.perPass[passID], int(version))
 	r.lastByPass[passID] = msg
+	r.ok[id]++
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -196,8 +243,14 @@ func TestExecute_updatesThePassAndDeliversItToTheWebhook(t *testing.T) {
 		got["definitionInstanceId"] != "entry-1" || got["passType"] != "loyalty" || got["tenantId"] != "acme" {
 		t.Fatalf("webhook got %v", got)
 	}
-	p := h.admin(http.MethodGet, "/api/acme/passes/p-1", "").json(t)
-	if p["version"] != 2.0 || p["data"].(map[string]any)["offer"] != "2 for 1" {
+	// The passes read model and the delivery stage are separate projections: the webhook may hear of the update
+	// before the read model shows it.
+	var p map[string]any
+	eventually(t, 10*time.Second, "the read model to show version 2", func() bool {
+		p = h.admin(http.MethodGet, "/api/acme/passes/p-1", "").json(t)
+		return p["version"] == 2.0
+	})
+	if p["data"].(map[string]any)["offer"] != "2 for 1" {
 		t.Fatalf("pass after execute: %v", p)
 	}
 	eventually(t, 10*time.Second, "PushUpdateEmitted in the audit log", func() bool {

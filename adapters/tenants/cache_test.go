@@ -1,0 +1,184 @@
+package tenants
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
+	"github.com/passpush/passpush/domain/tenant"
+)
+
+// twoProcesses opens the same fresh database twice, as `serve` and a CLI beside it would, and returns a store
+// on each.
+func twoProcesses(t *testing.T) (serve, cli *Store) {
+	t.Helper()
+	url := sqldbtest.NewURL(t)
+	ctx := context.Background()
+	open := func() *Store {
+		db, err := sqldb.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		store, err := NewStore(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return store
+	}
+	first := open()
+	if _, err := sqldb.Migrate(ctx, first.db); err != nil {
+		t.Fatal(err)
+	}
+	return first, open()
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func newTenant(id, name string) tenant.Tenant {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	return tenant.Tenant{ID: id, Name: name, SFMCSigningSecrets: []string{"s-" + name}, CreatedAt: now, UpdatedAt: now}
+}
+
+func getName(t *testing.T, c *Cache, id string) string {
+	t.Helper()
+	tn, err := c.Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Get(%s): %v", id, err)
+	}
+	return tn.Name
+}
+
+func TestCache_showsAnotherProcessesChangeAfterTheTTL(t *testing.T) {
+	t.Parallel()
+	serve, cli := twoProcesses(t)
+	ctx := context.Background()
+	const ttl = 2 * time.Second
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	cache := NewCache(serve, ttl)
+	cache.now = clk.Now
+
+	if err := cli.Save(ctx, newTenant("acme", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := getName(t, cache, "acme"); got != "v1" {
+		t.Fatalf("first Get = %s, want v1", got)
+	}
+	if err := cli.Save(ctx, newTenant("acme", "v2")); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(ttl - time.Millisecond)
+	if got := getName(t, cache, "acme"); got != "v1" {
+		t.Errorf("within the TTL Get = %s, want the cached v1", got)
+	}
+	clk.Advance(2 * time.Millisecond)
+	if got := getName(t, cache, "acme"); got != "v2" {
+		t.Errorf("after the TTL Get = %s, want the other process's v2", got)
+	}
+
+	// Disabling elsewhere shows the same way.
+	disabled := newTenant("acme", "v2")
+	disabled.Disabled = true
+	if err := cli.Save(ctx, disabled); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(ttl)
+	got, err := cache.Get(ctx, "acme")
+	if err != nil || !got.Disabled {
+		t.Errorf("after the TTL Get = %+v, %v; want the tenant disabled", got, err)
+	}
+}
+
+func TestCache_unknownTenantIsNotFoundUntilAnotherProcessAddsIt(t *testing.T) {
+	t.Parallel()
+	serve, cli := twoProcesses(t)
+	ctx := context.Background()
+	const ttl = 2 * time.Second
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	cache := NewCache(serve, ttl)
+	cache.now = clk.Now
+
+	if _, err := cache.Get(ctx, "newco"); !errors.Is(err, tenant.ErrNotFound) {
+		t.Fatalf("Get(unknown) err = %v, want tenant.ErrNotFound", err)
+	}
+	if err := cli.Save(ctx, newTenant("newco", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.Get(ctx, "newco"); !errors.Is(err, tenant.ErrNotFound) {
+		t.Errorf("within the TTL err = %v, want the cached tenant.ErrNotFound", err)
+	}
+	clk.Advance(ttl + time.Millisecond)
+	if got := getName(t, cache, "newco"); got != "v1" {
+		t.Errorf("after the TTL Get = %s, want v1", got)
+	}
+}
+
+func TestCache_seesItsOwnSaveAtOnce(t *testing.T) {
+	t.Parallel()
+	serve, _ := twoProcesses(t)
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	cache := NewCache(serve, time.Hour)
+	cache.now = clk.Now
+
+	if _, err := cache.Get(ctx, "acme"); !errors.Is(err, tenant.ErrNotFound) {
+		t.Fatalf("err = %v, want tenant.ErrNotFound", err)
+	}
+	if err := cache.Save(ctx, newTenant("acme", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := getName(t, cache, "acme"); got != "v1" {
+		t.Errorf("after its own save Get = %s, want v1", got)
+	}
+	if err := cache.Save(ctx, newTenant("acme", "v2")); err != nil {
+		t.Fatal(err)
+	}
+	if got := getName(t, cache, "acme"); got != "v2" {
+		t.Errorf("after its own second save Get = %s, want v2", got)
+	}
+	list, err := cache.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Name != "v2" {
+		t.Errorf("List = %+v, %v", list, err)
+	}
+}
+
+func TestCache_returnsWhatTheStoreReturns(t *testing.T) {
+	t.Parallel()
+	serve, _ := twoProcesses(t)
+	ctx := context.Background()
+	want := newTenant("acme", "v1")
+	want.Webhook = tenant.Webhook{URL: "https://example.com/h", Secret: "w"}
+	if err := serve.Save(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	cache := NewCache(serve, time.Hour)
+	for range 2 { // from the store, then from the cache
+		got, err := cache.Get(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Get = %+v, want %+v", got, want)
+		}
+	}
+}

@@ -1,0 +1,133 @@
+package tenants_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
+	"github.com/passpush/passpush/adapters/tenants"
+	"github.com/passpush/passpush/domain/tenant"
+)
+
+func newStore(t *testing.T) *tenants.Store {
+	t.Helper()
+	store, err := tenants.NewStore(sqldbtest.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// at is a time with microseconds, the precision both back ends keep, in a zone other than UTC.
+func at(minute int) time.Time {
+	return time.Date(2026, 5, 6, 7, minute, 9, 123456000, time.FixedZone("CEST", 2*3600))
+}
+
+func acme() tenant.Tenant {
+	return tenant.Tenant{
+		ID:                 "acme",
+		Name:               "ACME Corp — BU 7",
+		SFMCSigningSecrets: []string{"old-secret", "new-secret"},
+		Webhook:            tenant.Webhook{URL: "https://hooks.example.com/passpush?x=1", Secret: "whsec"},
+		Activity:           tenant.Activity{Key: "component-key", TimeoutMS: 30000, RetryCount: 0, RetryDelayMS: 250, ConcurrentRequests: 7},
+		CreatedAt:          at(1),
+		UpdatedAt:          at(2),
+	}
+}
+
+// assertSameTenant compares every field; times with Equal, since the back end hands them back in UTC.
+func assertSameTenant(t *testing.T, got, want tenant.Tenant) {
+	t.Helper()
+	if !got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Errorf("tenant %s: created %s updated %s, want %s and %s", want.ID, got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt)
+	}
+	got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("tenant:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestStore_savesAndReadsEveryField(t *testing.T) {
+	t.Parallel()
+	store := newStore(t)
+	ctx := context.Background()
+	full := acme()
+	minimal := tenant.Tenant{ID: "0-minimal", SFMCSigningSecrets: []string{"s"}, Disabled: true, CreatedAt: at(3), UpdatedAt: at(3)}
+	for _, tn := range []tenant.Tenant{full, minimal} {
+		if err := store.Save(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []tenant.Tenant{full, minimal} {
+		got, err := store.Get(ctx, want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertSameTenant(t, got, want)
+		if got.CreatedAt.Location() != time.UTC {
+			t.Errorf("created at is in %s, want UTC", got.CreatedAt.Location())
+		}
+	}
+	list, err := store.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 {
+		t.Fatalf("List returned %d tenants, want 2", len(list))
+	}
+	// Ordered by id, disabled tenants included.
+	assertSameTenant(t, list[0], minimal)
+	assertSameTenant(t, list[1], full)
+}
+
+func TestStore_saveReplacesTheTenant(t *testing.T) {
+	t.Parallel()
+	store := newStore(t)
+	ctx := context.Background()
+	if err := store.Save(ctx, acme()); err != nil {
+		t.Fatal(err)
+	}
+	changed := acme()
+	changed.Name = ""
+	changed.SFMCSigningSecrets = []string{"rotated"}
+	changed.Webhook = tenant.Webhook{}
+	changed.Disabled = true
+	changed.Activity = tenant.DefaultActivity
+	changed.UpdatedAt = at(30)
+	if err := store.Save(ctx, changed); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Get(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSameTenant(t, got, changed)
+	if list, err := store.List(ctx); err != nil || len(list) != 1 {
+		t.Errorf("List = %d tenants, %v; want the one", len(list), err)
+	}
+}
+
+func TestStore_unknownTenantIsNotFound(t *testing.T) {
+	t.Parallel()
+	store := newStore(t)
+	ctx := context.Background()
+	if _, err := store.Get(ctx, "nobody"); !errors.Is(err, tenant.ErrNotFound) {
+		t.Errorf("Get(unknown) err = %v, want tenant.ErrNotFound", err)
+	}
+	list, err := store.List(ctx)
+	if err != nil || len(list) != 0 {
+		t.Errorf("List of no tenants = %v, %v", list, err)
+	}
+	if err := store.Save(ctx, acme()); err != nil {
+		t.Fatal(err)
+	}
+	// Ids are exact: no case folding, no prefix match.
+	for _, id := range []string{"ACME", "acm", "acme "} {
+		if _, err := store.Get(ctx, id); !errors.Is(err, tenant.ErrNotFound) {
+			t.Errorf("Get(%q) err = %v, want tenant.ErrNotFound", id, err)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package httpport
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/passpush/passpush/ports/http/httperr"
+)
+
+// The configuration page that Journey Builder shows in its modal, with what it loads. postmonger.js and
+// salesforce-lightning-design-system.min.css are copied unchanged from their npm packages (see ui/THIRD_PARTY.md).
+//
+//go:embed ui/*.html ui/*.js ui/*.css ui/*.svg ui/*.txt
+var activityUIFiles embed.FS
+
+// zeroTime makes http.ServeContent skip Last-Modified: the ETag does its job.
+var zeroTime time.Time
+
+// uiAsset is one embedded file, ready to serve.
+type uiAsset struct {
+	contentType  string
+	cacheControl string
+	body         []byte
+	etag         string
+	// gzipped is the body compressed, when that saves much (the SLDS stylesheet shrinks about tenfold).
+	gzipped     []byte
+	gzippedETag string
+}
+
+// activityUIAssets are the embedded files by name, loaded once.
+var activityUIAssets = loadActivityUI()
+
+func loadActivityUI() map[string]*uiAsset {
+	entries, err := fs.ReadDir(activityUIFiles, "ui")
+	if err != nil {
+		panic(err)
+	}
+	assets := map[string]*uiAsset{}
+	for _, e := range entries {
+		body, err := activityUIFiles.ReadFile("ui/" + e.Name())
+		if err != nil {
+			panic(err)
+		}
+		a := &uiAsset{
+			contentType: contentTypes[path.Ext(e.Name())],
+			// The page itself is revalidated on every load, so a new release shows at once; what it loads is
+			// cached for a day and revalidated with the ETag after that.
+			cacheControl: "public, max-age=86400",
+			body:         body,
+			etag:         etagOf(body, ""),
+		}
+		if e.Name() == "index.html" {
+			a.cacheControl = "no-cache"
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		if buf.Len() < len(body)*3/4 {
+			a.gzipped, a.gzippedETag = buf.Bytes(), etagOf(body, "-gzip")
+		}
+		assets[e.Name()] = a
+	}
+	return assets
+}
+
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".svg":  "image/svg+xml",
+	".txt":  "text/plain; charset=utf-8",
+}
+
+func etagOf(body []byte, suffix string) string {
+	sum := sha256.Sum256(body)
+	return `"` + hex.EncodeToString(sum[:12]) + suffix + `"`
+}
+
+// activityUIPolicy keeps the page to its own scripts and styles. Journey Builder frames it from its own origin,
+// so framing stays allowed.
+const activityUIPolicy = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'"
+
+// activityUI serves the configuration page at {base}/ and {base}/index.html, and the files it loads.
+func (s server) activityUI(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["asset"]
+	if name == "" {
+		name = "index.html"
+	}
+	a, ok := activityUIAssets[name]
+	if !ok {
+		s.respondError(w, r, httperr.NotFound("no such file"))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", a.contentType)
+	h.Set("Cache-Control", a.cacheControl)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Vary", "Accept-Encoding")
+	allowAnyOrigin(w)
+	if name == "index.html" {
+		h.Set("Content-Security-Policy", activityUIPolicy)
+		h.Set("Referrer-Policy", "no-referrer")
+	}
+	body, etag := a.body, a.etag
+	if a.gzipped != nil && acceptsGzip(r) {
+		body, etag = a.gzipped, a.gzippedETag
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("ETag", etag)
+	http.ServeContent(w, r, "", zeroTime, bytes.NewReader(body))
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			return strings.ReplaceAll(params, " ", "") != "q=0"
+		}
+	}
+	return false
+}

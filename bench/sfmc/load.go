@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// jwtHeader is base64url({"alg":"HS256","typ":"JWT"}), what Journey Builder sends.
+var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+
+// signer signs HS256 JWTs without reflection or per-call allocations beyond the token: the generator shares two
+// cores with the service and the database.
+type signer struct {
+	mac hash.Hash
+	buf []byte
+}
+
+func newSigner(secret string) *signer {
+	return &signer{mac: hmac.New(sha256.New, []byte(secret)), buf: make([]byte, 0, 1024)}
+}
+
+func (s *signer) sign(claims []byte) []byte {
+	b := append(s.buf[:0], jwtHeader...)
+	b = append(b, '.')
+	b = base64.RawURLEncoding.AppendEncode(b, claims)
+	s.mac.Reset()
+	s.mac.Write(b)
+	b = append(b, '.')
+	var sum [sha256.Size]byte
+	b = base64.RawURLEncoding.AppendEncode(b, s.mac.Sum(sum[:0]))
+	s.buf = b
+	return b
+}
+
+// appendClaims appends the claims of one contact entry reaching the activity, as Journey Builder sends them.
+// Every value is plain ASCII without quotes or backslashes, so no escaping is needed.
+func appendClaims(b []byte, runID string, i int64, passID string) []byte {
+	b = append(b, `{"inArguments":[{"passId":"`...)
+	b = append(b, passID...)
+	b = append(b, `"},{"points":"`...)
+	b = strconv.AppendInt(b, i, 10)
+	b = append(b, `"}],"outArguments":[],"activityObjectID":"bench-activity-object","journeyId":"bench-journey-`...)
+	b = append(b, runID...)
+	b = append(b, `","activityId":"bench-activity","definitionInstanceId":"`...)
+	b = append(b, runID...)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, i, 10)
+	b = append(b, `","activityInstanceId":"bench-activity-instance","keyValue":"contact-`...)
+	b = strconv.AppendInt(b, i, 10)
+	b = append(b, `","mode":0}`...)
+	return b
+}
+
+type loadResult struct {
+	start, end      time.Time
+	sent            int
+	ok              int
+	scheduled       int
+	statuses        map[int]int
+	transportErrors int
+	samples         []string
+	latencies       []time.Duration // every call that got a response, sorted
+	okLatencies     []time.Duration
+	okAt            map[int64]time.Time // call index → when its 200 arrived
+}
+
+func (r loadResult) elapsed() time.Duration { return r.end.Sub(r.start) }
+func (r loadResult) throughput() float64    { return float64(r.ok) / r.elapsed().Seconds() }
+func (r loadResult) failed() int            { return r.sent - r.ok }
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+type worker struct {
+	sent, ok, scheduled, transportErrors int
+	statuses                             map[int]int
+	samples                              []string
+	latencies, okLatencies               []time.Duration
+	okAt                                 [][2]int64 // call index, UnixNano of the 200
+}
+
+// driveExecute sends execute calls from o.concurrency workers, each call a new contact entry (a distinct
+// definitionInstanceId) for the next pass round-robin, until o.calls are sent or o.duration has passed.
+func driveExecute(ctx context.Context, o options, baseURL, tenantID, secret, runID string, passIDs []string, tl *timeline, onStart func()) loadResult {
+	url := baseURL + "/api/" + tenantID + "/webhooks/listeners/sfmc/actions/pushupdate/execute"
+	transport := &http.Transport{
+		MaxIdleConns:        o.concurrency,
+		MaxIdleConnsPerHost: o.concurrency,
+		MaxConnsPerHost:     o.concurrency,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}
+	defer transport.CloseIdleConnections()
+	// Journey Builder's execute timeout is 60 s by default.
+	client := &http.Client{Transport: transport, Timeout: 60 * time.Second}
+
+	perWorker := o.calls/o.concurrency + 1
+	if o.duration > 0 {
+		perWorker = 1024
+	}
+	workers := make([]*worker, o.concurrency)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var stopAt time.Time
+	start := time.Now()
+	if o.duration > 0 {
+		stopAt = start.Add(o.duration)
+	}
+	tl.begin(start)
+	onStart()
+	for w := range workers {
+		wk := &worker{
+			statuses:    map[int]int{},
+			latencies:   make([]time.Duration, 0, perWorker),
+			okLatencies: make([]time.Duration, 0, perWorker),
+			okAt:        make([][2]int64, 0, perWorker),
+		}
+		workers[w] = wk
+		wg.Go(func() {
+			s := newSigner(secret)
+			claims := make([]byte, 0, 512)
+			var resp struct {
+				Status string `json:"status"`
+				Passes int    `json:"passes"`
+			}
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if o.duration > 0 {
+					if !time.Now().Before(stopAt) {
+						return
+					}
+				} else if i >= int64(o.calls) {
+					return
+				}
+				var due time.Time
+				if o.rate > 0 {
+					// Open loop: call i is due at i/rate, whether or not earlier calls have come back.
+					due = start.Add(time.Duration(float64(i) / o.rate * float64(time.Second)))
+					if wait := time.Until(due); wait > 0 {
+						time.Sleep(wait)
+					}
+				}
+				claims = appendClaims(claims[:0], runID, i, passIDs[i%int64(len(passIDs))])
+				token := s.sign(claims)
+				t0 := time.Now()
+				if !due.IsZero() {
+					// Latency counts from when the call was due, so a backlog behind slow calls shows in it.
+					t0 = due
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(token))
+				if err != nil {
+					panic(err) // the URL is ours
+				}
+				req.Header.Set("Content-Type", "application/jwt")
+				wk.sent++
+				res, err := client.Do(req)
+				if err != nil {
+					wk.transportErrors++
+					if len(wk.samples) < 3 {
+						wk.samples = append(wk.samples, err.Error())
+					}
+					time.Sleep(10 * time.Millisecond) // a dead service must not turn this into a busy loop
+					continue
+				}
+				body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+				_ = res.Body.Close()
+				done := time.Now()
+				lat := done.Sub(t0)
+				wk.latencies = append(wk.latencies, lat)
+				resp.Status, resp.Passes = "", 0
+				if res.StatusCode == http.StatusOK && json.Unmarshal(body, &resp) == nil && resp.Status == "scheduled" {
+					wk.ok++
+					wk.scheduled += resp.Passes
+					wk.okLatencies = append(wk.okLatencies, lat)
+					wk.okAt = append(wk.okAt, [2]int64{i, done.UnixNano()})
+					tl.executed(done)
+					continue
+				}
+				wk.statuses[res.StatusCode]++
+				if len(wk.samples) < 3 {
+					wk.samples = append(wk.samples, fmt.Sprintf("%d %s", res.StatusCode, bytes.TrimSpace(body)))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r := loadResult{start: start, end: time.Now(), statuses: map[int]int{}, okAt: map[int64]time.Time{}}
+	for _, wk := range workers {
+		r.sent += wk.sent
+		r.ok += wk.ok
+		r.scheduled += wk.scheduled
+		r.transportErrors += wk.transportErrors
+		for code, n := range wk.statuses {
+			r.statuses[code] += n
+		}
+		if len(r.samples) < 5 {
+			r.samples = append(r.samples, wk.samples...)
+		}
+		r.latencies = append(r.latencies, wk.latencies...)
+		r.okLatencies = append(r.okLatencies, wk.okLatencies...)
+		for _, at := range wk.okAt {
+			r.okAt[at[0]] = time.Unix(0, at[1])
+		}
+	}
+	slices.Sort(r.latencies)
+	slices.Sort(r.okLatencies)
+	return r
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat and /proc/stat times; it is 100 on every Linux Go runs on.
+const clockTicks = 100
+
+// timeline counts executes and first deliveries per second since the load started.
+type timeline struct {
+	start     atomic.Int64 // UnixNano; 0 before the load starts
+	executes  []atomic.Int64
+	delivers  []atomic.Int64
+	lastIndex atomic.Int64
+}
+
+func newTimeline(seconds int) *timeline {
+	return &timeline{executes: make([]atomic.Int64, seconds+1), delivers: make([]atomic.Int64, seconds+1)}
+}
+
+func (t *timeline) begin(at time.Time) { t.start.Store(at.UnixNano()) }
+
+func (t *timeline) index(at time.Time) int {
+	start := t.start.Load()
+	if start == 0 {
+		return -1
+	}
+	i := int((at.UnixNano() - start) / int64(time.Second))
+	if i < 0 || i >= len(t.executes) {
+		return -1
+	}
+	for {
+		last := t.lastIndex.Load()
+		if int64(i) <= last || t.lastIndex.CompareAndSwap(last, int64(i)) {
+			break
+		}
+	}
+	return i
+}
+
+func (t *timeline) executed(at time.Time) {
+	if i := t.index(at); i >= 0 {
+		t.executes[i].Add(1)
+	}
+}
+
+func (t *timeline) delivered(at time.Time) {
+	if i := t.index(at); i >= 0 {
+		t.delivers[i].Add(1)
+	}
+}
+
+// cpuSample is the CPU time of one process and of the whole machine at one moment.
+type cpuSample struct {
+	at         time.Time
+	process    time.Duration // the service (serve subprocess, or this process with -inprocess)
+	self       time.Duration // this process
+	busy, all  uint64        // machine ticks
+	processErr error
+}
+
+func sampleCPU(pid int) cpuSample {
+	s := cpuSample{at: time.Now()}
+	s.process, s.processErr = processCPU(pid)
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	s.busy, s.all = machineCPU()
+	return s
+}
+
+// cpuUse is what happened between two samples.
+type cpuUse struct {
+	wall                    time.Duration
+	serviceCores, selfCores float64
+	machineBusy             float64 // 0..1 of all CPUs
+	serviceCPU              time.Duration
+	serviceErr              error
+}
+
+func cpuBetween(a, b cpuSample) cpuUse {
+	u := cpuUse{wall: b.at.Sub(a.at), serviceErr: b.processErr}
+	if u.wall <= 0 {
+		return u
+	}
+	u.serviceCPU = b.process - a.process
+	u.serviceCores = u.serviceCPU.Seconds() / u.wall.Seconds()
+	u.selfCores = (b.self - a.self).Seconds() / u.wall.Seconds()
+	if b.all > a.all {
+		u.machineBusy = float64(b.busy-a.busy) / float64(b.all-a.all)
+	}
+	return u
+}
+
+// processCPU is utime+stime of pid from /proc/<pid>/stat.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; the fields after its closing parenthesis are plain.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// machineCPU is the busy and total ticks of all CPUs from /proc/stat.
+func machineCPU() (busy, all uint64) {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	if !sc.Scan() {
+		return 0, 0
+	}
+	fields := strings.Fields(sc.Text())
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return 0, 0
+	}
+	for i, v := range fields[1:] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		// guest and guest_nice (fields 9 and 10) are already counted in user and nice.
+		if i >= 8 {
+			break
+		}
+		all += n
+		// idle (3) and iowait (4) are not busy.
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	return busy, all
+}
+
+// memory reads VmHWM (peak resident set) and VmRSS of pid in bytes.
+func memory(pid int) (hwm, rss int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var dst *int64
+		switch name {
+		case "VmHWM":
+			dst = &hwm
+		case "VmRSS":
+			dst = &rss
+		default:
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("parse %s in /proc/%d/status: %w", name, pid, err)
+		}
+		*dst = kb << 10
+	}
+	if hwm == 0 {
+		return 0, 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	}
+	return hwm, rss, nil
+}
+
+// dbHost is the host of a postgres:// URL.
+func dbHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if h := u.Query().Get("host"); h != "" {
+		return h
+	}
+	return u.Hostname()
+}
+
+// isLoopbackHost accepts localhost, loopback IPs and Unix socket directories.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" || strings.HasPrefix(host, "/") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}

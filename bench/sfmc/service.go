@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app"
+	"github.com/passpush/passpush/app/command"
+	httpport "github.com/passpush/passpush/ports/http"
+	"github.com/passpush/passpush/service"
+	"github.com/sirupsen/logrus"
+)
+
+const (
+	startTimeout = time.Minute
+	stopTimeout  = 30 * time.Second
+)
+
+// passpushCLI runs one-off passpush commands on the benchmark's database.
+type passpushCLI struct {
+	binary, dir, databaseURL string
+}
+
+func (p passpushCLI) env(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PASSPUSH_") {
+			env = append(env, kv)
+		}
+	}
+	return append(append(env, "PASSPUSH_DATABASE_URL="+p.databaseURL, "PASSPUSH_LOG_LEVEL=warn"), extra...)
+}
+
+func (p passpushCLI) run(ctx context.Context, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, p.binary, args...)
+	cmd.Dir = p.dir
+	cmd.Env = p.env()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("passpush %s: %w\n%s", strings.Join(args[:min(2, len(args))], " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+func buildPassPush(ctx context.Context, dir string) (string, error) {
+	binary := filepath.Join(dir, "passpush")
+	// No -race, no coverage: the figures are about the binary operators run.
+	build := exec.CommandContext(ctx, "go", "build", "-o", binary, "github.com/passpush/passpush")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("build passpush: %w", err)
+	}
+	return binary, nil
+}
+
+// runningService is passpush serving HTTP on loopback.
+type runningService interface {
+	baseURL() string
+	pid() int
+	logPath() string
+	stop() error
+}
+
+// subprocess is `passpush serve`.
+type subprocess struct {
+	url, log string
+	cmd      *exec.Cmd
+	exited   chan error
+}
+
+func startSubprocess(ctx context.Context, p passpushCLI, adminToken string) (*subprocess, error) {
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(p.dir, "serve.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	// Not CommandContext: the benchmark stops it with SIGTERM, gracefully, and reads its /proc entry first.
+	cmd := exec.Command(p.binary, "serve")
+	cmd.Dir = p.dir
+	cmd.Env = p.env("PASSPUSH_HTTP_ADDR="+addr, "PASSPUSH_ADMIN_TOKEN="+adminToken)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// If the benchmark dies, so does the service.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("start passpush serve: %w", err)
+	}
+	s := &subprocess{url: "http://" + addr, log: logPath, cmd: cmd, exited: make(chan error, 1)}
+	go func() {
+		s.exited <- cmd.Wait()
+		_ = logFile.Close()
+	}()
+	if err := waitHealthy(ctx, s.url, s.exited); err != nil {
+		_ = s.stop()
+		return nil, fmt.Errorf("%w (log: %s)\n%s", err, logPath, tail(logPath, 20))
+	}
+	return s, nil
+}
+
+func (s *subprocess) baseURL() string { return s.url }
+func (s *subprocess) pid() int        { return s.cmd.Process.Pid }
+func (s *subprocess) logPath() string { return s.log }
+
+func (s *subprocess) stop() error {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.exited:
+		s.exited <- err
+		return err
+	case <-time.After(stopTimeout):
+		_ = s.cmd.Process.Kill()
+		err := <-s.exited
+		s.exited <- err
+		return fmt.Errorf("passpush serve did not stop within %s after SIGTERM; killed", stopTimeout)
+	}
+}
+
+func waitHealthy(ctx context.Context, baseURL string, exited <-chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	for {
+		res, err := client.Get(baseURL + "/healthz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("passpush serve exited during start: %v", err)
+		case <-ctx.Done():
+			return fmt.Errorf("passpush serve not healthy within %s", startTimeout)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// inProcess is the service main.go builds, run in this process so runtime/pprof can profile it. It is started
+// as serve starts it: the buses and the delivery stage, then the HTTP server.
+type inProcess struct {
+	url, log string
+	server   *http.Server
+	db       *sqldb.DB
+	stopBus  context.CancelFunc
+	busDone  <-chan error
+	logFile  *os.File
+	app      app.Application
+}
+
+func startInProcess(ctx context.Context, databaseURL, dir, adminToken string) (*inProcess, error) {
+	logPath := filepath.Join(dir, "serve.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	l := logrus.New()
+	l.SetOutput(logFile)
+	l.SetFormatter(&logrus.JSONFormatter{})
+	l.SetLevel(logrus.WarnLevel)
+	log := logrus.NewEntry(l)
+
+	db, err := sqldb.Open(ctx, databaseURL)
+	if err != nil {
+		_ = logFile.Close()
+		return nil, err
+	}
+	fail := func(err error) (*inProcess, error) {
+		_ = db.Close()
+		_ = logFile.Close()
+		return nil, err
+	}
+	if _, err := sqldb.Migrate(ctx, db); err != nil {
+		return fail(err)
+	}
+	svc, err := service.New(db, service.Config{}, log)
+	if err != nil {
+		return fail(err)
+	}
+	busCtx, stopBus := context.WithCancel(context.WithoutCancel(ctx))
+	busDone, err := svc.Run(busCtx)
+	if err != nil {
+		stopBus()
+		return fail(err)
+	}
+	handler, err := httpport.NewServer(svc.App, httpport.Config{AdminToken: adminToken}, log)
+	if err != nil {
+		stopBus()
+		<-busDone
+		return fail(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		stopBus()
+		<-busDone
+		return fail(err)
+	}
+	s := &inProcess{
+		url: "http://" + ln.Addr().String(), log: logPath, db: db, app: svc.App, stopBus: stopBus, busDone: busDone, logFile: logFile,
+		server: &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute},
+	}
+	go func() { _ = s.server.Serve(ln) }()
+	return s, nil
+}
+
+func (s *inProcess) baseURL() string { return s.url }
+func (s *inProcess) pid() int        { return os.Getpid() }
+func (s *inProcess) logPath() string { return s.log }
+
+func (s *inProcess) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	err := s.server.Shutdown(ctx)
+	s.stopBus()
+	select {
+	case busErr := <-s.busDone:
+		if busErr != nil && !errors.Is(busErr, context.Canceled) {
+			err = errors.Join(err, busErr)
+		}
+	case <-ctx.Done():
+		err = errors.Join(err, errors.New("buses did not stop in time"))
+	}
+	return errors.Join(err, s.db.Close(), s.logFile.Close())
+}
+
+// tail returns the last n lines of a file, for error messages.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// countLines counts the lines of a file (the service's warnings and errors).
+func countLines(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return 0
+	}
+	return bytes.Count(b, []byte("\n"))
+}
+
+// setUpInProcess starts the service in this process, adds the tenant through the management API and imports
+// the passes through the application, as pass import does, then waits for the read model to show them.
+func setUpInProcess(ctx context.Context, o options, dir, adminToken, tenantID, webhookURL string, passIDs []string) (runningService, error) {
+	s, err := startInProcess(ctx, o.databaseURL, dir, adminToken)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (runningService, error) {
+		_ = s.stop()
+		return nil, err
+	}
+	logf("adding tenant %s (webhook %s, %s per call)", tenantID, webhookURL, o.receiverDelay)
+	body, _ := json.Marshal(map[string]any{
+		"sfmcSigningSecrets": []string{sfmcSecret},
+		"webhook":            map[string]string{"url": webhookURL, "secret": webhookSecret},
+	})
+	if status, resp, err := adminCall(ctx, http.MethodPut, s.url+"/api/admin/tenants/"+tenantID, adminToken, body); err != nil || status/100 != 2 {
+		return fail(fmt.Errorf("add tenant: %d %s %v", status, resp, err))
+	}
+	importStart := time.Now()
+	const batch = 1000
+	for i := 0; i < len(passIDs); i += batch {
+		cmd := command.ImportPasses{TenantID: tenantID}
+		for j := i; j < min(i+batch, len(passIDs)); j++ {
+			cmd.Passes = append(cmd.Passes, command.RegisterPass{TenantID: tenantID, PassID: passIDs[j], Details: passDetails(j)})
+		}
+		if _, err := s.app.Commands.ImportPasses.Handle(ctx, cmd); err != nil {
+			return fail(fmt.Errorf("import passes: %w", err))
+		}
+	}
+	// The projection applies events in order: once the last pass shows, every pass does.
+	last := s.url + "/api/" + tenantID + "/passes/" + passIDs[len(passIDs)-1]
+	deadline := time.Now().Add(startTimeout)
+	for {
+		status, _, err := adminCall(ctx, http.MethodGet, last, adminToken, nil)
+		if err == nil && status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("the passes read model did not show the import within %s", startTimeout))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	logf("imported %d passes in %s", len(passIDs), time.Since(importStart).Round(time.Millisecond))
+	return s, nil
+}
+
+func adminCall(ctx context.Context, method, url, token string, body []byte) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	return res.StatusCode, b, err
+}

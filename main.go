@@ -1,0 +1,59 @@
+// Command passpush is the composition root: it reads nothing itself, but wires the adapters (database, buses)
+// into the application and hands the ports (CLI, HTTP) what they need.
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/ports/cli"
+	httpport "github.com/passpush/passpush/ports/http"
+	"github.com/passpush/passpush/service"
+	"github.com/sirupsen/logrus"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Run(ctx, os.Args[1:], cli.IO{
+		Stdin:     os.Stdin,
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		LookupEnv: os.LookupEnv,
+	}, open)
+	stop()
+	os.Exit(code)
+}
+
+// open builds passpush on the configured database: adapters, then the application, then the HTTP port.
+func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backend, error) {
+	db, err := sqldb.Open(ctx, config.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := sqldb.Migrate(ctx, db)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	svc, err := service.New(db, service.Config{}, log)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return &cli.Backend{
+		App:      svc.App,
+		Migrated: applied,
+		Run:      svc.Run,
+		RunBus:   svc.RunBus,
+		RebuildProjections: func(ctx context.Context) (int, error) {
+			return svc.PassProjection.Rebuild(ctx, svc.Events)
+		},
+		NewHTTPHandler: func() (http.Handler, error) {
+			return httpport.NewServer(svc.App, httpport.Config{AdminToken: config.AdminToken, PublicURL: config.PublicURL}, log)
+		},
+		Close: db.Close,
+	}, nil
+}

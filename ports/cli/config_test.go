@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+)
+
+func TestConfigValidate(t *testing.T) {
+	valid := Config{HTTPAddr: ":8080", LogLevel: "info"}
+	tests := []struct {
+		name    string
+		change  func(c *Config)
+		wantErr string
+	}{
+		{"defaults", func(c *Config) {}, ""},
+		{"postgres", func(c *Config) { c.DatabaseURL = "postgres://u:p@db:5432/passpush" }, ""},
+		{"postgresql", func(c *Config) { c.DatabaseURL = "postgresql://db/passpush" }, ""},
+		{"sqlite file", func(c *Config) { c.DatabaseURL = "sqlite:/var/lib/passpush.db" }, ""},
+		{"sqlite without path", func(c *Config) { c.DatabaseURL = "sqlite:" }, "needs a path"},
+		{"mysql", func(c *Config) { c.DatabaseURL = "mysql://root@db/passpush" }, "PASSPUSH_DATABASE_URL"},
+		{"addr without port", func(c *Config) { c.HTTPAddr = "localhost" }, "PASSPUSH_HTTP_ADDR"},
+		{"host and port", func(c *Config) { c.HTTPAddr = "127.0.0.1:0" }, ""},
+		{"public url", func(c *Config) { c.PublicURL = "https://passpush.example.com" }, ""},
+		{"relative public url", func(c *Config) { c.PublicURL = "passpush.example.com" }, "PASSPUSH_PUBLIC_URL"},
+		{"token with newline", func(c *Config) { c.AdminToken = "abc\n" }, "PASSPUSH_ADMIN_TOKEN"},
+		{"log level", func(c *Config) { c.LogLevel = "debug" }, ""},
+		{"unknown log level", func(c *Config) { c.LogLevel = "loud" }, "PASSPUSH_LOG_LEVEL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid
+			tt.change(&c)
+			err := c.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Validate() = %v, want an error naming %s", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestConfigValidate_neverEchoesSecrets(t *testing.T) {
+	c := Config{DatabaseURL: "mysql://root:db-password@db/x", HTTPAddr: ":8080", LogLevel: "info", AdminToken: " admin-secret "}
+	err := c.Validate()
+	if err == nil || strings.Contains(err.Error(), "db-password") || strings.Contains(err.Error(), "admin-secret") {
+		t.Errorf("Validate() = %v: want an error that does not contain the secrets", err)
+	}
+}
+
+func TestConfig_flagWinsOverEnvironmentWhichWinsOverDefault(t *testing.T) {
+	env := map[string]string{"PASSPUSH_HTTP_ADDR": ":9000", "PASSPUSH_LOG_LEVEL": "debug", "PASSPUSH_PUBLIC_URL": "https://env.example.com"}
+	var got Config
+	// The open function sees the resolved configuration; failing stops the command before any database work.
+	open := func(_ context.Context, c Config, _ *logrus.Entry) (*Backend, error) {
+		got = c
+		return nil, errors.New("stop here")
+	}
+	var out strings.Builder
+	Run(t.Context(), []string{"migrate", "--log-level", "warn"}, IO{
+		Stdout: &out, Stderr: &out,
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+	}, open)
+	want := Config{HTTPAddr: ":9000", LogLevel: "warn", PublicURL: "https://env.example.com"}
+	if got != want {
+		t.Errorf("resolved config = %+v, want %+v", got, want)
+	}
+}

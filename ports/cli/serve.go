@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// HTTP server limits. Journey Builder waits up to its activity's timeout (at most 100 s) for execute, so writes
+// may take long; headers and bodies must arrive quickly, so a slow client cannot hold connections open.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 2 * time.Minute
+	idleTimeout       = 2 * time.Minute
+	shutdownTimeout   = 15 * time.Second
+)
+
+// Backoff while the database is unreachable at start.
+const (
+	firstRetryDelay = 500 * time.Millisecond
+	maxRetryDelay   = 15 * time.Second
+)
+
+func newServeCommand(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Apply the migrations, run the buses and serve the HTTP API until SIGINT or SIGTERM",
+		Long: `serve waits for the database (retrying with backoff while it is unreachable), applies the migrations,
+runs the command and event processors and serves the HTTP API on PASSPUSH_HTTP_ADDR. SIGINT or SIGTERM stops it
+gracefully: requests in flight finish, then the processors stop.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return e.serve(cmd.Context())
+		},
+	}
+}
+
+func (e *env) serve(ctx context.Context) error {
+	if e.config.AdminToken == "" {
+		e.log.Warn("PASSPUSH_ADMIN_TOKEN is empty: the management API (/api/admin/… and the pass routes) answers 401 to every request until it is set")
+	} else if len(e.config.AdminToken) < 16 {
+		e.log.Warn("PASSPUSH_ADMIN_TOKEN is shorter than 16 characters; use a long random token")
+	}
+
+	b, err := e.waitForBackend(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped by a signal while waiting: that is a clean stop, not a failure.
+			e.log.Info("stopped before the database was ready")
+			return nil
+		}
+		return err
+	}
+	defer e.closeBackend(b)
+
+	handler, err := b.NewHTTPHandler()
+	if err != nil {
+		return fmt.Errorf("build HTTP server: %w", err)
+	}
+	// Listening before the buses start makes a taken port fail serve before anything runs.
+	listener, err := net.Listen("tcp", e.config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", e.config.HTTPAddr, err)
+	}
+	busCtx, stopBus := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBus()
+	busDone, err := b.Run(busCtx)
+	if err != nil {
+		_ = listener.Close()
+		return fmt.Errorf("run buses and delivery: %w", err)
+	}
+	server := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		// Requests do not inherit the signal's cancellation: on SIGTERM the ones in flight finish during
+		// Shutdown instead of failing halfway.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- server.Serve(listener) }()
+	e.log.WithField("addr", listener.Addr().String()).WithField("database", describeDatabase(e.config.DatabaseURL)).Info("listening")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		e.log.Info("shutting down")
+	case err := <-serveErr:
+		runErr = fmt.Errorf("serve HTTP: %w", err)
+	case err := <-busDone:
+		runErr = fmt.Errorf("buses or delivery stopped: %w", err)
+		busDone = nil
+	}
+
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		runErr = errors.Join(runErr, fmt.Errorf("shut down HTTP server: %w", err))
+	}
+	// The buses and the delivery stage stop after the HTTP server, so the last requests' commands still get processed.
+	stopBus()
+	if busDone != nil {
+		if err := <-busDone; err != nil && !errors.Is(err, context.Canceled) {
+			runErr = errors.Join(runErr, fmt.Errorf("stop buses and delivery: %w", err))
+		}
+	}
+	if runErr != nil {
+		e.log.WithError(runErr).Error("serve stopped")
+		return runErr
+	}
+	e.log.Info("stopped")
+	return nil
+}
+
+// waitForBackend opens the backend, retrying with backoff, so serve started beside its database (docker-compose,
+// a restart after an outage) comes up as soon as the database does instead of exiting.
+func (e *env) waitForBackend(ctx context.Context) (*Backend, error) {
+	delay := firstRetryDelay
+	for attempt := 1; ; attempt++ {
+		b, err := e.open(ctx, e.config, e.log)
+		if err == nil {
+			logMigrations(e.log, b.Migrated)
+			return b, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("open database %s: %w", describeDatabase(e.config.DatabaseURL), ctx.Err())
+		}
+		e.log.WithError(err).WithFields(map[string]any{
+			"database": describeDatabase(e.config.DatabaseURL),
+			"attempt":  attempt,
+			"retry_in": delay.String(),
+		}).Warn("database not ready; retrying")
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("open database %s: %w", describeDatabase(e.config.DatabaseURL), ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, maxRetryDelay)
+	}
+}

@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"unicode"
+
+	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/domain/tenant"
+	"github.com/spf13/cobra"
+)
+
+func newTenantCommand(e *env) *cobra.Command {
+	tenants := &cobra.Command{
+		Use:   "tenant",
+		Short: "Add, change and list tenants (SFMC business units)",
+	}
+	tenants.AddCommand(newTenantAddCommand(e), newTenantUpdateCommand(e), newTenantListCommand(e))
+	return tenants
+}
+
+// tenantFlags are the flags add and update share.
+type tenantFlags struct {
+	name, webhookURL, webhookSecret string
+	signingSecrets                  []string
+	disabled                        bool
+}
+
+func (f *tenantFlags) register(cmd *cobra.Command, withDisabled bool) {
+	flags := cmd.Flags()
+	// StringArray, not StringSlice: a secret may contain a comma.
+	flags.StringArrayVar(&f.signingSecrets, "sfmc-signing-secret", nil,
+		"JWT signing secret of the installed SFMC package; repeat it to accept several during a rotation (sets the whole list)")
+	flags.StringVar(&f.name, "name", "", "display name")
+	flags.StringVar(&f.webhookURL, "webhook-url", "", "URL pass updates are POSTed to (http or https); empty removes it")
+	flags.StringVar(&f.webhookSecret, "webhook-secret", "", "secret the webhook requests are signed with")
+	if withDisabled {
+		flags.BoolVar(&f.disabled, "disabled", false, "disable (true) or enable (false) the tenant: a disabled tenant gets 404 unknown_tenant")
+	}
+}
+
+// changes holds only the flags the user gave, so update leaves everything else as it is.
+func (f *tenantFlags) changes(cmd *cobra.Command) tenant.Changes {
+	var c tenant.Changes
+	changed := cmd.Flags().Changed
+	if changed("name") {
+		c.Name = &f.name
+	}
+	if changed("sfmc-signing-secret") {
+		c.SFMCSigningSecrets = append([]string{}, f.signingSecrets...)
+	}
+	if changed("webhook-url") {
+		c.WebhookURL = &f.webhookURL
+	}
+	if changed("webhook-secret") {
+		c.WebhookSecret = &f.webhookSecret
+	}
+	if changed("disabled") {
+		c.Disabled = &f.disabled
+	}
+	return c
+}
+
+func newTenantAddCommand(e *env) *cobra.Command {
+	var f tenantFlags
+	cmd := &cobra.Command{
+		Use:   "add ID --sfmc-signing-secret SECRET [--name NAME] [--webhook-url URL --webhook-secret SECRET]",
+		Short: "Add a tenant",
+		Long: `add creates a tenant. ID is 1-64 letters, digits, _ or -; it is the {tenantId} of the tenant's routes.
+At least one --sfmc-signing-secret is required.
+
+Flags are visible to other users of the machine (ps); on a shared host, pass secrets through a shell variable
+read from a protected file.`,
+		Example: `  passpush tenant add acme --name "ACME" --sfmc-signing-secret "$SFMC_SECRET"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.saveTenant(cmd, args[0], f.changes(cmd), command.CreateOnly)
+		},
+	}
+	f.register(cmd, false)
+	_ = cmd.MarkFlagRequired("sfmc-signing-secret")
+	return cmd
+}
+
+func newTenantUpdateCommand(e *env) *cobra.Command {
+	var f tenantFlags
+	cmd := &cobra.Command{
+		Use:   "update ID [flags]",
+		Short: "Change a tenant: only the flags given change",
+		Long: `update changes the flags given and keeps everything else. --sfmc-signing-secret replaces the whole list:
+to rotate, give the old and the new secret, then later only the new one.`,
+		Example: `  passpush tenant update acme --sfmc-signing-secret "$OLD" --sfmc-signing-secret "$NEW"
+  passpush tenant update acme --disabled=true`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := f.changes(cmd)
+			if c.Name == nil && c.SFMCSigningSecrets == nil && c.WebhookURL == nil && c.WebhookSecret == nil && c.Disabled == nil {
+				return errors.New("nothing to change: give at least one of --name, --sfmc-signing-secret, --webhook-url, --webhook-secret, --disabled")
+			}
+			return e.saveTenant(cmd, args[0], c, command.UpdateOnly)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func (e *env) saveTenant(cmd *cobra.Command, id string, changes tenant.Changes, mode command.SaveMode) error {
+	b, err := e.openBackend(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer e.closeBackend(b)
+	t, created, err := b.App.Commands.SaveTenant.Handle(cmd.Context(), command.SaveTenant{TenantID: id, Changes: changes, Mode: mode})
+	switch {
+	case errors.Is(err, command.ErrTenantExists):
+		return fmt.Errorf("tenant %s already exists; change it with: passpush tenant update %s", id, id)
+	case errors.Is(err, tenant.ErrNotFound):
+		return fmt.Errorf("no tenant %s; add it with: passpush tenant add %s --sfmc-signing-secret …", id, id)
+	case err != nil:
+		return err
+	}
+	verb := "updated"
+	if created {
+		verb = "added"
+	}
+	e.log.WithField("tenant", t.ID).Info("tenant " + verb)
+	fmt.Fprintf(cmd.OutOrStdout(), "%s tenant %s (%d SFMC signing secrets, disabled: %t)\n", verb, t.ID, len(t.SFMCSigningSecrets), t.Disabled)
+	return nil
+}
+
+func newTenantListCommand(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the tenants; secrets are never shown, only counted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := e.openBackend(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.closeBackend(b)
+			ts, err := b.App.Queries.ListTenants.Handle(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tSIGNING SECRETS\tWEBHOOK URL\tDISABLED")
+			for _, t := range ts {
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%t\n", t.ID, orDash(t.Name), len(t.SFMCSigningSecrets), orDash(showURL(t.Webhook.URL)), t.Disabled)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+// orDash keeps a table cell visible when empty and one line when the value holds tabs, newlines or control
+// characters.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// showURL hides what in a webhook URL can be a credential: a password in the userinfo, and the query.
+func showURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	if _, hasPassword := u.User.Password(); hasPassword {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "xxxxx"
+	}
+	return u.String()
+}

@@ -137,6 +137,13 @@ type Changes struct {
 	ActivityConcurrentRequests *int
 }
 
+// Empty reports whether the changes change nothing.
+func (c Changes) Empty() bool {
+	return c.Name == nil && c.SFMCSigningSecrets == nil && c.WebhookURL == nil && c.WebhookSecret == nil && c.Disabled == nil &&
+		c.ActivityKey == nil && c.ActivityTimeoutMS == nil && c.ActivityRetryCount == nil && c.ActivityRetryDelayMS == nil &&
+		c.ActivityConcurrentRequests == nil
+}
+
 // Apply returns t with the changes made.
 func (c Changes) Apply(t Tenant) Tenant {
 	if c.Name != nil {

@@ -27,6 +27,7 @@ type tenantFlags struct {
 	name, webhookURL, webhookSecret string
 	signingSecrets                  []string
 	disabled                        bool
+	activity                        tenant.Activity
 }
 
 func (f *tenantFlags) register(cmd *cobra.Command, withDisabled bool) {
@@ -37,6 +38,11 @@ func (f *tenantFlags) register(cmd *cobra.Command, withDisabled bool) {
 	flags.StringVar(&f.name, "name", "", "display name")
 	flags.StringVar(&f.webhookURL, "webhook-url", "", "URL pass updates are POSTed to (http or https); empty removes it")
 	flags.StringVar(&f.webhookSecret, "webhook-secret", "", "secret the webhook requests are signed with")
+	flags.StringVar(&f.activity.Key, "sfmc-activity-key", "", "key of the Journey Builder Activity component of the installed package (config.json's key)")
+	flags.IntVar(&f.activity.TimeoutMS, "activity-timeout", tenant.DefaultActivity.TimeoutMS, "execute timeout Journey Builder applies, in ms (1000-100000)")
+	flags.IntVar(&f.activity.RetryCount, "activity-retry-count", tenant.DefaultActivity.RetryCount, "how often Journey Builder retries a failed execute (0-5)")
+	flags.IntVar(&f.activity.RetryDelayMS, "activity-retry-delay", tenant.DefaultActivity.RetryDelayMS, "wait between execute retries, in ms (0-10000)")
+	flags.IntVar(&f.activity.ConcurrentRequests, "activity-concurrent-requests", tenant.DefaultActivity.ConcurrentRequests, "execute calls Journey Builder makes at once (1-50)")
 	if withDisabled {
 		flags.BoolVar(&f.disabled, "disabled", false, "disable (true) or enable (false) the tenant: a disabled tenant gets 404 unknown_tenant")
 	}
@@ -60,6 +66,17 @@ func (f *tenantFlags) changes(cmd *cobra.Command) tenant.Changes {
 	}
 	if changed("disabled") {
 		c.Disabled = &f.disabled
+	}
+	for flag, set := range map[string]func(){
+		"sfmc-activity-key":            func() { c.ActivityKey = &f.activity.Key },
+		"activity-timeout":             func() { c.ActivityTimeoutMS = &f.activity.TimeoutMS },
+		"activity-retry-count":         func() { c.ActivityRetryCount = &f.activity.RetryCount },
+		"activity-retry-delay":         func() { c.ActivityRetryDelayMS = &f.activity.RetryDelayMS },
+		"activity-concurrent-requests": func() { c.ActivityConcurrentRequests = &f.activity.ConcurrentRequests },
+	} {
+		if changed(flag) {
+			set()
+		}
 	}
 	return c
 }
@@ -97,8 +114,8 @@ to rotate, give the old and the new secret, then later only the new one.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := f.changes(cmd)
-			if c.Name == nil && c.SFMCSigningSecrets == nil && c.WebhookURL == nil && c.WebhookSecret == nil && c.Disabled == nil {
-				return errors.New("nothing to change: give at least one of --name, --sfmc-signing-secret, --webhook-url, --webhook-secret, --disabled")
+			if c.Empty() {
+				return errors.New("nothing to change: give at least one flag, e.g. --name, --sfmc-signing-secret, --webhook-url, --sfmc-activity-key or --disabled")
 			}
 			return e.saveTenant(cmd, args[0], c, command.UpdateOnly)
 		},
@@ -147,9 +164,10 @@ func newTenantListCommand(e *env) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tSIGNING SECRETS\tWEBHOOK URL\tDISABLED")
+			fmt.Fprintln(w, "ID\tNAME\tSIGNING SECRETS\tWEBHOOK URL\tACTIVITY KEY\tDISABLED")
 			for _, t := range ts {
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%t\n", t.ID, orDash(t.Name), len(t.SFMCSigningSecrets), orDash(showURL(t.Webhook.URL)), t.Disabled)
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%t\n", t.ID, orDash(t.Name), len(t.SFMCSigningSecrets), orDash(showURL(t.Webhook.URL)),
+					orDash(t.Activity.Key), t.Disabled)
 			}
 			return w.Flush()
 		},

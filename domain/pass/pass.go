@@ -159,6 +159,13 @@ func (u UpdateFromJourney) Validate() error {
 	if len(u.Message) > 1000 {
 		return fmt.Errorf("%w: message is longer than 1000 characters", ErrInvalid)
 	}
+	// Journey Builder sends GUIDs and contact keys; a longer id is garbage, and would not fit an index.
+	for name, id := range map[string]string{"journeyId": u.JourneyID, "activityId": u.ActivityID,
+		"activityInstanceId": u.ActivityInstanceID, "definitionInstanceId": u.DefinitionInstanceID, "keyValue": u.ContactKey} {
+		if len(id) > 255 {
+			return fmt.Errorf("%w: %s is longer than 255 bytes", ErrInvalid, name)
+		}
+	}
 	if err := ValidateText(u.JourneyID, u.ActivityID, u.ActivityInstanceID, u.DefinitionInstanceID, u.ContactKey, u.Message); err != nil {
 		return err
 	}

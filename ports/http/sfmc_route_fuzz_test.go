@@ -9,8 +9,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -172,10 +174,11 @@ func FuzzExecuteRoute(f *testing.F) {
 	})
 }
 
-// A contact entry whose ids or fields hold control characters (a NUL, which PostgreSQL's text refuses) is
-// either refused with a 4xx at execute or taken all the way: scheduled, delivered and listed in the audit log.
-// A 200 that later loses the update, or its audit entry, in a projection is the bug this guards against.
-func TestExecute_controlCharactersAreRefusedOrCarriedThrough(t *testing.T) {
+// A contact entry whose ids or fields a database cannot store as they are (a NUL, which PostgreSQL's text refuses;
+// an id too long for one of its index entries) is either refused with a 4xx at execute or taken all the way:
+// scheduled, delivered and listed in the audit log. A 200 that later loses the update, or its audit entry, in a
+// projection is the bug this guards against.
+func TestExecute_unstorableTextIsRefusedOrCarriedThrough(t *testing.T) {
 	h := startWithTenant(t)
 	rcv := newReceiver(t, webhookSecret)
 	h.tenantWithWebhook("acme", rcv)
@@ -190,6 +193,9 @@ func TestExecute_controlCharactersAreRefusedOrCarriedThrough(t *testing.T) {
 		{"field name", `{"inArguments":[{"passId":"p-1"},{"additionalData":{"n\u0000":"v"}}],"journeyId":"journey-4","activityId":"a","definitionInstanceId":"e-4"}`},
 		{"message", `{"inArguments":[{"passId":"p-1"},{"message":"hi\u0000"}],"journeyId":"journey-5","activityId":"a","definitionInstanceId":"e-5"}`},
 		{"entry", `{"inArguments":[{"passId":"p-1"}],"journeyId":"journey-6","activityId":"a","definitionInstanceId":"e\u0000-6"}`},
+		// Long ids that do not compress: an index entry of PostgreSQL holds at most about 2.7 kB.
+		{"a journeyId of 8,000 random characters", `{"inArguments":[{"passId":"p-1"}],"journeyId":"` + randomText(8000) + `","activityId":"a","definitionInstanceId":"e-7"}`},
+		{"an entry of 8,000 random characters", `{"inArguments":[{"passId":"p-1"}],"journeyId":"journey-8","activityId":"a","definitionInstanceId":"` + randomText(8000) + `"}`},
 	}
 	jb := newJourneyBuilder(h)
 	accepted := 0
@@ -221,4 +227,13 @@ func TestExecute_controlCharactersAreRefusedOrCarriedThrough(t *testing.T) {
 		listed = h.auditAll("acme", "passId=p-1", 1000)
 		return count(auditTypesOf(listed), "PassUpdateScheduled") == accepted && count(auditTypesOf(listed), "PushUpdateEmitted") == accepted
 	})
+}
+
+// randomText is n hex digits that no compression shortens.
+func randomText(n int) string {
+	b := make([]byte, (n+1)/2)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)[:n]
 }

@@ -158,6 +158,10 @@ func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, err
 // SendAll implements command.CommandSender: every command goes on the command bus in one transaction, so
 // either all are stored or none is.
 func (b *Bus) SendAll(ctx context.Context, commands ...any) error {
+	if len(commands) == 1 {
+		// One command is one INSERT, atomic without a transaction around it.
+		return b.CommandBus.Send(ctx, commands[0])
+	}
 	return sqldb.InTx(ctx, b.db, func(ctx context.Context, tx *sql.Tx) error {
 		for _, c := range commands {
 			if err := b.CommandBus.Send(ctx, c); err != nil {

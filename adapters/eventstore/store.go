@@ -139,9 +139,7 @@ func (s *Store) Load(ctx context.Context, tenantID string, streamIDs ...string) 
 		q := fmt.Sprintf(selectEvent, s.db.Dialect.TransactionIDAsInt) +
 			`WHERE tenant_id = ` + s.db.Dialect.Placeholders(1, 1) +
 			` AND stream_id IN (` + s.db.Dialect.Placeholders(2, len(chunk)) + `) ORDER BY stream_id, stream_version`
-		err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
-			return s.query(ctx, tx, q, args, func(e Event) { streams[e.StreamID] = append(streams[e.StreamID], e) })
-		})
+		err := s.query(ctx, q, args, func(e Event) { streams[e.StreamID] = append(streams[e.StreamID], e) })
 		if err != nil {
 			return nil, fmt.Errorf("load streams of tenant %s: %w", tenantID, err)
 		}
@@ -156,9 +154,7 @@ func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event
 	q := fmt.Sprintf(selectEvent, d.TransactionIDAsInt) +
 		fmt.Sprintf(`WHERE (%s, position) > ($1, $2) AND %s ORDER BY transaction_id, position LIMIT $3`, d.TransactionIDAsInt, d.VisibleEvents)
 	var events []Event
-	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
-		return s.query(ctx, tx, q, []any{after.TransactionID, after.Sequence, limit}, func(e Event) { events = append(events, e) })
-	})
+	err := s.query(ctx, q, []any{after.TransactionID, after.Sequence, limit}, func(e Event) { events = append(events, e) })
 	if err != nil {
 		return nil, fmt.Errorf("read events after %+v: %w", after, err)
 	}
@@ -201,8 +197,8 @@ func (s *Store) Each(ctx context.Context, fn func(e *Event) error) error {
 	}
 }
 
-func (s *Store) query(ctx context.Context, tx *sql.Tx, q string, args []any, each func(Event)) error {
-	rows, err := tx.QueryContext(ctx, q, args...)
+func (s *Store) query(ctx context.Context, q string, args []any, each func(Event)) error {
+	rows, err := sqldb.ReaderFor(ctx, s.db).QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -225,10 +221,8 @@ func (s *Store) query(ctx context.Context, tx *sql.Tx, q string, args []any, eac
 // without loading the whole stream.
 func (s *Store) StreamVersion(ctx context.Context, tenantID, streamID string) (int, error) {
 	var version int
-	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE tenant_id = $1 AND stream_id = $2`,
-			tenantID, streamID).Scan(&version)
-	})
+	err := sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, `SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE tenant_id = $1 AND stream_id = $2`,
+		tenantID, streamID).Scan(&version)
 	if err != nil {
 		return 0, fmt.Errorf("version of stream %s: %w", streamID, err)
 	}

@@ -15,9 +15,6 @@ import (
 	"github.com/passpush/passpush/app/query"
 )
 
-// ProjectionName is the audit log's consumer group.
-const ProjectionName = "audit-log"
-
 // Log is the audit_log table.
 type Log struct {
 	db *sqldb.DB

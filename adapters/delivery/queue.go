@@ -20,9 +20,6 @@ import (
 	"github.com/passpush/passpush/domain/pass"
 )
 
-// ProjectionName is the consumer group that fills the queue.
-const ProjectionName = "deliveries"
-
 // Queue is the deliveries table.
 type Queue struct {
 	db  *sqldb.DB

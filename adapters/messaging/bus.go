@@ -188,6 +188,21 @@ func (b *Bus) AddProjection(name string, handle func(ctx context.Context, e *eve
 	return nil
 }
 
+// AddProjections subscribes handlers, called in order, to every stored event as one consumer group. They run in
+// one savepoint of the subscriber's transaction: all take an event or none does.
+func (b *Bus) AddProjections(name string, handlers ...func(ctx context.Context, e *eventstore.Event) error) error {
+	return b.AddProjection(name, func(ctx context.Context, e *eventstore.Event) error {
+		return sqldb.InTx(ctx, b.db, func(ctx context.Context, _ *sql.Tx) error {
+			for _, handle := range handlers {
+				if err := handle(ctx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+}
+
 // Run runs the router until ctx ends.
 func (b *Bus) Run(ctx context.Context) error {
 	return b.Router.Run(ctx)

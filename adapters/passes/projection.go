@@ -13,9 +13,6 @@ import (
 	"github.com/passpush/passpush/domain/pass"
 )
 
-// ProjectionName is the passes projection's consumer group. Renaming it replays every event into the read model.
-const ProjectionName = "passes-projection"
-
 // Projection applies pass events to the passes read model.
 type Projection struct {
 	db *sqldb.DB

@@ -42,7 +42,7 @@ var (
 		goose:              goose.DialectPostgres,
 		VisibleEvents:      "transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
 		TransactionIDAsInt: "transaction_id::text::bigint",
-		WatermillSchema:    postgresSchema{wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 100}},
+		WatermillSchema:    postgresSchema{wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 50}},
 		WatermillOffsets:   wsql.DefaultPostgreSQLOffsetsAdapter{},
 		placeholder:        func(n int) string { return "$" + strconv.Itoa(n) },
 		uniqueViolation: func(err error) bool {
@@ -57,7 +57,7 @@ var (
 		goose:              goose.DialectSQLite3,
 		VisibleEvents:      "1 = 1",
 		TransactionIDAsInt: "transaction_id",
-		WatermillSchema:    watermillsqlite.SchemaAdapter{SubscribeBatchSize: 100},
+		WatermillSchema:    watermillsqlite.SchemaAdapter{SubscribeBatchSize: 50},
 		WatermillOffsets:   watermillsqlite.OffsetsAdapter{},
 		// The driver's cost of binding $N names grows with the square of their count; ? binds in order.
 		placeholder: func(int) string { return "?" },

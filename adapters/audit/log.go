@@ -42,10 +42,7 @@ func (l *Log) Handle(ctx context.Context, e *eventstore.Event) error {
 	if journeyID == "" {
 		journeyID = ids.InteractionID
 	}
-	passID := ""
-	if id, ok := strings.CutPrefix(e.StreamID, passes.StreamPrefix); ok {
-		passID = id
-	}
+	passID, _ := passes.PassIDOf(e.StreamID)
 	return sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO audit_log (event_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data)

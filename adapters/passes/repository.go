@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/app/correlation"
@@ -19,8 +20,24 @@ const maxConflictRetries = 20
 // StreamPrefix starts the stream id of every pass.
 const StreamPrefix = "pass-"
 
+// PushStreamPrefix starts the stream of a pass's push outcomes. They have a stream of their own so that the
+// delivery stage, which records them, never writes the stream the journey updates append to: the two would
+// conflict, and on PostgreSQL deadlock, on every busy pass.
+const PushStreamPrefix = "pushes-"
+
 // StreamID is the event stream of a pass.
 func StreamID(passID string) string { return StreamPrefix + passID }
+
+// PushStreamID is the event stream of a pass's push outcomes.
+func PushStreamID(passID string) string { return PushStreamPrefix + passID }
+
+// PassIDOf returns the pass a stream belongs to, if it is one of a pass's streams.
+func PassIDOf(streamID string) (string, bool) {
+	if id, ok := strings.CutPrefix(streamID, PushStreamPrefix); ok {
+		return id, true
+	}
+	return strings.CutPrefix(streamID, StreamPrefix)
+}
 
 // Repository implements pass.Repository on the event store.
 type Repository struct {
@@ -53,9 +70,9 @@ func (r *Repository) UpdateAll(ctx context.Context, tenantID string, passIDs []s
 }
 
 func (r *Repository) updateOnce(ctx context.Context, tenantID string, passIDs []string, update func(p *pass.Pass) error) error {
-	streamIDs := make([]string, len(passIDs))
-	for i, id := range passIDs {
-		streamIDs[i] = StreamID(id)
+	streamIDs := make([]string, 0, 2*len(passIDs))
+	for _, id := range passIDs {
+		streamIDs = append(streamIDs, StreamID(id), PushStreamID(id))
 	}
 	streams, err := r.events.Load(ctx, tenantID, streamIDs...)
 	if err != nil {
@@ -67,29 +84,38 @@ func (r *Repository) updateOnce(ctx context.Context, tenantID string, passIDs []
 		if err != nil {
 			return err
 		}
-		for _, stored := range streams[StreamID(id)] {
-			e, known, err := pass.DecodeEvent(stored.Type, stored.Payload)
-			if err != nil {
-				return fmt.Errorf("load pass %s: %w", id, err)
-			}
-			if known {
-				p.Apply(e)
-			} else {
-				p.Skip()
+		// The pass's own events first: an outcome refers to a revision they make.
+		for _, stream := range []string{StreamID(id), PushStreamID(id)} {
+			for _, stored := range streams[stream] {
+				e, known, err := pass.DecodeEvent(stored.Type, stored.Payload)
+				switch {
+				case err != nil:
+					return fmt.Errorf("load pass %s: %w", id, err)
+				case known:
+					p.Apply(e)
+				case stream == StreamID(id):
+					p.Skip()
+				}
 			}
 		}
 		if err := update(p); err != nil {
 			return err
 		}
-		for i, e := range p.Changes() {
+		version := map[string]int{StreamID(id): lastVersion(streams[StreamID(id)]), PushStreamID(id): lastVersion(streams[PushStreamID(id)])}
+		for _, e := range p.Changes() {
+			stream := StreamID(id)
+			if pass.IsPushOutcome(e) {
+				stream = PushStreamID(id)
+			}
 			payload, err := json.Marshal(e)
 			if err != nil {
 				return fmt.Errorf("encode %s of pass %s: %w", e.Name(), id, err)
 			}
+			version[stream]++
 			changes = append(changes, eventstore.Event{
 				TenantID:      tenantID,
-				StreamID:      StreamID(id),
-				Version:       p.StoredVersion() + i + 1,
+				StreamID:      stream,
+				Version:       version[stream],
 				Type:          e.Name(),
 				CorrelationID: correlation.ID(ctx),
 				Payload:       payload,
@@ -98,4 +124,11 @@ func (r *Repository) updateOnce(ctx context.Context, tenantID string, passIDs []
 	}
 	_, err = r.events.Append(ctx, changes)
 	return err
+}
+
+func lastVersion(stream []eventstore.Event) int {
+	if len(stream) == 0 {
+		return 0
+	}
+	return stream[len(stream)-1].Version
 }

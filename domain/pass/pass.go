@@ -86,7 +86,8 @@ type Pass struct {
 	details    Details
 	// revision is the version clients see: it counts the events that change the pass's fields.
 	revision int
-	// version counts the events in the stream, including the ones recorded and not yet stored.
+	// version counts the pass's own events, including the ones recorded and not yet stored. Push outcomes do
+	// not count: they are the delivery stage's record, kept apart so it never contends with journey updates.
 	version int
 	// entries are the journey contact entries already scheduled, by EntryKey, so a resend changes nothing.
 	entries map[string]bool
@@ -106,14 +107,22 @@ func New(tenantID, id string) (*Pass, error) {
 	return &Pass{tenantID: tenantID, id: id, entries: map[string]bool{}, pushed: map[int]bool{}}, nil
 }
 
-func (p *Pass) TenantID() string   { return p.tenantID }
-func (p *Pass) ID() string         { return p.id }
-func (p *Pass) Registered() bool   { return p.registered }
-func (p *Pass) Details() Details   { return p.details }
-func (p *Pass) Revision() int      { return p.revision }
-func (p *Pass) Version() int       { return p.version }
-func (p *Pass) Changes() []Event   { return p.changes }
-func (p *Pass) StoredVersion() int { return p.version - len(p.changes) }
+func (p *Pass) TenantID() string { return p.tenantID }
+func (p *Pass) ID() string       { return p.id }
+func (p *Pass) Registered() bool { return p.registered }
+func (p *Pass) Details() Details { return p.details }
+func (p *Pass) Revision() int    { return p.revision }
+func (p *Pass) Version() int     { return p.version }
+func (p *Pass) Changes() []Event { return p.changes }
+func (p *Pass) StoredVersion() int {
+	stored := p.version
+	for _, e := range p.changes {
+		if !IsPushOutcome(e) {
+			stored--
+		}
+	}
+	return stored
+}
 
 // Register records PassRegistered for a new pass, PassDataChanged when the details differ from the stored
 // ones, and nothing when they are the same, so registering twice is harmless. It reports whether the pass is new.
@@ -258,7 +267,9 @@ func (p *Pass) Apply(e Event) {
 }
 
 func (p *Pass) apply(e Event) {
-	p.version++
+	if !IsPushOutcome(e) {
+		p.version++
+	}
 	switch e := e.(type) {
 	case Registered:
 		p.registered = true
@@ -276,4 +287,13 @@ func (p *Pass) apply(e Event) {
 	case PushUpdateFailed:
 		p.pushed[e.Revision] = true
 	}
+}
+
+// IsPushOutcome reports whether e records how a delivery ended rather than a change of the pass.
+func IsPushOutcome(e Event) bool {
+	switch e.(type) {
+	case PushUpdateEmitted, PushUpdateFailed:
+		return true
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -65,11 +66,11 @@ func (c Config) Validate() error {
 
 // Bus is the Watermill router with the command bus, the command processor and the event processor on it.
 type Bus struct {
-	db               *sqldb.DB
-	Router           *message.Router
-	CommandBus       *cqrs.CommandBus
-	commandProcessor *cqrs.CommandProcessor
-	eventProcessor   *cqrs.EventGroupProcessor
+	db                *sqldb.DB
+	Router            *message.Router
+	CommandBus        *cqrs.CommandBus
+	commandProcessors []*cqrs.CommandProcessor
+	eventProcessor    *cqrs.EventGroupProcessor
 }
 
 // New wires the buses on db. Handlers are added with AddCommandHandler and AddProjection before Run.
@@ -113,7 +114,9 @@ func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, err
 	}
 
 	commandBus, err := cqrs.NewCommandBusWithConfig(publisher, cqrs.CommandBusConfig{
-		GeneratePublishTopic: func(cqrs.CommandBusGeneratePublishTopicParams) (string, error) { return TopicCommands, nil },
+		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
+			return commandTopicOf(p.Command), nil
+		},
 		// The handler's context gets the sender's correlation id back from the message (withCorrelationID).
 		OnSend: func(p cqrs.CommandBusOnSendParams) error {
 			if id := correlation.ID(p.Message.Context()); id != "" {
@@ -127,16 +130,20 @@ func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, err
 	if err != nil {
 		return nil, fmt.Errorf("new command bus: %w", err)
 	}
-	commandProcessor, err := cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
-		GenerateSubscribeTopic: func(cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) { return TopicCommands, nil },
-		SubscriberConstructor: func(p cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-			return newSubscriber(p.HandlerName)
-		},
-		Marshaler: marshaler,
-		Logger:    logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("new command processor: %w", err)
+	commandProcessors := make([]*cqrs.CommandProcessor, CommandPartitions)
+	for i := range commandProcessors {
+		topic := CommandTopic(i)
+		commandProcessors[i], err = cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
+			GenerateSubscribeTopic: func(cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) { return topic, nil },
+			SubscriberConstructor: func(p cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
+				return newSubscriber(strings.TrimSuffix(p.HandlerName, partitionSuffix(i)))
+			},
+			Marshaler: marshaler,
+			Logger:    logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("new command processor: %w", err)
+		}
 	}
 	eventProcessor, err := cqrs.NewEventGroupProcessorWithConfig(router, cqrs.EventGroupProcessorConfig{
 		GenerateSubscribeTopic: func(cqrs.EventGroupProcessorGenerateSubscribeTopicParams) (string, error) {
@@ -152,7 +159,7 @@ func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, err
 	if err != nil {
 		return nil, fmt.Errorf("new event processor: %w", err)
 	}
-	return &Bus{db: db, Router: router, CommandBus: commandBus, commandProcessor: commandProcessor, eventProcessor: eventProcessor}, nil
+	return &Bus{db: db, Router: router, CommandBus: commandBus, commandProcessors: commandProcessors, eventProcessor: eventProcessor}, nil
 }
 
 // SendAll implements command.CommandSender: every command goes on the command bus in one transaction, so
@@ -172,13 +179,25 @@ func (b *Bus) SendAll(ctx context.Context, commands ...any) error {
 	})
 }
 
-// AddCommandHandler subscribes handler to the commands topic; its name is its consumer group.
+// AddCommandHandler subscribes handler to every command topic. Its name is its consumer group on each.
 func (b *Bus) AddCommandHandler(handler cqrs.CommandHandler) error {
-	if _, err := b.commandProcessor.AddHandler(handler); err != nil {
-		return fmt.Errorf("add command handler %s: %w", handler.HandlerName(), err)
+	for i, processor := range b.commandProcessors {
+		// The router needs a name per handler; the suffix is dropped again for the consumer group.
+		if _, err := processor.AddHandler(renamedCommandHandler{handler, handler.HandlerName() + partitionSuffix(i)}); err != nil {
+			return fmt.Errorf("add command handler %s: %w", handler.HandlerName(), err)
+		}
 	}
 	return nil
 }
+
+func partitionSuffix(partition int) string { return "@" + CommandTopic(partition) }
+
+type renamedCommandHandler struct {
+	cqrs.CommandHandler
+	name string
+}
+
+func (h renamedCommandHandler) HandlerName() string { return h.name }
 
 // AddProjection subscribes handle to every stored event, in global order, as consumer group name.
 func (b *Bus) AddProjection(name string, handle func(ctx context.Context, e *eventstore.Event) error) error {

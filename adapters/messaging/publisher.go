@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
@@ -20,10 +21,37 @@ import (
 
 // Topics. Each is a table pair created by the migrations.
 const (
-	TopicCommands = "commands"
-	TopicEvents   = "events"
-	TopicPoison   = "poison"
+	TopicEvents = "events"
+	TopicPoison = "poison"
 )
+
+// CommandPartitions is how many topics carry commands. A serial consumer per topic handles one command at a
+// time, waiting on the database for most of it; several topics let several run at once.
+const CommandPartitions = 4
+
+// CommandTopic is the topic of a partition; the first keeps the plain name "commands".
+func CommandTopic(partition int) string {
+	if partition == 0 {
+		return "commands"
+	}
+	return fmt.Sprintf("commands_%d", partition)
+}
+
+// Partitioned is a command whose key picks its topic, so the commands with one key (one pass) are handled in
+// the order they were sent. Other commands go to the first topic.
+type Partitioned interface {
+	PartitionKey() string
+}
+
+func commandTopicOf(command any) string {
+	p, ok := command.(Partitioned)
+	if !ok {
+		return CommandTopic(0)
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(p.PartitionKey()))
+	return CommandTopic(int(h.Sum32() % CommandPartitions))
+}
 
 var marshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
 

@@ -39,3 +39,6 @@ func (h ScheduleJourneyPassUpdateHandler) Handle(ctx context.Context, cmd *Sched
 	}
 	return nil
 }
+
+// PartitionKey keeps the commands of one pass in order on the command bus.
+func (c ScheduleJourneyPassUpdate) PartitionKey() string { return c.TenantID + "/" + c.PassID }

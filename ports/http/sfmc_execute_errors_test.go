@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/passpush/passpush/adapters/messaging"
 )
 
 // executeFixture is acme with one pass, p-1 (ann@example.com), and a Journey Builder that signs for it.
@@ -276,20 +277,28 @@ func TestExecute_answers503WhenTheCommandsCannotBeStored(t *testing.T) {
 	}
 }
 
-// commandStoreOutage returns SQL that makes every insert into the command topic fail, and SQL that undoes it,
+// commandStoreOutage returns SQL that makes every insert into the command topics fail, and SQL that undoes it,
 // for the back end under test.
 func commandStoreOutage(h *harness) (block, unblock []string) {
-	if h.svc.DB.Dialect.Name == "postgres" {
-		return []string{
-				`CREATE FUNCTION passpush_test_outage() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'command store is down'; END $$`,
-				`CREATE TRIGGER passpush_test_outage BEFORE INSERT ON watermill_commands FOR EACH ROW EXECUTE FUNCTION passpush_test_outage()`,
-			}, []string{
-				`DROP TRIGGER passpush_test_outage ON watermill_commands`,
-				`DROP FUNCTION passpush_test_outage()`,
-			}
+	postgres := h.svc.DB.Dialect.Name == "postgres"
+	if postgres {
+		block = append(block, `CREATE FUNCTION passpush_test_outage() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'command store is down'; END $$`)
 	}
-	return []string{`CREATE TRIGGER passpush_test_outage BEFORE INSERT ON watermill_commands BEGIN SELECT RAISE(ABORT, 'command store is down'); END`},
-		[]string{`DROP TRIGGER passpush_test_outage`}
+	for i := range messaging.CommandPartitions {
+		table := "watermill_" + messaging.CommandTopic(i)
+		trigger := fmt.Sprintf("passpush_test_outage_%d", i)
+		if postgres {
+			block = append(block, `CREATE TRIGGER `+trigger+` BEFORE INSERT ON `+table+` FOR EACH ROW EXECUTE FUNCTION passpush_test_outage()`)
+			unblock = append(unblock, `DROP TRIGGER `+trigger+` ON `+table)
+		} else {
+			block = append(block, `CREATE TRIGGER `+trigger+` BEFORE INSERT ON `+table+` BEGIN SELECT RAISE(ABORT, 'command store is down'); END`)
+			unblock = append(unblock, `DROP TRIGGER `+trigger)
+		}
+	}
+	if postgres {
+		unblock = append(unblock, `DROP FUNCTION passpush_test_outage()`)
+	}
+	return block, unblock
 }
 
 func TestExecute_answers503WhenTheDatabaseIsGone(t *testing.T) {

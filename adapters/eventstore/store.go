@@ -131,14 +131,10 @@ func (s *Store) Load(ctx context.Context, tenantID string, streamIDs ...string) 
 	}
 	for start := 0; start < len(streamIDs); start += insertChunk {
 		chunk := streamIDs[start:min(start+insertChunk, len(streamIDs))]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, tenantID)
-		for _, id := range chunk {
-			args = append(args, id)
-		}
+		in, inArgs := s.db.Dialect.InList("stream_id", 2, chunk)
+		args := append([]any{tenantID}, inArgs...)
 		q := fmt.Sprintf(selectEvent, s.db.Dialect.TransactionIDAsInt) +
-			`WHERE tenant_id = ` + s.db.Dialect.Placeholders(1, 1) +
-			` AND stream_id IN (` + s.db.Dialect.Placeholders(2, len(chunk)) + `) ORDER BY stream_id, stream_version`
+			`WHERE tenant_id = ` + s.db.Dialect.Placeholders(1, 1) + ` AND ` + in + ` ORDER BY stream_id, stream_version`
 		err := s.query(ctx, q, args, func(e Event) { streams[e.StreamID] = append(streams[e.StreamID], e) })
 		if err != nil {
 			return nil, fmt.Errorf("load streams of tenant %s: %w", tenantID, err)

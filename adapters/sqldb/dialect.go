@@ -32,6 +32,8 @@ type Dialect struct {
 	uniqueViolation  func(error) bool
 	// placeholder is the n-th (1-based) bind parameter of a generated statement.
 	placeholder func(n int) string
+	// inList is a condition that a column is one of values, and its arguments, numbered from first.
+	inList func(column string, first int, values []string) (string, []any)
 }
 
 var (
@@ -45,6 +47,11 @@ var (
 		WatermillSchema:    postgresSchema{wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 50}},
 		WatermillOffsets:   wsql.DefaultPostgreSQLOffsetsAdapter{},
 		placeholder:        func(n int) string { return "$" + strconv.Itoa(n) },
+		// One array parameter: a prepared IN ($2, …, $501) gets a generic plan that scans the tenant's whole
+		// index range once the table is large.
+		inList: func(column string, first int, values []string) (string, []any) {
+			return column + " = ANY($" + strconv.Itoa(first) + ")", []any{values}
+		},
 		uniqueViolation: func(err error) bool {
 			var pgErr *pgconn.PgError
 			return errors.As(err, &pgErr) && pgErr.Code == "23505"
@@ -61,6 +68,13 @@ var (
 		WatermillOffsets:   watermillsqlite.OffsetsAdapter{},
 		// The driver's cost of binding $N names grows with the square of their count; ? binds in order.
 		placeholder: func(int) string { return "?" },
+		inList: func(column string, _ int, values []string) (string, []any) {
+			args := make([]any, len(values))
+			for i, v := range values {
+				args[i] = v
+			}
+			return column + " IN (" + strings.TrimSuffix(strings.Repeat("?,", len(values)), ",") + ")", args
+		},
 		uniqueViolation: func(err error) bool {
 			var sqliteErr *sqlite.Error
 			if !errors.As(err, &sqliteErr) {
@@ -85,6 +99,11 @@ func (d Dialect) Placeholders(first, count int) string {
 	return b.String()
 }
 
+// InList returns the condition that column is one of values, with its arguments numbered from first.
+func (d Dialect) InList(column string, first int, values []string) (string, []any) {
+	return d.inList(column, first, values)
+}
+
 // IsUniqueViolation reports whether err is a unique-constraint violation, which the event store turns into a
 // version conflict.
 func (d Dialect) IsUniqueViolation(err error) bool { return d.uniqueViolation(err) }
@@ -98,3 +117,22 @@ type postgresSchema struct {
 }
 
 func (postgresSchema) SubscribeIsolationLevel() sql.IsolationLevel { return sql.LevelReadCommitted }
+
+// SelectQuery is watermill-sql's, with the position condition written as one row comparison. Its OR of two
+// conditions makes PostgreSQL scan and sort the whole backlog (238 ms a query with 90,000 messages waiting);
+// the row comparison walks the primary key from the last acked message (0.4 ms).
+func (s postgresSchema) SelectQuery(topic string, consumerGroup string, offsetsAdapter wsql.OffsetsAdapter) wsql.Query {
+	next := offsetsAdapter.NextOffsetQuery(topic, consumerGroup)
+	return wsql.Query{
+		Query: `
+			WITH last_processed AS (` + next.Query + `)
+			SELECT "offset", transaction_id, uuid, payload, metadata FROM ` + s.MessagesTable(topic) + `
+			WHERE (transaction_id, "offset") > (
+				(SELECT last_processed_transaction_id FROM last_processed),
+				(SELECT offset_acked FROM last_processed))
+			  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+			ORDER BY transaction_id ASC, "offset" ASC
+			LIMIT ` + strconv.Itoa(s.SubscribeBatchSize),
+		Args: next.Args,
+	}
+}

@@ -44,13 +44,11 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		return nil, errors.Join(err, db.Close())
 	}
 	return &cli.Backend{
-		App:      svc.App,
-		Migrated: applied,
-		Run:      svc.Run,
-		RunBus:   svc.RunBus,
-		RebuildProjections: func(ctx context.Context) (int, error) {
-			return svc.PassProjection.Rebuild(ctx, svc.Events)
-		},
+		App:                svc.App,
+		Migrated:           applied,
+		Run:                svc.Run,
+		RunBus:             svc.RunBus,
+		RebuildProjections: svc.RebuildProjections,
 		NewHTTPHandler: func() (http.Handler, error) {
 			return httpport.NewServer(svc.App, httpport.Config{AdminToken: config.AdminToken, PublicURL: config.PublicURL}, log)
 		},

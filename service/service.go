@@ -4,6 +4,7 @@ package service
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -179,6 +180,23 @@ func (s *Service) Run(ctx context.Context) (done <-chan error, err error) {
 	all := make(chan error, 1)
 	go func() { all <- errors.Join(<-busDone, <-workerDone) }()
 	return all, nil
+}
+
+// RebuildProjections rebuilds the passes read model and the audit log from the event store, in one transaction,
+// and returns how many events it replayed. The delivery queue is left alone: replaying it would deliver every
+// update ever made again.
+func (s *Service) RebuildProjections(ctx context.Context) (int, error) {
+	n, err := s.Events.Rebuild(ctx,
+		func(ctx context.Context, tx *sql.Tx) error {
+			return errors.Join(s.PassProjection.Reset(ctx, tx), s.AuditLog.Reset(ctx, tx))
+		},
+		func(ctx context.Context, e *eventstore.Event) error {
+			return errors.Join(s.PassProjection.Handle(ctx, e), s.AuditLog.Handle(ctx, e))
+		})
+	if err != nil {
+		return 0, fmt.Errorf("rebuild projections: %w", err)
+	}
+	return n, nil
 }
 
 // RunBus runs only the buses, for commands such as pass import that must not deliver.

@@ -56,13 +56,18 @@ func (l *Log) Handle(ctx context.Context, e *eventstore.Event) error {
 	})
 }
 
-// Rebuild empties the audit log and replays every stored event into it, in one transaction. Positions are
-// given anew, so cursors held from before the rebuild no longer apply.
+// Reset empties the audit log, for a rebuild that replays every event into Handle. Positions are given anew,
+// so cursors held from before the rebuild no longer apply.
+func (l *Log) Reset(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM audit_log`); err != nil {
+		return fmt.Errorf("empty audit log: %w", err)
+	}
+	return nil
+}
+
+// Rebuild empties the audit log and replays every stored event into it, in one transaction.
 func (l *Log) Rebuild(ctx context.Context, events *eventstore.Store) (int, error) {
-	n, err := events.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM audit_log`)
-		return err
-	}, l.Handle)
+	n, err := events.Rebuild(ctx, l.Reset, l.Handle)
 	if err != nil {
 		return 0, fmt.Errorf("rebuild audit log: %w", err)
 	}

@@ -87,12 +87,17 @@ func encodeData(data map[string]string) string {
 	return string(b)
 }
 
+// Reset empties the read model, for a rebuild that replays every event into Handle.
+func (p *Projection) Reset(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM passes`); err != nil {
+		return fmt.Errorf("empty passes: %w", err)
+	}
+	return nil
+}
+
 // Rebuild empties the read model and replays every event of the store into it, in one transaction.
 func (p *Projection) Rebuild(ctx context.Context, events *eventstore.Store) (int, error) {
-	n, err := events.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM passes`)
-		return err
-	}, p.Handle)
+	n, err := events.Rebuild(ctx, p.Reset, p.Handle)
 	if err != nil {
 		return 0, fmt.Errorf("rebuild passes: %w", err)
 	}

@@ -14,9 +14,10 @@ func newProjectionsCommand(e *env) *cobra.Command {
 	}
 	projections.AddCommand(&cobra.Command{
 		Use:   "rebuild",
-		Short: "Rebuild the passes read model from the event store",
-		Long: `rebuild empties the passes read model and replays every event of the event store into it, in one
-transaction: readers see the old read model until it commits.`,
+		Short: "Rebuild the passes read model and the audit log from the event store",
+		Long: `rebuild empties the passes read model and the audit log and replays every event of the event store into
+them, in one transaction: readers see the old ones until it commits. The delivery queue is not replayed, so
+nothing is delivered again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b, err := e.openBackend(cmd.Context())
@@ -29,7 +30,7 @@ transaction: readers see the old read model until it commits.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "rebuilt the passes read model: applied %d events in %s\n", applied, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(cmd.OutOrStdout(), "rebuilt the passes read model and the audit log: applied %d events in %s\n", applied, time.Since(start).Round(time.Millisecond))
 			return nil
 		},
 	})

@@ -1,6 +1,9 @@
 package messaging
 
 import (
+	"context"
+	"errors"
+
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/sirupsen/logrus"
 )
@@ -17,7 +20,13 @@ func NewLogger(log *logrus.Entry) watermill.LoggerAdapter {
 }
 
 func (l logrusAdapter) Error(msg string, err error, fields watermill.LogFields) {
-	l.entry.WithFields(logrus.Fields(fields)).WithError(err).Error(msg)
+	entry := l.entry.WithFields(logrus.Fields(fields)).WithError(err)
+	// Subscribers report their context's cancellation as an error on every shutdown; it is the normal way to stop.
+	if errors.Is(err, context.Canceled) {
+		entry.Debug(msg)
+		return
+	}
+	entry.Error(msg)
 }
 
 func (l logrusAdapter) Info(msg string, fields watermill.LogFields) {

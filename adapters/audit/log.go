@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/passes"
@@ -76,20 +75,15 @@ func (l *Log) Rebuild(ctx context.Context, events *eventstore.Store) (int, error
 
 // List implements query.AuditReader.
 func (l *Log) List(ctx context.Context, q query.AuditLog) ([]query.AuditEvent, error) {
-	where := []string{"tenant_id = $1", "position > $2"}
-	args := []any{q.TenantID, q.After}
-	for _, f := range []struct{ column, value string }{
-		{"journey_id", q.JourneyID}, {"pass_id", q.PassID}, {"event_type", q.Type},
-	} {
-		if f.value != "" {
-			args = append(args, f.value)
-			where = append(where, fmt.Sprintf("%s = $%d", f.column, len(args)))
-		}
-	}
-	args = append(args, q.Limit)
+	clause, args := sqldb.Page{
+		Where:   []string{"tenant_id = $1", "position > $2"},
+		Args:    []any{q.TenantID, q.After},
+		Filters: [][2]string{{"journey_id", q.JourneyID}, {"pass_id", q.PassID}, {"event_type", q.Type}},
+		OrderBy: "position",
+		Limit:   q.Limit,
+	}.SQL()
 	rows, err := l.db.QueryContext(ctx, `
-		SELECT position, event_type, occurred_at, journey_id, pass_id, correlation_id, data FROM audit_log
-		WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY position LIMIT $%d`, len(args)), args...)
+		SELECT position, event_type, occurred_at, journey_id, pass_id, correlation_id, data FROM audit_log `+clause, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit log: %w", err)
 	}

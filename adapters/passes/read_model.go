@@ -74,19 +74,14 @@ func (m *ReadModel) get(ctx context.Context, tenantID, passID string) (query.Pas
 
 // Find implements query.PassFinder. q.Email is already lower-case.
 func (m *ReadModel) Find(ctx context.Context, q query.FindPasses) ([]query.Pass, error) {
-	where := []string{"tenant_id = $1", "pass_id > $2"}
-	args := []any{q.TenantID, q.After}
-	for _, f := range []struct{ column, value string }{
-		{"email_lower", q.Email}, {"custom_id", q.CustomID}, {"pass_type", q.PassType},
-	} {
-		if f.value != "" {
-			args = append(args, f.value)
-			where = append(where, fmt.Sprintf("%s = $%d", f.column, len(args)))
-		}
-	}
-	args = append(args, q.Limit)
-	stmt := selectPass + "WHERE " + strings.Join(where, " AND ") + fmt.Sprintf(" ORDER BY pass_id LIMIT $%d", len(args))
-	rows, err := m.db.QueryContext(ctx, stmt, args...)
+	clause, args := sqldb.Page{
+		Where:   []string{"tenant_id = $1", "pass_id > $2"},
+		Args:    []any{q.TenantID, q.After},
+		Filters: [][2]string{{"email_lower", q.Email}, {"custom_id", q.CustomID}, {"pass_type", q.PassType}},
+		OrderBy: "pass_id",
+		Limit:   q.Limit,
+	}.SQL()
+	rows, err := m.db.QueryContext(ctx, selectPass+clause, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find passes: %w", err)
 	}

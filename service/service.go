@@ -147,14 +147,7 @@ func addHandlers(bus *messaging.Bus, application app.Application, projection *pa
 	if err := bus.AddProjections(ProjectionsGroup, projection.Handle, auditLog.Handle, queue.Enqueue); err != nil {
 		return err
 	}
-	registerPass := application.Commands.RegisterPass
-	return errors.Join(
-		bus.AddCommandHandler(cqrs.NewCommandHandler("RegisterPass", func(ctx context.Context, cmd *command.RegisterPass) error {
-			_, err := registerPass.Handle(ctx, *cmd)
-			return err
-		})),
-		bus.AddCommandHandler(cqrs.NewCommandHandler("ScheduleJourneyPassUpdate", application.Commands.ScheduleJourneyPassUpdate.Handle)),
-	)
+	return bus.AddCommandHandler(cqrs.NewCommandHandler("ScheduleJourneyPassUpdate", application.Commands.ScheduleJourneyPassUpdate.Handle))
 }
 
 func newWebhookClient() *http.Client {

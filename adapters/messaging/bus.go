@@ -29,9 +29,18 @@ type Config struct {
 	MaxRetries int
 	// RetryInterval is the first retry's delay; it doubles on each retry.
 	RetryInterval time.Duration
+	// CommandPartitions is how many command topics to use, 1 to CommandPartitions. Default: all of them on
+	// PostgreSQL; one on SQLite, whose single writer gains nothing from more consumers and pays for their polls.
+	CommandPartitions int
 }
 
-func (c *Config) setDefaults() {
+func (c *Config) setDefaults(db *sqldb.DB) {
+	if c.CommandPartitions == 0 {
+		c.CommandPartitions = CommandPartitions
+		if db.Dialect.Name == sqldb.SQLite.Name {
+			c.CommandPartitions = 1
+		}
+	}
 	if c.PollInterval == 0 {
 		c.PollInterval = 10 * time.Millisecond
 	}
@@ -61,6 +70,9 @@ func (c Config) Validate() error {
 	if c.RetryInterval <= 0 {
 		err = errors.Join(err, errors.New("retry interval must be positive"))
 	}
+	if c.CommandPartitions < 1 || c.CommandPartitions > CommandPartitions {
+		err = errors.Join(err, fmt.Errorf("command partitions must be from 1 to %d", CommandPartitions))
+	}
 	return err
 }
 
@@ -75,7 +87,10 @@ type Bus struct {
 
 // New wires the buses on db. Handlers are added with AddCommandHandler and AddProjection before Run.
 func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, error) {
-	config.setDefaults()
+	if db == nil {
+		return nil, errors.New("new bus: nil db")
+	}
+	config.setDefaults(db)
 	if err := config.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid bus config: %w", err)
 	}
@@ -115,7 +130,7 @@ func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, err
 
 	commandBus, err := cqrs.NewCommandBusWithConfig(publisher, cqrs.CommandBusConfig{
 		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
-			return commandTopicOf(p.Command), nil
+			return commandTopicOf(p.Command, config.CommandPartitions), nil
 		},
 		// The handler's context gets the sender's correlation id back from the message (withCorrelationID).
 		OnSend: func(p cqrs.CommandBusOnSendParams) error {
@@ -130,7 +145,7 @@ func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, err
 	if err != nil {
 		return nil, fmt.Errorf("new command bus: %w", err)
 	}
-	commandProcessors := make([]*cqrs.CommandProcessor, CommandPartitions)
+	commandProcessors := make([]*cqrs.CommandProcessor, config.CommandPartitions)
 	for i := range commandProcessors {
 		topic := CommandTopic(i)
 		commandProcessors[i], err = cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{

@@ -25,8 +25,9 @@ const (
 	TopicPoison = "poison"
 )
 
-// CommandPartitions is how many topics carry commands. A serial consumer per topic handles one command at a
-// time, waiting on the database for most of it; several topics let several run at once.
+// CommandPartitions is how many command topics the migrations create, the most a database may use. A serial
+// consumer per topic handles one command at a time, waiting on the database for most of it; several topics
+// let several run at once where the database has several writers.
 const CommandPartitions = 4
 
 // CommandTopic is the topic of a partition; the first keeps the plain name "commands".
@@ -43,14 +44,14 @@ type Partitioned interface {
 	PartitionKey() string
 }
 
-func commandTopicOf(command any) string {
+func commandTopicOf(command any, partitions int) string {
 	p, ok := command.(Partitioned)
 	if !ok {
 		return CommandTopic(0)
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(p.PartitionKey()))
-	return CommandTopic(int(h.Sum32() % CommandPartitions))
+	return CommandTopic(int(h.Sum32() % uint32(partitions)))
 }
 
 var marshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}

@@ -51,6 +51,3 @@ func (h RegisterPassHandler) Handle(ctx context.Context, cmd RegisterPass) (Regi
 	}
 	return result, nil
 }
-
-// PartitionKey keeps the commands of one pass in order on the command bus.
-func (c RegisterPass) PartitionKey() string { return c.TenantID + "/" + c.PassID }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -299,7 +300,7 @@ func TestOpen_sqliteIsDurableAndConcurrent(t *testing.T) {
 	ctx := context.Background()
 	for pragma, want := range map[string]string{
 		"journal_mode": "wal", // readers never block the writer
-		"synchronous":  "2",   // FULL: a commit is on disk before it returns
+		"synchronous":  "1",   // NORMAL: in WAL mode a commit is in the WAL before it returns, so it survives kill -9
 		"foreign_keys": "1",
 	} {
 		var got string
@@ -316,5 +317,26 @@ func TestOpen_sqliteIsDurableAndConcurrent(t *testing.T) {
 	}
 	if timeout < 1000 {
 		t.Errorf("busy_timeout = %d ms, want a few seconds so a CLI beside serve waits instead of failing", timeout)
+	}
+}
+
+func TestOpen_sqliteSynchronousFullOnRequest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "full.db")
+	db, err := sqldb.Open(ctx, "sqlite:"+path+"?synchronous=full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var got string
+	if err := db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "2" {
+		t.Errorf("PRAGMA synchronous = %s, want 2 (FULL)", got)
+	}
+	if _, err := sqldb.Open(ctx, "sqlite:"+path+"?cache=shared"); err == nil {
+		t.Error("an unknown SQLite option was accepted")
 	}
 }

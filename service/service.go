@@ -161,12 +161,9 @@ func newWebhookClient() *http.Client {
 // Run starts the buses and the delivery stage and returns once every handler is subscribed. done yields when
 // both have stopped after ctx ends.
 func (s *Service) Run(ctx context.Context) (done <-chan error, err error) {
-	busDone := make(chan error, 1)
-	go func() { busDone <- s.Bus.Run(ctx) }()
-	select {
-	case <-s.Bus.Running():
-	case err := <-busDone:
-		return nil, fmt.Errorf("start bus: %w", err)
+	busDone, err := s.RunBus(ctx)
+	if err != nil {
+		return nil, err
 	}
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- s.worker.Run(ctx) }()

@@ -180,31 +180,27 @@ func (w *Worker) attempt(ctx context.Context, it Item) finished {
 	}
 	it.Attempts++
 	attempt, err := w.deliver.Handle(ctx, command.DeliverPushUpdate{Update: it.Update, Delivered: delivered})
+	it.Results = mergeResults(it.Results, attempt.Results)
+	why := failures(it.Results)
 	if err != nil {
-		attempt = command.DeliveryAttempt{Retryable: true, Results: nil}
+		// The channels could not even be looked up (the database is down): try again later.
+		attempt = command.DeliveryAttempt{Retryable: true}
+		why = err.Error()
 		w.log.WithError(err).WithField("event_id", it.Update.EventID).Warn("delivery attempt failed")
 	}
-	it.Results = mergeResults(it.Results, attempt.Results)
 	outcome := pass.PushOutcome{
 		Revision: it.Update.Version, ScheduledEventID: it.Update.EventID, JourneyID: it.Update.JourneyID, Channels: it.Results,
 	}
 	switch {
 	case attempt.Failed:
-		outcome.Reason = "rejected: " + failures(it.Results)
+		outcome.Reason = "rejected: " + why
 		return finished{item: it, outcome: &outcome}
 	case attempt.Retryable && it.Attempts >= w.config.MaxAttempts:
-		outcome.Reason = fmt.Sprintf("gave up after %d attempts: %s", it.Attempts, failures(it.Results))
-		if err != nil {
-			outcome.Reason = fmt.Sprintf("gave up after %d attempts: %v", it.Attempts, err)
-		}
+		outcome.Reason = fmt.Sprintf("gave up after %d attempts: %s", it.Attempts, why)
 		return finished{item: it, outcome: &outcome}
 	case attempt.Retryable:
 		backoff := min(w.config.Backoff<<min(it.Attempts-1, 20), w.config.MaxBackoff)
-		lastErr := failures(it.Results)
-		if err != nil {
-			lastErr = err.Error()
-		}
-		return finished{item: it, retryAt: time.Now().Add(backoff), lastErr: lastErr}
+		return finished{item: it, retryAt: time.Now().Add(backoff), lastErr: why}
 	default:
 		outcome.Delivered = true
 		return finished{item: it, outcome: &outcome}

@@ -59,7 +59,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		db.SetConnMaxLifetime(0)
 		return ping(ctx, &DB{DB: db, Dialect: SQLite})
 	default:
-		return nil, fmt.Errorf("unsupported database URL scheme in %q: want postgres://, postgresql:// or sqlite:PATH", redact(url))
+		return nil, fmt.Errorf("unsupported database URL scheme in %q: want postgres://, postgresql:// or sqlite:PATH", Redact(url))
 	}
 }
 
@@ -87,8 +87,8 @@ func ping(ctx context.Context, db *DB) (*DB, error) {
 	return db, nil
 }
 
-// redact drops a password from a URL so it can go into an error message or a log.
-func redact(url string) string {
+// Redact drops a password from a URL so it can go into an error message or a log.
+func Redact(url string) string {
 	at := strings.LastIndex(url, "@")
 	scheme := strings.Index(url, "://")
 	if at < 0 || scheme < 0 {
@@ -100,6 +100,3 @@ func redact(url string) string {
 	}
 	return url
 }
-
-// Redact is redact for callers that log the database URL.
-func Redact(url string) string { return redact(url) }

@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -41,7 +42,7 @@ func (c *Cache) Get(ctx context.Context, id string) (tenant.Tenant, error) {
 		return e.tenant, e.err
 	}
 	t, err := c.store.Get(ctx, id)
-	if err != nil && err != tenant.ErrNotFound {
+	if err != nil && !errors.Is(err, tenant.ErrNotFound) {
 		return tenant.Tenant{}, err
 	}
 	c.mu.Lock()

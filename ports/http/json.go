@@ -17,8 +17,7 @@ import (
 func decodeJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	if err := dec.Decode(v); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		if isTooLarge(err) {
 			return err
 		}
 		if errors.Is(err, io.EOF) {
@@ -27,13 +26,18 @@ func decodeJSON(r *http.Request, v any) error {
 		return httperr.BadRequest("malformed JSON: " + err.Error())
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		if isTooLarge(err) {
 			return err
 		}
 		return httperr.BadRequest("malformed JSON: unexpected data after the object")
 	}
 	return nil
+}
+
+// isTooLarge reports whether reading the body failed on the route's limit; that error answers 413.
+func isTooLarge(err error) bool {
+	var tooLarge *http.MaxBytesError
+	return errors.As(err, &tooLarge)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

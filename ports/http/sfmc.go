@@ -120,8 +120,7 @@ func (s server) lifecycle(w http.ResponseWriter, r *http.Request) {
 func readSFMCRequest(r *http.Request) (sfmcBody, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		if isTooLarge(err) {
 			return sfmcBody{}, err
 		}
 		return sfmcBody{}, httperr.BadRequest("could not read the request body")

@@ -7,7 +7,6 @@ package sqldbtest
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -71,12 +70,4 @@ func New(t testing.TB) *sqldb.DB {
 		t.Fatalf("migrate test database: %v", err)
 	}
 	return db
-}
-
-// Describe names the back end of this run, for test logs.
-func Describe() string {
-	if u := os.Getenv(EnvURL); strings.HasPrefix(u, "postgres") {
-		return fmt.Sprintf("postgres (%s)", sqldb.Redact(u))
-	}
-	return "sqlite"
 }

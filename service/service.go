@@ -180,8 +180,11 @@ func (s *Service) RebuildProjections(ctx context.Context) (int, error) {
 		func(ctx context.Context, tx *sql.Tx) error {
 			return errors.Join(s.PassProjection.Reset(ctx, tx), s.AuditLog.Reset(ctx, tx))
 		},
-		func(ctx context.Context, e *eventstore.Event) error {
-			return errors.Join(s.PassProjection.Handle(ctx, e), s.AuditLog.Handle(ctx, e))
+		func(ctx context.Context, events []eventstore.Event) error {
+			if err := s.PassProjection.Handle(ctx, events); err != nil {
+				return err
+			}
+			return s.AuditLog.Handle(ctx, events)
 		})
 	if err != nil {
 		return 0, fmt.Errorf("rebuild projections: %w", err)

@@ -29,27 +29,30 @@ func NewLog(db *sqldb.DB) (*Log, error) {
 	return &Log{db: db}, nil
 }
 
-// Handle is the projection handler: it records the event once, in the subscriber's transaction.
-func (l *Log) Handle(ctx context.Context, e *eventstore.Event) error {
-	var ids struct {
-		JourneyID     string `json:"journeyId"`
-		InteractionID string `json:"interactionId"`
+// Handle is the projection handler: it records each event of a batch once, with one statement, in the
+// subscriber's transaction.
+func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		var ids struct {
+			JourneyID     string `json:"journeyId"`
+			InteractionID string `json:"interactionId"`
+		}
+		// Not every payload names a journey; one that does not decode simply has none.
+		_ = json.Unmarshal(e.Payload, &ids)
+		journeyID := ids.JourneyID
+		if journeyID == "" {
+			journeyID = ids.InteractionID
+		}
+		passID, _ := passes.PassIDOf(e.StreamID)
+		rows[i] = []any{e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyID, passID, e.CorrelationID, string(e.Payload)}
 	}
-	// Not every payload names a journey; one that does not decode simply has none.
-	_ = json.Unmarshal(e.Payload, &ids)
-	journeyID := ids.JourneyID
-	if journeyID == "" {
-		journeyID = ids.InteractionID
-	}
-	passID, _ := passes.PassIDOf(e.StreamID)
 	return sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO audit_log (event_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (event_id) DO NOTHING`,
-			e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyID, passID, e.CorrelationID, string(e.Payload))
+		err := l.db.Dialect.ExecRows(ctx, tx,
+			`INSERT INTO audit_log (event_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data)`,
+			`ON CONFLICT (event_id) DO NOTHING`, rows)
 		if err != nil {
-			return fmt.Errorf("audit event %s: %w", e.ID, err)
+			return fmt.Errorf("audit %d events from %s: %w", len(events), events[0].ID, err)
 		}
 		return nil
 	})

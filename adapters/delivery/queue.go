@@ -42,33 +42,38 @@ type Item struct {
 	Results       []pass.ChannelResult
 }
 
-// Enqueue is the projection handler: a PassUpdateScheduled becomes a pending delivery, once.
-func (q *Queue) Enqueue(ctx context.Context, e *eventstore.Event) error {
-	if e.Type != (pass.UpdateScheduled{}).Name() {
-		return nil
-	}
-	decoded, _, err := pass.DecodeEvent(e.Type, e.Payload)
-	if err != nil {
-		return fmt.Errorf("enqueue delivery of %s: %w", e.ID, err)
-	}
-	ev := decoded.(pass.UpdateScheduled)
-	update := command.PushUpdate{
-		EventID: e.ID, TenantID: e.TenantID, PassID: strings.TrimPrefix(e.StreamID, passes.StreamPrefix),
-		PassType: ev.PassType, Version: ev.Revision, Data: ev.Data, Message: ev.Message,
-		JourneyID: ev.JourneyID, ActivityID: ev.ActivityID, DefinitionInstanceID: ev.DefinitionInstanceID,
-	}
-	payload, err := json.Marshal(update)
-	if err != nil {
-		return fmt.Errorf("encode delivery of %s: %w", e.ID, err)
-	}
-	return sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO deliveries (event_id, tenant_id, pass_id, stream_version, payload, next_attempt_at)
-			VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (event_id) DO NOTHING`,
-			e.ID, e.TenantID, update.PassID, e.Version, string(payload), q.now().UnixMilli())
+// Enqueue is the projection handler: each PassUpdateScheduled becomes a pending delivery, once.
+func (q *Queue) Enqueue(ctx context.Context, events []eventstore.Event) error {
+	var rows [][]any
+	for _, e := range events {
+		if e.Type != (pass.UpdateScheduled{}).Name() {
+			continue
+		}
+		decoded, _, err := pass.DecodeEvent(e.Type, e.Payload)
 		if err != nil {
 			return fmt.Errorf("enqueue delivery of %s: %w", e.ID, err)
+		}
+		ev := decoded.(pass.UpdateScheduled)
+		update := command.PushUpdate{
+			EventID: e.ID, TenantID: e.TenantID, PassID: strings.TrimPrefix(e.StreamID, passes.StreamPrefix),
+			PassType: ev.PassType, Version: ev.Revision, Data: ev.Data, Message: ev.Message,
+			JourneyID: ev.JourneyID, ActivityID: ev.ActivityID, DefinitionInstanceID: ev.DefinitionInstanceID,
+		}
+		payload, err := json.Marshal(update)
+		if err != nil {
+			return fmt.Errorf("encode delivery of %s: %w", e.ID, err)
+		}
+		rows = append(rows, []any{e.ID, e.TenantID, update.PassID, e.Version, string(payload), q.now().UnixMilli()})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	return sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
+		err := q.db.Dialect.ExecRows(ctx, tx,
+			`INSERT INTO deliveries (event_id, tenant_id, pass_id, stream_version, payload, next_attempt_at)`,
+			`ON CONFLICT (event_id) DO NOTHING`, rows)
+		if err != nil {
+			return fmt.Errorf("enqueue %d deliveries: %w", len(rows), err)
 		}
 		return nil
 	})

@@ -24,6 +24,13 @@ type Event struct {
 	Payload       json.RawMessage `json:"payload"`
 }
 
+// Batch is the events of one append, in order: the message the event bus carries. A message per append rather
+// than per event lets a projection write an import's thousand passes with a few multi-row statements instead of
+// a thousand round trips.
+type Batch struct {
+	Events []Event `json:"events"`
+}
+
 // Position is an event's place in the global order. On PostgreSQL it is the inserting transaction's id and then
 // the row's sequence number; on SQLite TransactionID is always 0.
 type Position struct {

@@ -4,14 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/passpush/passpush/adapters/sqldb"
 )
 
-// Publisher puts events on the event bus inside the transaction that stores them.
+// Publisher puts events on the event bus inside the transaction that stores them, as one or more Batch messages.
 type Publisher interface {
 	PublishInTx(ctx context.Context, tx *sql.Tx, events []Event) error
 }
@@ -33,8 +32,12 @@ func New(db *sqldb.DB, publisher Publisher) (*Store, error) {
 	return &Store{db: db, publisher: publisher}, nil
 }
 
-// insertChunk keeps one INSERT well below PostgreSQL's 65535 bind parameters.
-const insertChunk = 500
+const (
+	// insertChunk keeps one INSERT well below PostgreSQL's 65535 bind parameters.
+	insertChunk = 500
+	// rebuildPage is how many events a rebuild reads and hands to the projections at once.
+	rebuildPage = 1000
+)
 
 // Append stores events, each with the stream version it expects to take, and publishes them, all in one
 // transaction (a savepoint of the context's, if it carries one, so a conflict leaves that transaction usable
@@ -76,19 +79,14 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Event, error) {
 }
 
 func (s *Store) insert(ctx context.Context, tx *sql.Tx, events []Event) error {
-	var q strings.Builder
-	q.WriteString(`INSERT INTO events (event_id, tenant_id, stream_id, stream_version, event_type, occurred_at, correlation_id, payload) VALUES `)
 	args := make([]any, 0, len(events)*8)
-	for i, e := range events {
-		if i > 0 {
-			q.WriteString(",")
-		}
-		q.WriteString("(" + s.db.Dialect.Placeholders(len(args)+1, 8) + ")")
+	for _, e := range events {
 		args = append(args, e.ID, e.TenantID, e.StreamID, e.Version, e.Type, e.OccurredAt, e.CorrelationID, string(e.Payload))
 	}
-	fmt.Fprintf(&q, " RETURNING event_id, %s, position", s.db.Dialect.TransactionIDAsInt)
+	q := `INSERT INTO events (event_id, tenant_id, stream_id, stream_version, event_type, occurred_at, correlation_id, payload) VALUES ` +
+		s.db.Dialect.Values(len(events), 8) + ` RETURNING event_id, ` + s.db.Dialect.TransactionIDAsInt + `, position`
 
-	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		if s.db.Dialect.IsUniqueViolation(err) {
 			return fmt.Errorf("append to %s: %w", events[0].StreamID, ErrConflict)
@@ -157,39 +155,48 @@ func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event
 	return events, nil
 }
 
-// Rebuild empties a projection with reset and replays every stored event into handle, all in one transaction,
-// and returns how many events it replayed.
-func (s *Store) Rebuild(ctx context.Context, reset func(ctx context.Context, tx *sql.Tx) error, handle func(ctx context.Context, e *Event) error) (int, error) {
+// Rebuild empties a projection with reset and replays every stored event into handle, a page at a time, all in
+// one transaction, and returns how many events it replayed.
+func (s *Store) Rebuild(ctx context.Context, reset func(ctx context.Context, tx *sql.Tx) error, handle func(ctx context.Context, events []Event) error) (int, error) {
 	replayed := 0
 	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
 		if err := reset(ctx, tx); err != nil {
 			return err
 		}
-		return s.Each(ctx, func(e *Event) error {
-			replayed++
-			return handle(ctx, e)
+		return s.eachPage(ctx, func(page []Event) error {
+			replayed += len(page)
+			return handle(ctx, page)
 		})
 	})
 	return replayed, err
 }
 
-// Each calls fn with every visible event in global order, a page at a time. Rebuilds use it.
+// Each calls fn with every visible event in global order.
 func (s *Store) Each(ctx context.Context, fn func(e *Event) error) error {
-	var after Position
-	for {
-		batch, err := s.ReadAll(ctx, after, 1000)
-		if err != nil {
-			return err
-		}
-		if len(batch) == 0 {
-			return nil
-		}
-		for i := range batch {
-			if err := fn(&batch[i]); err != nil {
+	return s.eachPage(ctx, func(page []Event) error {
+		for i := range page {
+			if err := fn(&page[i]); err != nil {
 				return err
 			}
 		}
-		after = batch[len(batch)-1].Position
+		return nil
+	})
+}
+
+func (s *Store) eachPage(ctx context.Context, fn func(page []Event) error) error {
+	var after Position
+	for {
+		page, err := s.ReadAll(ctx, after, rebuildPage)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		after = page[len(page)-1].Position
 	}
 }
 

@@ -159,10 +159,12 @@ func TestAppend_loadReturnsEveryField(t *testing.T) {
 	}
 }
 
+// TestAppend_publishesEachEventOnTheEventsTopic: an append is one message, a batch of its events in order.
 func TestAppend_publishesEachEventOnTheEventsTopic(t *testing.T) {
 	t.Parallel()
 	db, store := newStore(t)
 	stored := appendEvents(t, store, event("t1", "s1", 1), event("t1", "s1", 2), event("t2", "s2", 1))
+	stored = append(stored, appendEvents(t, store, event("t1", "s1", 3))...)
 
 	rows, err := db.QueryContext(context.Background(), `SELECT payload FROM watermill_events ORDER BY "offset"`)
 	if err != nil {
@@ -170,22 +172,27 @@ func TestAppend_publishesEachEventOnTheEventsTopic(t *testing.T) {
 	}
 	defer rows.Close()
 	var published []eventstore.Event
+	messages := 0
 	for rows.Next() {
 		var payload []byte
 		if err := rows.Scan(&payload); err != nil {
 			t.Fatal(err)
 		}
-		var e eventstore.Event
-		if err := json.Unmarshal(payload, &e); err != nil {
+		var batch eventstore.Batch
+		if err := json.Unmarshal(payload, &batch); err != nil {
 			t.Fatalf("message payload %s: %v", payload, err)
 		}
-		published = append(published, e)
+		messages++
+		published = append(published, batch.Events...)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
+	if messages != 2 {
+		t.Errorf("published %d messages, want one per append", messages)
+	}
 	if len(published) != len(stored) {
-		t.Fatalf("published %d messages, want %d", len(published), len(stored))
+		t.Fatalf("published %d events, want %d", len(published), len(stored))
 	}
 	for i := range stored {
 		assertSameEvent(t, published[i], stored[i])

@@ -85,7 +85,7 @@ type Bus struct {
 	eventProcessor    *cqrs.EventGroupProcessor
 }
 
-// New wires the buses on db. Handlers are added with AddCommandHandler and AddProjection before Run.
+// New wires the buses on db. Handlers are added with AddCommandHandler and AddProjections before Run.
 func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, error) {
 	if db == nil {
 		return nil, errors.New("new bus: nil db")
@@ -214,27 +214,26 @@ type renamedCommandHandler struct {
 
 func (h renamedCommandHandler) HandlerName() string { return h.name }
 
-// AddProjection subscribes handle to every stored event, in global order, as consumer group name.
-func (b *Bus) AddProjection(name string, handle func(ctx context.Context, e *eventstore.Event) error) error {
-	if err := b.eventProcessor.AddHandlersGroup(name, cqrs.NewGroupEventHandler(handle)); err != nil {
-		return fmt.Errorf("add projection %s: %w", name, err)
-	}
-	return nil
-}
+// Projection handles the events of one append (a batch message) in order.
+type Projection func(ctx context.Context, events []eventstore.Event) error
 
-// AddProjections subscribes handlers, called in order, to every stored event as one consumer group. They run in
-// one savepoint of the subscriber's transaction: all take an event or none does.
-func (b *Bus) AddProjections(name string, handlers ...func(ctx context.Context, e *eventstore.Event) error) error {
-	return b.AddProjection(name, func(ctx context.Context, e *eventstore.Event) error {
+// AddProjections subscribes projections, called in order, to every stored event, in global order, as one consumer
+// group. They run in one savepoint of the subscriber's transaction: all take a batch or none does.
+func (b *Bus) AddProjections(name string, projections ...Projection) error {
+	handle := func(ctx context.Context, batch *eventstore.Batch) error {
 		return sqldb.InTx(ctx, b.db, func(ctx context.Context, _ *sql.Tx) error {
-			for _, handle := range handlers {
-				if err := handle(ctx, e); err != nil {
+			for _, project := range projections {
+				if err := project(ctx, batch.Events); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
-	})
+	}
+	if err := b.eventProcessor.AddHandlersGroup(name, cqrs.NewGroupEventHandler(handle)); err != nil {
+		return fmt.Errorf("add projections %s: %w", name, err)
+	}
+	return nil
 }
 
 // Run runs the router until ctx ends.

@@ -42,7 +42,7 @@ func newHarness(t *testing.T, projections map[string]projection) harness {
 		t.Fatal(err)
 	}
 	for name, handle := range projections {
-		if err := bus.AddProjection(name, handle); err != nil {
+		if err := bus.AddProjections(name, eachEvent(handle)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -55,6 +55,18 @@ func newHarness(t *testing.T, projections map[string]projection) harness {
 		t.Fatal(err)
 	}
 	return harness{db: db, events: events, bus: bus}
+}
+
+// eachEvent turns a per-event handler into a projection of batches.
+func eachEvent(handle projection) messaging.Projection {
+	return func(ctx context.Context, events []eventstore.Event) error {
+		for i := range events {
+			if err := handle(ctx, &events[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 func (h harness) start(t *testing.T) {
@@ -112,9 +124,11 @@ func (h harness) poisoned(t *testing.T) []poisoned {
 			t.Fatal(err)
 		}
 		var p poisoned
-		if err := json.Unmarshal(payload, &p.Event); err != nil {
-			t.Fatalf("poisoned payload %s: %v", payload, err)
+		var batch eventstore.Batch
+		if err := json.Unmarshal(payload, &batch); err != nil || len(batch.Events) != 1 {
+			t.Fatalf("poisoned payload %s is not a batch of one event: %v", payload, err)
 		}
+		p.Event = batch.Events[0]
 		if err := json.Unmarshal(metadata, &p.Metadata); err != nil {
 			t.Fatalf("poisoned metadata %s: %v", metadata, err)
 		}
@@ -373,6 +387,62 @@ func TestBus_projectionsSeeEveryEventOnceInGlobalOrder(t *testing.T) {
 		if got := r.finishedEvents(); !slices.Equal(got, want) {
 			t.Errorf("%s handled %v, want %v", name, got, want)
 		}
+	}
+}
+
+// TestBus_anAppendReachesProjectionsAsOneBatch: the events of one append arrive in one call, in order, so a
+// projection can write them with one statement; a very large append is split into several batches, in order.
+func TestBus_anAppendReachesProjectionsAsOneBatch(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var batches [][]string
+	h := newHarness(t, nil)
+	if err := h.bus.AddProjections("batches", func(ctx context.Context, events []eventstore.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		var ids []string
+		for _, e := range events {
+			ids = append(ids, e.ID)
+		}
+		batches = append(batches, ids)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.start(t)
+	var small, large []eventstore.Event
+	for v := range 3 {
+		small = append(small, eventstore.Event{TenantID: "t1", StreamID: "small", Version: v + 1, Type: "E", Payload: []byte(`{}`)})
+	}
+	for v := range 1200 {
+		large = append(large, eventstore.Event{TenantID: "t1", StreamID: "large", Version: v + 1, Type: "E", Payload: []byte(`{}`)})
+	}
+	var want []string
+	for _, events := range [][]eventstore.Event{small, large} {
+		stored, err := h.events.Append(context.Background(), events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range stored {
+			want = append(want, e.ID)
+		}
+	}
+	var got [][]string
+	contracttest.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		got = slices.Clone(batches)
+		return len(slices.Concat(got...)) >= len(want)
+	}, "every event reaches the projection")
+	if !slices.Equal(slices.Concat(got...), want) {
+		t.Fatalf("the projection got the events in another order or more than once")
+	}
+	var sizes []int
+	for _, b := range got {
+		sizes = append(sizes, len(b))
+	}
+	if !slices.Equal(sizes, []int{3, 500, 500, 200}) {
+		t.Errorf("batch sizes %v, want the small append in one batch and the large one in batches of 500", sizes)
 	}
 }
 

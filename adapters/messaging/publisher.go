@@ -90,11 +90,14 @@ func (p txPublisher) publish(db wsql.ContextExecutor, topic string, msgs []*mess
 
 func (p txPublisher) Close() error { return nil }
 
-// EventPublisher implements eventstore.Publisher: every stored event goes on the events topic as an
-// eventstore.Event.
+// EventPublisher implements eventstore.Publisher: the events of one append go on the events topic as
+// eventstore.Batch messages.
 type EventPublisher struct {
 	pub txPublisher
 }
+
+// maxBatchEvents bounds a message's size: a 50,000-pass import batch becomes 100 messages, not one of 25 MB.
+const maxBatchEvents = 500
 
 // NewEventPublisher returns the event publisher for db.
 func NewEventPublisher(db *sqldb.DB, logger watermill.LoggerAdapter) (*EventPublisher, error) {
@@ -104,18 +107,19 @@ func NewEventPublisher(db *sqldb.DB, logger watermill.LoggerAdapter) (*EventPubl
 	return &EventPublisher{pub: txPublisher{db: db, logger: logger}}, nil
 }
 
-// PublishInTx implements eventstore.Publisher. It sends all events in one INSERT, which is why it marshals
-// them itself instead of calling cqrs.EventBus.Publish once per event.
+// PublishInTx implements eventstore.Publisher. It sends all messages in one INSERT, which is why it marshals
+// them itself instead of calling cqrs.EventBus.Publish once per message.
 func (p *EventPublisher) PublishInTx(ctx context.Context, tx *sql.Tx, events []eventstore.Event) error {
-	msgs := make([]*message.Message, len(events))
-	for i := range events {
-		msg, err := marshaler.Marshal(&events[i])
+	var msgs []*message.Message
+	for start := 0; start < len(events); start += maxBatchEvents {
+		batch := eventstore.Batch{Events: events[start:min(start+maxBatchEvents, len(events))]}
+		msg, err := marshaler.Marshal(&batch)
 		if err != nil {
-			return fmt.Errorf("marshal event %s: %w", events[i].ID, err)
+			return fmt.Errorf("marshal events from %s: %w", batch.Events[0].ID, err)
 		}
 		middleware.SetCorrelationID(correlation.ID(ctx), msg)
 		msg.SetContext(ctx)
-		msgs[i] = msg
+		msgs = append(msgs, msg)
 	}
 	return p.pub.publish(tx, TopicEvents, msgs)
 }

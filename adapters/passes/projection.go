@@ -26,37 +26,64 @@ func NewProjection(db *sqldb.DB) (*Projection, error) {
 	return &Projection{db: db}, nil
 }
 
-// Handle applies one event. It runs in the subscriber's transaction, so the row and the consumer's offset commit
-// together. It skips an event the row already has (stream_version), so a rebuild running beside the live
-// projection, or a redelivery, changes nothing twice.
-func (p *Projection) Handle(ctx context.Context, e *eventstore.Event) error {
-	if !strings.HasPrefix(e.StreamID, StreamPrefix) {
-		return nil
-	}
-	decoded, _, err := pass.DecodeEvent(e.Type, e.Payload)
-	if err != nil {
-		return fmt.Errorf("project event %s: %w", e.ID, err)
-	}
-	passID := strings.TrimPrefix(e.StreamID, StreamPrefix)
-	switch ev := decoded.(type) {
-	case pass.Registered:
-		return p.upsert(ctx, e, passID, ev.Details, ev.Revision)
-	case pass.DataChanged:
-		return p.upsert(ctx, e, passID, ev.Details, ev.Revision)
-	case pass.UpdateScheduled:
-		return p.exec(ctx, e, `
-			UPDATE passes SET data = $3, version = $4, stream_version = $5, updated_at = $6
-			WHERE tenant_id = $1 AND pass_id = $2 AND stream_version < $5`,
-			e.TenantID, passID, encodeData(ev.Data), ev.Revision, e.Version, e.OccurredAt.UTC())
-	}
-	return nil
+// Handle applies the events of one append, in order. It runs in the subscriber's transaction, so the rows and the
+// consumer's offset commit together. It skips an event a row already has (stream_version), so a rebuild running
+// beside the live projection, or a redelivery, changes nothing twice.
+//
+// Registrations are written with one multi-row upsert: an import of a thousand passes is one statement. A
+// statement may not change a row twice, so a second event for a pass first writes what is pending.
+func (p *Projection) Handle(ctx context.Context, events []eventstore.Event) error {
+	return sqldb.InTx(ctx, p.db, func(ctx context.Context, tx *sql.Tx) error {
+		pending := make(map[string]bool)
+		var upserts [][]any
+		flush := func() error {
+			clear(pending)
+			rows := upserts
+			upserts = nil
+			if err := p.db.Dialect.ExecRows(ctx, tx, upsertHead, upsertTail, rows); err != nil {
+				return fmt.Errorf("project %d pass registrations: %w", len(rows), err)
+			}
+			return nil
+		}
+		for i := range events {
+			e := &events[i]
+			if !strings.HasPrefix(e.StreamID, StreamPrefix) {
+				continue
+			}
+			decoded, _, err := pass.DecodeEvent(e.Type, e.Payload)
+			if err != nil {
+				return fmt.Errorf("project event %s: %w", e.ID, err)
+			}
+			passKey := e.TenantID + "\x00" + e.StreamID
+			if pending[passKey] {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			switch ev := decoded.(type) {
+			case pass.Registered:
+				pending[passKey] = true
+				upserts = append(upserts, upsertRow(e, ev.Details, ev.Revision))
+			case pass.DataChanged:
+				pending[passKey] = true
+				upserts = append(upserts, upsertRow(e, ev.Details, ev.Revision))
+			case pass.UpdateScheduled:
+				_, err := tx.ExecContext(ctx, `
+					UPDATE passes SET data = $3, version = $4, stream_version = $5, updated_at = $6
+					WHERE tenant_id = $1 AND pass_id = $2 AND stream_version < $5`,
+					e.TenantID, strings.TrimPrefix(e.StreamID, StreamPrefix), encodeData(ev.Data), ev.Revision, e.Version, e.OccurredAt.UTC())
+				if err != nil {
+					return fmt.Errorf("project %s %s of %s: %w", e.Type, e.ID, e.StreamID, err)
+				}
+			}
+		}
+		return flush()
+	})
 }
 
-func (p *Projection) upsert(ctx context.Context, e *eventstore.Event, passID string, d pass.Details, revision int) error {
-	return p.exec(ctx, e, `
-		INSERT INTO passes (tenant_id, pass_id, pass_type, email, email_lower, custom_id, data, version, stream_version, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (tenant_id, pass_id) DO UPDATE SET
+const (
+	upsertHead = `INSERT INTO passes (tenant_id, pass_id, pass_type, email, email_lower, custom_id, data, version, stream_version, updated_at)`
+	upsertTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET
 			pass_type = excluded.pass_type,
 			email = excluded.email,
 			email_lower = excluded.email_lower,
@@ -65,17 +92,12 @@ func (p *Projection) upsert(ctx context.Context, e *eventstore.Event, passID str
 			version = excluded.version,
 			stream_version = excluded.stream_version,
 			updated_at = excluded.updated_at
-		WHERE passes.stream_version < excluded.stream_version`,
-		e.TenantID, passID, d.PassType, d.Email, strings.ToLower(d.Email), d.CustomID, encodeData(d.Data), revision, e.Version, e.OccurredAt.UTC())
-}
+		WHERE passes.stream_version < excluded.stream_version`
+)
 
-func (p *Projection) exec(ctx context.Context, e *eventstore.Event, stmt string, args ...any) error {
-	return sqldb.InTx(ctx, p.db, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
-			return fmt.Errorf("project %s %s of %s: %w", e.Type, e.ID, e.StreamID, err)
-		}
-		return nil
-	})
+func upsertRow(e *eventstore.Event, d pass.Details, revision int) []any {
+	return []any{e.TenantID, strings.TrimPrefix(e.StreamID, StreamPrefix), d.PassType, d.Email, strings.ToLower(d.Email), d.CustomID,
+		encodeData(d.Data), revision, e.Version, e.OccurredAt.UTC()}
 }
 
 func encodeData(data map[string]string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -138,7 +139,7 @@ func TestProjection_redeliveredEventChangesNothing(t *testing.T) {
 	}
 	handle := func(e eventstore.Event) {
 		t.Helper()
-		if err := projection.Handle(ctx, &e); err != nil {
+		if err := projection.Handle(ctx, []eventstore.Event{e}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -162,6 +163,76 @@ func TestProjection_redeliveredEventChangesNothing(t *testing.T) {
 	}
 }
 
+// TestProjection_aBatchEndsAsOneEventAtATime: a batch holding several events of one pass (registered, changed,
+// updated by a journey, registered again) among other passes' events leaves the same rows as the events handled
+// one by one, and replaying the batch changes nothing.
+func TestProjection_aBatchEndsAsOneEventAtATime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	build := func(t *testing.T) (*sqldb.DB, *passes.Projection, []eventstore.Event) {
+		db, events, repo := newRepository(t)
+		steps := []struct {
+			passID string
+			update func(p *pass.Pass) error
+		}{
+			{"p1", register(details("loyalty", "A@example.com", "c1", "points", "1"))},
+			{"p2", register(details("coupon", "b@example.com", "", "offer", "5%"))},
+			{"p1", register(details("loyalty", "a@example.com", "c1", "points", "2"))},
+			{"p1", func(p *pass.Pass) error {
+				_, err := p.ScheduleUpdate(pass.UpdateFromJourney{ActivityID: "a", DefinitionInstanceID: "d1", Fields: map[string]string{"offer": "10%"}})
+				return err
+			}},
+			{"p2", register(details("coupon", "b@example.com", "", "offer", "6%"))},
+			{"p1", register(details("loyalty", "a@example.com", "c1", "points", "3", "offer", "10%"))},
+		}
+		for _, s := range steps {
+			if err := repo.Update(ctx, "t1", s.passID, s.update); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Each would wait for every running transaction of the server; the streams are all there is here.
+		all := slices.Concat(loadStream(t, events, "t1", "p1"), loadStream(t, events, "t1", "p2"))
+		slices.SortFunc(all, func(a, b eventstore.Event) int {
+			if a.Position.After(b.Position) {
+				return 1
+			}
+			return -1
+		})
+		if len(all) != len(steps) {
+			t.Fatalf("%d events stored, want %d", len(all), len(steps))
+		}
+		projection, err := passes.NewProjection(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db, projection, all
+	}
+
+	oneDB, one, all := build(t)
+	for _, e := range all {
+		if err := one.Handle(ctx, []eventstore.Event{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batchDB, batch, all := build(t)
+	for range 2 {
+		if err := batch.Handle(ctx, all); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, got := readModelRows(t, oneDB), readModelRows(t, batchDB)
+	if len(want) != 2 || want[0].Version != 4 || want[0].StreamVersion != 4 {
+		t.Fatalf("one at a time: %+v, want p1 at version 4 and p2", want)
+	}
+	for i := range want {
+		// The two databases stored the events at different times.
+		want[i].UpdatedAt, got[i].UpdatedAt = "", ""
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("batched:\n got %+v\nwant %+v", got, want)
+	}
+}
+
 func TestProjection_skipsEventsItDoesNotShow(t *testing.T) {
 	t.Parallel()
 	db := newProjectionDB(t)
@@ -173,7 +244,7 @@ func TestProjection_skipsEventsItDoesNotShow(t *testing.T) {
 		{TenantID: "t1", StreamID: "tenant-t1", Version: 1, Type: "PassRegistered", Payload: []byte(`{"passType":"x"}`)},
 		{TenantID: "t1", StreamID: passes.StreamID("p1"), Version: 1, Type: "PassArchivedInAFutureVersion", Payload: []byte(`garbage`)},
 	} {
-		if err := projection.Handle(context.Background(), &e); err != nil {
+		if err := projection.Handle(context.Background(), []eventstore.Event{e}); err != nil {
 			t.Errorf("%s on %s: %v", e.Type, e.StreamID, err)
 		}
 	}
@@ -182,7 +253,7 @@ func TestProjection_skipsEventsItDoesNotShow(t *testing.T) {
 	}
 	// A pass event it cannot decode is an error, so the bus retries and then parks it instead of losing it.
 	bad := eventstore.Event{TenantID: "t1", StreamID: passes.StreamID("p1"), Version: 1, Type: "PassRegistered", Payload: []byte(`{`)}
-	if err := projection.Handle(context.Background(), &bad); err == nil {
+	if err := projection.Handle(context.Background(), []eventstore.Event{bad}); err == nil {
 		t.Error("an undecodable PassRegistered was accepted")
 	}
 	if n := contracttest.Count(t, db, `SELECT count(*) FROM passes`); n != 0 {

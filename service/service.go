@@ -25,8 +25,12 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// TenantCacheTTL bounds how long a tenant change made by another process takes to apply.
-const TenantCacheTTL = 2 * time.Second
+const (
+	// TenantCacheTTL bounds how long a tenant change made by another process takes to apply.
+	TenantCacheTTL = 2 * time.Second
+	// passUpdateWriteTimeout bounds the write of an execute call's updates; Journey Builder waits longer.
+	passUpdateWriteTimeout = 10 * time.Second
+)
 
 // Config tunes the service's parts. Zero fields take their defaults.
 type Config struct {
@@ -66,7 +70,7 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	passRepo, err := passes.NewRepository(events)
+	passRepo, err := passes.NewRepository(db, events)
 	if err != nil {
 		return nil, err
 	}
@@ -99,14 +103,18 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	updateSender, err := messaging.NewPassUpdateSender(bus, passUpdateWriteTimeout)
+	if err != nil {
+		return nil, err
+	}
 
 	application := app.Application{
 		Commands: app.Commands{
 			RegisterPass:              command.NewRegisterPassHandler(passRepo),
 			ImportPasses:              command.NewImportPassesHandler(passRepo),
 			SaveTenant:                command.NewSaveTenantHandler(tenantCache),
-			ScheduleFromJourney:       command.NewScheduleFromJourneyHandler(readModel, bus),
-			ScheduleJourneyPassUpdate: command.NewScheduleJourneyPassUpdateHandler(passRepo),
+			ScheduleFromJourney:       command.NewScheduleFromJourneyHandler(readModel, updateSender),
+			ScheduleJourneyPassUpdate: command.NewScheduleJourneyPassUpdateHandler(passRepo, log.WithField("component", "schedule")),
 			RecordActivityLifecycle:   command.NewRecordActivityLifecycleHandler(activityLog),
 			DeliverPushUpdate:         command.NewDeliverPushUpdateHandler(channels),
 			RecordPushOutcomes:        command.NewRecordPushOutcomesHandler(passRepo),
@@ -147,7 +155,7 @@ func addHandlers(bus *messaging.Bus, application app.Application, projection *pa
 	if err := bus.AddProjections(ProjectionsGroup, projection.Handle, auditLog.Handle, queue.Enqueue); err != nil {
 		return err
 	}
-	return bus.AddCommandHandler(cqrs.NewCommandHandler("ScheduleJourneyPassUpdate", application.Commands.ScheduleJourneyPassUpdate.Handle))
+	return bus.AddCommandHandler(cqrs.NewCommandHandler("ScheduleJourneyPassUpdates", application.Commands.ScheduleJourneyPassUpdate.Handle))
 }
 
 func newWebhookClient() *http.Client {

@@ -85,7 +85,7 @@ func (l *Log) List(ctx context.Context, q query.AuditLog) ([]query.AuditEvent, e
 		OrderBy: "position",
 		Limit:   q.Limit,
 	}.SQL()
-	rows, err := l.db.QueryContext(ctx, `
+	rows, err := sqldb.ReaderFor(ctx, l.db).QueryContext(ctx, `
 		SELECT position, event_type, occurred_at, journey_id, pass_id, correlation_id, data FROM audit_log `+clause, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit log: %w", err)

@@ -158,7 +158,7 @@ func (q *Queue) Finish(ctx context.Context, eventIDs []string) error {
 // Pending counts the deliveries not finished yet, for tests and benchmarks.
 func (q *Queue) Pending(ctx context.Context) (int, error) {
 	var n int
-	if err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries`).Scan(&n); err != nil {
+	if err := sqldb.ReaderFor(ctx, q.db).QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count deliveries: %w", err)
 	}
 	return n, nil

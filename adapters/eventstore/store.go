@@ -47,6 +47,18 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Event, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
+	stored := prepare(events)
+	err := sqldb.InSavepoint(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
+		return s.appendInTx(ctx, tx, stored)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return stored, nil
+}
+
+// prepare returns a copy of events with their ID and OccurredAt filled in.
+func prepare(events []Event) []Event {
 	stored := make([]Event, len(events))
 	copy(stored, events)
 	// Microseconds are what PostgreSQL keeps: the event returned and published is then the one Load reads back.
@@ -60,22 +72,33 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Event, error) {
 		}
 		stored[i].OccurredAt = stored[i].OccurredAt.UTC().Truncate(time.Microsecond)
 	}
-	err := sqldb.InSavepoint(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
-		for start := 0; start < len(stored); start += insertChunk {
-			end := min(start+insertChunk, len(stored))
-			if err := s.insert(ctx, tx, stored[start:end]); err != nil {
-				return err
-			}
-		}
-		if err := s.publisher.PublishInTx(ctx, tx, stored); err != nil {
-			return fmt.Errorf("publish %d events: %w", len(stored), err)
-		}
-		return nil
-	})
-	if err != nil {
+	return stored
+}
+
+// AppendInTx is Append in tx, without a savepoint of its own, for a caller that writes more in the same
+// savepoint. A conflict leaves tx unusable on PostgreSQL until that savepoint is rolled back.
+func (s *Store) AppendInTx(ctx context.Context, tx *sql.Tx, events []Event) ([]Event, error) {
+	stored := prepare(events)
+	if err := s.appendInTx(ctx, tx, stored); err != nil {
 		return nil, err
 	}
 	return stored, nil
+}
+
+func (s *Store) appendInTx(ctx context.Context, tx *sql.Tx, stored []Event) error {
+	for start := 0; start < len(stored); start += insertChunk {
+		end := min(start+insertChunk, len(stored))
+		if err := s.insert(ctx, tx, stored[start:end]); err != nil {
+			return err
+		}
+	}
+	if len(stored) == 0 {
+		return nil
+	}
+	if err := s.publisher.PublishInTx(ctx, tx, stored); err != nil {
+		return fmt.Errorf("publish %d events: %w", len(stored), err)
+	}
+	return nil
 }
 
 func (s *Store) insert(ctx context.Context, tx *sql.Tx, events []Event) error {

@@ -30,19 +30,22 @@ func NewProjection(db *sqldb.DB) (*Projection, error) {
 // consumer's offset commit together. It skips an event a row already has (stream_version), so a rebuild running
 // beside the live projection, or a redelivery, changes nothing twice.
 //
-// Registrations are written with one multi-row upsert: an import of a thousand passes is one statement. A
-// statement may not change a row twice, so a second event for a pass first writes what is pending.
+// The events are written with multi-row upserts, one for registrations and one for journey updates: an import of
+// a thousand passes, or a batch of journey updates, is a statement or two. A statement may not change a row twice,
+// so a second event for a pass first writes what is pending.
 func (p *Projection) Handle(ctx context.Context, events []eventstore.Event) error {
 	return sqldb.InTx(ctx, p.db, func(ctx context.Context, tx *sql.Tx) error {
 		pending := make(map[string]bool)
-		var upserts [][]any
+		var registrations, updates [][]any
 		flush := func() error {
 			clear(pending)
-			rows := upserts
-			upserts = nil
-			if err := p.db.Dialect.ExecRows(ctx, tx, upsertHead, upsertTail, rows); err != nil {
-				return fmt.Errorf("project %d pass registrations: %w", len(rows), err)
+			if err := p.db.Dialect.ExecRows(ctx, tx, upsertHead, registrationTail, registrations); err != nil {
+				return fmt.Errorf("project %d pass registrations: %w", len(registrations), err)
 			}
+			if err := p.db.Dialect.ExecRows(ctx, tx, upsertHead, updateTail, updates); err != nil {
+				return fmt.Errorf("project %d pass updates: %w", len(updates), err)
+			}
+			registrations, updates = nil, nil
 			return nil
 		}
 		for i := range events {
@@ -62,32 +65,35 @@ func (p *Projection) Handle(ctx context.Context, events []eventstore.Event) erro
 			}
 			switch ev := decoded.(type) {
 			case pass.Registered:
-				pending[passKey] = true
-				upserts = append(upserts, upsertRow(e, ev.Details, ev.Revision))
+				registrations = append(registrations, upsertRow(e, ev.Details, ev.Revision))
 			case pass.DataChanged:
-				pending[passKey] = true
-				upserts = append(upserts, upsertRow(e, ev.Details, ev.Revision))
+				registrations = append(registrations, upsertRow(e, ev.Details, ev.Revision))
 			case pass.UpdateScheduled:
-				_, err := tx.ExecContext(ctx, `
-					UPDATE passes SET data = $3, version = $4, stream_version = $5, updated_at = $6
-					WHERE tenant_id = $1 AND pass_id = $2 AND stream_version < $5`,
-					e.TenantID, strings.TrimPrefix(e.StreamID, StreamPrefix), encodeData(ev.Data), ev.Revision, e.Version, e.OccurredAt.UTC())
-				if err != nil {
-					return fmt.Errorf("project %s %s of %s: %w", e.Type, e.ID, e.StreamID, err)
-				}
+				// The row exists: the pass's registration comes before its updates in the global order. The
+				// upsert only writes what the update changes.
+				updates = append(updates, upsertRow(e, pass.Details{PassType: ev.PassType, Data: ev.Data}, ev.Revision))
+			default:
+				continue
 			}
+			pending[passKey] = true
 		}
 		return flush()
 	})
 }
 
 const (
-	upsertHead = `INSERT INTO passes (tenant_id, pass_id, pass_type, email, email_lower, custom_id, data, version, stream_version, updated_at)`
-	upsertTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET
+	upsertHead       = `INSERT INTO passes (tenant_id, pass_id, pass_type, email, email_lower, custom_id, data, version, stream_version, updated_at)`
+	registrationTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET
 			pass_type = excluded.pass_type,
 			email = excluded.email,
 			email_lower = excluded.email_lower,
 			custom_id = excluded.custom_id,
+			data = excluded.data,
+			version = excluded.version,
+			stream_version = excluded.stream_version,
+			updated_at = excluded.updated_at
+		WHERE passes.stream_version < excluded.stream_version`
+	updateTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET
 			data = excluded.data,
 			version = excluded.version,
 			stream_version = excluded.stream_version,

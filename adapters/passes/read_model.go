@@ -61,7 +61,7 @@ func (m *ReadModel) Get(ctx context.Context, tenantID, passID string, minStreamV
 }
 
 func (m *ReadModel) get(ctx context.Context, tenantID, passID string) (query.Pass, int, error) {
-	row := m.db.QueryRowContext(ctx, selectPass+`WHERE tenant_id = $1 AND pass_id = $2`, tenantID, passID)
+	row := sqldb.ReaderFor(ctx, m.db).QueryRowContext(ctx, selectPass+`WHERE tenant_id = $1 AND pass_id = $2`, tenantID, passID)
 	p, streamVersion, err := scanPass(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return query.Pass{}, 0, pass.ErrNotFound
@@ -81,7 +81,7 @@ func (m *ReadModel) Find(ctx context.Context, q query.FindPasses) ([]query.Pass,
 		OrderBy: "pass_id",
 		Limit:   q.Limit,
 	}.SQL()
-	rows, err := m.db.QueryContext(ctx, selectPass+clause, args...)
+	rows, err := sqldb.ReaderFor(ctx, m.db).QueryContext(ctx, selectPass+clause, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find passes: %w", err)
 	}
@@ -134,7 +134,7 @@ func (m *ReadModel) Match(ctx context.Context, tenantID string, match command.Pa
 	}
 	args = append(args, maxMatches)
 	stmt += fmt.Sprintf(` ORDER BY pass_id LIMIT $%d`, len(args))
-	rows, err := m.db.QueryContext(ctx, stmt, args...)
+	rows, err := sqldb.ReaderFor(ctx, m.db).QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("match passes by %s: %w", column, err)
 	}

@@ -3,12 +3,16 @@ package passes
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/passpush/passpush/adapters/eventstore"
+	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/correlation"
 	"github.com/passpush/passpush/domain/pass"
 )
@@ -39,19 +43,23 @@ func PassIDOf(streamID string) (string, bool) {
 	return strings.CutPrefix(streamID, StreamPrefix)
 }
 
-// Repository implements pass.Repository on the event store.
+// Repository implements pass.Repository on the event store. Each of a pass's two streams has a snapshot, written
+// in the transaction that appends to the stream, so a load reads two small rows instead of the pass's history.
+// The events stay the truth: a stream without a snapshot (stored before snapshots existed) is replayed, and so is
+// every stream after a version conflict, in case a snapshot ever fell behind.
 type Repository struct {
+	db     *sqldb.DB
 	events *eventstore.Store
 }
 
 var _ pass.Repository = (*Repository)(nil)
 
-// NewRepository returns a repository over events.
-func NewRepository(events *eventstore.Store) (*Repository, error) {
-	if events == nil {
-		return nil, errors.New("new pass repository: nil event store")
+// NewRepository returns a repository over events, keeping snapshots in db.
+func NewRepository(db *sqldb.DB, events *eventstore.Store) (*Repository, error) {
+	if db == nil || events == nil {
+		return nil, errors.New("new pass repository: nil db or event store")
 	}
-	return &Repository{events: events}, nil
+	return &Repository{db: db, events: events}, nil
 }
 
 // Update implements pass.Repository.
@@ -61,48 +69,38 @@ func (r *Repository) Update(ctx context.Context, tenantID, passID string, update
 
 // UpdateAll implements pass.Repository.
 func (r *Repository) UpdateAll(ctx context.Context, tenantID string, passIDs []string, update func(p *pass.Pass) error) error {
+	passIDs = slices.Compact(slices.Sorted(slices.Values(passIDs)))
 	for attempt := 0; ; attempt++ {
-		err := r.updateOnce(ctx, tenantID, passIDs, update)
+		err := r.updateOnce(ctx, tenantID, passIDs, update, attempt > 0)
 		if !errors.Is(err, eventstore.ErrConflict) || attempt == maxConflictRetries {
 			return err
 		}
 	}
 }
 
-func (r *Repository) updateOnce(ctx context.Context, tenantID string, passIDs []string, update func(p *pass.Pass) error) error {
-	streamIDs := make([]string, 0, 2*len(passIDs))
-	for _, id := range passIDs {
-		streamIDs = append(streamIDs, StreamID(id), PushStreamID(id))
-	}
-	streams, err := r.events.Load(ctx, tenantID, streamIDs...)
+// loaded is a pass as loaded, with the version each of its streams had.
+type loaded struct {
+	pass     *pass.Pass
+	versions map[string]int
+}
+
+func (r *Repository) updateOnce(ctx context.Context, tenantID string, passIDs []string, update func(p *pass.Pass) error, replay bool) error {
+	passes, err := r.load(ctx, tenantID, passIDs, replay)
 	if err != nil {
 		return err
 	}
 	var changes []eventstore.Event
+	var snapshots [][]any
 	for _, id := range passIDs {
-		p, err := pass.New(tenantID, id)
-		if err != nil {
+		l := passes[id]
+		if err := update(l.pass); err != nil {
 			return err
 		}
-		// The pass's own events first: an outcome refers to a revision they make.
-		for _, stream := range []string{StreamID(id), PushStreamID(id)} {
-			for _, stored := range streams[stream] {
-				e, known, err := pass.DecodeEvent(stored.Type, stored.Payload)
-				switch {
-				case err != nil:
-					return fmt.Errorf("load pass %s: %w", id, err)
-				case known:
-					p.Apply(e)
-				case stream == StreamID(id):
-					p.Skip()
-				}
-			}
+		if len(l.pass.Changes()) == 0 {
+			continue
 		}
-		if err := update(p); err != nil {
-			return err
-		}
-		version := map[string]int{StreamID(id): lastVersion(streams[StreamID(id)]), PushStreamID(id): lastVersion(streams[PushStreamID(id)])}
-		for _, e := range p.Changes() {
+		version := maps.Clone(l.versions)
+		for _, e := range l.pass.Changes() {
 			stream := StreamID(id)
 			if pass.IsPushOutcome(e) {
 				stream = PushStreamID(id)
@@ -112,23 +110,142 @@ func (r *Repository) updateOnce(ctx context.Context, tenantID string, passIDs []
 				return fmt.Errorf("encode %s of pass %s: %w", e.Name(), id, err)
 			}
 			version[stream]++
+			correlationID := correlation.ID(ctx)
+			if c, ok := e.(pass.Correlated); ok && c.Correlation() != "" {
+				correlationID = c.Correlation()
+			}
 			changes = append(changes, eventstore.Event{
 				TenantID:      tenantID,
 				StreamID:      stream,
 				Version:       version[stream],
 				Type:          e.Name(),
-				CorrelationID: correlation.ID(ctx),
+				CorrelationID: correlationID,
 				Payload:       payload,
 			})
 		}
+		state, pushes := l.pass.Snapshot()
+		for stream, v := range version {
+			if v == l.versions[stream] {
+				continue
+			}
+			var body any = state
+			if stream == PushStreamID(id) {
+				body = pushes
+			}
+			encoded, err := json.Marshal(body)
+			if err != nil {
+				return fmt.Errorf("encode snapshot of %s: %w", stream, err)
+			}
+			snapshots = append(snapshots, []any{tenantID, stream, v, string(encoded)})
+		}
 	}
-	_, err = r.events.Append(ctx, changes)
-	return err
+	if len(changes) == 0 {
+		return nil
+	}
+	// Rows in one order, so two writers that share passes lock them in the same order and cannot deadlock.
+	slices.SortFunc(snapshots, func(a, b []any) int { return strings.Compare(a[1].(string), b[1].(string)) })
+	return sqldb.InSavepoint(ctx, r.db, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := r.events.AppendInTx(ctx, tx, changes); err != nil {
+			return err
+		}
+		err := r.db.Dialect.ExecRows(ctx, tx, `INSERT INTO stream_snapshots (tenant_id, stream_id, version, state)`,
+			`ON CONFLICT (tenant_id, stream_id) DO UPDATE SET version = excluded.version, state = excluded.state
+			 WHERE stream_snapshots.version < excluded.version`, snapshots)
+		if err != nil {
+			return fmt.Errorf("save %d snapshots: %w", len(snapshots), err)
+		}
+		return nil
+	})
 }
 
-func lastVersion(stream []eventstore.Event) int {
-	if len(stream) == 0 {
-		return 0
+// load returns the passes from their snapshots, replaying the streams that have none (or all, with replay).
+func (r *Repository) load(ctx context.Context, tenantID string, passIDs []string, replay bool) (map[string]*loaded, error) {
+	streamIDs := make([]string, 0, 2*len(passIDs))
+	for _, id := range passIDs {
+		streamIDs = append(streamIDs, StreamID(id), PushStreamID(id))
 	}
-	return stream[len(stream)-1].Version
+	snapshots := map[string]snapshotRow{}
+	if !replay {
+		var err error
+		if snapshots, err = r.snapshots(ctx, tenantID, streamIDs); err != nil {
+			return nil, err
+		}
+	}
+	var missing []string
+	for _, s := range streamIDs {
+		if _, ok := snapshots[s]; !ok {
+			missing = append(missing, s)
+		}
+	}
+	streams, err := r.events.Load(ctx, tenantID, missing...)
+	if err != nil {
+		return nil, err
+	}
+
+	passes := make(map[string]*loaded, len(passIDs))
+	for _, id := range passIDs {
+		var state pass.Snapshot
+		var pushes pass.PushSnapshot
+		versions := map[string]int{}
+		for _, stream := range []string{StreamID(id), PushStreamID(id)} {
+			s, ok := snapshots[stream]
+			if !ok {
+				continue
+			}
+			target := any(&state)
+			if stream == PushStreamID(id) {
+				target = &pushes
+			}
+			if err := json.Unmarshal([]byte(s.state), target); err != nil {
+				return nil, fmt.Errorf("decode snapshot of %s: %w", stream, err)
+			}
+			versions[stream] = s.version
+		}
+		p, err := pass.Restore(tenantID, id, state, pushes)
+		if err != nil {
+			return nil, err
+		}
+		// The pass's own events first: an outcome refers to a revision they make.
+		for _, stream := range []string{StreamID(id), PushStreamID(id)} {
+			for _, stored := range streams[stream] {
+				e, known, err := pass.DecodeEvent(stored.Type, stored.Payload)
+				switch {
+				case err != nil:
+					return nil, fmt.Errorf("load pass %s: %w", id, err)
+				case known:
+					p.Apply(e)
+				case stream == StreamID(id):
+					p.Skip()
+				}
+				versions[stream] = stored.Version
+			}
+		}
+		passes[id] = &loaded{pass: p, versions: versions}
+	}
+	return passes, nil
+}
+
+type snapshotRow struct {
+	version int
+	state   string
+}
+
+func (r *Repository) snapshots(ctx context.Context, tenantID string, streamIDs []string) (map[string]snapshotRow, error) {
+	in, inArgs := r.db.Dialect.InList("stream_id", 2, streamIDs)
+	rows, err := sqldb.ReaderFor(ctx, r.db).QueryContext(ctx,
+		`SELECT stream_id, version, state FROM stream_snapshots WHERE tenant_id = $1 AND `+in, append([]any{tenantID}, inArgs...)...)
+	if err != nil {
+		return nil, fmt.Errorf("load snapshots of tenant %s: %w", tenantID, err)
+	}
+	defer rows.Close()
+	out := make(map[string]snapshotRow, len(streamIDs))
+	for rows.Next() {
+		var stream string
+		var s snapshotRow
+		if err := rows.Scan(&stream, &s.version, &s.state); err != nil {
+			return nil, fmt.Errorf("scan snapshot: %w", err)
+		}
+		out[stream] = s
+	}
+	return out, rows.Err()
 }

@@ -30,7 +30,7 @@ func newRepository(t *testing.T) (*sqldb.DB, *eventstore.Store, *passes.Reposito
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, err := passes.NewRepository(events)
+	repo, err := passes.NewRepository(db, events)
 	if err != nil {
 		t.Fatal(err)
 	}

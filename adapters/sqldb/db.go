@@ -5,6 +5,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,10 +17,20 @@ import (
 // DefaultSQLitePath is used when no database URL is configured, so `passpush serve` works on a fresh machine.
 const DefaultSQLitePath = "passpush.db"
 
-// DB is an open database and the dialect it speaks.
+// DB is an open database and the dialect it speaks. The embedded pool writes; Reader serves reads outside a
+// transaction (see ReaderFor).
 type DB struct {
 	*sql.DB
+	Reader  *sql.DB
 	Dialect Dialect
+}
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	if db.Reader == db.DB {
+		return db.DB.Close()
+	}
+	return errors.Join(db.Reader.Close(), db.DB.Close())
 }
 
 // Open connects to url: postgres://… or postgresql://… for PostgreSQL, sqlite:PATH (or empty) for SQLite.
@@ -33,7 +44,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		db.SetMaxOpenConns(32)
 		db.SetMaxIdleConns(32)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		return ping(ctx, &DB{DB: db, Dialect: Postgres})
+		return ping(ctx, &DB{DB: db, Reader: db, Dialect: Postgres})
 	case url == "" || strings.HasPrefix(url, "sqlite:"):
 		path, options, _ := strings.Cut(strings.TrimPrefix(url, "sqlite:"), "?")
 		if path == "" {
@@ -47,7 +58,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		default:
 			return nil, fmt.Errorf("unsupported SQLite option %q: the only one is synchronous=full", options)
 		}
-		db, err := sql.Open("sqlite", sqliteDSN(path, synchronous))
+		db, err := sql.Open("sqlite", sqliteDSN(path, synchronous)+"&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
@@ -57,14 +68,25 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		db.SetMaxOpenConns(1)
 		db.SetConnMaxIdleTime(0)
 		db.SetConnMaxLifetime(0)
-		return ping(ctx, &DB{DB: db, Dialect: SQLite})
+		// In WAL mode readers do not wait for the writer, so reads (an execute call's pass lookup, a GET) get
+		// connections of their own instead of queueing behind the subscribers' write transactions. query_only
+		// makes a write sent to them by mistake fail instead of contending with the writer.
+		reader, err := sql.Open("sqlite", sqliteDSN(path, synchronous)+"&_pragma=query_only(1)")
+		if err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("open sqlite %s for reading: %w", path, err)
+		}
+		reader.SetMaxOpenConns(sqliteReaders)
+		reader.SetMaxIdleConns(sqliteReaders)
+		return ping(ctx, &DB{DB: db, Reader: reader, Dialect: SQLite})
 	default:
 		return nil, fmt.Errorf("unsupported database URL scheme in %q: want postgres://, postgresql:// or sqlite:PATH", Redact(url))
 	}
 }
 
-// sqliteDSN turns on WAL (readers never block the writer), a busy timeout for other processes such as a CLI
-// running beside `serve`, and immediate transactions, so a transaction never fails to upgrade from read to write.
+// sqliteDSN turns on WAL (readers never block the writer) and a busy timeout for other processes such as a CLI
+// running beside `serve`. The writer adds immediate transactions, so a transaction never fails to upgrade from
+// read to write.
 //
 // synchronous(NORMAL) in WAL mode writes every commit to the WAL before it returns, so a commit survives the
 // process being killed (kill -9) and restarted; only a crash of the machine itself can lose the last commits,
@@ -75,12 +97,15 @@ func sqliteDSN(path, synchronous string) string {
 		"?_pragma=journal_mode(WAL)" +
 		"&_pragma=busy_timeout(10000)" +
 		"&_pragma=synchronous(" + synchronous + ")" +
-		"&_pragma=foreign_keys(ON)" +
-		"&_txlock=immediate"
+		"&_pragma=foreign_keys(ON)"
 }
 
+// sqliteReaders is how many read connections an SQLite database gets: one per core here is enough to keep reads
+// off the writer's queue.
+const sqliteReaders = 4
+
 func ping(ctx context.Context, db *DB) (*DB, error) {
-	if err := db.PingContext(ctx); err != nil {
+	if err := errors.Join(db.PingContext(ctx), db.Reader.PingContext(ctx)); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", db.Dialect.Name, err)
 	}

@@ -102,8 +102,8 @@ func TxFromContext(ctx context.Context) (*sql.Tx, bool) {
 }
 
 // Querier is what reads run on: the context's transaction, so a handler reads its own writes and, on SQLite's
-// single connection, does not wait for itself; else the pool. Reads need no savepoint: they cannot leave
-// partial effects.
+// single writer connection, does not wait for itself; else the reader pool. Reads need no savepoint: they cannot
+// leave partial effects.
 type Querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -114,5 +114,5 @@ func ReaderFor(ctx context.Context, db *DB) Querier {
 	if tx, ok := TxFromContext(ctx); ok {
 		return tx
 	}
-	return db.DB
+	return db.Reader
 }

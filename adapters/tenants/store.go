@@ -30,7 +30,7 @@ const selectTenant = `SELECT tenant_id, name, sfmc_signing_secrets, webhook_url,
 
 // Get returns the tenant, disabled or not, or tenant.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (tenant.Tenant, error) {
-	t, err := scan(s.db.QueryRowContext(ctx, selectTenant+`WHERE tenant_id = $1`, id))
+	t, err := scan(sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, selectTenant+`WHERE tenant_id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return tenant.Tenant{}, tenant.ErrNotFound
 	}
@@ -42,7 +42,7 @@ func (s *Store) Get(ctx context.Context, id string) (tenant.Tenant, error) {
 
 // List returns every tenant ordered by id.
 func (s *Store) List(ctx context.Context) ([]tenant.Tenant, error) {
-	rows, err := s.db.QueryContext(ctx, selectTenant+`ORDER BY tenant_id`)
+	rows, err := sqldb.ReaderFor(ctx, s.db).QueryContext(ctx, selectTenant+`ORDER BY tenant_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}

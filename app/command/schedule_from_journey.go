@@ -41,19 +41,19 @@ type PassMatcher interface {
 	Match(ctx context.Context, tenantID string, m PassMatch) ([]string, error)
 }
 
-// CommandSender stores commands on the command bus, all or none, and returns once they are durable.
-type CommandSender interface {
-	SendAll(ctx context.Context, commands ...any) error
+// PassUpdateSender stores pass updates on the command bus, all or none, and returns once they are durable.
+type PassUpdateSender interface {
+	SendPassUpdates(ctx context.Context, updates ...ScheduleJourneyPassUpdate) error
 }
 
 // ScheduleFromJourneyHandler handles ScheduleFromJourney.
 type ScheduleFromJourneyHandler struct {
 	passes   PassMatcher
-	commands CommandSender
+	commands PassUpdateSender
 }
 
 // NewScheduleFromJourneyHandler returns a handler that matches passes in passes and sends on commands.
-func NewScheduleFromJourneyHandler(passes PassMatcher, commands CommandSender) ScheduleFromJourneyHandler {
+func NewScheduleFromJourneyHandler(passes PassMatcher, commands PassUpdateSender) ScheduleFromJourneyHandler {
 	if passes == nil || commands == nil {
 		panic("nil pass matcher or command sender")
 	}
@@ -76,16 +76,16 @@ func (h ScheduleFromJourneyHandler) Handle(ctx context.Context, call ScheduleFro
 	if len(ids) == 0 {
 		return 0, ErrNoMatchingPasses
 	}
-	commands := make([]any, len(ids))
+	commands := make([]ScheduleJourneyPassUpdate, len(ids))
 	for i, id := range ids {
-		commands[i] = &ScheduleJourneyPassUpdate{
+		commands[i] = ScheduleJourneyPassUpdate{
 			TenantID:      call.TenantID,
 			PassID:        id,
 			Update:        call.Update,
 			CorrelationID: correlation.ID(ctx),
 		}
 	}
-	if err := h.commands.SendAll(ctx, commands...); err != nil {
+	if err := h.commands.SendPassUpdates(ctx, commands...); err != nil {
 		return 0, fmt.Errorf("send %d pass updates: %w", len(commands), err)
 	}
 	return len(ids), nil

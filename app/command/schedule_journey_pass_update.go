@@ -2,12 +2,14 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/passpush/passpush/domain/pass"
+	"github.com/sirupsen/logrus"
 )
 
-// ScheduleJourneyPassUpdate asks for one pass to take one contact entry's update. It travels on the command bus.
+// ScheduleJourneyPassUpdate asks for one pass to take one contact entry's update.
 type ScheduleJourneyPassUpdate struct {
 	TenantID      string                 `json:"tenantId"`
 	PassID        string                 `json:"passId"`
@@ -15,30 +17,93 @@ type ScheduleJourneyPassUpdate struct {
 	CorrelationID string                 `json:"correlationId"`
 }
 
-// ScheduleJourneyPassUpdateHandler handles ScheduleJourneyPassUpdate.
+// PartitionKey keeps the commands of one pass in order on the command bus.
+func (c ScheduleJourneyPassUpdate) PartitionKey() string { return c.TenantID + "/" + c.PassID }
+
+// ScheduleJourneyPassUpdates is what travels on the command bus: the ScheduleJourneyPassUpdate commands of the
+// execute calls that were stored together, in the order they were sent, all of one partition. Handling them
+// together costs one load and one append for the lot instead of a transaction's worth of round trips each.
+type ScheduleJourneyPassUpdates struct {
+	Updates []ScheduleJourneyPassUpdate `json:"updates"`
+}
+
+// PartitionKey implements the bus's partitioning: every update of the batch has the same partition, so the first
+// one's key picks it.
+func (c ScheduleJourneyPassUpdates) PartitionKey() string {
+	if len(c.Updates) == 0 {
+		return ""
+	}
+	return c.Updates[0].PartitionKey()
+}
+
+// ScheduleJourneyPassUpdateHandler handles ScheduleJourneyPassUpdates.
 type ScheduleJourneyPassUpdateHandler struct {
 	passes pass.Repository
+	log    *logrus.Entry
 }
 
 // NewScheduleJourneyPassUpdateHandler returns a handler that stores passes in passes.
-func NewScheduleJourneyPassUpdateHandler(passes pass.Repository) ScheduleJourneyPassUpdateHandler {
-	if passes == nil {
-		panic("nil pass repository")
+func NewScheduleJourneyPassUpdateHandler(passes pass.Repository, log *logrus.Entry) ScheduleJourneyPassUpdateHandler {
+	if passes == nil || log == nil {
+		panic("nil pass repository or log")
 	}
-	return ScheduleJourneyPassUpdateHandler{passes: passes}
+	return ScheduleJourneyPassUpdateHandler{passes: passes, log: log}
 }
 
-// Handle records PassUpdateScheduled, once per contact entry: the pass decides what is a resend.
-func (h ScheduleJourneyPassUpdateHandler) Handle(ctx context.Context, cmd *ScheduleJourneyPassUpdate) error {
-	err := h.passes.Update(ctx, cmd.TenantID, cmd.PassID, func(p *pass.Pass) error {
-		_, err := p.ScheduleUpdate(cmd.Update)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("schedule update of pass %s for entry %s: %w", cmd.PassID, cmd.Update.EntryKey(), err)
+// Handle records PassUpdateScheduled, once per contact entry (the pass decides what is a resend), for every update
+// of the batch, one tenant at a time, in the order they were sent.
+//
+// An update the pass refuses can never succeed, so it is logged and skipped rather than failing the batch: a
+// retried or poisoned batch would hold back or drop the other calls' updates. Only a storage error fails it.
+func (h ScheduleJourneyPassUpdateHandler) Handle(ctx context.Context, cmd *ScheduleJourneyPassUpdates) error {
+	var tenants []string
+	byTenant := make(map[string][]ScheduleJourneyPassUpdate)
+	for _, u := range cmd.Updates {
+		if _, seen := byTenant[u.TenantID]; !seen {
+			tenants = append(tenants, u.TenantID)
+		}
+		byTenant[u.TenantID] = append(byTenant[u.TenantID], u)
+	}
+	for _, tenantID := range tenants {
+		if err := h.schedule(ctx, tenantID, byTenant[tenantID]); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// PartitionKey keeps the commands of one pass in order on the command bus.
-func (c ScheduleJourneyPassUpdate) PartitionKey() string { return c.TenantID + "/" + c.PassID }
+func (h ScheduleJourneyPassUpdateHandler) schedule(ctx context.Context, tenantID string, updates []ScheduleJourneyPassUpdate) error {
+	var ids []string
+	byPass := make(map[string][]ScheduleJourneyPassUpdate)
+	for _, u := range updates {
+		if _, seen := byPass[u.PassID]; !seen {
+			ids = append(ids, u.PassID)
+		}
+		byPass[u.PassID] = append(byPass[u.PassID], u)
+	}
+	// The repository calls update again after a version conflict, so what a pass refused is collected afresh.
+	refused := make(map[string][]error)
+	err := h.passes.UpdateAll(ctx, tenantID, ids, func(p *pass.Pass) error {
+		refused[p.ID()] = nil
+		for _, u := range byPass[p.ID()] {
+			update := u.Update
+			update.CorrelationID = u.CorrelationID
+			if _, err := p.ScheduleUpdate(update); err != nil {
+				if !errors.Is(err, pass.ErrInvalid) && !errors.Is(err, pass.ErrNotFound) {
+					return err
+				}
+				refused[p.ID()] = append(refused[p.ID()], fmt.Errorf("pass %s, entry %s, correlation %s: %w", u.PassID, update.EntryKey(), u.CorrelationID, err))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("schedule %d updates of tenant %s: %w", len(updates), tenantID, err)
+	}
+	for _, id := range ids {
+		for _, err := range refused[id] {
+			h.log.WithContext(ctx).WithField("tenant_id", tenantID).WithError(err).Error("pass update refused; skipped")
+		}
+	}
+	return nil
+}

@@ -10,6 +10,11 @@ type Event interface {
 	Name() string
 }
 
+// Correlated is an event that names the call it came from, which may differ from the call that stores it.
+type Correlated interface {
+	Correlation() string
+}
+
 // Registered is the first event of a pass's stream.
 type Registered struct {
 	Details
@@ -30,6 +35,9 @@ type UpdateScheduled struct {
 	PassType string            `json:"passType"`
 	Data     map[string]string `json:"data"`
 }
+
+// Correlation implements Correlated.
+func (e UpdateScheduled) Correlation() string { return e.CorrelationID }
 
 // PushUpdateEmitted records that every channel of the pass took the update of Revision.
 type PushUpdateEmitted struct {

@@ -152,6 +152,9 @@ type UpdateFromJourney struct {
 	ContactKey           string            `json:"contactKey"`
 	Fields               map[string]string `json:"fields"`
 	Message              string            `json:"message"`
+	// CorrelationID is the id of the call that asked for the update. Updates of many calls are stored together,
+	// so the event carries it to its envelope; it is not part of the payload.
+	CorrelationID string `json:"-"`
 }
 
 // EntryKey identifies a contact entry at an activity. Journey Builder resends an execute call after a timeout

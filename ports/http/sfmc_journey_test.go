@@ -189,12 +189,18 @@ func TestJourney_manyContactsWithResendsUpdateEachPassOncePerEntryInOrder(t *tes
 
 	// The event store: exactly one PassUpdateScheduled per (pass, entry), and one outcome, delivered, per update.
 	scheduled := map[string]string{} // pass/entry → event id
+	correlations := map[string]bool{}
 	for _, e := range h.storedOfType("PassUpdateScheduled") {
 		key := e.passID() + "/" + e.payload["definitionInstanceId"].(string)
 		if _, dup := scheduled[key]; dup {
 			t.Errorf("entry %s scheduled twice", key)
 		}
 		scheduled[key] = e.ID
+		correlations[e.CorrelationID] = true
+	}
+	// Concurrent calls' updates are stored and handled together, yet each keeps the id of the call it came from.
+	if delete(correlations, ""); len(correlations) != len(scheduled) {
+		t.Errorf("%d updates carry %d distinct correlation ids, want each its own call's", len(scheduled), len(correlations))
 	}
 	for passID, entries := range entriesOf {
 		for _, entry := range entries {

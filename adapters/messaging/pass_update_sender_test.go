@@ -1,0 +1,145 @@
+package messaging_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/passpush/passpush/adapters/internal/contracttest"
+	"github.com/passpush/passpush/adapters/messaging"
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app/command"
+)
+
+// TestPassUpdateSender_callsDuringAWriteShareTheNext: while one call's write waits on the database, the calls
+// that come in wait for it and are then stored together in one message; every call returns once its updates are
+// stored, and the handler gets each update once, a pass's updates in the order they were sent.
+func TestPassUpdateSender_callsDuringAWriteShareTheNext(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	var mu sync.Mutex
+	var handled []command.ScheduleJourneyPassUpdate
+	if err := h.bus.AddCommandHandler(cqrs.NewCommandHandler("ScheduleJourneyPassUpdates",
+		func(ctx context.Context, cmd *command.ScheduleJourneyPassUpdates) error {
+			mu.Lock()
+			defer mu.Unlock()
+			handled = append(handled, cmd.Updates...)
+			return nil
+		})); err != nil {
+		t.Fatal(err)
+	}
+	sender, err := messaging.NewPassUpdateSender(h.bus, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.start(t)
+	ctx := contracttest.Context(t)
+
+	// Hold the command table (PostgreSQL) or the only writer connection (SQLite), so the first write waits.
+	hold, err := h.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.db.Dialect.Name == sqldb.Postgres.Name {
+		if _, err := hold.ExecContext(ctx, `LOCK TABLE watermill_commands IN EXCLUSIVE MODE`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update := func(passID string, n int) command.ScheduleJourneyPassUpdate {
+		u := command.ScheduleJourneyPassUpdate{TenantID: "t1", PassID: passID, CorrelationID: fmt.Sprintf("%s-%d", passID, n)}
+		u.Update.ActivityID, u.Update.DefinitionInstanceID = "a1", fmt.Sprint(n)
+		return u
+	}
+	const calls = 12
+	errs := make(chan error, calls+1)
+	first := make(chan struct{})
+	go func() {
+		close(first)
+		errs <- sender.SendPassUpdates(ctx, update("first", 0))
+	}()
+	<-first
+	time.Sleep(100 * time.Millisecond) // the first call's write is now waiting on the database
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Two updates in one call, as for a contact with two passes.
+			errs <- sender.SendPassUpdates(ctx, update(fmt.Sprintf("p%d", i), 1), update(fmt.Sprintf("q%d", i), 1))
+		}()
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		_ = hold.Rollback()
+	}()
+	wg.Wait()
+	for range calls + 1 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a call failed: %v", err)
+		}
+	}
+	// A call returns once its updates are stored, so they are all in the table now.
+	if n := contracttest.Count(t, h.db, `SELECT count(*) FROM watermill_commands`); n > 2 {
+		t.Errorf("%d messages for %d calls made while a write was waiting, want them to share writes (at most 2)", n, calls+1)
+	}
+
+	// Sequential calls for one pass keep their order.
+	for n := range 5 {
+		if err := sender.SendPassUpdates(ctx, update("ordered", n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := 1 + 2*calls + 5
+	var got []command.ScheduleJourneyPassUpdate
+	contracttest.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		got = slices.Clone(handled)
+		return len(got) >= want
+	}, "the handler gets all %d updates", want)
+	seen := map[string]int{}
+	var ordered []string
+	for _, u := range got {
+		seen[u.CorrelationID]++
+		if u.PassID == "ordered" {
+			ordered = append(ordered, u.Update.DefinitionInstanceID)
+		}
+	}
+	if len(got) != want || len(seen) != want {
+		t.Errorf("handled %d updates, %d distinct, want %d once each", len(got), len(seen), want)
+	}
+	if !slices.Equal(ordered, []string{"0", "1", "2", "3", "4"}) {
+		t.Errorf("one pass's updates were handled in the order %v, want 0 to 4", ordered)
+	}
+}
+
+// TestPassUpdateSender_aCallGivesUpWithItsContext: a caller whose context ends stops waiting and gets the error.
+func TestPassUpdateSender_aCallGivesUpWithItsContext(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	sender, err := messaging.NewPassUpdateSender(h.bus, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold, err := h.db.BeginTx(contracttest.Context(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(tx *sql.Tx) { _ = tx.Rollback() }(hold)
+	if h.db.Dialect.Name == sqldb.Postgres.Name {
+		if _, err := hold.ExecContext(contracttest.Context(t), `LOCK TABLE watermill_commands IN EXCLUSIVE MODE`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = sender.SendPassUpdates(ctx, command.ScheduleJourneyPassUpdate{TenantID: "t1", PassID: "p1"})
+	if err == nil || ctx.Err() == nil {
+		t.Fatalf("err = %v, want the context's error", err)
+	}
+}

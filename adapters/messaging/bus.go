@@ -31,8 +31,8 @@ type Config struct {
 	RetryInterval time.Duration
 	// CommandPartitions is how many command topics to use, 1 to CommandPartitions; default 1. The updates of
 	// concurrent execute calls are stored as one message per partition, so one partition makes the fewest and
-	// largest messages: on the 2-core benchmark machine it schedules more updates per second than two or four
-	// consumers of smaller ones (bench/sfmc, README). More may pay on a database server with more cores.
+	// largest messages: on the 2-core benchmark machine it schedules more updates per second than four consumers
+	// of smaller ones (bench/sfmc, README). More may pay on a database server with more cores.
 	CommandPartitions int
 }
 
@@ -175,22 +175,6 @@ func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, err
 		return nil, fmt.Errorf("new event processor: %w", err)
 	}
 	return &Bus{db: db, partitions: config.CommandPartitions, Router: router, CommandBus: commandBus, commandProcessors: commandProcessors, eventProcessor: eventProcessor}, nil
-}
-
-// SendAll stores commands on the command bus in one transaction, so either all are stored or none is.
-func (b *Bus) SendAll(ctx context.Context, commands ...any) error {
-	if len(commands) == 1 {
-		// One command is one INSERT, atomic without a transaction around it.
-		return b.CommandBus.Send(ctx, commands[0])
-	}
-	return sqldb.InTx(ctx, b.db, func(ctx context.Context, tx *sql.Tx) error {
-		for _, c := range commands {
-			if err := b.CommandBus.Send(ctx, c); err != nil {
-				return fmt.Errorf("send %T: %w", c, err)
-			}
-		}
-		return nil
-	})
 }
 
 // AddCommandHandler subscribes handler to every command topic. Its name is its consumer group on each.

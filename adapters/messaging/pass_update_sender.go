@@ -4,124 +4,82 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
+	"github.com/passpush/passpush/adapters/internal/group"
 	"github.com/passpush/passpush/app/command"
 )
 
 // PassUpdateSender implements command.PassUpdateSender with group commit. Journey Builder sends thousands of
 // execute calls a second, each with an update or two. Stored one message each, every update paid a commit, and
 // downstream a subscriber transaction's worth of round trips in the command handler and the projections. Here the
-// updates of the calls that arrive while a write is in flight wait for it and are then stored together: one
-// ScheduleJourneyPassUpdates message per command partition, all in one transaction.
+// updates of the calls that arrive while a partition's write is in flight wait for it and are then stored
+// together, as one ScheduleJourneyPassUpdates message with one INSERT.
+//
+// Each command partition has a writer of its own, one write at a time, which keeps the updates of a pass in the
+// order they were sent. A call whose passes fall in several partitions waits for each of their writes; if one
+// fails the call fails, and Journey Builder's resend stores the rest, the passes ignoring what they already have.
 type PassUpdateSender struct {
-	bus *Bus
-	// writeTimeout bounds one write, so callers get an error instead of waiting on a database that does not answer.
-	writeTimeout time.Duration
-
-	mu      sync.Mutex
-	queue   []*sendRequest
-	writing bool
-}
-
-type sendRequest struct {
-	updates []command.ScheduleJourneyPassUpdate
-	done    chan error
+	partitions []*group.Batcher[[]command.ScheduleJourneyPassUpdate, struct{}]
 }
 
 var _ command.PassUpdateSender = (*PassUpdateSender)(nil)
 
-// maxUpdatesPerWrite bounds a write's size; a larger backlog is written in several, in order.
-const maxUpdatesPerWrite = 1000
+// maxCallsPerWrite bounds a message's size; a larger backlog is written in several, in order.
+const maxCallsPerWrite = 500
 
-// NewPassUpdateSender returns a sender on bus's command topics.
+// NewPassUpdateSender returns a sender on bus's command topics. writeTimeout bounds one write.
 func NewPassUpdateSender(bus *Bus, writeTimeout time.Duration) (*PassUpdateSender, error) {
 	if bus == nil {
 		return nil, errors.New("new pass update sender: nil bus")
 	}
-	if writeTimeout <= 0 {
-		return nil, errors.New("new pass update sender: write timeout must be positive")
-	}
-	return &PassUpdateSender{bus: bus, writeTimeout: writeTimeout}, nil
-}
-
-// SendPassUpdates implements command.PassUpdateSender. It returns once the write that holds the updates has
-// committed, or with that write's error; the updates of one call are always in the same write.
-func (s *PassUpdateSender) SendPassUpdates(ctx context.Context, updates ...command.ScheduleJourneyPassUpdate) error {
-	if len(updates) == 0 {
-		return nil
-	}
-	req := &sendRequest{updates: updates, done: make(chan error, 1)}
-	s.mu.Lock()
-	s.queue = append(s.queue, req)
-	start := !s.writing
-	s.writing = true
-	s.mu.Unlock()
-	if start {
-		// The writer gets a goroutine of its own, so under steady load no caller keeps writing for others.
-		go s.write()
-	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		// The write may still commit; a resent call is then a duplicate, which the passes ignore.
-		return fmt.Errorf("wait for %d pass updates to be stored: %w", len(updates), ctx.Err())
-	}
-}
-
-// write stores what is queued until the queue is empty, one write at a time, which keeps the updates of a pass
-// in the order they were sent.
-func (s *PassUpdateSender) write() {
-	for {
-		group := s.take()
-		if len(group) == 0 {
-			return
-		}
-		err := s.store(group)
-		for _, req := range group {
-			req.done <- err
-		}
-	}
-}
-
-// take removes the next write's requests from the queue: at least one, and no more than maxUpdatesPerWrite
-// updates unless a single request holds more. With nothing queued it ends the writer.
-func (s *PassUpdateSender) take() []*sendRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n, updates := 0, 0
-	for n < len(s.queue) && (n == 0 || updates+len(s.queue[n].updates) <= maxUpdatesPerWrite) {
-		updates += len(s.queue[n].updates)
-		n++
-	}
-	if n == 0 {
-		s.writing = false
-		return nil
-	}
-	group := s.queue[:n:n]
-	s.queue = s.queue[n:]
-	return group
-}
-
-// store writes the group's updates as one message per partition, in one transaction.
-func (s *PassUpdateSender) store(group []*sendRequest) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.writeTimeout)
-	defer cancel()
-	byTopic := make(map[string]*command.ScheduleJourneyPassUpdates)
-	var messages []any
-	for _, req := range group {
-		for _, u := range req.updates {
-			topic := commandTopicOf(u, s.bus.partitions)
-			batch, ok := byTopic[topic]
-			if !ok {
-				batch = &command.ScheduleJourneyPassUpdates{}
-				byTopic[topic] = batch
-				messages = append(messages, batch)
+	s := &PassUpdateSender{}
+	for i := range bus.partitions {
+		topic := CommandTopic(i)
+		write := func(ctx context.Context, calls [][]command.ScheduleJourneyPassUpdate) ([]struct{}, error) {
+			batch := &command.ScheduleJourneyPassUpdates{}
+			for _, updates := range calls {
+				batch.Updates = append(batch.Updates, updates...)
 			}
-			batch.Updates = append(batch.Updates, u)
+			if err := bus.CommandBus.Send(ctx, batch); err != nil {
+				return nil, fmt.Errorf("store %d pass updates on %s: %w", len(batch.Updates), topic, err)
+			}
+			return make([]struct{}, len(calls)), nil
+		}
+		writer, err := group.NewBatcher(group.Config{MaxRun: maxCallsPerWrite, Timeout: writeTimeout}, write)
+		if err != nil {
+			return nil, fmt.Errorf("new pass update sender: %w", err)
+		}
+		s.partitions = append(s.partitions, writer)
+	}
+	return s, nil
+}
+
+// SendPassUpdates implements command.PassUpdateSender. It returns once the writes that hold the updates have
+// committed, or with their error. A caller whose ctx ends gets its error, though the write may still commit: a
+// resent call is then a duplicate, which the passes ignore.
+func (s *PassUpdateSender) SendPassUpdates(ctx context.Context, updates ...command.ScheduleJourneyPassUpdate) error {
+	byPartition := make(map[int][]command.ScheduleJourneyPassUpdate)
+	for _, u := range updates {
+		p := partitionOf(u, len(s.partitions))
+		byPartition[p] = append(byPartition[p], u)
+	}
+	if len(byPartition) == 1 {
+		for p, part := range byPartition {
+			_, err := s.partitions[p].Do(ctx, part)
+			return err
 		}
 	}
-	return s.bus.SendAll(ctx, messages...)
+	errs := make(chan error, len(byPartition))
+	for p, part := range byPartition {
+		go func() {
+			_, err := s.partitions[p].Do(ctx, part)
+			errs <- err
+		}()
+	}
+	var err error
+	for range byPartition {
+		err = errors.Join(err, <-errs)
+	}
+	return err
 }

@@ -40,16 +40,7 @@ func TestPassUpdateSender_callsDuringAWriteShareTheNext(t *testing.T) {
 	h.start(t)
 	ctx := contracttest.Context(t)
 
-	// Hold the command table (PostgreSQL) or the only writer connection (SQLite), so the first write waits.
-	hold, err := h.db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.db.Dialect.Name == sqldb.Postgres.Name {
-		if _, err := hold.ExecContext(ctx, `LOCK TABLE watermill_commands IN EXCLUSIVE MODE`); err != nil {
-			t.Fatal(err)
-		}
-	}
+	hold, partitions := holdCommandTables(t, h)
 	update := func(passID string, n int) command.ScheduleJourneyPassUpdate {
 		u := command.ScheduleJourneyPassUpdate{TenantID: "t1", PassID: passID, CorrelationID: fmt.Sprintf("%s-%d", passID, n)}
 		u.Update.ActivityID, u.Update.DefinitionInstanceID = "a1", fmt.Sprint(n)
@@ -83,9 +74,14 @@ func TestPassUpdateSender_callsDuringAWriteShareTheNext(t *testing.T) {
 			t.Fatalf("a call failed: %v", err)
 		}
 	}
-	// A call returns once its updates are stored, so they are all in the table now.
-	if n := contracttest.Count(t, h.db, `SELECT count(*) FROM watermill_commands`); n > 2 {
-		t.Errorf("%d messages for %d calls made while a write was waiting, want them to share writes (at most 2)", n, calls+1)
+	// A call returns once its updates are stored, so they are all in the tables now.
+	messages := 0
+	for i := range partitions {
+		messages += contracttest.Count(t, h.db, `SELECT count(*) FROM watermill_`+messaging.CommandTopic(i))
+	}
+	if messages > 2*partitions {
+		t.Errorf("%d messages for %d calls made while writes were waiting, want them to share writes (at most 2 per partition, %d)",
+			messages, calls+1, 2*partitions)
 	}
 
 	// Sequential calls for one pass keep their order.
@@ -126,20 +122,31 @@ func TestPassUpdateSender_aCallGivesUpWithItsContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hold, err := h.db.BeginTx(contracttest.Context(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hold, _ := holdCommandTables(t, h)
 	defer func(tx *sql.Tx) { _ = tx.Rollback() }(hold)
-	if h.db.Dialect.Name == sqldb.Postgres.Name {
-		if _, err := hold.ExecContext(contracttest.Context(t), `LOCK TABLE watermill_commands IN EXCLUSIVE MODE`); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	err = sender.SendPassUpdates(ctx, command.ScheduleJourneyPassUpdate{TenantID: "t1", PassID: "p1"})
 	if err == nil || ctx.Err() == nil {
 		t.Fatalf("err = %v, want the context's error", err)
 	}
+}
+
+// holdCommandTables makes writes to the command topics wait until the returned transaction ends: it locks every
+// command table on PostgreSQL and holds the only writer connection on SQLite. It returns the partition count.
+func holdCommandTables(t *testing.T, h harness) (*sql.Tx, int) {
+	t.Helper()
+	hold, err := h.db.BeginTx(contracttest.Context(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.db.Dialect.Name != sqldb.Postgres.Name {
+		return hold, 1
+	}
+	for i := range messaging.CommandPartitions {
+		if _, err := hold.ExecContext(contracttest.Context(t), `LOCK TABLE watermill_`+messaging.CommandTopic(i)+` IN EXCLUSIVE MODE`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hold, messaging.CommandPartitions
 }

@@ -45,13 +45,17 @@ type Partitioned interface {
 }
 
 func commandTopicOf(command any, partitions int) string {
+	return CommandTopic(partitionOf(command, partitions))
+}
+
+func partitionOf(command any, partitions int) int {
 	p, ok := command.(Partitioned)
 	if !ok {
-		return CommandTopic(0)
+		return 0
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(p.PartitionKey()))
-	return CommandTopic(int(h.Sum32() % uint32(partitions)))
+	return int(h.Sum32() % uint32(partitions))
 }
 
 var marshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/passpush/passpush/adapters/internal/group"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/query"
@@ -17,7 +19,8 @@ import (
 
 // ReadModel is the passes table: what the pass queries read. Only Projection writes it.
 type ReadModel struct {
-	db *sqldb.DB
+	db      *sqldb.DB
+	matches *group.Batcher[matchRequest, []string]
 	// pollInterval is how often Get looks again while it waits for a version.
 	pollInterval time.Duration
 }
@@ -33,7 +36,12 @@ func NewReadModel(db *sqldb.DB) (*ReadModel, error) {
 	if db == nil {
 		return nil, errors.New("new passes read model: nil db")
 	}
-	return &ReadModel{db: db, pollInterval: 5 * time.Millisecond}, nil
+	m := &ReadModel{db: db, pollInterval: 5 * time.Millisecond}
+	var err error
+	if m.matches, err = group.NewBatcher(group.Config{MaxRun: maxMatchBatch, Timeout: matchTimeout}, m.matchAll); err != nil {
+		return nil, fmt.Errorf("new passes read model: %w", err)
+	}
+	return m, nil
 }
 
 const selectPass = `SELECT pass_id, pass_type, email, custom_id, data, version, stream_version, updated_at FROM passes `
@@ -113,39 +121,87 @@ func scanPass(row scanner) (query.Pass, int, error) {
 	return p, streamVersion, nil
 }
 
+const (
+	// maxMatchBatch bounds the identifiers of one match query.
+	maxMatchBatch = 500
+	// matchTimeout bounds a match query; Journey Builder's own timeout is longer.
+	matchTimeout = 10 * time.Second
+)
+
 // maxMatches caps the passes one contact entry can update: an email shared by more passes than this is a data
 // problem, not a customer.
 const maxMatches = 1000
 
 // Match implements command.PassMatcher: the most specific identifier given decides, the pass type narrows.
+// Concurrent execute calls are matched together, a query per kind of identifier for all of them (matchAll).
 func (m *ReadModel) Match(ctx context.Context, tenantID string, match command.PassMatch) ([]string, error) {
-	column, value := "email_lower", strings.ToLower(strings.TrimSpace(match.Email))
+	return m.matches.Do(ctx, matchRequest{tenantID: tenantID, match: match})
+}
+
+type matchRequest struct {
+	tenantID string
+	match    command.PassMatch
+}
+
+// column is the read model column the request's identifier is matched against, and the value it must have.
+func (r matchRequest) column() (string, string) {
 	switch {
-	case match.PassID != "":
-		column, value = "pass_id", match.PassID
-	case match.CustomID != "":
-		column, value = "custom_id", match.CustomID
+	case r.match.PassID != "":
+		return "pass_id", r.match.PassID
+	case r.match.CustomID != "":
+		return "custom_id", r.match.CustomID
 	}
-	stmt := `SELECT pass_id FROM passes WHERE tenant_id = $1 AND ` + column + ` = $2`
-	args := []any{tenantID, value}
-	if match.PassType != "" {
-		stmt += ` AND pass_type = $3`
-		args = append(args, match.PassType)
+	return "email_lower", strings.ToLower(strings.TrimSpace(r.match.Email))
+}
+
+// matchAll answers the requests with a query per identifier column: the rows whose tenant is one of the
+// requests' and whose identifier is one of theirs, each request then picking its own.
+func (m *ReadModel) matchAll(ctx context.Context, reqs []matchRequest) ([][]string, error) {
+	type candidate struct{ tenantID, passID, passType, value string }
+	byColumn := map[string][]matchRequest{}
+	for _, r := range reqs {
+		column, _ := r.column()
+		byColumn[column] = append(byColumn[column], r)
 	}
-	args = append(args, maxMatches)
-	stmt += fmt.Sprintf(` ORDER BY pass_id LIMIT $%d`, len(args))
-	rows, err := sqldb.ReaderFor(ctx, m.db).QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return nil, fmt.Errorf("match passes by %s: %w", column, err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("match passes: %w", err)
+	found := map[[3]string][]candidate{} // tenant, column, value
+	for column, rs := range byColumn {
+		var tenants, values []string
+		for _, r := range rs {
+			_, value := r.column()
+			tenants, values = append(tenants, r.tenantID), append(values, value)
 		}
-		ids = append(ids, id)
+		tenants, values = slices.Compact(slices.Sorted(slices.Values(tenants))), slices.Compact(slices.Sorted(slices.Values(values)))
+		inTenants, tenantArgs := m.db.Dialect.InList("tenant_id", 1, tenants)
+		inValues, valueArgs := m.db.Dialect.InList(column, 1+len(tenantArgs), values)
+		rows, err := sqldb.ReaderFor(ctx, m.db).QueryContext(ctx,
+			`SELECT tenant_id, pass_id, pass_type, `+column+` FROM passes WHERE `+inTenants+` AND `+inValues+` ORDER BY pass_id`,
+			append(tenantArgs, valueArgs...)...)
+		if err != nil {
+			return nil, fmt.Errorf("match passes by %s: %w", column, err)
+		}
+		for rows.Next() {
+			var c candidate
+			if err := rows.Scan(&c.tenantID, &c.passID, &c.passType, &c.value); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("match passes: %w", err)
+			}
+			key := [3]string{c.tenantID, column, c.value}
+			found[key] = append(found[key], c)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("match passes by %s: %w", column, err)
+		}
 	}
-	return ids, rows.Err()
+	out := make([][]string, len(reqs))
+	for i, r := range reqs {
+		column, value := r.column()
+		for _, c := range found[[3]string{r.tenantID, column, value}] {
+			if (r.match.PassType == "" || c.passType == r.match.PassType) && len(out[i]) < maxMatches {
+				out[i] = append(out[i], c.passID)
+			}
+		}
+	}
+	return out, nil
 }

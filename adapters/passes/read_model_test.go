@@ -3,8 +3,10 @@ package passes_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,5 +274,60 @@ func TestFind_matchesEveryFilterGivenAndPages(t *testing.T) {
 	}
 	if got := passIDs(found); !slices.Equal(got, []string{"p1", "p2", "p4"}) {
 		t.Errorf("read model Find by email = %v", got)
+	}
+}
+
+// TestMatch_concurrentCallsOfManyTenantsEachGetTheirOwnPasses: calls made at once are matched together, yet each
+// gets exactly what it would get alone: its tenant's passes, by its most specific identifier, narrowed by type.
+func TestMatch_concurrentCallsOfManyTenantsEachGetTheirOwnPasses(t *testing.T) {
+	t.Parallel()
+	l := startService(t)
+	var last int
+	for _, tenantID := range []string{"t1", "t2"} {
+		l.register(t, tenantID, "p1", details("loyalty", "Shared@Example.com", "c1"))
+		l.register(t, tenantID, "p2", details("coupon", "shared@example.com", "c2"))
+		last = l.register(t, tenantID, "p3-"+tenantID, details("loyalty", "other@example.com", "c1"))
+	}
+	l.get(t, "t2", "p3-t2", last)
+
+	cases := []struct {
+		tenantID string
+		match    command.PassMatch
+		want     []string
+	}{
+		{"t1", command.PassMatch{PassID: "p1"}, []string{"p1"}},
+		{"t2", command.PassMatch{PassID: "p3-t1"}, nil},
+		{"t1", command.PassMatch{PassID: "p2", PassType: "loyalty"}, nil},
+		{"t1", command.PassMatch{PassID: "p2", Email: "other@example.com"}, []string{"p2"}},
+		{"t1", command.PassMatch{CustomID: "c1"}, []string{"p1", "p3-t1"}},
+		{"t2", command.PassMatch{CustomID: "c1", PassType: "loyalty"}, []string{"p1", "p3-t2"}},
+		{"t2", command.PassMatch{CustomID: "c2", Email: "other@example.com"}, []string{"p2"}},
+		{"t1", command.PassMatch{Email: " SHARED@example.COM "}, []string{"p1", "p2"}},
+		{"t2", command.PassMatch{Email: "shared@example.com", PassType: "coupon"}, []string{"p2"}},
+		{"t3", command.PassMatch{Email: "shared@example.com"}, nil},
+	}
+	const rounds = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, rounds*len(cases))
+	for range rounds {
+		for _, c := range cases {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := l.readModel.Match(context.Background(), c.tenantID, c.match)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !slices.Equal(got, c.want) {
+					errs <- fmt.Errorf("%s %+v matched %v, want %v", c.tenantID, c.match, got, c.want)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -1,0 +1,126 @@
+// Package group runs the requests of concurrent callers together: a database round trip for many callers costs
+// about what it costs for one.
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Batcher hands the requests that arrive while a run is in flight to the next run, together. Runs happen one at a
+// time, in the order the requests arrived, so requests that must stay in order (the updates of one pass) do.
+//
+// Hand-written because nothing in the standard library or the stack does it: singleflight merges identical calls,
+// a worker pool runs calls one by one.
+type Batcher[Req, Res any] struct {
+	run     func(ctx context.Context, reqs []Req) ([]Res, error)
+	maxRun  int
+	timeout time.Duration
+
+	mu      sync.Mutex
+	queue   []call[Req, Res]
+	running bool
+}
+
+type call[Req, Res any] struct {
+	req  Req
+	done chan result[Res]
+}
+
+type result[Res any] struct {
+	res Res
+	err error
+}
+
+// Config tunes a Batcher.
+type Config struct {
+	// MaxRun is the most requests one run takes; a longer queue is run in several.
+	MaxRun int
+	// Timeout bounds one run, so callers get an error instead of waiting on a database that does not answer.
+	Timeout time.Duration
+}
+
+// Validate reports a config a Batcher cannot run with.
+func (c Config) Validate() error {
+	if c.MaxRun < 1 || c.Timeout <= 0 {
+		return errors.New("a batcher needs a positive run size and timeout")
+	}
+	return nil
+}
+
+// NewBatcher returns a batcher that answers requests with run, which returns one result per request, in order,
+// or an error for all of them.
+func NewBatcher[Req, Res any](config Config, run func(ctx context.Context, reqs []Req) ([]Res, error)) (*Batcher[Req, Res], error) {
+	if err := config.Validate(); err != nil {
+		return nil, err
+	}
+	if run == nil {
+		return nil, errors.New("a batcher needs a run function")
+	}
+	return &Batcher[Req, Res]{run: run, maxRun: config.MaxRun, timeout: config.Timeout}, nil
+}
+
+// Do runs req with the requests around it and returns its result. A caller whose ctx ends stops waiting; its
+// request may still run.
+func (b *Batcher[Req, Res]) Do(ctx context.Context, req Req) (Res, error) {
+	c := call[Req, Res]{req: req, done: make(chan result[Res], 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, c)
+	start := !b.running
+	b.running = true
+	b.mu.Unlock()
+	if start {
+		// The runs get a goroutine of their own, so under steady load no caller keeps running others' requests.
+		go b.loop()
+	}
+	select {
+	case r := <-c.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		var zero Res
+		return zero, ctx.Err()
+	}
+}
+
+func (b *Batcher[Req, Res]) loop() {
+	for {
+		calls := b.take()
+		if len(calls) == 0 {
+			return
+		}
+		reqs := make([]Req, len(calls))
+		for i, c := range calls {
+			reqs[i] = c.req
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+		res, err := b.run(ctx, reqs)
+		cancel()
+		if err == nil && len(res) != len(calls) {
+			err = fmt.Errorf("a batch of %d requests got %d results", len(calls), len(res))
+		}
+		for i, c := range calls {
+			if err != nil {
+				c.done <- result[Res]{err: err}
+				continue
+			}
+			c.done <- result[Res]{res: res[i]}
+		}
+	}
+}
+
+// take removes the next run's requests from the queue; with none queued it ends the loop.
+func (b *Batcher[Req, Res]) take() []call[Req, Res] {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := min(len(b.queue), b.maxRun)
+	if n == 0 {
+		b.running = false
+		return nil
+	}
+	calls := b.queue[:n:n]
+	b.queue = b.queue[n:]
+	return calls
+}

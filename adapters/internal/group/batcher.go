@@ -19,6 +19,10 @@ type Batcher[Req, Res any] struct {
 	run     func(ctx context.Context, reqs []Req) ([]Res, error)
 	maxRun  int
 	timeout time.Duration
+	linger  time.Duration
+	minRun  int
+	// enough is signalled when minRun requests are queued, ending a linger early.
+	enough chan struct{}
 
 	mu      sync.Mutex
 	queue   []call[Req, Res]
@@ -41,12 +45,16 @@ type Config struct {
 	MaxRun int
 	// Timeout bounds one run, so callers get an error instead of waiting on a database that does not answer.
 	Timeout time.Duration
+	// Linger is how long a run waits for MinRun requests to be queued before it starts with fewer. Zero starts
+	// at once: then a run takes what arrived during the previous one.
+	Linger time.Duration
+	MinRun int
 }
 
 // Validate reports a config a Batcher cannot run with.
 func (c Config) Validate() error {
-	if c.MaxRun < 1 || c.Timeout <= 0 {
-		return errors.New("a batcher needs a positive run size and timeout")
+	if c.MaxRun < 1 || c.Timeout <= 0 || c.Linger < 0 || c.MinRun < 0 || c.MinRun > c.MaxRun {
+		return errors.New("a batcher needs a positive run size and timeout, a linger of zero or more and a minimum run no larger than the maximum")
 	}
 	return nil
 }
@@ -60,7 +68,8 @@ func NewBatcher[Req, Res any](config Config, run func(ctx context.Context, reqs 
 	if run == nil {
 		return nil, errors.New("a batcher needs a run function")
 	}
-	return &Batcher[Req, Res]{run: run, maxRun: config.MaxRun, timeout: config.Timeout}, nil
+	return &Batcher[Req, Res]{run: run, maxRun: config.MaxRun, timeout: config.Timeout, linger: config.Linger,
+		minRun: config.MinRun, enough: make(chan struct{}, 1)}, nil
 }
 
 // Do runs req with the requests around it and returns its result. A caller whose ctx ends stops waiting; its
@@ -71,6 +80,12 @@ func (b *Batcher[Req, Res]) Do(ctx context.Context, req Req) (Res, error) {
 	b.queue = append(b.queue, c)
 	start := !b.running
 	b.running = true
+	if len(b.queue) == b.minRun {
+		select {
+		case b.enough <- struct{}{}:
+		default:
+		}
+	}
 	b.mu.Unlock()
 	if start {
 		// The runs get a goroutine of their own, so under steady load no caller keeps running others' requests.
@@ -87,6 +102,7 @@ func (b *Batcher[Req, Res]) Do(ctx context.Context, req Req) (Res, error) {
 
 func (b *Batcher[Req, Res]) loop() {
 	for {
+		b.wait()
 		calls := b.take()
 		if len(calls) == 0 {
 			return
@@ -108,6 +124,30 @@ func (b *Batcher[Req, Res]) loop() {
 			}
 			c.done <- result[Res]{res: res[i]}
 		}
+	}
+}
+
+// wait lingers until minRun requests are queued or the linger is over.
+func (b *Batcher[Req, Res]) wait() {
+	if b.linger == 0 {
+		return
+	}
+	b.mu.Lock()
+	queued := len(b.queue)
+	b.mu.Unlock()
+	if queued >= b.minRun {
+		return
+	}
+	// A signal left from a run that took its requests without waiting would end this wait early; drop it.
+	select {
+	case <-b.enough:
+	default:
+	}
+	timer := time.NewTimer(b.linger)
+	defer timer.Stop()
+	select {
+	case <-b.enough:
+	case <-timer.C:
 	}
 }
 

@@ -127,6 +127,13 @@ func (b *Batcher[Req, Res]) loop() {
 	}
 }
 
+// Queued is how many requests wait for a run.
+func (b *Batcher[Req, Res]) Queued() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
+
 // wait lingers until minRun requests are queued or the linger is over.
 func (b *Batcher[Req, Res]) wait() {
 	if b.linger == 0 {

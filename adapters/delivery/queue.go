@@ -97,7 +97,7 @@ func (q *Queue) Claim(ctx context.Context, limit int, lease time.Duration) ([]It
 			LIMIT $3)
 		  AND lease_until <= $1
 		RETURNING payload, stream_version, attempts, results`,
-		now, now+lease.Milliseconds(), limit)
+		q.db.Dialect.Planned(now, now+lease.Milliseconds(), limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}

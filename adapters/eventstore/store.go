@@ -153,7 +153,7 @@ func (s *Store) Load(ctx context.Context, tenantID string, streamIDs ...string) 
 	for start := 0; start < len(streamIDs); start += insertChunk {
 		chunk := streamIDs[start:min(start+insertChunk, len(streamIDs))]
 		in, inArgs := s.db.Dialect.InList("stream_id", 2, chunk)
-		args := append([]any{tenantID}, inArgs...)
+		args := s.db.Dialect.Planned(append([]any{tenantID}, inArgs...)...)
 		q := fmt.Sprintf(selectEvent, s.db.Dialect.TransactionIDAsInt) +
 			`WHERE tenant_id = ` + s.db.Dialect.Placeholders(1, 1) + ` AND ` + in + ` ORDER BY stream_id, stream_version`
 		err := s.query(ctx, q, args, func(e Event) { streams[e.StreamID] = append(streams[e.StreamID], e) })

@@ -175,7 +175,7 @@ func (m *ReadModel) matchAll(ctx context.Context, reqs []matchRequest) ([][]stri
 		inValues, valueArgs := m.db.Dialect.InList(column, 1+len(tenantArgs), values)
 		rows, err := sqldb.ReaderFor(ctx, m.db).QueryContext(ctx,
 			`SELECT tenant_id, pass_id, pass_type, `+column+` FROM passes WHERE `+inTenants+` AND `+inValues+` ORDER BY pass_id`,
-			append(tenantArgs, valueArgs...)...)
+			m.db.Dialect.Planned(append(tenantArgs, valueArgs...)...)...)
 		if err != nil {
 			return nil, fmt.Errorf("match passes by %s: %w", column, err)
 		}

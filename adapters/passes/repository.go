@@ -233,7 +233,7 @@ type snapshotRow struct {
 func (r *Repository) snapshots(ctx context.Context, tenantID string, streamIDs []string) (map[string]snapshotRow, error) {
 	in, inArgs := r.db.Dialect.InList("stream_id", 2, streamIDs)
 	rows, err := sqldb.ReaderFor(ctx, r.db).QueryContext(ctx,
-		`SELECT stream_id, version, state FROM stream_snapshots WHERE tenant_id = $1 AND `+in, append([]any{tenantID}, inArgs...)...)
+		`SELECT stream_id, version, state FROM stream_snapshots WHERE tenant_id = $1 AND `+in, r.db.Dialect.Planned(append([]any{tenantID}, inArgs...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("load snapshots of tenant %s: %w", tenantID, err)
 	}

@@ -44,9 +44,11 @@ func PassIDOf(streamID string) (string, bool) {
 }
 
 // Repository implements pass.Repository on the event store. Each of a pass's two streams has a snapshot, written
-// in the transaction that appends to the stream, so a load reads two small rows instead of the pass's history.
-// The events stay the truth: a stream without a snapshot (stored before snapshots existed) is replayed, and so is
-// every stream after a version conflict, in case a snapshot ever fell behind.
+// in the transaction that appends to the stream, so a load reads two small rows instead of the pass's history,
+// and a stream without one has no events to read: a new pass costs no load of its events. The events stay the
+// truth: a snapshot with an empty state (a stream stored before snapshots existed) is replayed, and so is every
+// stream after a version conflict, which is also how a snapshot that fell behind its stream, or a stream written
+// around the repository, is caught: the append takes a version that is already there.
 type Repository struct {
 	db     *sqldb.DB
 	events *eventstore.Store
@@ -158,7 +160,7 @@ func (r *Repository) updateOnce(ctx context.Context, tenantID string, passIDs []
 	})
 }
 
-// load returns the passes from their snapshots, replaying the streams that have none (or all, with replay).
+// load returns the passes from their snapshots, replaying the streams marked for it (or all, with replay).
 func (r *Repository) load(ctx context.Context, tenantID string, passIDs []string, replay bool) (map[string]*loaded, error) {
 	streamIDs := make([]string, 0, 2*len(passIDs))
 	for _, id := range passIDs {
@@ -171,13 +173,14 @@ func (r *Repository) load(ctx context.Context, tenantID string, passIDs []string
 			return nil, err
 		}
 	}
-	var missing []string
+	var replayed []string
 	for _, s := range streamIDs {
-		if _, ok := snapshots[s]; !ok {
-			missing = append(missing, s)
+		if snapshot, ok := snapshots[s]; replay || (ok && snapshot.state == "") {
+			replayed = append(replayed, s)
+			delete(snapshots, s)
 		}
 	}
-	streams, err := r.events.Load(ctx, tenantID, missing...)
+	streams, err := r.events.Load(ctx, tenantID, replayed...)
 	if err != nil {
 		return nil, err
 	}

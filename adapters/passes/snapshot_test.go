@@ -3,9 +3,13 @@ package passes_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
+	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/internal/contracttest"
+	"github.com/passpush/passpush/adapters/passes"
+	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/domain/pass"
 )
 
@@ -43,8 +47,8 @@ func observe(t *testing.T, repo interface {
 }
 
 // TestUpdate_loadsFromSnapshotsOrTheStreamAlike: every append writes a snapshot of the stream it changed, and a
-// pass loads the same from its snapshots as from its streams (snapshots deleted), including which contact entries
-// and pushes it already has.
+// pass loads the same from its snapshots as from its streams (snapshots marked for replay, as the migration marks
+// the streams stored before snapshots existed), including which contact entries and pushes it already has.
 func TestUpdate_loadsFromSnapshotsOrTheStreamAlike(t *testing.T) {
 	t.Parallel()
 	db, _, repo := newRepository(t)
@@ -75,8 +79,17 @@ func TestUpdate_loadsFromSnapshotsOrTheStreamAlike(t *testing.T) {
 		t.Fatalf("loaded from snapshots: %+v, want %+v", fromSnapshots, want)
 	}
 
-	if _, err := db.ExecContext(ctx, `DELETE FROM stream_snapshots`); err != nil {
+	// The upgrade from before snapshots: the migration runs again on the stored events.
+	for _, stmt := range []string{`DROP TABLE stream_snapshots`, `DELETE FROM goose_db_version WHERE version_id = 5`} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sqldb.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
+	}
+	if n := contracttest.Count(t, db, `SELECT count(*) FROM stream_snapshots WHERE state = ''`); n != 2 {
+		t.Fatalf("the migration marked %d streams for replay, want both of the pass's", n)
 	}
 	fromStreams := observe(t, repo)
 	if fromStreams.revision != fromSnapshots.revision || fromStreams.version != fromSnapshots.version ||
@@ -118,5 +131,23 @@ func TestUpdate_aStaleSnapshotIsReplacedAfterTheConflict(t *testing.T) {
 	}
 	if n := contracttest.Count(t, db, `SELECT count(*) FROM stream_snapshots WHERE stream_id = 'pass-p1' AND version = 3`); n != 1 {
 		t.Error("the snapshot was not brought up to version 3")
+	}
+}
+
+// TestUpdate_aStreamWrittenAroundTheRepositoryIsReplayed: a stream without a snapshot is taken for empty, so a
+// stream appended to without the repository is caught by the append, which conflicts, and the retry replays it.
+func TestUpdate_aStreamWrittenAroundTheRepositoryIsReplayed(t *testing.T) {
+	t.Parallel()
+	_, events, repo := newRepository(t)
+	ctx := context.Background()
+	if _, err := events.Append(ctx, []eventstore.Event{{TenantID: "t1", StreamID: passes.StreamID("p1"), Version: 1,
+		Type: "PassRegistered", Payload: []byte(`{"passType":"loyalty","data":{"points":"1"},"revision":1}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Update(ctx, "t1", "p1", register(details("loyalty", "", "", "points", "2"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := types(loadStream(t, events, "t1", "p1")); !slices.Equal(got, []string{"PassRegistered", "PassDataChanged"}) {
+		t.Errorf("stream %v, want the registration kept and the change after it", got)
 	}
 }

@@ -18,8 +18,9 @@ import (
 )
 
 // journeySize is how many contacts enter the journey and how many passes they share. The full size,
-// 10,000 contacts over 2,000 passes, takes about 1.5 minutes per back end without -race and far longer with it
-// (the pure-Go SQLite driver slows about tenfold), so it runs when PASSPUSH_FULL_JOURNEY=1.
+// 10,000 contacts over 2,000 passes, takes 10-15 s per back end without -race and minutes with it (the pure-Go
+// SQLite driver slows about tenfold), so it runs when PASSPUSH_FULL_JOURNEY=1, which .ci/run sets for a run
+// without -race.
 func journeySize() (contacts, passes int) {
 	switch {
 	case os.Getenv("PASSPUSH_FULL_JOURNEY") == "1":

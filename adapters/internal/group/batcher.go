@@ -139,16 +139,14 @@ func (b *Batcher[Req, Res]) wait() {
 	if b.linger == 0 {
 		return
 	}
-	b.mu.Lock()
-	queued := len(b.queue)
-	b.mu.Unlock()
-	if queued >= b.minRun {
-		return
-	}
-	// A signal left from a run that took its requests without waiting would end this wait early; drop it.
+	// A signal left from a run that took its requests without waiting would end this wait early: drop it, before
+	// looking at the queue, so a signal sent after the look is kept.
 	select {
 	case <-b.enough:
 	default:
+	}
+	if b.Queued() >= b.minRun {
+		return
 	}
 	timer := time.NewTimer(b.linger)
 	defer timer.Stop()

@@ -13,6 +13,7 @@ import (
 	"github.com/passpush/passpush/adapters/internal/contracttest"
 	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/command"
 )
 
@@ -149,4 +150,76 @@ func holdCommandTables(t *testing.T, h harness) (*sql.Tx, int) {
 		}
 	}
 	return hold, messaging.CommandPartitions
+}
+
+// TestPassUpdateSender_spreadsPassesOverPartitionsInOrder: with four command partitions, a call's updates go to
+// their passes' partitions, each handled once, and the updates of one pass stay in the order they were sent.
+func TestPassUpdateSender_spreadsPassesOverPartitionsInOrder(t *testing.T) {
+	t.Parallel()
+	db := sqldbtest.New(t)
+	bus, err := messaging.New(db, messaging.Config{CommandPartitions: messaging.CommandPartitions}, messaging.NewLogger(contracttest.Logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	byPass := map[string][]string{}
+	if err := bus.AddCommandHandler(cqrs.NewCommandHandler("ScheduleJourneyPassUpdates",
+		func(ctx context.Context, cmd *command.ScheduleJourneyPassUpdates) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, u := range cmd.Updates {
+				byPass[u.PassID] = append(byPass[u.PassID], u.Update.DefinitionInstanceID)
+			}
+			return nil
+		})); err != nil {
+		t.Fatal(err)
+	}
+	sender, err := messaging.NewPassUpdateSender(bus, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- bus.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-bus.Running()
+
+	const passCount, rounds = 16, 5
+	for round := range rounds {
+		var updates []command.ScheduleJourneyPassUpdate
+		for p := range passCount {
+			u := command.ScheduleJourneyPassUpdate{TenantID: "t1", PassID: fmt.Sprintf("p%02d", p)}
+			u.Update.DefinitionInstanceID = fmt.Sprint(round)
+			updates = append(updates, u)
+		}
+		if err := sender.SendPassUpdates(contracttest.Context(t), updates...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used := 0
+	for i := range messaging.CommandPartitions {
+		if contracttest.Count(t, db, `SELECT count(*) FROM watermill_`+messaging.CommandTopic(i)) > 0 {
+			used++
+		}
+	}
+	if used < 2 {
+		t.Errorf("%d passes went to %d partitions, want them spread", passCount, used)
+	}
+	contracttest.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, entries := range byPass {
+			n += len(entries)
+		}
+		return n >= passCount*rounds
+	}, "every update is handled")
+	mu.Lock()
+	defer mu.Unlock()
+	for p, entries := range byPass {
+		if !slices.Equal(entries, []string{"0", "1", "2", "3", "4"}) {
+			t.Errorf("pass %s handled %v, want 0 to 4 once each in order", p, entries)
+		}
+	}
 }

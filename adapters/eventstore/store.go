@@ -86,14 +86,14 @@ func (s *Store) AppendInTx(ctx context.Context, tx *sql.Tx, events []Event) ([]E
 }
 
 func (s *Store) appendInTx(ctx context.Context, tx *sql.Tx, stored []Event) error {
+	if len(stored) == 0 {
+		return nil
+	}
 	for start := 0; start < len(stored); start += insertChunk {
 		end := min(start+insertChunk, len(stored))
 		if err := s.insert(ctx, tx, stored[start:end]); err != nil {
 			return err
 		}
-	}
-	if len(stored) == 0 {
-		return nil
 	}
 	if err := s.publisher.PublishInTx(ctx, tx, stored); err != nil {
 		return fmt.Errorf("publish %d events: %w", len(stored), err)
@@ -147,19 +147,18 @@ const selectEvent = `SELECT event_id, %s, position, tenant_id, stream_id, stream
 // Load returns the events of the tenant's streams, each stream in version order.
 func (s *Store) Load(ctx context.Context, tenantID string, streamIDs ...string) (map[string][]Event, error) {
 	streams := make(map[string][]Event, len(streamIDs))
-	if len(streamIDs) == 0 {
-		return streams, nil
-	}
-	for start := 0; start < len(streamIDs); start += insertChunk {
-		chunk := streamIDs[start:min(start+insertChunk, len(streamIDs))]
-		in, inArgs := s.db.Dialect.InList("stream_id", 2, chunk)
-		args := s.db.Dialect.Planned(append([]any{tenantID}, inArgs...)...)
-		q := fmt.Sprintf(selectEvent, s.db.Dialect.TransactionIDAsInt) +
-			`WHERE tenant_id = ` + s.db.Dialect.Placeholders(1, 1) + ` AND ` + in + ` ORDER BY stream_id, stream_version`
-		err := s.query(ctx, q, args, func(e Event) { streams[e.StreamID] = append(streams[e.StreamID], e) })
-		if err != nil {
-			return nil, fmt.Errorf("load streams of tenant %s: %w", tenantID, err)
-		}
+	head := fmt.Sprintf(selectEvent, s.db.Dialect.TransactionIDAsInt) + `WHERE tenant_id = $1 AND `
+	err := sqldb.QueryIn(ctx, s.db, head, "stream_id", ` ORDER BY stream_id, stream_version`, []any{tenantID}, streamIDs,
+		func(rows *sql.Rows) error {
+			e, err := scanEvent(rows)
+			if err != nil {
+				return err
+			}
+			streams[e.StreamID] = append(streams[e.StreamID], e)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("load streams of tenant %s: %w", tenantID, err)
 	}
 	return streams, nil
 }
@@ -230,17 +229,25 @@ func (s *Store) query(ctx context.Context, q string, args []any, each func(Event
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e Event
-		var payload string
-		if err := rows.Scan(&e.ID, &e.Position.TransactionID, &e.Position.Sequence, &e.TenantID, &e.StreamID,
-			&e.Version, &e.Type, &e.OccurredAt, &e.CorrelationID, &payload); err != nil {
-			return fmt.Errorf("scan event: %w", err)
+		e, err := scanEvent(rows)
+		if err != nil {
+			return err
 		}
-		e.OccurredAt = e.OccurredAt.UTC()
-		e.Payload = []byte(payload)
 		each(e)
 	}
 	return rows.Err()
+}
+
+func scanEvent(rows *sql.Rows) (Event, error) {
+	var e Event
+	var payload string
+	if err := rows.Scan(&e.ID, &e.Position.TransactionID, &e.Position.Sequence, &e.TenantID, &e.StreamID,
+		&e.Version, &e.Type, &e.OccurredAt, &e.CorrelationID, &payload); err != nil {
+		return Event{}, fmt.Errorf("scan event: %w", err)
+	}
+	e.OccurredAt = e.OccurredAt.UTC()
+	e.Payload = []byte(payload)
+	return e, nil
 }
 
 // StreamVersion returns the version of the stream's last event, 0 for an empty stream, for writers that append

@@ -234,21 +234,19 @@ type snapshotRow struct {
 }
 
 func (r *Repository) snapshots(ctx context.Context, tenantID string, streamIDs []string) (map[string]snapshotRow, error) {
-	in, inArgs := r.db.Dialect.InList("stream_id", 2, streamIDs)
-	rows, err := sqldb.ReaderFor(ctx, r.db).QueryContext(ctx,
-		`SELECT stream_id, version, state FROM stream_snapshots WHERE tenant_id = $1 AND `+in, r.db.Dialect.Planned(append([]any{tenantID}, inArgs...)...)...)
+	out := make(map[string]snapshotRow, len(streamIDs))
+	err := sqldb.QueryIn(ctx, r.db, `SELECT stream_id, version, state FROM stream_snapshots WHERE tenant_id = $1 AND `, "stream_id", "",
+		[]any{tenantID}, streamIDs, func(rows *sql.Rows) error {
+			var stream string
+			var s snapshotRow
+			if err := rows.Scan(&stream, &s.version, &s.state); err != nil {
+				return fmt.Errorf("scan snapshot: %w", err)
+			}
+			out[stream] = s
+			return nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("load snapshots of tenant %s: %w", tenantID, err)
 	}
-	defer rows.Close()
-	out := make(map[string]snapshotRow, len(streamIDs))
-	for rows.Next() {
-		var stream string
-		var s snapshotRow
-		if err := rows.Scan(&stream, &s.version, &s.state); err != nil {
-			return nil, fmt.Errorf("scan snapshot: %w", err)
-		}
-		out[stream] = s
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -34,17 +34,10 @@ func NewRecordPushOutcomesHandler(passes pass.Repository) RecordPushOutcomesHand
 
 // Handle records each outcome once; the pass ignores an outcome it already has.
 func (h RecordPushOutcomesHandler) Handle(ctx context.Context, cmd RecordPushOutcomes) error {
-	byPass := make(map[string][]pass.PushOutcome, len(cmd.Outcomes))
-	ids := make([]string, 0, len(cmd.Outcomes))
-	for _, o := range cmd.Outcomes {
-		if _, seen := byPass[o.PassID]; !seen {
-			ids = append(ids, o.PassID)
-		}
-		byPass[o.PassID] = append(byPass[o.PassID], o.Outcome)
-	}
+	ids, byPass := groupInOrder(cmd.Outcomes, func(o PassPushOutcome) string { return o.PassID })
 	err := h.passes.UpdateAll(ctx, cmd.TenantID, ids, func(p *pass.Pass) error {
 		for _, o := range byPass[p.ID()] {
-			if _, err := p.RecordPush(o); err != nil {
+			if _, err := p.RecordPush(o.Outcome); err != nil {
 				return err
 			}
 		}

@@ -41,7 +41,8 @@ type PassMatcher interface {
 	Match(ctx context.Context, tenantID string, m PassMatch) ([]string, error)
 }
 
-// PassUpdateSender stores pass updates on the command bus, all or none, and returns once they are durable.
+// PassUpdateSender stores pass updates on the command bus and returns once they are durable. An error may leave
+// some of them stored; sending them again is safe, since a pass ignores an entry it already has.
 type PassUpdateSender interface {
 	SendPassUpdates(ctx context.Context, updates ...ScheduleJourneyPassUpdate) error
 }

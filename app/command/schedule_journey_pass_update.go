@@ -56,14 +56,7 @@ func NewScheduleJourneyPassUpdateHandler(passes pass.Repository, log *logrus.Ent
 // An update the pass refuses can never succeed, so it is logged and skipped rather than failing the batch: a
 // retried or poisoned batch would hold back or drop the other calls' updates. Only a storage error fails it.
 func (h ScheduleJourneyPassUpdateHandler) Handle(ctx context.Context, cmd *ScheduleJourneyPassUpdates) error {
-	var tenants []string
-	byTenant := make(map[string][]ScheduleJourneyPassUpdate)
-	for _, u := range cmd.Updates {
-		if _, seen := byTenant[u.TenantID]; !seen {
-			tenants = append(tenants, u.TenantID)
-		}
-		byTenant[u.TenantID] = append(byTenant[u.TenantID], u)
-	}
+	tenants, byTenant := groupInOrder(cmd.Updates, func(u ScheduleJourneyPassUpdate) string { return u.TenantID })
 	for _, tenantID := range tenants {
 		if err := h.schedule(ctx, tenantID, byTenant[tenantID]); err != nil {
 			return err
@@ -73,14 +66,7 @@ func (h ScheduleJourneyPassUpdateHandler) Handle(ctx context.Context, cmd *Sched
 }
 
 func (h ScheduleJourneyPassUpdateHandler) schedule(ctx context.Context, tenantID string, updates []ScheduleJourneyPassUpdate) error {
-	var ids []string
-	byPass := make(map[string][]ScheduleJourneyPassUpdate)
-	for _, u := range updates {
-		if _, seen := byPass[u.PassID]; !seen {
-			ids = append(ids, u.PassID)
-		}
-		byPass[u.PassID] = append(byPass[u.PassID], u)
-	}
+	ids, byPass := groupInOrder(updates, func(u ScheduleJourneyPassUpdate) string { return u.PassID })
 	// The repository calls update again after a version conflict, so what a pass refused is collected afresh.
 	refused := make(map[string][]error)
 	err := h.passes.UpdateAll(ctx, tenantID, ids, func(p *pass.Pass) error {

@@ -35,6 +35,8 @@ type Dialect struct {
 	placeholder func(n int) string
 	// inList is a condition that a column is one of values, and its arguments, numbered from first.
 	inList func(column string, first int, values []string) (string, []any)
+	// maxInList bounds the values of one inList, 0 for none.
+	maxInList int
 	// planned marks a call's arguments as wanting a plan of its own.
 	planned func(args []any) []any
 }
@@ -55,6 +57,8 @@ var (
 		inList: func(column string, first int, values []string) (string, []any) {
 			return column + " = ANY($" + strconv.Itoa(first) + ")", []any{values}
 		},
+		// The list is one array parameter; one statement per list costs one scan where chunks would cost several.
+		maxInList: 0,
 		uniqueViolation: func(err error) bool {
 			var pgErr *pgconn.PgError
 			return errors.As(err, &pgErr) && pgErr.Code == "23505"
@@ -80,6 +84,8 @@ var (
 			}
 			return column + " IN (" + strings.TrimSuffix(strings.Repeat("?,", len(values)), ",") + ")", args
 		},
+		// Each value is a parameter: far below the limit of 32766 parameters per statement.
+		maxInList: 500,
 		uniqueViolation: func(err error) bool {
 			var sqliteErr *sqlite.Error
 			if !errors.As(err, &sqliteErr) {

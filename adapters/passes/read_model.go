@@ -38,7 +38,7 @@ func NewReadModel(db *sqldb.DB) (*ReadModel, error) {
 	}
 	m := &ReadModel{db: db, pollInterval: 5 * time.Millisecond}
 	var err error
-	if m.matches, err = group.NewBatcher(group.Config{MaxRun: maxMatchBatch, Timeout: matchTimeout}, m.matchAll); err != nil {
+	if m.matches, err = group.NewBatcher(group.Config{MaxRun: maxMatchBatch, Timeout: matchTimeout, MaxInFlight: matchesInFlight}, m.matchAll); err != nil {
 		return nil, fmt.Errorf("new passes read model: %w", err)
 	}
 	return m, nil
@@ -126,6 +126,8 @@ const (
 	maxMatchBatch = 500
 	// matchTimeout bounds a match query; Journey Builder's own timeout is longer.
 	matchTimeout = 10 * time.Second
+	// matchesInFlight lets a match query start while another waits on the database.
+	matchesInFlight = 2
 )
 
 // maxMatches caps the passes one contact entry can update: an email shared by more passes than this is a data

@@ -75,6 +75,9 @@ type loadResult struct {
 	latencies       []time.Duration // every call that got a response, sorted
 	okLatencies     []time.Duration
 	okAt            map[int64]time.Time // call index → when its 200 arrived
+	// perSecond holds the latencies of the 200s by the second since start they arrived in, each sorted, so the
+	// timeline shows whether the tail is spread over the run or bunched at its start.
+	perSecond [][]time.Duration
 }
 
 func (r loadResult) elapsed() time.Duration { return r.end.Sub(r.start) }
@@ -95,6 +98,7 @@ type worker struct {
 	samples                              []string
 	latencies, okLatencies               []time.Duration
 	okAt                                 [][2]int64 // call index, UnixNano of the 200
+	perSecond                            [][]time.Duration
 }
 
 // driveExecute sends execute calls from o.concurrency workers, each call a new contact entry (a distinct
@@ -191,6 +195,11 @@ func driveExecute(ctx context.Context, o options, baseURL, tenantID, secret, run
 					wk.scheduled += resp.Passes
 					wk.okLatencies = append(wk.okLatencies, lat)
 					wk.okAt = append(wk.okAt, [2]int64{i, done.UnixNano()})
+					sec := int(done.Sub(start) / time.Second)
+					for len(wk.perSecond) <= sec {
+						wk.perSecond = append(wk.perSecond, nil)
+					}
+					wk.perSecond[sec] = append(wk.perSecond[sec], lat)
 					tl.executed(done)
 					continue
 				}
@@ -219,6 +228,15 @@ func driveExecute(ctx context.Context, o options, baseURL, tenantID, secret, run
 		for _, at := range wk.okAt {
 			r.okAt[at[0]] = time.Unix(0, at[1])
 		}
+		for sec, lats := range wk.perSecond {
+			for len(r.perSecond) <= sec {
+				r.perSecond = append(r.perSecond, nil)
+			}
+			r.perSecond[sec] = append(r.perSecond[sec], lats...)
+		}
+	}
+	for _, lats := range r.perSecond {
+		slices.Sort(lats)
 	}
 	slices.Sort(r.latencies)
 	slices.Sort(r.okLatencies)

@@ -234,7 +234,12 @@ func (s summary) printTimeline(w io.Writer) {
 			em += at(s.stages.emittedPerSec, j)
 		}
 		n := int64(min(step, last-i+1))
-		fmt.Fprintf(w, "  %4d s  exec %6d/s  scheduled %6d/s  delivered %6d/s  emitted %6d/s\n", i, ex/n, sc/n, de/n, em/n)
+		fmt.Fprintf(w, "  %4d s  exec %6d/s  scheduled %6d/s  delivered %6d/s  emitted %6d/s", i, ex/n, sc/n, de/n, em/n)
+		if step == 1 && i < len(s.load.perSecond) && len(s.load.perSecond[i]) > 0 {
+			lats := s.load.perSecond[i]
+			fmt.Fprintf(w, "  execute p50 %s p99 %s", ms(percentile(lats, 0.50)), ms(percentile(lats, 0.99)))
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
 }

@@ -42,6 +42,7 @@ gracefully: requests in flight finish, then the processors stop.`,
 }
 
 func (e *env) serve(ctx context.Context) error {
+	defer setServeGCDefaults(e.io.LookupEnv)()
 	if e.config.AdminToken == "" {
 		e.log.Warn("PASSPUSH_ADMIN_TOKEN is empty: the management API (/api/admin/… and the pass routes) answers 401 to every request until it is set")
 	} else if len(e.config.AdminToken) < 16 {

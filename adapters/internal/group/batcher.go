@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// Batcher hands the requests that arrive while a run is in flight to the next run, together. Runs happen one at a
-// time, in the order the requests arrived, so requests that must stay in order (the updates of one pass) do.
+// Batcher hands the requests that arrive while a run is in flight to the next run, together. Requests go into runs
+// in the order they arrived. By default runs happen one at a time, so they also finish in that order;
+// Config.MaxInFlight lets runs overlap.
 //
 // Hand-written because nothing in the standard library or the stack does it: singleflight merges identical calls,
 // a worker pool runs calls one by one.
@@ -24,9 +25,12 @@ type Batcher[Req, Res any] struct {
 	// enough is signalled when minRun requests are queued, ending a linger early.
 	enough chan struct{}
 
-	mu      sync.Mutex
-	queue   []call[Req, Res]
-	running bool
+	maxInFlight int
+
+	mu    sync.Mutex
+	queue []call[Req, Res]
+	// running is how many runs are in flight or about to start.
+	running int
 }
 
 type call[Req, Res any] struct {
@@ -49,12 +53,16 @@ type Config struct {
 	// at once: then a run takes what arrived during the previous one.
 	Linger time.Duration
 	MinRun int
+	// MaxInFlight is how many runs may be in flight at once; zero means one. With more than one, a run can start
+	// while another waits on the database, so a request waits less; runs may then finish out of order, which
+	// only matters to requests sent concurrently, whose order nobody knows anyway.
+	MaxInFlight int
 }
 
 // Validate reports a config a Batcher cannot run with.
 func (c Config) Validate() error {
-	if c.MaxRun < 1 || c.Timeout <= 0 || c.Linger < 0 || c.MinRun < 0 || c.MinRun > c.MaxRun {
-		return errors.New("a batcher needs a positive run size and timeout, a linger of zero or more and a minimum run no larger than the maximum")
+	if c.MaxRun < 1 || c.Timeout <= 0 || c.Linger < 0 || c.MinRun < 0 || c.MinRun > c.MaxRun || c.MaxInFlight < 0 {
+		return errors.New("a batcher needs a positive run size and timeout, a linger of zero or more, a minimum run no larger than the maximum and no negative runs in flight")
 	}
 	return nil
 }
@@ -69,7 +77,7 @@ func NewBatcher[Req, Res any](config Config, run func(ctx context.Context, reqs 
 		return nil, errors.New("a batcher needs a run function")
 	}
 	return &Batcher[Req, Res]{run: run, maxRun: config.MaxRun, timeout: config.Timeout, linger: config.Linger,
-		minRun: config.MinRun, enough: make(chan struct{}, 1)}, nil
+		minRun: config.MinRun, maxInFlight: max(config.MaxInFlight, 1), enough: make(chan struct{}, 1)}, nil
 }
 
 // Do runs req with the requests around it and returns its result. A caller whose ctx ends stops waiting; its
@@ -78,8 +86,10 @@ func (b *Batcher[Req, Res]) Do(ctx context.Context, req Req) (Res, error) {
 	c := call[Req, Res]{req: req, done: make(chan result[Res], 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
-	start := !b.running
-	b.running = true
+	start := b.running < b.maxInFlight
+	if start {
+		b.running++
+	}
 	if len(b.queue) == b.minRun {
 		select {
 		case b.enough <- struct{}{}:
@@ -162,7 +172,7 @@ func (b *Batcher[Req, Res]) take() []call[Req, Res] {
 	defer b.mu.Unlock()
 	n := min(len(b.queue), b.maxRun)
 	if n == 0 {
-		b.running = false
+		b.running--
 		return nil
 	}
 	calls := b.queue[:n:n]

@@ -18,6 +18,7 @@ type recorder struct {
 	runs    [][]int
 	active  atomic.Int32
 	overlap atomic.Bool
+	peak    atomic.Int32
 	hold    chan struct{}
 	started chan struct{}
 	fail    error
@@ -28,8 +29,11 @@ func newRecorder() *recorder {
 }
 
 func (r *recorder) run(ctx context.Context, reqs []int) ([]int, error) {
-	if r.active.Add(1) > 1 {
+	active := r.active.Add(1)
+	if active > 1 {
 		r.overlap.Store(true)
+	}
+	for peak := r.peak.Load(); active > peak && !r.peak.CompareAndSwap(peak, active); peak = r.peak.Load() {
 	}
 	defer r.active.Add(-1)
 	r.started <- struct{}{}
@@ -91,6 +95,54 @@ func TestBatcher_requestsThatArriveDuringARunShareTheNextInOrder(t *testing.T) {
 	}
 	if r.overlap.Load() {
 		t.Error("two runs overlapped")
+	}
+}
+
+// TestBatcher_runsUpToMaxInFlightAtOnce: while a run is held, the next request starts a second run at once; later
+// requests queue for the next free run, and no more than MaxInFlight runs are in flight together.
+func TestBatcher_runsUpToMaxInFlightAtOnce(t *testing.T) {
+	r := newRecorder()
+	b := newBatcher(t, r, group.Config{MaxRun: 10, Timeout: time.Second, MaxInFlight: 2})
+	errs := make(chan error, 10)
+	do := func(n int) {
+		_, err := b.Do(context.Background(), n)
+		errs <- err
+	}
+	go do(0)
+	<-r.started
+	go do(1)
+	select {
+	case <-r.started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a request that arrived during a run did not start a second run")
+	}
+	for n := 2; n <= 5; n++ {
+		go do(n)
+		waitQueued(t, b, n-1)
+	}
+	select {
+	case <-r.started:
+		t.Error("a third run started while two were in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(r.hold)
+	for range 6 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ran []int
+	for _, run := range r.runs {
+		ran = append(ran, run...)
+	}
+	slices.Sort(ran)
+	if !slices.Equal(ran, []int{0, 1, 2, 3, 4, 5}) {
+		t.Errorf("requests run %v, want each of 0-5 once", ran)
+	}
+	if peak := r.peak.Load(); peak != 2 {
+		t.Errorf("at most %d runs were in flight together, want 2", peak)
 	}
 }
 

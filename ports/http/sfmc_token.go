@@ -6,14 +6,27 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/passpush/passpush/ports/http/httperr"
 )
 
-// compactJWT is three base64url segments; it tells a token from JSON or garbage before any parsing.
-var compactJWT = regexp.MustCompile(`^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$`)
+// isCompactJWT reports whether b is three base64url segments, which tells a token from JSON or garbage before any
+// parsing. A loop, not a regular expression: matching one on every execute call cost about 3% of the service's
+// CPU under a journey's full load.
+func isCompactJWT[T string | []byte](b T) bool {
+	dots := 0
+	for i := range len(b) {
+		switch c := b[i]; {
+		case c == '.':
+			dots++
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return dots == 2
+}
 
 func invalidJWT(message string) *httperr.Error {
 	return &httperr.Error{Status: http.StatusUnauthorized, Code: "invalid_jwt", Message: message}
@@ -29,7 +42,7 @@ type sfmcBody struct {
 // readSFMCBody tells the three shapes apart. Anything else is not a request we understand: 400.
 func readSFMCBody(body []byte) (sfmcBody, error) {
 	trimmed := bytes.TrimSpace(body)
-	if compactJWT.Match(trimmed) {
+	if isCompactJWT(trimmed) {
 		return sfmcBody{token: string(trimmed)}, nil
 	}
 	var wrapper map[string]json.RawMessage
@@ -46,7 +59,7 @@ func readSFMCBody(body []byte) (sfmcBody, error) {
 			return sfmcBody{}, httperr.BadRequest(fmt.Sprintf("%q must be a string holding the JWT", key))
 		}
 		token = string(bytes.TrimSpace([]byte(token)))
-		if !compactJWT.MatchString(token) {
+		if !isCompactJWT(token) {
 			return sfmcBody{}, httperr.BadRequest(fmt.Sprintf("%q does not hold a compact JWT", key))
 		}
 		return sfmcBody{token: token}, nil

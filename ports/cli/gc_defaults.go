@@ -2,6 +2,7 @@ package cli
 
 import (
 	"runtime/debug"
+	"runtime/metrics"
 )
 
 // The garbage collector's defaults for serve. Go's own GOGC=100 collects whenever the heap doubles; serve's live
@@ -32,4 +33,11 @@ func setServeGCDefaults(lookupEnv func(string) (string, bool)) (restore func()) 
 			f()
 		}
 	}
+}
+
+// gcSettings reads the collector's settings as the runtime reports them, for the log.
+func gcSettings() (percent, limit uint64) {
+	samples := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(samples)
+	return samples[0].Value.Uint64(), samples[1].Value.Uint64()
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 )
 
@@ -43,6 +44,8 @@ gracefully: requests in flight finish, then the processors stop.`,
 
 func (e *env) serve(ctx context.Context) error {
 	defer setServeGCDefaults(e.io.LookupEnv)()
+	percent, limit := gcSettings()
+	e.log.WithFields(logrus.Fields{"gogc": percent, "gomemlimit_mib": limit >> 20}).Info("garbage collector settings")
 	if e.config.AdminToken == "" {
 		e.log.Warn("PASSPUSH_ADMIN_TOKEN is empty: the management API (/api/admin/… and the pass routes) answers 401 to every request until it is set")
 	} else if len(e.config.AdminToken) < 16 {

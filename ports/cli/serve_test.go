@@ -182,3 +182,25 @@ func TestServe_warnsThatTheManagementAPIIsOffWithoutAnAdminToken(t *testing.T) {
 		t.Errorf("serve exited %d after SIGTERM, want 0", code)
 	}
 }
+
+// TestServe_logsItsCollectorSettings: serve collects garbage with its own defaults unless GOGC or GOMEMLIMIT is set.
+func TestServe_logsItsCollectorSettings(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		env  []string
+		want []string
+	}{
+		{nil, []string{`"gogc":400`, `"gomemlimit_mib":128`}},
+		{[]string{"GOGC=150", "GOMEMLIMIT=300MiB"}, []string{`"gogc":150`, `"gomemlimit_mib":300`}},
+	} {
+		s := newTestEnv(t).startServe(c.env...)
+		for _, want := range c.want {
+			if !strings.Contains(s.logs(), want) {
+				t.Errorf("serve with %v does not log %s:\n%s", c.env, want, s.logs())
+			}
+		}
+		if code := s.stop(); code != 0 {
+			t.Errorf("serve exited %d after SIGTERM, want 0", code)
+		}
+	}
+}

@@ -129,7 +129,7 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 		},
 	}
 
-	worker, err := delivery.NewWorker(db, queue, application.Commands.DeliverPushUpdate, application.Commands.RecordPushOutcomes,
+	worker, err := delivery.NewWorker(db, queue, updateSender, application.Commands.DeliverPushUpdate, application.Commands.RecordPushOutcomes,
 		config.Delivery, log.WithField("component", "delivery"))
 	if err != nil {
 		return nil, err

@@ -18,8 +18,19 @@ import (
 // Config tunes the delivery stage. Zero fields take the defaults.
 type Config struct {
 	// Concurrency is how many deliveries are in flight at once. A receiver that takes 50 ms per call needs
-	// 100 in flight for 2,000 updates/s.
+	// 100 in flight for 2,000 updates/s; more lets a backlog drain faster.
 	Concurrency int
+	// BurstRate, BurstConcurrency and MaxBurst hold deliveries back while Journey Builder brings updates faster
+	// than the stage could deliver them anyway. Then the execute calls and the deliveries compete for the same
+	// CPU, and Journey Builder, which retries a slow call, waits. While more than BurstRate updates a second are
+	// accepted, at most BurstConcurrency deliveries are in flight; the backlog goes out at full
+	// Concurrency once the burst ends, or once it has lasted MaxBurst, so a load that never ends cannot starve
+	// deliveries. Journey Builder sends at most about 1,400 contacts a second to one activity, so the default
+	// rate of 3,000 takes several journeys at full speed at once. BurstConcurrency equal to Concurrency turns
+	// this off.
+	BurstRate        float64
+	BurstConcurrency int
+	MaxBurst         time.Duration
 	// PollInterval is how long an idle worker waits before it looks for due deliveries again.
 	PollInterval time.Duration
 	// Lease is how long a claimed delivery stays hidden from other workers; it must outlast an attempt.
@@ -37,7 +48,16 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.Concurrency == 0 {
-		c.Concurrency = 256
+		c.Concurrency = 512
+	}
+	if c.BurstRate == 0 {
+		c.BurstRate = 3000
+	}
+	if c.BurstConcurrency == 0 {
+		c.BurstConcurrency = min(32, c.Concurrency)
+	}
+	if c.MaxBurst == 0 {
+		c.MaxBurst = 30 * time.Second
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = 20 * time.Millisecond
@@ -68,6 +88,12 @@ func (c Config) Validate() error {
 	if c.Concurrency < 1 {
 		err = errors.Join(err, errors.New("concurrency must be at least 1"))
 	}
+	if c.BurstRate <= 0 || c.MaxBurst <= 0 {
+		err = errors.Join(err, errors.New("burst rate and max burst must be positive"))
+	}
+	if c.BurstConcurrency < 1 || c.BurstConcurrency > c.Concurrency {
+		err = errors.Join(err, errors.New("burst concurrency must be between 1 and the concurrency"))
+	}
 	if c.PollInterval <= 0 || c.AttemptTimeout <= 0 || c.Backoff <= 0 || c.MaxBackoff <= 0 || c.FlushInterval <= 0 {
 		err = errors.Join(err, errors.New("intervals and timeouts must be positive"))
 	}
@@ -82,25 +108,27 @@ func (c Config) Validate() error {
 
 // Worker runs the delivery stage.
 type Worker struct {
-	db      *sqldb.DB
-	queue   *Queue
-	deliver command.DeliverPushUpdateHandler
-	record  command.RecordPushOutcomesHandler
-	config  Config
-	log     *logrus.Entry
+	db       *sqldb.DB
+	queue    *Queue
+	accepted AcceptedCounter
+	deliver  command.DeliverPushUpdateHandler
+	record   command.RecordPushOutcomesHandler
+	config   Config
+	log      *logrus.Entry
 }
 
-// NewWorker returns a worker over queue that delivers with deliver and records outcomes with record.
-func NewWorker(db *sqldb.DB, queue *Queue, deliver command.DeliverPushUpdateHandler, record command.RecordPushOutcomesHandler,
-	config Config, log *logrus.Entry) (*Worker, error) {
+// NewWorker returns a worker over queue that delivers with deliver and records outcomes with record, holding
+// deliveries back while accepted counts a burst.
+func NewWorker(db *sqldb.DB, queue *Queue, accepted AcceptedCounter, deliver command.DeliverPushUpdateHandler,
+	record command.RecordPushOutcomesHandler, config Config, log *logrus.Entry) (*Worker, error) {
 	config.setDefaults()
 	if err := config.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid delivery config: %w", err)
 	}
-	if db == nil || queue == nil || log == nil {
-		return nil, errors.New("new delivery worker: db, queue and log are required")
+	if db == nil || queue == nil || accepted == nil || log == nil {
+		return nil, errors.New("new delivery worker: db, queue, accepted counter and log are required")
 	}
-	return &Worker{db: db, queue: queue, deliver: deliver, record: record, config: config, log: log}, nil
+	return &Worker{db: db, queue: queue, accepted: accepted, deliver: deliver, record: record, config: config, log: log}, nil
 }
 
 // finished is an attempt's result, waiting to be written.
@@ -125,9 +153,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	// Attempts get a context that outlives ctx by the attempt timeout, so a shutdown lets them finish and be
 	// recorded instead of leaving them to lease expiry.
 	attemptCtx := context.WithoutCancel(ctx)
+	burst := newBurstMeter(w.accepted, w.config.BurstRate, w.config.MaxBurst, time.Now())
 	for ctx.Err() == nil {
-		free := cap(slots) - len(slots)
-		if free == 0 {
+		limit := w.config.Concurrency
+		if burst.inBurst(time.Now()) {
+			limit = w.config.BurstConcurrency
+		}
+		free := limit - len(slots)
+		if free <= 0 {
 			select {
 			case <-ctx.Done():
 			case <-time.After(w.config.PollInterval):

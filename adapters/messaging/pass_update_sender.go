@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/passpush/passpush/adapters/internal/group"
@@ -22,6 +23,7 @@ import (
 // fails the call fails, and Journey Builder's resend stores the rest, the passes ignoring what they already have.
 type PassUpdateSender struct {
 	partitions []*group.Batcher[[]command.ScheduleJourneyPassUpdate, struct{}]
+	accepted   atomic.Int64
 }
 
 var _ command.PassUpdateSender = (*PassUpdateSender)(nil)
@@ -56,6 +58,7 @@ func NewPassUpdateSender(bus *Bus, writeTimeout time.Duration) (*PassUpdateSende
 			if err := bus.CommandBus.Send(ctx, batch); err != nil {
 				return nil, fmt.Errorf("store %d pass updates on %s: %w", len(batch.Updates), topic, err)
 			}
+			s.accepted.Add(int64(len(batch.Updates)))
 			return make([]struct{}, len(calls)), nil
 		}
 		writer, err := group.NewBatcher(group.Config{MaxRun: maxCallsPerWrite, Timeout: writeTimeout, Linger: writeLinger, MinRun: writeMinCalls,
@@ -67,6 +70,10 @@ func NewPassUpdateSender(bus *Bus, writeTimeout time.Duration) (*PassUpdateSende
 	}
 	return s, nil
 }
+
+// Accepted counts the updates stored since the sender was made. It implements delivery.AcceptedCounter: the
+// delivery stage holds back while Journey Builder brings updates faster than they could be delivered.
+func (s *PassUpdateSender) Accepted() int64 { return s.accepted.Load() }
 
 // SendPassUpdates implements command.PassUpdateSender. It returns once the writes that hold the updates have
 // committed, or with their error. A caller whose ctx ends gets its error, though the write may still commit: a

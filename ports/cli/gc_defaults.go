@@ -12,7 +12,7 @@ import (
 // keeps the larger heap well inside the 150 MiB the service is meant to stay under.
 const (
 	serveGCPercent   = 400
-	serveMemoryLimit = 128 << 20
+	serveMemoryLimit = 100 << 20
 )
 
 // setServeGCDefaults applies serve's collector settings unless the operator set GOGC or GOMEMLIMIT, which the

@@ -190,7 +190,7 @@ func TestServe_logsItsCollectorSettings(t *testing.T) {
 		env  []string
 		want []string
 	}{
-		{nil, []string{`"gogc":400`, `"gomemlimit_mib":128`}},
+		{nil, []string{`"gogc":400`, `"gomemlimit_mib":100`}},
 		{[]string{"GOGC=150", "GOMEMLIMIT=300MiB"}, []string{`"gogc":150`, `"gomemlimit_mib":300`}},
 	} {
 		s := newTestEnv(t).startServe(c.env...)

@@ -364,3 +364,47 @@ func TestDelivery_eventIdIsThePassUpdateScheduledEventIdOnEveryAttempt(t *testin
 		return len(events) == 1 && events[0].data(t)["scheduledEventId"] == o.eventID
 	})
 }
+
+// TestDelivery_aBurstOfCallsHoldsDeliveriesBackUntilItEnds: while Journey Builder brings updates faster than the
+// burst rate, no more deliveries start once the burst is seen (the ones in flight stay at most what started
+// before it), and once the calls stop the backlog goes out at full concurrency.
+func TestDelivery_aBurstOfCallsHoldsDeliveriesBackUntilItEnds(t *testing.T) {
+	const passes = 60
+	var config service.Config
+	config.WebhookClient = &http.Client{Timeout: 2 * time.Minute}
+	config.Delivery.AttemptTimeout = 2 * time.Minute
+	config.Delivery.BurstRate = 5
+	config.Delivery.BurstConcurrency = 1
+	config.Delivery.MaxBurst = 2 * time.Minute
+	h, jb, rcv := deliveryFixture(t, config, passes)
+	hold := make(chan struct{})
+	var release sync.Once
+	open := func() { release.Do(func() { close(hold) }) }
+	t.Cleanup(open)
+	rcv.configure(func(r *receiver) { r.hold = hold })
+	inFlight := func() int {
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		return rcv.inFlight
+	}
+
+	// One contact every 10 ms, far above 5 updates/s; the receiver holds every call, so deliveries only add up.
+	var midway int
+	for i := 1; i <= passes; i++ {
+		jb.schedule(fmt.Sprintf("p-%d", i), fmt.Sprintf("entry-%d", i))
+		if i == passes/2 {
+			midway = inFlight()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	atEnd := inFlight()
+	t.Logf("deliveries in flight: %d halfway through the burst, %d at its end", midway, atEnd)
+	if atEnd != midway || atEnd >= passes/2 {
+		t.Errorf("deliveries in flight grew from %d to %d during the burst, want no new ones", midway, atEnd)
+	}
+
+	poll(t, time.Minute, 20*time.Millisecond, "the held-back deliveries to go out once the calls stop", func() bool { return inFlight() == passes })
+	open()
+	eventually(t, 2*time.Minute, "every delivery", func() bool { return rcv.delivered() == passes })
+	h.settled(time.Minute)
+}

@@ -50,6 +50,7 @@ type Service struct {
 	AuditLog       *audit.Log
 	Deliveries     *delivery.Queue
 	worker         *delivery.Worker
+	log            *logrus.Entry
 }
 
 // New builds passpush on a migrated db. Run starts the buses and the delivery stage.
@@ -139,7 +140,7 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 	}
 	return &Service{
 		DB: db, App: application, Bus: bus, Events: events, PassProjection: projection,
-		AuditLog: auditLog, Deliveries: queue, worker: worker,
+		AuditLog: auditLog, Deliveries: queue, worker: worker, log: log,
 	}, nil
 }
 
@@ -169,6 +170,10 @@ func newWebhookClient() *http.Client {
 // Run starts the buses and the delivery stage and returns once every handler is subscribed. done yields when
 // both have stopped after ctx ends.
 func (s *Service) Run(ctx context.Context) (done <-chan error, err error) {
+	if err := s.DB.Warm(ctx); err != nil {
+		// A cold pool is slower for the first calls, not wrong.
+		s.log.WithError(err).Warn("could not open the database connections ahead of need")
+	}
 	busDone, err := s.RunBus(ctx)
 	if err != nil {
 		return nil, err

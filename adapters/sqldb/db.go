@@ -112,6 +112,42 @@ func ping(ctx context.Context, db *DB) (*DB, error) {
 	return db, nil
 }
 
+// warmConns is how many connections Warm opens per pool: about what the service uses at once under a journey's
+// load (two match queries, two command writes, the command and projection consumers, the delivery claim and its
+// outcomes), not the pool's limit, so that services and tests sharing a server do not hold its connection slots
+// idle.
+const warmConns = 8
+
+// Warm opens connections ahead of need, so the first burst of calls after a start does not wait for PostgreSQL to
+// start a backend per connection. The pools keep them idle (their idle limit is their open limit) until
+// ConnMaxIdleTime.
+func (db *DB) Warm(ctx context.Context) error {
+	pools := []*sql.DB{db.DB}
+	if db.Reader != db.DB {
+		pools = append(pools, db.Reader)
+	}
+	var errs []error
+	for _, pool := range pools {
+		// Holding each connection until all are open makes the pool open a new one for every Conn.
+		var held []*sql.Conn
+		for range min(pool.Stats().MaxOpenConnections, warmConns) {
+			conn, err := pool.Conn(ctx)
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
+			held = append(held, conn)
+		}
+		for _, conn := range held {
+			errs = append(errs, conn.Close())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("warm the %s connection pool: %w", db.Dialect.Name, err)
+	}
+	return nil
+}
+
 // Redact drops a password from a URL so it can go into an error message or a log.
 func Redact(url string) string {
 	at := strings.LastIndex(url, "@")

@@ -340,3 +340,19 @@ func TestOpen_sqliteSynchronousFullOnRequest(t *testing.T) {
 		t.Error("an unknown SQLite option was accepted")
 	}
 }
+
+// TestWarm_opensConnectionsAheadOfNeed: after Warm each pool holds at least eight connections idle, or all it may
+// hold if that is fewer.
+func TestWarm_opensConnectionsAheadOfNeed(t *testing.T) {
+	db := newDB(t)
+	if err := db.Warm(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	pools := map[string]*sql.DB{"the pool": db.DB, "the reader pool": db.Reader}
+	for name, pool := range pools {
+		stats := pool.Stats()
+		if want := min(stats.MaxOpenConnections, 8); stats.Idle < want || stats.InUse != 0 {
+			t.Errorf("%s after Warm: %d idle and %d in use, want at least %d idle", name, stats.Idle, stats.InUse, want)
+		}
+	}
+}

@@ -27,6 +27,7 @@ type burstMeter struct {
 
 	lastCount int64
 	lastAt    time.Time
+	lastRate  float64
 	hot       bool
 	since     time.Time // when the burst began
 	lastHot   time.Time // when the pace was last over the rate
@@ -43,7 +44,7 @@ func (m *burstMeter) inBurst(now time.Time) bool {
 	if elapsed := now.Sub(m.lastAt); elapsed >= burstWindow {
 		count := m.accepted.Accepted()
 		rate := float64(count-m.lastCount) / elapsed.Seconds()
-		m.lastCount, m.lastAt = count, now
+		m.lastCount, m.lastAt, m.lastRate = count, now, rate
 		switch {
 		case rate > m.rate && !m.hot:
 			m.hot, m.since, m.lastHot = true, now, now

@@ -154,9 +154,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	// recorded instead of leaving them to lease expiry.
 	attemptCtx := context.WithoutCancel(ctx)
 	burst := newBurstMeter(w.accepted, w.config.BurstRate, w.config.MaxBurst, time.Now())
+	held := false
 	for ctx.Err() == nil {
 		limit := w.config.Concurrency
-		if burst.inBurst(time.Now()) {
+		if now := time.Now(); burst.inBurst(now) != held {
+			held = !held
+			w.logBurst(held, burst, now)
+		}
+		if held {
 			limit = w.config.BurstConcurrency
 		}
 		free := limit - len(slots)
@@ -192,6 +197,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	close(done)
 	<-flushed
 	return nil
+}
+
+// logBurst says when deliveries start and stop being held back, so an operator can tell a backlog from a fault.
+func (w *Worker) logBurst(held bool, burst *burstMeter, now time.Time) {
+	if held {
+		w.log.WithFields(logrus.Fields{"accepted_per_second": int(burst.lastRate), "in_flight": w.config.BurstConcurrency}).
+			Info("burst of updates: holding deliveries back")
+		return
+	}
+	w.log.WithField("burst_seconds", now.Sub(burst.since).Seconds()).Info("burst over: delivering the backlog")
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -20,14 +20,13 @@ type Config struct {
 	// Concurrency is how many deliveries are in flight at once. A receiver that takes 50 ms per call needs
 	// 100 in flight for 2,000 updates/s; more lets a backlog drain faster.
 	Concurrency int
-	// BurstRate, BurstConcurrency and MaxBurst hold deliveries back while Journey Builder brings updates faster
-	// than the stage could deliver them anyway. Then the execute calls and the deliveries compete for the same
-	// CPU, and Journey Builder, which retries a slow call, waits. While more than BurstRate updates a second are
-	// accepted, at most BurstConcurrency deliveries are in flight; the backlog goes out at full
-	// Concurrency once the burst ends, or once it has lasted MaxBurst, so a load that never ends cannot starve
-	// deliveries. Journey Builder sends at most about 1,400 contacts a second to one activity, so the default
-	// rate of 3,000 takes several journeys at full speed at once. BurstConcurrency equal to Concurrency turns
-	// this off.
+	// BurstRate, BurstConcurrency and MaxBurst hold deliveries back while Journey Builder brings updates faster than
+	// the stage could deliver them anyway. Then the execute calls and the deliveries compete for the same CPU, and
+	// Journey Builder, which retries a slow call, waits. While more than BurstRate updates a second are accepted, at
+	// most BurstConcurrency deliveries are in flight; the backlog goes out at full Concurrency once the burst ends, or
+	// once it has lasted MaxBurst, so a load that never ends cannot starve deliveries. Journey Builder sends at most
+	// about 1,400 contacts a second to one activity, so the default rate of 3,000 takes several journeys at full speed
+	// at once. BurstConcurrency equal to Concurrency turns this off.
 	BurstRate        float64
 	BurstConcurrency int
 	MaxBurst         time.Duration

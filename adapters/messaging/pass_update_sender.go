@@ -19,8 +19,9 @@ import (
 //
 // Each command partition has a writer of its own. A call returns only once its write has committed, so an update
 // sent after another call returned is stored after that call's updates: the order Journey Builder can see is
-// kept. Calls in flight together have no order between them, so their writes may overlap. A call whose passes fall in several partitions waits for each of their writes; if one
-// fails the call fails, and Journey Builder's resend stores the rest, the passes ignoring what they already have.
+// kept. Calls in flight together have no order between them, so their writes may overlap. A call whose passes
+// fall in several partitions waits for each of their writes; if one fails the call fails, and Journey Builder's
+// resend stores the rest, the passes ignoring what they already have.
 type PassUpdateSender struct {
 	partitions []*group.Batcher[[]command.ScheduleJourneyPassUpdate, struct{}]
 	accepted   atomic.Int64

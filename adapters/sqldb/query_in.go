@@ -7,8 +7,9 @@ import (
 )
 
 // QueryIn runs a lookup by a list of keys: head + the condition that column is one of the keys + tail, in as few
-// statements as the dialect's parameter limit allows (one on PostgreSQL), each planned with its values (Planned). args are head's own parameters, $1 to
-// $n; the keys' come after them. scan is called for every row. Reads run where ReaderFor says.
+// statements as the dialect's parameter limit allows (one on PostgreSQL), each planned with its values
+// (Planned). args are head's own parameters, $1 to $n; the keys' come after them. scan is called for every row.
+// Reads run where ReaderFor says.
 func QueryIn(ctx context.Context, db *DB, head, column, tail string, args []any, keys []string, scan func(rows *sql.Rows) error) error {
 	chunk := db.Dialect.maxInList
 	if chunk == 0 {

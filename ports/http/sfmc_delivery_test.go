@@ -268,20 +268,36 @@ func TestDelivery_givesUpAfterMaxAttemptsAndMovesOn(t *testing.T) {
 	}
 }
 
-func TestDelivery_aSlowReceiverIsCalledConcurrentlyAcrossPasses(t *testing.T) {
-	const passes, perCall = 60, 200 * time.Millisecond
+// heldCallsConfig is a service whose delivery attempts outlast a receiver that holds its calls for minutes.
+func heldCallsConfig() service.Config {
 	var config service.Config
 	config.WebhookClient = &http.Client{Timeout: 2 * time.Minute}
 	config.Delivery.AttemptTimeout = 2 * time.Minute
-	h, jb, rcv := deliveryFixture(t, config, passes)
+	return config
+}
+
+// holdCalls makes the receiver hold every call until open is called, at the latest when the test ends.
+func (r *receiver) holdCalls(t *testing.T) (open func()) {
 	hold := make(chan struct{})
 	var release sync.Once
-	open := func() { release.Do(func() { close(hold) }) }
+	open = func() { release.Do(func() { close(hold) }) }
 	t.Cleanup(open)
-	rcv.configure(func(r *receiver) {
-		r.hold = hold
-		r.delay = perCall
-	})
+	r.configure(func(r *receiver) { r.hold = hold })
+	return open
+}
+
+// callsInFlight is how many calls the receiver is answering now.
+func (r *receiver) callsInFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.inFlight
+}
+
+func TestDelivery_aSlowReceiverIsCalledConcurrentlyAcrossPasses(t *testing.T) {
+	const passes, perCall = 60, 200 * time.Millisecond
+	h, jb, rcv := deliveryFixture(t, heldCallsConfig(), passes)
+	open := rcv.holdCalls(t)
+	rcv.configure(func(r *receiver) { r.delay = perCall })
 
 	// Journey Builder sends the contacts at once; the receiver holds every call until the test lets them go, so
 	// the calls pile up only if the delivery stage makes them concurrently.
@@ -303,11 +319,7 @@ func TestDelivery_aSlowReceiverIsCalledConcurrentlyAcrossPasses(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
-	inFlight := func() int {
-		rcv.mu.Lock()
-		defer rcv.mu.Unlock()
-		return rcv.inFlight
-	}
+	inFlight := rcv.callsInFlight
 	poll(t, 2*time.Minute, 20*time.Millisecond, "every pass's delivery to be in flight at once", func() bool { return inFlight() == passes })
 
 	start := time.Now()
@@ -370,23 +382,13 @@ func TestDelivery_eventIdIsThePassUpdateScheduledEventIdOnEveryAttempt(t *testin
 // before it), and once the calls stop the backlog goes out at full concurrency.
 func TestDelivery_aBurstOfCallsHoldsDeliveriesBackUntilItEnds(t *testing.T) {
 	const passes = 60
-	var config service.Config
-	config.WebhookClient = &http.Client{Timeout: 2 * time.Minute}
-	config.Delivery.AttemptTimeout = 2 * time.Minute
+	config := heldCallsConfig()
 	config.Delivery.BurstRate = 5
 	config.Delivery.BurstConcurrency = 1
 	config.Delivery.MaxBurst = 2 * time.Minute
 	h, jb, rcv := deliveryFixture(t, config, passes)
-	hold := make(chan struct{})
-	var release sync.Once
-	open := func() { release.Do(func() { close(hold) }) }
-	t.Cleanup(open)
-	rcv.configure(func(r *receiver) { r.hold = hold })
-	inFlight := func() int {
-		rcv.mu.Lock()
-		defer rcv.mu.Unlock()
-		return rcv.inFlight
-	}
+	open := rcv.holdCalls(t)
+	inFlight := rcv.callsInFlight
 
 	// One contact every 10 ms, far above 5 updates/s; the receiver holds every call, so deliveries only add up.
 	var midway int

@@ -39,6 +39,8 @@ type Dialect struct {
 	maxInList int
 	// planned marks a call's arguments as wanting a plan of its own.
 	planned func(args []any) []any
+	// rowLocks is whether a SELECT can lock the rows it reads (FOR UPDATE).
+	rowLocks bool
 }
 
 var (
@@ -64,7 +66,8 @@ var (
 			return errors.As(err, &pgErr) && pgErr.Code == "23505"
 		},
 		// pgx's exec mode for one call: an unnamed statement, planned with the call's values.
-		planned: func(args []any) []any { return append([]any{pgx.QueryExecModeExec}, args...) },
+		planned:  func(args []any) []any { return append([]any{pgx.QueryExecModeExec}, args...) },
+		rowLocks: true,
 	}
 	// SQLite is the embedded modernc.org/sqlite. It has a single writer, so every commit is visible in order.
 	SQLite = Dialect{
@@ -122,6 +125,20 @@ func (d Dialect) InList(column string, first int, values []string) (string, []an
 // sequential scan that stays cached until the next ANALYZE, and each call then scans the growing table: an
 // import slowed from 10,000 to 1,500 passes/s that way. Lookups by lists of keys use it; their planning is cheap.
 func (d Dialect) Planned(args ...any) []any { return d.planned(args) }
+
+// LockRows ends a SELECT that picks rows a statement will write: it locks them in the SELECT's ORDER BY order, so
+// statements that all lock in one order cannot deadlock, and with skipLocked it passes over rows another
+// transaction holds instead of waiting. SQLite has a single writer: it needs neither and has neither.
+func (d Dialect) LockRows(skipLocked bool) string {
+	switch {
+	case !d.rowLocks:
+		return ""
+	case skipLocked:
+		return " FOR UPDATE SKIP LOCKED"
+	default:
+		return " FOR UPDATE"
+	}
+}
 
 // IsUniqueViolation reports whether err is a unique-constraint violation, which the event store turns into a
 // version conflict.

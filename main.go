@@ -31,7 +31,8 @@ func main() {
 
 // open builds passpush on the configured database: adapters, then the application, then the HTTP port.
 func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backend, error) {
-	db, err := sqldb.Open(ctx, config.DatabaseURL)
+	maxConns, maxIdleTime := config.DBPool()
+	db, err := sqldb.Open(ctx, config.DatabaseURL, sqldb.Config{MaxConns: maxConns, MaxIdleTime: maxIdleTime})
 	if err != nil {
 		return nil, err
 	}

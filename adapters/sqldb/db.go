@@ -33,17 +33,67 @@ func (db *DB) Close() error {
 	return errors.Join(db.Reader.Close(), db.DB.Close())
 }
 
+// Config sizes the connection pools. Zero fields take the defaults.
+type Config struct {
+	// MaxConns is the most connections the process holds, all its pools together. Several instances share one
+	// PostgreSQL, whose max_connections (100 by default) is for all of them and every other client.
+	MaxConns int
+	// MaxIdleTime closes a connection that has been idle this long, so a quiet instance gives its PostgreSQL
+	// backends back.
+	MaxIdleTime time.Duration
+}
+
+const (
+	// DefaultMaxConns lets four instances fit in PostgreSQL's default max_connections of 100 (80 of them), with
+	// room left for the CLI, psql and monitoring.
+	DefaultMaxConns = 20
+	// MinMaxConns is what serve holds at once under a journey's load with the default configuration: the two
+	// Watermill subscribers (commands, projections), each holding its transaction while its handler runs in it;
+	// two command writes and two match queries of execute calls; the delivery stage's claim and its flush. With
+	// fewer, those stages take turns with connections and execute calls slow down under the load passpush is for.
+	MinMaxConns = warmConns
+	// DefaultMaxIdleTime keeps the connections of a load's pauses, and lets a quiet instance's go.
+	DefaultMaxIdleTime = 5 * time.Minute
+)
+
+func (c *Config) setDefaults() {
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxIdleTime == 0 {
+		c.MaxIdleTime = DefaultMaxIdleTime
+	}
+}
+
+// Validate reports a config the service cannot run with.
+func (c Config) Validate() error {
+	var err error
+	if c.MaxConns < MinMaxConns {
+		err = errors.Join(err, fmt.Errorf("max connections %d is below %d, what the service holds at once under load", c.MaxConns, MinMaxConns))
+	}
+	if c.MaxIdleTime <= 0 {
+		err = errors.Join(err, fmt.Errorf("max idle time %s must be positive", c.MaxIdleTime))
+	}
+	return err
+}
+
 // Open connects to url: postgres://… or postgresql://… for PostgreSQL, sqlite:PATH (or empty) for SQLite.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string, config Config) (*DB, error) {
+	config.setDefaults()
+	if err := config.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid database config: %w", err)
+	}
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		db, err := sql.Open("pgx", url)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		db.SetMaxOpenConns(32)
-		db.SetMaxIdleConns(32)
-		db.SetConnMaxIdleTime(5 * time.Minute)
+		// One pool for reads and writes: a PostgreSQL backend serves either, so any split would leave connections
+		// of one kind idle while the other waits.
+		db.SetMaxOpenConns(config.MaxConns)
+		db.SetMaxIdleConns(config.MaxConns)
+		db.SetConnMaxIdleTime(config.MaxIdleTime)
 		return ping(ctx, &DB{DB: db, Reader: db, Dialect: Postgres})
 	case url == "" || strings.HasPrefix(url, "sqlite:"):
 		path, options, _ := strings.Cut(strings.TrimPrefix(url, "sqlite:"), "?")
@@ -64,7 +114,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		}
 		// SQLite has one writer. One connection makes Go queue the writers instead of SQLite's busy handler,
 		// which sleeps up to 100 ms between tries. Handlers that run inside a subscriber's transaction must use that
-		// transaction (see InTx), never a second connection.
+		// transaction (see InTx), never a second connection. It is never closed for idleness: reopening it would
+		// cost every write after a pause its pragmas.
 		db.SetMaxOpenConns(1)
 		db.SetConnMaxIdleTime(0)
 		db.SetConnMaxLifetime(0)
@@ -76,8 +127,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			_ = db.Close()
 			return nil, fmt.Errorf("open sqlite %s for reading: %w", path, err)
 		}
-		reader.SetMaxOpenConns(sqliteReaders)
-		reader.SetMaxIdleConns(sqliteReaders)
+		readers := min(sqliteReaders, config.MaxConns-1)
+		reader.SetMaxOpenConns(readers)
+		reader.SetMaxIdleConns(readers)
+		reader.SetConnMaxIdleTime(config.MaxIdleTime)
 		return ping(ctx, &DB{DB: db, Reader: reader, Dialect: SQLite})
 	default:
 		return nil, fmt.Errorf("unsupported database URL scheme in %q: want postgres://, postgresql:// or sqlite:PATH", Redact(url))

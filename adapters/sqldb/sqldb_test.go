@@ -56,7 +56,7 @@ func things(t *testing.T, db *sqldb.DB) []string {
 
 func TestOpen_rejectsUnknownURLWithoutLeakingThePassword(t *testing.T) {
 	t.Parallel()
-	_, err := sqldb.Open(context.Background(), "mysql://user:hunter2@db.example.com/passpush")
+	_, err := sqldb.Open(context.Background(), "mysql://user:hunter2@db.example.com/passpush", sqldb.Config{})
 	if err == nil {
 		t.Fatal("mysql:// opened")
 	}
@@ -252,7 +252,7 @@ func TestOpen_twoProcessesWriteTheSameDatabase(t *testing.T) {
 	ctx := context.Background()
 	var dbs []*sqldb.DB
 	for range 2 {
-		db, err := sqldb.Open(ctx, url)
+		db, err := sqldb.Open(ctx, url, sqldb.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,7 +324,7 @@ func TestOpen_sqliteSynchronousFullOnRequest(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "full.db")
-	db, err := sqldb.Open(ctx, "sqlite:"+path+"?synchronous=full")
+	db, err := sqldb.Open(ctx, "sqlite:"+path+"?synchronous=full", sqldb.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestOpen_sqliteSynchronousFullOnRequest(t *testing.T) {
 	if got != "2" {
 		t.Errorf("PRAGMA synchronous = %s, want 2 (FULL)", got)
 	}
-	if _, err := sqldb.Open(ctx, "sqlite:"+path+"?cache=shared"); err == nil {
+	if _, err := sqldb.Open(ctx, "sqlite:"+path+"?cache=shared", sqldb.Config{}); err == nil {
 		t.Error("an unknown SQLite option was accepted")
 	}
 }
@@ -353,6 +353,59 @@ func TestWarm_opensConnectionsAheadOfNeed(t *testing.T) {
 		stats := pool.Stats()
 		if want := min(stats.MaxOpenConnections, 8); stats.Idle < want || stats.InUse != 0 {
 			t.Errorf("%s after Warm: %d idle and %d in use, want at least %d idle", name, stats.Idle, stats.InUse, want)
+		}
+	}
+}
+
+// TestOpen_poolsHonourMaxConns: PASSPUSH_DB_MAX_CONNS bounds the connections of all pools together, and the
+// default leaves room for four instances in PostgreSQL's default max_connections of 100.
+func TestOpen_poolsHonourMaxConns(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		config sqldb.Config
+		want   int
+	}{
+		{sqldb.Config{}, sqldb.DefaultMaxConns},
+		{sqldb.Config{MaxConns: sqldb.MinMaxConns, MaxIdleTime: time.Minute}, sqldb.MinMaxConns},
+		{sqldb.Config{MaxConns: 9, MaxIdleTime: time.Minute}, 9},
+	} {
+		db, err := sqldb.Open(t.Context(), sqldbtest.NewURL(t), c.config)
+		if err != nil {
+			t.Fatalf("open with %+v: %v", c.config, err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		total := db.Stats().MaxOpenConnections
+		if db.Reader != db.DB {
+			total += db.Reader.Stats().MaxOpenConnections
+		}
+		switch db.Dialect.Name {
+		case sqldb.Postgres.Name:
+			if total != c.want {
+				t.Errorf("%+v: the pool opens up to %d connections, want %d", c.config, total, c.want)
+			}
+		default:
+			// SQLite is a file, not a server's slots: one writer and a few readers, never more than the budget.
+			if w, r := db.Stats().MaxOpenConnections, db.Reader.Stats().MaxOpenConnections; w != 1 || r < 1 || total > c.want {
+				t.Errorf("%+v: %d writer and %d reader connections, want 1 writer and at most %d in all", c.config, w, r, c.want)
+			}
+		}
+	}
+	if 4*sqldb.DefaultMaxConns > 100-20 {
+		t.Errorf("four instances at the default %d connections leave less than 20 of PostgreSQL's default 100", sqldb.DefaultMaxConns)
+	}
+}
+
+func TestOpen_refusesABudgetTheServiceCannotRunIn(t *testing.T) {
+	t.Parallel()
+	for _, config := range []sqldb.Config{
+		{MaxConns: sqldb.MinMaxConns - 1},
+		{MaxConns: -1},
+		{MaxIdleTime: -time.Second},
+	} {
+		db, err := sqldb.Open(t.Context(), sqldbtest.NewURL(t), config)
+		if err == nil {
+			_ = db.Close()
+			t.Errorf("Open with %+v succeeded, want an error", config)
 		}
 	}
 }

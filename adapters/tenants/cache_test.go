@@ -20,7 +20,7 @@ func twoProcesses(t *testing.T) (serve, cli *Store) {
 	url := sqldbtest.NewURL(t)
 	ctx := context.Background()
 	open := func() *Store {
-		db, err := sqldb.Open(ctx, url)
+		db, err := sqldb.Open(ctx, url, sqldb.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,7 +30,7 @@ func samplePGActivity(ctx context.Context, databaseURL string, every time.Durati
 	a := &pgActivity{states: map[string]int{}}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	db, err := sqldb.Open(ctx, databaseURL)
+	db, err := sqldb.Open(ctx, databaseURL, sqldb.Config{})
 	if err != nil {
 		a.err = err
 		cancel()

@@ -40,7 +40,7 @@ func checkFresh(ctx context.Context, o options) error {
 		}
 		return nil
 	}
-	db, err := sqldb.Open(ctx, o.databaseURL)
+	db, err := sqldb.Open(ctx, o.databaseURL, sqldb.Config{})
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func checkFresh(ctx context.Context, o options) error {
 // watermill-sql directly on the database, opened the way passpush opens it (pgx stdlib pool of 32 connections on
 // PostgreSQL; one WAL connection with synchronous(FULL) on SQLite).
 func measureRawPublish(ctx context.Context, o options) (rawResult, error) {
-	db, err := sqldb.Open(ctx, o.databaseURL)
+	db, err := sqldb.Open(ctx, o.databaseURL, sqldb.Config{})
 	if err != nil {
 		return rawResult{}, err
 	}

@@ -182,7 +182,7 @@ func startInProcess(ctx context.Context, databaseURL, dir, adminToken string) (*
 	l.SetLevel(logrus.WarnLevel)
 	log := logrus.NewEntry(l)
 
-	db, err := sqldb.Open(ctx, databaseURL)
+	db, err := sqldb.Open(ctx, databaseURL, sqldb.Config{})
 	if err != nil {
 		_ = logFile.Close()
 		return nil, err

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -24,11 +26,21 @@ type Config struct {
 	PublicURL string
 	// LogLevel is a logrus level: trace, debug, info, warn or error.
 	LogLevel string
+	// DBMaxConns is the most database connections the process holds, an integer of at least MinDBMaxConns.
+	DBMaxConns string
+	// DBMaxIdleTime is a Go duration after which an idle database connection is closed.
+	DBMaxIdleTime string
 }
 
 const (
 	DefaultHTTPAddr = ":8080"
 	DefaultLogLevel = "info"
+	// DefaultDBMaxConns lets four instances fit in PostgreSQL's default max_connections of 100, with room left.
+	DefaultDBMaxConns    = "20"
+	DefaultDBMaxIdleTime = "5m"
+	// MinDBMaxConns is sqldb.MinMaxConns, what serve holds at once under load; a port does not import adapters,
+	// so a test keeps the two equal.
+	MinDBMaxConns = 8
 )
 
 // setting ties a Config field to its environment variable and flag, so the two never drift apart and --help can
@@ -64,6 +76,16 @@ func settings() []setting {
 			env: "PASSPUSH_LOG_LEVEL", flag: "log-level", fallback: DefaultLogLevel,
 			usage: "log level: trace, debug, info, warn or error",
 			field: func(c *Config) *string { return &c.LogLevel },
+		},
+		{
+			env: "PASSPUSH_DB_MAX_CONNS", flag: "db-max-conns", fallback: DefaultDBMaxConns,
+			usage: fmt.Sprintf("most database connections one process holds, at least %d; on PostgreSQL, instances times this must stay below max_connections", MinDBMaxConns),
+			field: func(c *Config) *string { return &c.DBMaxConns },
+		},
+		{
+			env: "PASSPUSH_DB_MAX_IDLE_TIME", flag: "db-max-idle-time", fallback: DefaultDBMaxIdleTime,
+			usage: "how long a database connection may stay idle before it is closed, a Go duration such as 90s or 5m",
+			field: func(c *Config) *string { return &c.DBMaxIdleTime },
 		},
 	}
 }
@@ -115,5 +137,19 @@ func (c Config) Validate() error {
 	if _, parseErr := logrus.ParseLevel(c.LogLevel); parseErr != nil {
 		err = errors.Join(err, fmt.Errorf("PASSPUSH_LOG_LEVEL %q must be trace, debug, info, warn or error", c.LogLevel))
 	}
+	if n, parseErr := strconv.Atoi(c.DBMaxConns); parseErr != nil || n < MinDBMaxConns {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_DB_MAX_CONNS %q must be a whole number of at least %d: serve holds that many connections at once under load", c.DBMaxConns, MinDBMaxConns))
+	}
+	if d, parseErr := time.ParseDuration(c.DBMaxIdleTime); parseErr != nil || d <= 0 {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_DB_MAX_IDLE_TIME %q must be a positive Go duration such as 90s or 5m", c.DBMaxIdleTime))
+	}
 	return err
+}
+
+// DBPool returns the connection settings as numbers. Call it on a validated config: it returns zeros, which mean
+// the database adapter's defaults, for anything that does not parse.
+func (c Config) DBPool() (maxConns int, maxIdleTime time.Duration) {
+	maxConns, _ = strconv.Atoi(c.DBMaxConns)
+	maxIdleTime, _ = time.ParseDuration(c.DBMaxIdleTime)
+	return maxConns, maxIdleTime
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func TestConfigValidate(t *testing.T) {
-	valid := Config{HTTPAddr: ":8080", LogLevel: "info"}
+	valid := Config{HTTPAddr: ":8080", LogLevel: "info", DBMaxConns: "20", DBMaxIdleTime: "5m"}
 	tests := []struct {
 		name    string
 		change  func(c *Config)
@@ -29,6 +29,12 @@ func TestConfigValidate(t *testing.T) {
 		{"token with newline", func(c *Config) { c.AdminToken = "abc\n" }, "PASSPUSH_ADMIN_TOKEN"},
 		{"log level", func(c *Config) { c.LogLevel = "debug" }, ""},
 		{"unknown log level", func(c *Config) { c.LogLevel = "loud" }, "PASSPUSH_LOG_LEVEL"},
+		{"db max conns at the minimum", func(c *Config) { c.DBMaxConns = "8" }, ""},
+		{"db max conns below the minimum", func(c *Config) { c.DBMaxConns = "7" }, "PASSPUSH_DB_MAX_CONNS"},
+		{"db max conns not a number", func(c *Config) { c.DBMaxConns = "many" }, "PASSPUSH_DB_MAX_CONNS"},
+		{"db max idle time", func(c *Config) { c.DBMaxIdleTime = "90s" }, ""},
+		{"db max idle time zero", func(c *Config) { c.DBMaxIdleTime = "0s" }, "PASSPUSH_DB_MAX_IDLE_TIME"},
+		{"db max idle time without unit", func(c *Config) { c.DBMaxIdleTime = "300" }, "PASSPUSH_DB_MAX_IDLE_TIME"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,7 +52,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestConfigValidate_neverEchoesSecrets(t *testing.T) {
-	c := Config{DatabaseURL: "mysql://root:db-password@db/x", HTTPAddr: ":8080", LogLevel: "info", AdminToken: " admin-secret "}
+	c := Config{DatabaseURL: "mysql://root:db-password@db/x", HTTPAddr: ":8080", LogLevel: "info", AdminToken: " admin-secret ", DBMaxConns: "20", DBMaxIdleTime: "5m"}
 	err := c.Validate()
 	if err == nil || strings.Contains(err.Error(), "db-password") || strings.Contains(err.Error(), "admin-secret") {
 		t.Errorf("Validate() = %v: want an error that does not contain the secrets", err)
@@ -66,7 +72,7 @@ func TestConfig_flagWinsOverEnvironmentWhichWinsOverDefault(t *testing.T) {
 		Stdout: &out, Stderr: &out,
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 	}, open)
-	want := Config{HTTPAddr: ":9000", LogLevel: "warn", PublicURL: "https://env.example.com"}
+	want := Config{HTTPAddr: ":9000", LogLevel: "warn", PublicURL: "https://env.example.com", DBMaxConns: DefaultDBMaxConns, DBMaxIdleTime: DefaultDBMaxIdleTime}
 	if got != want {
 		t.Errorf("resolved config = %+v, want %+v", got, want)
 	}

@@ -15,6 +15,7 @@ func TestHelp_namesEveryVariableAndItsFlag(t *testing.T) {
 		"PASSPUSH_ADMIN_TOKEN", "--admin-token",
 		"PASSPUSH_PUBLIC_URL", "--public-url",
 		"PASSPUSH_LOG_LEVEL", "--log-level",
+		"PASSPUSH_DB_MAX_CONNS", "--db-max-conns", "PASSPUSH_DB_MAX_IDLE_TIME", "--db-max-idle-time",
 		"serve", "migrate", "tenant", "pass", "projections",
 	} {
 		if !strings.Contains(out, want) {

@@ -61,7 +61,7 @@ func NewURL(t testing.TB) string {
 func New(t testing.TB) *sqldb.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, NewURL(t))
+	db, err := sqldb.Open(ctx, NewURL(t), sqldb.Config{})
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}

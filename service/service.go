@@ -59,7 +59,7 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 		config.WebhookClient = newWebhookClient()
 	}
 	wlog := messaging.NewLogger(log.WithField("component", "watermill"))
-	bus, err := messaging.New(db, config.Bus, wlog)
+	bus, err := messaging.New(db, config.Bus, log.WithField("component", "bus"))
 	if err != nil {
 		return nil, err
 	}
@@ -147,13 +147,24 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 // ProjectionsGroup is the consumer group of the projections. Renaming it replays every event into all of them.
 const ProjectionsGroup = "projections"
 
+// The projections' names, as `passpush projections rebuild` and `skip` take them.
+const (
+	ProjectionPasses     = "passes"
+	ProjectionAudit      = "audit"
+	ProjectionDeliveries = "deliveries"
+)
+
 // addHandlers subscribes the projections and the command handlers.
 //
 // The three projections share one consumer group: each event is read, decoded and wrapped in a savepoint once
 // instead of three times, which is most of what a projection costs. The price is that an event one of them
-// cannot take (after retries, on the poison topic) is missed by all three, which a rebuild repairs.
+// can never take stops all three until it is fixed or skipped (`passpush projections skip`); execute goes on.
 func addHandlers(bus *messaging.Bus, application app.Application, projection *passes.Projection, auditLog *audit.Log, queue *delivery.Queue) error {
-	if err := bus.AddProjections(ProjectionsGroup, projection.Handle, auditLog.Handle, queue.Enqueue); err != nil {
+	err := bus.AddProjections(ProjectionsGroup,
+		messaging.Projection{Name: ProjectionPasses, Handle: projection.Handle},
+		messaging.Projection{Name: ProjectionAudit, Handle: auditLog.Handle},
+		messaging.Projection{Name: ProjectionDeliveries, Handle: queue.Enqueue})
+	if err != nil {
 		return err
 	}
 	return bus.AddCommandHandler(cqrs.NewCommandHandler("ScheduleJourneyPassUpdates", application.Commands.ScheduleJourneyPassUpdate.Handle))

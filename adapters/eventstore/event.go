@@ -5,6 +5,7 @@ package eventstore
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -44,4 +45,23 @@ func (p Position) After(o Position) bool {
 		return p.TransactionID > o.TransactionID
 	}
 	return p.Sequence > o.Sequence
+}
+
+// EventError is a failure that one event caused. A projection wraps what it cannot do with an event in it, so
+// that a consumer stopped by the event can name it, and an operator can skip it by its position.
+type EventError struct {
+	EventID  string
+	Position Position
+	Err      error
+}
+
+func (e *EventError) Error() string {
+	return fmt.Sprintf("event %s at position %d: %v", e.EventID, e.Position.Sequence, e.Err)
+}
+
+func (e *EventError) Unwrap() error { return e.Err }
+
+// Fail ties err to the event.
+func (e Event) Fail(err error) error {
+	return &EventError{EventID: e.ID, Position: e.Position, Err: err}
 }

@@ -2,7 +2,6 @@ package messaging
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,9 +12,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
-	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/correlation"
+	"github.com/sirupsen/logrus"
 )
 
 // Config tunes the buses. Zero fields take the defaults.
@@ -23,16 +22,14 @@ type Config struct {
 	// PollInterval is how long an idle subscriber waits before it looks for new messages again. It bounds how
 	// stale a read model is right after a write.
 	PollInterval time.Duration
-	// ErrorBackoff is how long a subscriber waits after a database error, for example while the database restarts.
-	ErrorBackoff time.Duration
-	// MaxRetries is how often a failing handler is retried before its message goes to the poison topic.
-	MaxRetries int
-	// RetryInterval is the first retry's delay; it doubles on each retry.
-	RetryInterval time.Duration
+	// ErrorBackoff is a subscriber's first wait after a failure (a handler's, or its own query's, for example while
+	// the database restarts); it doubles with each failure in a row up to MaxErrorBackoff.
+	ErrorBackoff    time.Duration
+	MaxErrorBackoff time.Duration
 	// CommandPartitions is how many command topics to use, 1 to CommandPartitions; default 1. The updates of
 	// concurrent execute calls are stored as one message per partition, so one partition makes the fewest and
-	// largest messages: on the 2-core benchmark machine it schedules more updates per second than four consumers
-	// of smaller ones (bench/sfmc, README). More may pay on a database server with more cores.
+	// largest messages, which on a small database server schedules the most updates per second (README,
+	// Performance). More may pay on a database server with more cores.
 	CommandPartitions int
 }
 
@@ -44,13 +41,10 @@ func (c *Config) setDefaults() {
 		c.PollInterval = 10 * time.Millisecond
 	}
 	if c.ErrorBackoff == 0 {
-		c.ErrorBackoff = time.Second
+		c.ErrorBackoff = 100 * time.Millisecond
 	}
-	if c.MaxRetries == 0 {
-		c.MaxRetries = 3
-	}
-	if c.RetryInterval == 0 {
-		c.RetryInterval = 20 * time.Millisecond
+	if c.MaxErrorBackoff == 0 {
+		c.MaxErrorBackoff = 30 * time.Second
 	}
 }
 
@@ -60,14 +54,8 @@ func (c Config) Validate() error {
 	if c.PollInterval <= 0 {
 		err = errors.Join(err, errors.New("poll interval must be positive"))
 	}
-	if c.ErrorBackoff <= 0 {
-		err = errors.Join(err, errors.New("error backoff must be positive"))
-	}
-	if c.MaxRetries < 0 {
-		err = errors.Join(err, errors.New("max retries must not be negative"))
-	}
-	if c.RetryInterval <= 0 {
-		err = errors.Join(err, errors.New("retry interval must be positive"))
+	if c.ErrorBackoff <= 0 || c.MaxErrorBackoff < c.ErrorBackoff {
+		err = errors.Join(err, errors.New("error backoff must be positive and not above the max error backoff"))
 	}
 	if c.CommandPartitions < 1 || c.CommandPartitions > CommandPartitions {
 		err = errors.Join(err, fmt.Errorf("command partitions must be from 1 to %d", CommandPartitions))
@@ -79,6 +67,8 @@ func (c Config) Validate() error {
 type Bus struct {
 	db                *sqldb.DB
 	partitions        int
+	failures          *failures
+	projections       map[string]bool // by name, to check a skip's
 	Router            *message.Router
 	CommandBus        *cqrs.CommandBus
 	commandProcessors []*cqrs.CommandProcessor
@@ -86,64 +76,41 @@ type Bus struct {
 }
 
 // New wires the buses on db. Handlers are added with AddCommandHandler and AddProjections before Run.
-func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, error) {
-	if db == nil {
-		return nil, errors.New("new bus: nil db")
+func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Bus, error) {
+	if db == nil || log == nil {
+		return nil, errors.New("new bus: db and log are required")
 	}
 	config.setDefaults()
 	if err := config.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid bus config: %w", err)
 	}
+	logger := NewLogger(log)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("new router: %w", err)
 	}
-	publisher := txPublisher{db: db, logger: logger}
-	poison, err := middleware.PoisonQueue(publisher, TopicPoison)
-	if err != nil {
-		return nil, fmt.Errorf("poison queue: %w", err)
-	}
-	// The outermost middleware runs first: a panic becomes an error (Recoverer), the error is retried with
-	// backoff (Retry), and what still fails is parked on the poison topic so it cannot block its consumer group.
-	router.AddMiddleware(
-		poison,
-		middleware.Retry{
-			MaxRetries:      config.MaxRetries,
-			InitialInterval: config.RetryInterval,
-			Multiplier:      2,
-			Logger:          logger,
-		}.Middleware,
-		middleware.Recoverer,
-		withCorrelationID,
-	)
+	failures := newFailures(log)
+	// The outermost middleware runs first: a panic becomes an error (Recoverer), and an error aborts the
+	// subscriber's transaction so the message is read again (failures).
+	router.AddMiddleware(failures.middleware, middleware.Recoverer, withCorrelationID)
 
 	newSubscriber := func(consumerGroup string) (message.Subscriber, error) {
 		return wsql.NewSubscriber(db, wsql.SubscriberConfig{
 			ConsumerGroup:  consumerGroup,
 			PollInterval:   config.PollInterval,
-			ResendInterval: config.RetryInterval,
-			RetryInterval:  config.ErrorBackoff,
+			ResendInterval: config.ErrorBackoff,
+			BackoffManager: &subscriberBackoff{
+				poll: config.PollInterval, first: config.ErrorBackoff, max: config.MaxErrorBackoff,
+				log: log.WithField("consumer_group", consumerGroup),
+			},
 			SchemaAdapter:  db.Dialect.WatermillSchema,
 			OffsetsAdapter: db.Dialect.WatermillOffsets,
 		}, logger)
 	}
-
-	commandBus, err := cqrs.NewCommandBusWithConfig(publisher, cqrs.CommandBusConfig{
-		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
-			return commandTopicOf(p.Command, config.CommandPartitions), nil
-		},
-		// The handler's context gets the sender's correlation id back from the message (withCorrelationID).
-		OnSend: func(p cqrs.CommandBusOnSendParams) error {
-			if id := correlation.ID(p.Message.Context()); id != "" {
-				middleware.SetCorrelationID(id, p.Message)
-			}
-			return nil
-		},
-		Marshaler: marshaler,
-		Logger:    logger,
-	})
+	publisher := txPublisher{db: db, logger: logger}
+	commandBus, err := newCommandBus(publisher, config.CommandPartitions, logger)
 	if err != nil {
-		return nil, fmt.Errorf("new command bus: %w", err)
+		return nil, err
 	}
 	commandProcessors := make([]*cqrs.CommandProcessor, config.CommandPartitions)
 	for i := range commandProcessors {
@@ -174,8 +141,35 @@ func New(db *sqldb.DB, config Config, logger watermill.LoggerAdapter) (*Bus, err
 	if err != nil {
 		return nil, fmt.Errorf("new event processor: %w", err)
 	}
-	return &Bus{db: db, partitions: config.CommandPartitions, Router: router, CommandBus: commandBus, commandProcessors: commandProcessors, eventProcessor: eventProcessor}, nil
+	return &Bus{
+		db: db, partitions: config.CommandPartitions, failures: failures, projections: map[string]bool{}, Router: router, CommandBus: commandBus,
+		commandProcessors: commandProcessors, eventProcessor: eventProcessor,
+	}, nil
 }
+
+func newCommandBus(publisher message.Publisher, partitions int, logger watermill.LoggerAdapter) (*cqrs.CommandBus, error) {
+	commandBus, err := cqrs.NewCommandBusWithConfig(publisher, cqrs.CommandBusConfig{
+		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
+			return commandTopicOf(p.Command, partitions), nil
+		},
+		// The handler's context gets the sender's correlation id back from the message (withCorrelationID).
+		OnSend: func(p cqrs.CommandBusOnSendParams) error {
+			if id := correlation.ID(p.Message.Context()); id != "" {
+				middleware.SetCorrelationID(id, p.Message)
+			}
+			return nil
+		},
+		Marshaler: marshaler,
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new command bus: %w", err)
+	}
+	return commandBus, nil
+}
+
+// Stopped lists the consumers held up by a message that fails on every try, for readiness checks and tests.
+func (b *Bus) Stopped() []Stopped { return b.failures.list() }
 
 // AddCommandHandler subscribes handler to every command topic. Its name is its consumer group on each.
 func (b *Bus) AddCommandHandler(handler cqrs.CommandHandler) error {
@@ -196,28 +190,6 @@ type renamedCommandHandler struct {
 }
 
 func (h renamedCommandHandler) HandlerName() string { return h.name }
-
-// Projection handles the events of one append (a batch message) in order.
-type Projection func(ctx context.Context, events []eventstore.Event) error
-
-// AddProjections subscribes projections, called in order, to every stored event, in global order, as one consumer
-// group. They run in one savepoint of the subscriber's transaction: all take a batch or none does.
-func (b *Bus) AddProjections(name string, projections ...Projection) error {
-	handle := func(ctx context.Context, batch *eventstore.Batch) error {
-		return sqldb.InTx(ctx, b.db, func(ctx context.Context, _ *sql.Tx) error {
-			for _, project := range projections {
-				if err := project(ctx, batch.Events); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	if err := b.eventProcessor.AddHandlersGroup(name, cqrs.NewGroupEventHandler(handle)); err != nil {
-		return fmt.Errorf("add projections %s: %w", name, err)
-	}
-	return nil
-}
 
 // Run runs the router until ctx ends.
 func (b *Bus) Run(ctx context.Context) error {

@@ -157,7 +157,7 @@ func holdCommandTables(t *testing.T, h harness) (*sql.Tx, int) {
 func TestPassUpdateSender_spreadsPassesOverPartitionsInOrder(t *testing.T) {
 	t.Parallel()
 	db := sqldbtest.New(t)
-	bus, err := messaging.New(db, messaging.Config{CommandPartitions: messaging.CommandPartitions}, messaging.NewLogger(contracttest.Logger()))
+	bus, err := messaging.New(db, messaging.Config{CommandPartitions: messaging.CommandPartitions}, contracttest.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}

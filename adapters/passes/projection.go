@@ -55,7 +55,7 @@ func (p *Projection) Handle(ctx context.Context, events []eventstore.Event) erro
 			}
 			decoded, _, err := pass.DecodeEvent(e.Type, e.Payload)
 			if err != nil {
-				return fmt.Errorf("project event %s: %w", e.ID, err)
+				return e.Fail(fmt.Errorf("project: %w", err))
 			}
 			passKey := e.TenantID + "\x00" + e.StreamID
 			if pending[passKey] {

@@ -197,23 +197,42 @@ func (s *Service) Run(ctx context.Context) (done <-chan error, err error) {
 }
 
 // RebuildProjections rebuilds the passes read model and the audit log from the event store, in one transaction,
-// and returns how many events it replayed. The delivery queue is left alone: replaying it would deliver every
-// update ever made again.
-func (s *Service) RebuildProjections(ctx context.Context) (int, error) {
-	n, err := s.Events.Rebuild(ctx,
-		func(ctx context.Context, tx *sql.Tx) error {
-			return errors.Join(s.PassProjection.Reset(ctx, tx), s.AuditLog.Reset(ctx, tx))
-		},
-		func(ctx context.Context, events []eventstore.Event) error {
-			if err := s.PassProjection.Handle(ctx, events); err != nil {
-				return err
-			}
-			return s.AuditLog.Handle(ctx, events)
-		})
+// and returns how many events it replayed. Named deliveries instead, it queues again every update that has no
+// outcome yet and returns how many it queued: replaying the whole delivery queue would deliver every update
+// ever made again.
+func (s *Service) RebuildProjections(ctx context.Context, projection string) (int, error) {
+	var n int
+	var err error
+	switch projection {
+	case "", ProjectionPasses, ProjectionAudit:
+		n, err = s.Events.Rebuild(ctx,
+			func(ctx context.Context, tx *sql.Tx) error {
+				return errors.Join(s.PassProjection.Reset(ctx, tx), s.AuditLog.Reset(ctx, tx))
+			},
+			func(ctx context.Context, events []eventstore.Event) error {
+				if err := s.PassProjection.Handle(ctx, events); err != nil {
+					return err
+				}
+				return s.AuditLog.Handle(ctx, events)
+			})
+	case ProjectionDeliveries:
+		n, err = s.Deliveries.RequeueUndelivered(ctx, s.Events)
+	default:
+		return 0, fmt.Errorf("rebuild %q: %w", projection, messaging.ErrUnknownProjection)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("rebuild projections: %w", err)
 	}
 	return n, nil
+}
+
+// SkipEvent tells a stopped projection to pass over the event at position, recording a ProjectionSkipped event.
+func (s *Service) SkipEvent(ctx context.Context, projection string, position int64, reason string) (string, error) {
+	e, err := s.Bus.Skip(ctx, s.Events, projection, position, reason)
+	if err != nil {
+		return "", err
+	}
+	return e.ID, nil
 }
 
 // RunBus runs only the buses, for commands such as pass import that must not deliver.

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +31,49 @@ func TestProjectionsRebuild_rebuildsTheSamePasses(t *testing.T) {
 	}
 	if !reflect.DeepEqual(before, after) {
 		t.Errorf("read model differs after the rebuild:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+func TestProjectionsRebuild_deliveriesQueuesNothingWhenEveryUpdateHasItsOutcome(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("pass", "import", "--tenant", "acme", e.writeFile("a.jsonl", importFile))
+	out := e.mustRun("projections", "rebuild", "--projection", "deliveries").stdout
+	if !strings.Contains(out, "rebuilt the delivery queue: queued 0 updates that had no outcome") {
+		t.Errorf("rebuild --projection deliveries printed %q", out)
+	}
+	if r := e.run("projections", "rebuild", "--projection", "nonsense"); r.code == 0 || !strings.Contains(r.stderr, "unknown projection") {
+		t.Errorf("rebuild of an unknown projection exited %d with %q, want a failure naming it", r.code, r.stderr)
+	}
+}
+
+func TestProjectionsSkip_recordsTheSkipAndRefusesWhatItCannotSkip(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("pass", "import", "--tenant", "acme", e.writeFile("a.jsonl", importFile))
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--projection", "passes", "--position", "1"}, `"reason" not set`},
+		{[]string{"--projection", "passes", "--position", "1", "--reason", " "}, "--reason is required"},
+		{[]string{"--projection", "passes", "--position", "0", "--reason", "r"}, "--position must be"},
+		{[]string{"--projection", "nonsense", "--position", "1", "--reason", "r"}, "unknown projection"},
+		{[]string{"--projection", "passes", "--position", "999999", "--reason", "r"}, "no event at that position"},
+	} {
+		r := e.run(append([]string{"projections", "skip"}, c.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("skip %v exited %d with %q, want a failure saying %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	out := e.mustRun("projections", "skip", "--projection", "audit", "--position", "1", "--reason", "a test").stdout
+	if !regexp.MustCompile(`^projection audit skips the event at position 1; recorded as ProjectionSkipped [0-9a-f-]{36}\n$`).MatchString(out) {
+		t.Errorf("skip printed %q", out)
+	}
+	if r := e.run("projections", "skip", "--projection", "audit", "--position", "1", "--reason", "again"); r.code == 0 || !strings.Contains(r.stderr, "already skipped") {
+		t.Errorf("a second skip exited %d with %q, want it refused", r.code, r.stderr)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/ports/cli"
 	httpport "github.com/passpush/passpush/ports/http"
@@ -44,12 +45,17 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
+	poisonQueue, err := messaging.NewPoison(db, log)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
 	return &cli.Backend{
 		App:                svc.App,
 		Migrated:           applied,
 		Run:                svc.Run,
 		RunBus:             svc.RunBus,
 		RebuildProjections: svc.RebuildProjections,
+		Poison:             poisonQueue,
 		NewHTTPHandler: func() (http.Handler, error) {
 			return httpport.NewServer(svc.App, httpport.Config{AdminToken: config.AdminToken, PublicURL: config.PublicURL}, log)
 		},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/passpush/passpush/app"
+	"github.com/passpush/passpush/app/poison"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 )
@@ -30,6 +31,8 @@ type Backend struct {
 	// RebuildProjections empties the read models and replays the event store into them, returning how many
 	// events it applied.
 	RebuildProjections func(ctx context.Context) (int, error)
+	// Poison is the poison topic, which passpush poison lists and replays.
+	Poison poison.Queue
 	// NewHTTPHandler builds the HTTP port on App.
 	NewHTTPHandler func() (http.Handler, error)
 	// Close releases the database.
@@ -101,6 +104,7 @@ Flags given on the command line win over the environment.`,
 		newTenantCommand(e),
 		newPassCommand(e),
 		newProjectionsCommand(e),
+		newPoisonCommand(e),
 	)
 	return root
 }

@@ -137,6 +137,61 @@ func TestPoison_replaySendsEachPoisonedMessageBackOnce(t *testing.T) {
 	}
 }
 
+// Two operators replaying at once, or a replay run again while the first is still going, send each message once:
+// taking it off the poison topic is the claim.
+func TestPoison_concurrentReplaysSendEachMessageOnce(t *testing.T) {
+	t.Parallel()
+	db := sqldbtest.New(t)
+	ctx := contracttest.Context(t)
+	queue, err := NewPoison(db, contracttest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := txPublisher{db: db, logger: NewLogger(contracttest.Logger())}
+	const messages = 20
+	var ids []string
+	for i := range messages {
+		msg, err := marshaler.Marshal(&command.ScheduleJourneyPassUpdates{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As the poison middleware leaves it.
+		msg.Metadata.Set(middleware.ReasonForPoisonedKey, poisonedReason)
+		msg.Metadata.Set(middleware.PoisonedTopicKey, CommandTopic(i%CommandPartitions))
+		msg.SetContext(ctx)
+		if err := pub.Publish(TopicPoison, msg); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, msg.UUID)
+	}
+
+	var (
+		wg       sync.WaitGroup
+		replayed atomic.Int64
+	)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msgs, err := queue.ReplayAll(ctx)
+			if err != nil {
+				t.Errorf("ReplayAll: %v", err)
+			}
+			replayed.Add(int64(len(msgs)))
+		}()
+	}
+	wg.Wait()
+	if replayed.Load() != messages {
+		t.Errorf("four concurrent replays replayed %d messages together, want %d", replayed.Load(), messages)
+	}
+	for i, id := range ids {
+		table := db.Dialect.WatermillSchema.(messagesTable).MessagesTable(CommandTopic(i % CommandPartitions))
+		if n := contracttest.Count(t, db, `SELECT count(*) FROM `+table+` WHERE uuid = $1`, id); n != 1 {
+			t.Errorf("message %s is on %s %d times, want once", id, CommandTopic(i%CommandPartitions), n)
+		}
+	}
+}
+
 func TestNewPoison_refusesMissingParts(t *testing.T) {
 	t.Parallel()
 	if _, err := NewPoison(nil, contracttest.Logger()); err == nil {

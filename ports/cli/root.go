@@ -29,8 +29,11 @@ type Backend struct {
 	// need the projections but must not deliver anything.
 	RunBus func(ctx context.Context) (done <-chan error, err error)
 	// RebuildProjections empties the read models and replays the event store into them, returning how many
-	// events it applied.
-	RebuildProjections func(ctx context.Context) (int, error)
+	// events it applied; for "deliveries" it queues again the updates without an outcome, returning how many.
+	RebuildProjections func(ctx context.Context, projection string) (int, error)
+	// SkipEvent tells a stopped projection to pass over the event at position, returning the id of the
+	// ProjectionSkipped event that records it.
+	SkipEvent func(ctx context.Context, projection string, position int64, reason string) (string, error)
 	// Poison is the poison topic, which passpush poison lists and replays.
 	Poison poison.Queue
 	// NewHTTPHandler builds the HTTP port on App.

@@ -55,6 +55,7 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		Run:                svc.Run,
 		RunBus:             svc.RunBus,
 		RebuildProjections: svc.RebuildProjections,
+		SkipEvent:          svc.SkipEvent,
 		Poison:             poisonQueue,
 		NewHTTPHandler: func() (http.Handler, error) {
 			return httpport.NewServer(svc.App, httpport.Config{AdminToken: config.AdminToken, PublicURL: config.PublicURL}, log)

@@ -144,8 +144,12 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 	}, nil
 }
 
-// ProjectionsGroup is the consumer group of the projections. Renaming it replays every event into all of them.
-const ProjectionsGroup = "projections"
+// The consumer groups. A group's offsets are stored under its name: renaming one makes it handle again every
+// message its topic ever had (every event into the projections, every command into its handler).
+const (
+	ProjectionsGroup      = "projections"
+	ScheduleCommandsGroup = "ScheduleJourneyPassUpdates"
+)
 
 // The projections' names, as `passpush projections rebuild` and `skip` take them.
 const (
@@ -167,7 +171,7 @@ func addHandlers(bus *messaging.Bus, application app.Application, projection *pa
 	if err != nil {
 		return err
 	}
-	return bus.AddCommandHandler(cqrs.NewCommandHandler("ScheduleJourneyPassUpdates", application.Commands.ScheduleJourneyPassUpdate.Handle))
+	return bus.AddCommandHandler(cqrs.NewCommandHandler(ScheduleCommandsGroup, application.Commands.ScheduleJourneyPassUpdate.Handle))
 }
 
 func newWebhookClient() *http.Client {

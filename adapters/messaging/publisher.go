@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
@@ -19,50 +18,11 @@ import (
 	"github.com/passpush/passpush/app/correlation"
 )
 
-// Topics. Each is a table pair created by the migrations.
-const (
-	TopicEvents = "events"
-	TopicPoison = "poison"
-)
-
-// CommandPartitions is how many command topics the migrations create, the most a database may use. A serial
-// consumer per topic handles one command at a time, waiting on the database for most of it; several topics
-// let several run at once where the database has several writers.
-const CommandPartitions = 4
-
-// CommandTopic is the topic of a partition; the first keeps the plain name "commands".
-func CommandTopic(partition int) string {
-	if partition == 0 {
-		return "commands"
-	}
-	return fmt.Sprintf("commands_%d", partition)
-}
-
-// Partitioned is a command whose key picks its topic, so the commands with one key (one pass) are handled in
-// the order they were sent. Other commands go to the first topic.
-type Partitioned interface {
-	PartitionKey() string
-}
-
-func commandTopicOf(command any, partitions int) string {
-	return CommandTopic(partitionOf(command, partitions))
-}
-
-func partitionOf(command any, partitions int) int {
-	p, ok := command.(Partitioned)
-	if !ok {
-		return 0
-	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(p.PartitionKey()))
-	return int(h.Sum32() % uint32(partitions))
-}
-
 var marshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
 
 // txPublisher publishes in the transaction the message's context carries (a subscriber's, or one InTx opened),
-// else with one INSERT of its own. Publishing inside a handler's transaction is what makes a command's events,
-// or a poisoned message, commit together with the ack; on SQLite's single connection it is also the only way.
+// else with one INSERT of its own. Publishing inside a handler's transaction is what makes a command's events
+// commit together with the ack; on SQLite's single connection it is also the only way.
 type txPublisher struct {
 	db     *sqldb.DB
 	logger watermill.LoggerAdapter

@@ -39,12 +39,21 @@ type UpdateScheduled struct {
 // Correlation implements Correlated.
 func (e UpdateScheduled) Correlation() string { return e.CorrelationID }
 
+// Correlation implements Correlated: an outcome answers the call that scheduled its update, not the delivery
+// stage's batch that records it.
+func (e PushUpdateEmitted) Correlation() string { return e.CorrelationID }
+
+// Correlation implements Correlated.
+func (e PushUpdateFailed) Correlation() string { return e.CorrelationID }
+
 // PushUpdateEmitted records that every channel of the pass took the update of Revision.
 type PushUpdateEmitted struct {
 	Revision         int             `json:"revision"`
 	ScheduledEventID string          `json:"scheduledEventId"`
 	JourneyID        string          `json:"journeyId"`
 	Channels         []ChannelResult `json:"channels"`
+	// CorrelationID is the id of the call that scheduled the update, carried to the event's envelope.
+	CorrelationID string `json:"-"`
 }
 
 // PushUpdateFailed records that the update of Revision could not be delivered, and why.
@@ -54,6 +63,8 @@ type PushUpdateFailed struct {
 	JourneyID        string          `json:"journeyId"`
 	Reason           string          `json:"reason"`
 	Channels         []ChannelResult `json:"channels"`
+	// CorrelationID is the id of the call that scheduled the update, carried to the event's envelope.
+	CorrelationID string `json:"-"`
 }
 
 func (Registered) Name() string        { return "PassRegistered" }

@@ -221,9 +221,11 @@ type PushOutcome struct {
 	ScheduledEventID string
 	// JourneyID is the journey that scheduled the update, so the audit log can list the outcome under it.
 	JourneyID string
-	Delivered bool
-	Reason    string
-	Channels  []ChannelResult
+	// CorrelationID is the id of the call that scheduled the update; the outcome event carries it.
+	CorrelationID string
+	Delivered     bool
+	Reason        string
+	Channels      []ChannelResult
 }
 
 // ChannelResult is one channel's part of a delivery.
@@ -246,9 +248,11 @@ func (p *Pass) RecordPush(o PushOutcome) (recorded bool, err error) {
 		o.Channels = []ChannelResult{}
 	}
 	if o.Delivered {
-		p.record(PushUpdateEmitted{Revision: o.Revision, ScheduledEventID: o.ScheduledEventID, JourneyID: o.JourneyID, Channels: o.Channels})
+		p.record(PushUpdateEmitted{Revision: o.Revision, ScheduledEventID: o.ScheduledEventID, JourneyID: o.JourneyID,
+			Channels: o.Channels, CorrelationID: o.CorrelationID})
 	} else {
-		p.record(PushUpdateFailed{Revision: o.Revision, ScheduledEventID: o.ScheduledEventID, JourneyID: o.JourneyID, Reason: o.Reason, Channels: o.Channels})
+		p.record(PushUpdateFailed{Revision: o.Revision, ScheduledEventID: o.ScheduledEventID, JourneyID: o.JourneyID,
+			Reason: o.Reason, Channels: o.Channels, CorrelationID: o.CorrelationID})
 	}
 	return true, nil
 }

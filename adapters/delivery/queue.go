@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,8 @@ import (
 type Queue struct {
 	db  *sqldb.DB
 	now func() time.Time
+	// scanned, when set by a test, runs after each claimed row is read.
+	scanned func()
 }
 
 // NewQueue returns the delivery queue of db.
@@ -36,10 +39,21 @@ func NewQueue(db *sqldb.DB) (*Queue, error) {
 
 // Item is a claimed delivery.
 type Item struct {
-	Update        command.PushUpdate
+	Update command.PushUpdate
+	// CorrelationID is the id of the call that scheduled the update: the outcome event and the attempt's log
+	// lines carry it.
+	CorrelationID string
 	StreamVersion int
 	Attempts      int
 	Results       []pass.ChannelResult
+}
+
+// queued is a row's payload: the update, which is also the webhook's documented body, and what only passpush
+// reads beside it. The update's fields stay at the top level, so rows written before a field was added still
+// decode.
+type queued struct {
+	command.PushUpdate
+	CorrelationID string `json:"correlationId,omitempty"`
 }
 
 // Enqueue is the projection handler: each PassUpdateScheduled becomes a pending delivery, once.
@@ -51,7 +65,7 @@ func (q *Queue) Enqueue(ctx context.Context, events []eventstore.Event) error {
 		}
 		decoded, _, err := pass.DecodeEvent(e.Type, e.Payload)
 		if err != nil {
-			return fmt.Errorf("enqueue delivery of %s: %w", e.ID, err)
+			return e.Fail(fmt.Errorf("enqueue delivery: %w", err))
 		}
 		ev := decoded.(pass.UpdateScheduled)
 		update := command.PushUpdate{
@@ -59,7 +73,7 @@ func (q *Queue) Enqueue(ctx context.Context, events []eventstore.Event) error {
 			PassType: ev.PassType, Version: ev.Revision, Data: ev.Data, Message: ev.Message,
 			JourneyID: ev.JourneyID, ActivityID: ev.ActivityID, DefinitionInstanceID: ev.DefinitionInstanceID,
 		}
-		payload, err := json.Marshal(update)
+		payload, err := json.Marshal(queued{PushUpdate: update, CorrelationID: e.CorrelationID})
 		if err != nil {
 			return fmt.Errorf("encode delivery of %s: %w", e.ID, err)
 		}
@@ -81,10 +95,19 @@ func (q *Queue) Enqueue(ctx context.Context, events []eventstore.Event) error {
 
 // Claim leases up to limit due deliveries, each the oldest pending one of its pass. A lease that runs out (the
 // process died) makes the delivery claimable again: delivery is at least once, and receivers dedupe on eventId.
+//
+// The claim commits when its statement ends, before its rows are read, so a scan cut short would leave rows
+// leased that nobody works on until their lease runs out. It is scanned in full whatever ctx says; the caller
+// releases what it will not push. The lease bounds it instead: rows read after their lease ran out may already
+// be someone else's.
 func (q *Queue) Claim(ctx context.Context, limit int, lease time.Duration) ([]Item, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lease)
+	defer cancel()
 	now := q.now().UnixMilli()
-	// The outer lease check repeats the inner one: on PostgreSQL a concurrent claimer re-evaluates it after the
-	// row lock, so no row is leased twice.
+	// On PostgreSQL SKIP LOCKED passes over rows that another claim, a renewal or a finish holds instead of
+	// waiting for them, so a claim never waits and cannot be part of a deadlock. A pass whose oldest delivery is
+	// locked stays unclaimable: NOT EXISTS still sees that row. The outer lease check repeats the inner one, for
+	// a row that changed between the subquery's snapshot and its lock.
 	rows, err := q.db.QueryContext(ctx, `
 		UPDATE deliveries SET lease_until = $2
 		WHERE event_id IN (
@@ -94,7 +117,7 @@ func (q *Queue) Claim(ctx context.Context, limit int, lease time.Duration) ([]It
 				SELECT 1 FROM deliveries e
 				WHERE e.tenant_id = d.tenant_id AND e.pass_id = d.pass_id AND e.stream_version < d.stream_version)
 			ORDER BY d.next_attempt_at
-			LIMIT $3)
+			LIMIT $3`+q.db.Dialect.LockRows(true)+`)
 		  AND lease_until <= $1
 		RETURNING payload, stream_version, attempts, results`,
 		q.db.Dialect.Planned(now, now+lease.Milliseconds(), limit)...)
@@ -109,15 +132,57 @@ func (q *Queue) Claim(ctx context.Context, limit int, lease time.Duration) ([]It
 		if err := rows.Scan(&payload, &it.StreamVersion, &it.Attempts, &results); err != nil {
 			return nil, fmt.Errorf("claim deliveries: %w", err)
 		}
-		if err := json.Unmarshal([]byte(payload), &it.Update); err != nil {
+		var row queued
+		if err := json.Unmarshal([]byte(payload), &row); err != nil {
 			return nil, fmt.Errorf("decode delivery: %w", err)
 		}
+		it.Update, it.CorrelationID = row.PushUpdate, row.CorrelationID
 		if err := json.Unmarshal([]byte(results), &it.Results); err != nil {
 			return nil, fmt.Errorf("decode delivery results of %s: %w", it.Update.EventID, err)
 		}
 		items = append(items, it)
+		if q.scanned != nil {
+			q.scanned()
+		}
 	}
-	return items, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return items, nil
+}
+
+// Renew extends the lease of deliveries still in flight, in one statement, so a push that outlasts the lease is
+// not claimed again elsewhere while a crashed holder's rows still come back after one short lease. A delivery
+// handed back meanwhile (a retry, a release: lease 0) stays handed back.
+func (q *Queue) Renew(ctx context.Context, eventIDs []string, lease time.Duration) error {
+	if err := q.setLease(ctx, eventIDs, q.now().Add(lease).UnixMilli(), "lease_until > 0"); err != nil {
+		return fmt.Errorf("renew the lease of %d deliveries: %w", len(eventIDs), err)
+	}
+	return nil
+}
+
+// Release hands claimed deliveries that were not pushed back at once, in one statement, instead of leaving them
+// to their lease.
+func (q *Queue) Release(ctx context.Context, eventIDs []string) error {
+	if err := q.setLease(ctx, eventIDs, 0, "1 = 1"); err != nil {
+		return fmt.Errorf("release %d deliveries: %w", len(eventIDs), err)
+	}
+	return nil
+}
+
+// setLease sets the lease of the deliveries that meet condition, locking them in event_id order.
+func (q *Queue) setLease(ctx context.Context, eventIDs []string, until int64, condition string) error {
+	if len(eventIDs) == 0 {
+		return nil
+	}
+	in, args := q.db.Dialect.InList("event_id", 2, eventIDs)
+	_, err := q.db.ExecContext(ctx, `
+		UPDATE deliveries SET lease_until = $1
+		WHERE event_id IN (
+			SELECT event_id FROM deliveries WHERE `+in+` AND `+condition+`
+			ORDER BY event_id`+q.db.Dialect.LockRows(false)+`)`,
+		append([]any{until}, args...)...)
+	return err
 }
 
 // Retry releases a delivery to be tried again at the given time, keeping what its attempts did so far.
@@ -138,17 +203,20 @@ func (q *Queue) Retry(ctx context.Context, it Item, at time.Time, lastError stri
 	})
 }
 
-// Finish removes finished deliveries; call it in the transaction that records their outcome.
+// Finish removes finished deliveries; call it in the transaction that records their outcome. Its rows are locked
+// in event_id order, the order every statement that locks more than one delivery without skipping uses, so two
+// of them cannot deadlock.
 func (q *Queue) Finish(ctx context.Context, eventIDs []string) error {
 	if len(eventIDs) == 0 {
 		return nil
 	}
 	return sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
-		args := make([]any, len(eventIDs))
-		for i, id := range eventIDs {
-			args[i] = id
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE event_id IN (`+q.db.Dialect.Placeholders(1, len(args))+`)`, args...); err != nil {
+		in, args := q.db.Dialect.InList("event_id", 1, slices.Sorted(slices.Values(eventIDs)))
+		_, err := tx.ExecContext(ctx, `
+			DELETE FROM deliveries
+			WHERE event_id IN (SELECT event_id FROM deliveries WHERE `+in+` ORDER BY event_id`+q.db.Dialect.LockRows(false)+`)`,
+			args...)
+		if err != nil {
 			return fmt.Errorf("finish %d deliveries: %w", len(eventIDs), err)
 		}
 		return nil

@@ -5,12 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/correlation"
 	"github.com/passpush/passpush/domain/pass"
 	"github.com/sirupsen/logrus"
 )
@@ -32,11 +35,14 @@ type Config struct {
 	MaxBurst         time.Duration
 	// PollInterval is how long an idle worker waits before it looks for due deliveries again.
 	PollInterval time.Duration
-	// Lease is how long a claimed delivery stays hidden from other workers; it must outlast an attempt.
+	// Lease is how long a claimed delivery stays hidden from other workers. The worker renews the lease of the
+	// deliveries it holds every third of it, so an attempt may take longer than the lease, while the deliveries of
+	// an instance that died come back after one lease at most.
 	Lease time.Duration
 	// AttemptTimeout bounds one push to one channel; a timeout is retried.
 	AttemptTimeout time.Duration
-	// MaxAttempts is how many attempts a delivery gets before it is recorded as failed.
+	// MaxAttempts is how many attempts a delivery gets before it is recorded as failed. By default, as many as
+	// the backoff schedule makes in RetryWindow: a receiver may be down for a day without losing an update.
 	MaxAttempts int
 	// Backoff is the wait before the second attempt; it doubles per attempt up to MaxBackoff.
 	Backoff    time.Duration
@@ -65,19 +71,43 @@ func (c *Config) setDefaults() {
 		c.AttemptTimeout = 10 * time.Second
 	}
 	if c.Lease == 0 {
-		c.Lease = 3*c.AttemptTimeout + 10*time.Second
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = 8
+		c.Lease = 10 * time.Second
 	}
 	if c.Backoff == 0 {
 		c.Backoff = time.Second
 	}
 	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 5 * time.Minute
+		c.MaxBackoff = 10 * time.Minute
+	}
+	if c.MaxAttempts == 0 && c.Backoff > 0 && c.MaxBackoff > 0 {
+		// A count rather than an age limit: the deliveries table keeps no first-attempt time, and a count keeps
+		// its meaning when the schedule is changed. 153 attempts with the default schedule.
+		c.MaxAttempts = attemptsWithin(RetryWindow, c.Backoff, c.MaxBackoff)
 	}
 	if c.FlushInterval == 0 {
 		c.FlushInterval = 10 * time.Millisecond
+	}
+}
+
+// RetryWindow is how long the default schedule keeps retrying a delivery: a day, as Stripe-like webhooks do.
+const RetryWindow = 24 * time.Hour
+
+// MinLease keeps renewals, every third of the lease, from becoming most of the stage's statements.
+const MinLease = 100 * time.Millisecond
+
+// attemptsWithin is how many attempts fit in window when the first is made at once and each later one waits
+// backoff, doubling per attempt up to maxBackoff.
+func attemptsWithin(window, backoff, maxBackoff time.Duration) int {
+	attempts, elapsed := 1, time.Duration(0)
+	for wait := backoff; ; wait *= 2 {
+		if wait >= maxBackoff {
+			return attempts + int((window-elapsed)/maxBackoff)
+		}
+		if elapsed+wait > window {
+			return attempts
+		}
+		elapsed += wait
+		attempts++
 	}
 }
 
@@ -96,8 +126,12 @@ func (c Config) Validate() error {
 	if c.PollInterval <= 0 || c.AttemptTimeout <= 0 || c.Backoff <= 0 || c.MaxBackoff <= 0 || c.FlushInterval <= 0 {
 		err = errors.Join(err, errors.New("intervals and timeouts must be positive"))
 	}
-	if c.Lease <= c.AttemptTimeout {
-		err = errors.Join(err, errors.New("lease must be longer than the attempt timeout"))
+	// An attempt may outlast the lease: the lease is renewed while the attempt is in flight.
+	if c.Lease < MinLease {
+		err = errors.Join(err, fmt.Errorf("lease must be at least %s", MinLease))
+	}
+	if c.MaxBackoff < c.Backoff {
+		err = errors.Join(err, errors.New("max backoff must not be shorter than the backoff"))
 	}
 	if c.MaxAttempts < 1 {
 		err = errors.Join(err, errors.New("max attempts must be at least 1"))
@@ -138,29 +172,38 @@ type finished struct {
 	lastErr string
 }
 
-// Run claims and delivers until ctx ends, then waits for the deliveries in flight and records them.
+// Run claims and delivers until ctx ends, then hands back what it claimed but did not start, waits for the
+// deliveries in flight and records them.
 func (w *Worker) Run(ctx context.Context) error {
 	slots := make(chan struct{}, w.config.Concurrency)
 	done := make(chan finished, w.config.Concurrency)
+	held := newHeldSet()
 	var inFlight sync.WaitGroup
 	flushed := make(chan struct{})
 	go func() {
 		defer close(flushed)
-		w.flushLoop(done, slots)
+		w.flushLoop(done, slots, held)
+	}()
+	// Leases are renewed until the last delivery is written back, after ctx ends too.
+	renewing, stopRenewing := context.WithCancel(context.WithoutCancel(ctx))
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		w.renewLoop(renewing, held)
 	}()
 
 	// Attempts get a context that outlives ctx by the attempt timeout, so a shutdown lets them finish and be
 	// recorded instead of leaving them to lease expiry.
 	attemptCtx := context.WithoutCancel(ctx)
 	burst := newBurstMeter(w.accepted, w.config.BurstRate, w.config.MaxBurst, time.Now())
-	held := false
+	isHeldBack := false
 	for ctx.Err() == nil {
 		limit := w.config.Concurrency
-		if now := time.Now(); burst.inBurst(now) != held {
-			held = !held
-			w.logBurst(held, burst, now)
+		if now := time.Now(); burst.inBurst(now) != isHeldBack {
+			isHeldBack = !isHeldBack
+			w.logBurst(isHeldBack, burst, now)
 		}
-		if held {
+		if isHeldBack {
 			limit = w.config.BurstConcurrency
 		}
 		free := limit - len(slots)
@@ -183,9 +226,15 @@ func (w *Worker) Run(ctx context.Context) error {
 			sleep(ctx, w.config.PollInterval)
 			continue
 		}
+		if ctx.Err() != nil {
+			// Stopping: another instance can push these now rather than after their lease.
+			w.release(items)
+			break
+		}
 		for _, it := range items {
 			slots <- struct{}{}
 			inFlight.Add(1)
+			held.add(it.Update.EventID)
 			go func(it Item) {
 				defer inFlight.Done()
 				done <- w.attempt(attemptCtx, it)
@@ -195,7 +244,50 @@ func (w *Worker) Run(ctx context.Context) error {
 	inFlight.Wait()
 	close(done)
 	<-flushed
+	stopRenewing()
+	<-renewed
 	return nil
+}
+
+// release hands back claimed deliveries that were not started, in one statement.
+func (w *Worker) release(items []Item) {
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.Update.EventID
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.config.Lease)
+	defer cancel()
+	if err := w.queue.Release(ctx, ids); err != nil {
+		w.log.WithError(err).WithField("deliveries", len(ids)).Warn("could not hand back unstarted deliveries; their lease will run out")
+		return
+	}
+	w.log.WithField("deliveries", len(ids)).Info("handed back unstarted deliveries")
+}
+
+// heldSet is the deliveries this worker has claimed and not yet written back: the rows whose lease it renews.
+type heldSet struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+func newHeldSet() *heldSet { return &heldSet{ids: map[string]struct{}{}} }
+
+func (h *heldSet) add(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ids[id] = struct{}{}
+}
+
+func (h *heldSet) remove(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.ids, id)
+}
+
+func (h *heldSet) list() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Collect(maps.Keys(h.ids))
 }
 
 // logBurst says when deliveries start and stop being held back, so an operator can tell a backlog from a fault.
@@ -217,7 +309,7 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // attempt pushes one delivery to the channels that have not taken it and decides what happens next.
 func (w *Worker) attempt(ctx context.Context, it Item) finished {
-	ctx, cancel := context.WithTimeout(ctx, w.config.AttemptTimeout)
+	ctx, cancel := context.WithTimeout(correlation.WithID(ctx, it.CorrelationID), w.config.AttemptTimeout)
 	defer cancel()
 	delivered := map[string]bool{}
 	for _, r := range it.Results {
@@ -233,10 +325,12 @@ func (w *Worker) attempt(ctx context.Context, it Item) finished {
 		// The channels could not even be looked up (the database is down): try again later.
 		attempt = command.DeliveryAttempt{Retryable: true}
 		why = err.Error()
-		w.log.WithError(err).WithField("event_id", it.Update.EventID).Warn("delivery attempt failed")
+		w.log.WithError(err).WithFields(logrus.Fields{"event_id": it.Update.EventID, "correlation_id": it.CorrelationID}).
+			Warn("delivery attempt failed")
 	}
 	outcome := pass.PushOutcome{
-		Revision: it.Update.Version, ScheduledEventID: it.Update.EventID, JourneyID: it.Update.JourneyID, Channels: it.Results,
+		Revision: it.Update.Version, ScheduledEventID: it.Update.EventID, JourneyID: it.Update.JourneyID,
+		CorrelationID: it.CorrelationID, Channels: it.Results,
 	}
 	switch {
 	case attempt.Failed:
@@ -285,24 +379,50 @@ func failures(results []pass.ChannelResult) string {
 	return strings.Join(parts, "; ")
 }
 
+// renewLoop renews the lease of every delivery held, every third of the lease, in one statement. It runs beside
+// the flushes, so a flush that waits (for a lock, for SQLite's writer) does not let the leases of the deliveries
+// still in flight run out.
+func (w *Worker) renewLoop(ctx context.Context, held *heldSet) {
+	ticker := time.NewTicker(w.config.Lease / 3)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		ids := held.list()
+		if len(ids) == 0 {
+			continue
+		}
+		renewCtx, cancel := context.WithTimeout(ctx, w.config.Lease/3)
+		if err := w.queue.Renew(renewCtx, ids, w.config.Lease); err != nil && ctx.Err() == nil {
+			w.log.WithError(err).WithField("deliveries", len(ids)).Warn("renewing delivery leases failed")
+		}
+		cancel()
+	}
+}
+
 // flushLoop writes finished attempts in batches: outcomes and the removal of their rows in one transaction per
 // batch, retries one row each. A slot is freed only once its delivery is written, so the pass's next update
 // cannot be claimed before this one's outcome is stored.
-func (w *Worker) flushLoop(done <-chan finished, slots <-chan struct{}) {
+func (w *Worker) flushLoop(done <-chan finished, slots <-chan struct{}, held *heldSet) {
 	var batch []finished
 	ticker := time.NewTicker(w.config.FlushInterval)
 	defer ticker.Stop()
+	written := func(f finished) {
+		held.remove(f.item.Update.EventID)
+		<-slots
+	}
 	flush := func() {
 		for len(batch) > 0 {
-			if err := w.flush(batch); err != nil {
-				w.log.WithError(err).Warn("recording delivery outcomes failed; retrying")
-				time.Sleep(time.Second)
-				continue
+			rest, err := w.flush(batch, written)
+			batch = append(batch[:0], rest...)
+			if err == nil {
+				return
 			}
-			for range batch {
-				<-slots
-			}
-			batch = batch[:0]
+			w.log.WithError(err).Warn("recording delivery outcomes failed; retrying")
+			time.Sleep(time.Second)
 		}
 	}
 	for {
@@ -322,29 +442,53 @@ func (w *Worker) flushLoop(done <-chan finished, slots <-chan struct{}) {
 	}
 }
 
-func (w *Worker) flush(batch []finished) error {
+// flush writes batch and calls written for each finished delivery it has written. It returns those it has not.
+func (w *Worker) flush(batch []finished, written func(finished)) (rest []finished, err error) {
 	ctx := context.Background()
-	byTenant := map[string][]command.PassPushOutcome{}
-	var ids []string
-	for _, f := range batch {
-		if f.outcome == nil {
-			if err := w.queue.Retry(ctx, f.item, f.retryAt, f.lastErr); err != nil {
-				return err
-			}
+	var outcomes []finished
+	for i, f := range batch {
+		if f.outcome != nil {
+			outcomes = append(outcomes, f)
 			continue
 		}
-		byTenant[f.item.Update.TenantID] = append(byTenant[f.item.Update.TenantID], command.PassPushOutcome{PassID: f.item.Update.PassID, Outcome: *f.outcome})
+		// A retry is written once: written again after another instance claimed the row, it would hand that
+		// instance's lease back.
+		if err := w.queue.Retry(ctx, f.item, f.retryAt, f.lastErr); err != nil {
+			return append(outcomes, batch[i:]...), err
+		}
+		written(f)
+	}
+	if len(outcomes) == 0 {
+		return nil, nil
+	}
+	// Tenants and rows in one order, so that two flushes that overlap (a lease ran out) lock in the same order.
+	slices.SortFunc(outcomes, func(a, b finished) int {
+		return strings.Compare(a.item.Update.TenantID+"\x00"+a.item.Update.EventID, b.item.Update.TenantID+"\x00"+b.item.Update.EventID)
+	})
+	var tenantIDs []string
+	byTenant := map[string][]command.PassPushOutcome{}
+	ids := make([]string, 0, len(outcomes))
+	for _, f := range outcomes {
+		tenantID := f.item.Update.TenantID
+		if _, ok := byTenant[tenantID]; !ok {
+			tenantIDs = append(tenantIDs, tenantID)
+		}
+		byTenant[tenantID] = append(byTenant[tenantID], command.PassPushOutcome{PassID: f.item.Update.PassID, Outcome: *f.outcome})
 		ids = append(ids, f.item.Update.EventID)
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	return sqldb.InTx(ctx, w.db, func(ctx context.Context, tx *sql.Tx) error {
-		for tenantID, outcomes := range byTenant {
-			if err := w.record.Handle(ctx, command.RecordPushOutcomes{TenantID: tenantID, Outcomes: outcomes}); err != nil {
+	err = sqldb.InTx(ctx, w.db, func(ctx context.Context, tx *sql.Tx) error {
+		for _, tenantID := range tenantIDs {
+			if err := w.record.Handle(ctx, command.RecordPushOutcomes{TenantID: tenantID, Outcomes: byTenant[tenantID]}); err != nil {
 				return err
 			}
 		}
 		return w.queue.Finish(ctx, ids)
 	})
+	if err != nil {
+		return outcomes, err
+	}
+	for _, f := range outcomes {
+		written(f)
+	}
+	return nil, nil
 }

@@ -1,0 +1,228 @@
+package delivery_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/passpush/passpush/adapters/delivery"
+	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
+)
+
+// TestWorker_renewsTheLeaseOfAPushThatOutlastsIt: a push in flight longer than the lease stays hidden from other
+// instances, because its holder renews the lease; with the lease alone another instance took it after one lease.
+func TestWorker_renewsTheLeaseOfAPushThatOutlastsIt(t *testing.T) {
+	dbs := instances(t, 2)
+	s := newStage(t, dbs[0])
+	s.runProjections()
+	release := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	rcv := newReceiver(t, func(call) int { <-release; return http.StatusOK })
+	t.Cleanup(open) // before the receiver's server closes, which waits for the held call
+	s.tenantWithWebhook("t1", rcv.url)
+	s.schedule("t1", 1, 1)
+
+	const lease = 300 * time.Millisecond
+	s.run(s.worker(s.svc.Deliveries, delivery.Config{Lease: lease, AttemptTimeout: time.Minute}))
+	t.Cleanup(open) // before the worker stops, which waits for the held push
+	poll(t, 10*time.Second, "the push to start", func() bool { return len(rcv.received()) == 1 })
+	eventID := rcv.received()[0].EventID
+
+	// Several leases go by while the push is held; each look finds the delivery leased beyond the last one.
+	other := newQueue(t, dbs[1])
+	first := leaseUntil(t, dbs[1], eventID)
+	poll(t, 10*time.Second, "three renewals", func() bool {
+		taken, err := other.Claim(context.Background(), 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(taken) > 0 {
+			t.Fatalf("another instance claimed %s while its push was in flight", taken[0].Update.EventID)
+		}
+		return leaseUntil(t, dbs[1], eventID) >= first+3*lease.Milliseconds()
+	})
+	open()
+	poll(t, 10*time.Second, "the delivery to be recorded", func() bool { return len(s.outcomes("t1", 1)["PushUpdateEmitted"]) == 1 })
+	if calls := rcv.received(); len(calls) != 1 {
+		t.Errorf("the receiver got %d calls, want 1", len(calls))
+	}
+	if w := s.warnings(); len(w) > 0 {
+		t.Errorf("the worker warned: %v", w)
+	}
+}
+
+// TestWorker_aStopHandsEveryUnstartedDeliveryBack: a worker told to stop while its claim was being read pushes none
+// of what it claimed and hands all of it back in one statement, so another instance takes it at once.
+func TestWorker_aStopHandsEveryUnstartedDeliveryBack(t *testing.T) {
+	dbs := instances(t, 2)
+	s := newStage(t, dbs[0])
+	s.runProjections()
+	rcv := newReceiver(t, ok)
+	s.tenantWithWebhook("t1", rcv.url)
+	s.schedule("t1", 50, 1)
+
+	queue, err := delivery.NewQueue(dbs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	interrupted := make(chan struct{})
+	var once sync.Once
+	// The stop (SIGTERM) comes while the first claim is read.
+	delivery.SetScanned(queue, func() { once.Do(func() { cancel(); close(interrupted) }) })
+	stop := s.runUntil(s.worker(queue, delivery.Config{Lease: time.Minute}), ctx, cancel)
+	select {
+	case <-interrupted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker claimed nothing in 10s")
+	}
+	stop()
+
+	if calls := rcv.received(); len(calls) != 0 {
+		t.Errorf("a stopping worker pushed %d deliveries, want none", len(calls))
+	}
+	if n := leased(t, dbs[1], time.Now()); n != 0 {
+		t.Errorf("%d deliveries are still leased to the stopped worker, want none", n)
+	}
+	taken, err := newQueue(t, dbs[1]).Claim(context.Background(), 500, time.Minute)
+	if err != nil || len(taken) != 50 {
+		t.Errorf("another instance claimed %d deliveries (%v), want all 50 at once", len(taken), err)
+	}
+	for _, it := range taken {
+		if it.Attempts != 0 {
+			t.Errorf("%s was handed back with %d attempts, want 0", it.Update.EventID, it.Attempts)
+		}
+	}
+}
+
+// TestWorker_outcomesCarryTheCorrelationIdOfTheirUpdate: PushUpdateEmitted and PushUpdateFailed are stored under
+// the correlation id of the call that scheduled the update, not an empty one.
+func TestWorker_outcomesCarryTheCorrelationIdOfTheirUpdate(t *testing.T) {
+	s := newStage(t, sqldbtest.New(t))
+	s.runProjections()
+	rcv := newReceiver(t, func(c call) int {
+		if c.PassID == "p0001" {
+			return http.StatusBadRequest // final: PushUpdateFailed
+		}
+		return http.StatusOK
+	})
+	s.tenantWithWebhook("t1", rcv.url)
+	s.schedule("t1", 2, 1)
+	s.run(s.worker(s.svc.Deliveries, delivery.Config{}))
+
+	poll(t, 10*time.Second, "both outcomes", func() bool {
+		o := s.outcomes("t1", 2)
+		return len(o["PushUpdateEmitted"]) == 1 && len(o["PushUpdateFailed"]) == 1
+	})
+	o := s.outcomes("t1", 2)
+	if got := o["PushUpdateEmitted"][0].CorrelationID; got != "call-0-0" {
+		t.Errorf("PushUpdateEmitted correlation id = %q, want the update's call-0-0", got)
+	}
+	if got := o["PushUpdateFailed"][0].CorrelationID; got != "call-1-0" {
+		t.Errorf("PushUpdateFailed correlation id = %q, want the update's call-1-0", got)
+	}
+}
+
+// TestWorker_threeInstancesDeliverEveryUpdateOnceInOrderWithoutDeadlock: three instances deliver one backlog,
+// some first attempts failing, and record the outcomes together. Every update reaches the receiver once per
+// attempt, in order per pass, and no instance reports an error (a deadlock, 40P01, is logged and retried).
+func TestWorker_threeInstancesDeliverEveryUpdateOnceInOrderWithoutDeadlock(t *testing.T) {
+	const passCount, updatesPerPass = 100, 5
+	dbs := instances(t, 3)
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	rcv := newReceiver(t, func(c call) int {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts[c.EventID]++
+		if attempts[c.EventID] == 1 && c.Version%3 == 0 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	stages := make([]*stage, len(dbs))
+	for i, db := range dbs {
+		stages[i] = newStage(t, db)
+	}
+	stages[0].runProjections()
+	stages[0].tenantWithWebhook("t1", rcv.url)
+	stages[0].schedule("t1", passCount, updatesPerPass)
+	config := delivery.Config{Concurrency: 64, Backoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+	for _, s := range stages {
+		s.run(s.worker(s.svc.Deliveries, config))
+	}
+	poll(t, time.Minute, "every update delivered", func() bool {
+		return len(stages[0].outcomes("t1", passCount)["PushUpdateEmitted"]) == passCount*updatesPerPass
+	})
+
+	delivered := map[string][]int{}
+	seen := map[string]int{}
+	for _, c := range rcv.received() {
+		seen[c.EventID]++
+		if n := seen[c.EventID]; n == attempts[c.EventID] { // the call that succeeded
+			delivered[c.PassID] = append(delivered[c.PassID], c.Version)
+		}
+	}
+	for passID, versions := range delivered {
+		if !slices.IsSorted(versions) || len(versions) != updatesPerPass {
+			t.Errorf("pass %s: versions delivered in the order %v, want %d ascending", passID, versions, updatesPerPass)
+		}
+	}
+	mu.Lock()
+	for eventID, n := range attempts {
+		if n > 2 {
+			t.Errorf("%s was pushed %d times, want at most 2 (one refused, one delivered)", eventID, n)
+		}
+	}
+	mu.Unlock()
+	for i, s := range stages {
+		if w := s.warnings(); len(w) > 0 {
+			t.Errorf("instance %d warned %d times, first: %s", i, len(w), w[0])
+		}
+	}
+}
+
+// TestConfig_retriesForADayByDefault: a receiver that is down for less than a day loses nothing.
+func TestConfig_retriesForADayByDefault(t *testing.T) {
+	c := delivery.WithDefaults(delivery.Config{})
+	if c.Lease != 10*time.Second || c.MaxBackoff != 10*time.Minute || c.Backoff != time.Second {
+		t.Errorf("lease %s, backoff %s to %s; want 10s, and 1s to 10m", c.Lease, c.Backoff, c.MaxBackoff)
+	}
+	if span := schedule(c); span < 23*time.Hour || span > delivery.RetryWindow {
+		t.Errorf("the default %d attempts span %s of backoff, want about %s", c.MaxAttempts, span, delivery.RetryWindow)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("defaults do not validate: %v", err)
+	}
+	// A shorter longest backoff means more attempts in the same day.
+	short := delivery.WithDefaults(delivery.Config{MaxBackoff: time.Minute})
+	if span := schedule(short); span < 23*time.Hour || span > delivery.RetryWindow {
+		t.Errorf("with a 1m max backoff, %d attempts span %s, want about a day", short.MaxAttempts, span)
+	}
+	// An attempt may take longer than the lease: the lease is renewed while it is in flight.
+	long := delivery.WithDefaults(delivery.Config{Lease: time.Second, AttemptTimeout: time.Minute})
+	if err := long.Validate(); err != nil {
+		t.Errorf("an attempt timeout over the lease: %v", err)
+	}
+	for name, c := range map[string]delivery.Config{
+		"a lease too short to renew":    {Lease: time.Millisecond},
+		"a max backoff under the first": {Backoff: time.Minute, MaxBackoff: time.Second},
+	} {
+		if err := delivery.WithDefaults(c).Validate(); err == nil {
+			t.Errorf("%s validates", name)
+		}
+	}
+}
+
+// schedule is how long the waits between c's attempts add up to.
+func schedule(c delivery.Config) time.Duration {
+	var total time.Duration
+	for attempt := 1; attempt < c.MaxAttempts; attempt++ {
+		total += min(c.Backoff<<min(attempt-1, 20), c.MaxBackoff)
+	}
+	return total
+}

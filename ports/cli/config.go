@@ -30,6 +30,13 @@ type Config struct {
 	DBMaxConns string
 	// DBMaxIdleTime is a Go duration after which an idle database connection is closed.
 	DBMaxIdleTime string
+	// DeliveryLease is a Go duration: how long a claimed delivery stays hidden from other instances between
+	// renewals, so how soon the deliveries of an instance that died are tried again.
+	DeliveryLease string
+	// DeliveryMaxAttempts is how many attempts a delivery gets; empty means as many as span a day of retries.
+	DeliveryMaxAttempts string
+	// DeliveryMaxBackoff is a Go duration, the longest wait between two attempts of a delivery.
+	DeliveryMaxBackoff string
 }
 
 const (
@@ -41,6 +48,11 @@ const (
 	// MinDBMaxConns is sqldb.MinMaxConns, what serve holds at once under load; a port does not import adapters,
 	// so a test keeps the two equal.
 	MinDBMaxConns = 8
+	// DefaultDeliveryLease and DefaultDeliveryMaxBackoff are the delivery stage's defaults, shown in --help.
+	DefaultDeliveryLease      = "10s"
+	DefaultDeliveryMaxBackoff = "10m"
+	// MinDeliveryLease is delivery.MinLease: the lease is renewed every third of it.
+	MinDeliveryLease = 100 * time.Millisecond
 )
 
 // setting ties a Config field to its environment variable and flag, so the two never drift apart and --help can
@@ -86,6 +98,21 @@ func settings() []setting {
 			env: "PASSPUSH_DB_MAX_IDLE_TIME", flag: "db-max-idle-time", fallback: DefaultDBMaxIdleTime,
 			usage: "how long a database connection may stay idle before it is closed, a Go duration such as 90s or 5m",
 			field: func(c *Config) *string { return &c.DBMaxIdleTime },
+		},
+		{
+			env: "PASSPUSH_DELIVERY_LEASE", flag: "delivery-lease", fallback: DefaultDeliveryLease,
+			usage: "how long a claimed delivery is hidden from other instances, a Go duration; it is renewed while the push is in flight, so it is how soon a dead instance's deliveries are tried again",
+			field: func(c *Config) *string { return &c.DeliveryLease },
+		},
+		{
+			env: "PASSPUSH_DELIVERY_MAX_ATTEMPTS", flag: "delivery-max-attempts",
+			usage: "attempts a delivery gets before PushUpdateFailed is recorded; empty means as many as the backoff schedule makes in 24 hours",
+			field: func(c *Config) *string { return &c.DeliveryMaxAttempts },
+		},
+		{
+			env: "PASSPUSH_DELIVERY_MAX_BACKOFF", flag: "delivery-max-backoff", fallback: DefaultDeliveryMaxBackoff,
+			usage: "longest wait between two attempts of a delivery, a Go duration; the wait starts at 1s and doubles up to it",
+			field: func(c *Config) *string { return &c.DeliveryMaxBackoff },
 		},
 	}
 }
@@ -143,7 +170,27 @@ func (c Config) Validate() error {
 	if d, parseErr := time.ParseDuration(c.DBMaxIdleTime); parseErr != nil || d <= 0 {
 		err = errors.Join(err, fmt.Errorf("PASSPUSH_DB_MAX_IDLE_TIME %q must be a positive Go duration such as 90s or 5m", c.DBMaxIdleTime))
 	}
+	// Empty delivery settings take the delivery stage's defaults.
+	if d, parseErr := time.ParseDuration(c.DeliveryLease); c.DeliveryLease != "" && (parseErr != nil || d < MinDeliveryLease) {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_DELIVERY_LEASE %q must be a Go duration of at least %s, such as 10s", c.DeliveryLease, MinDeliveryLease))
+	}
+	if n, parseErr := strconv.Atoi(c.DeliveryMaxAttempts); c.DeliveryMaxAttempts != "" && (parseErr != nil || n < 1) {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_DELIVERY_MAX_ATTEMPTS %q must be a whole number of at least 1, or empty", c.DeliveryMaxAttempts))
+	}
+	// The first wait is 1s; a shorter longest wait would make the schedule shrink.
+	if d, parseErr := time.ParseDuration(c.DeliveryMaxBackoff); c.DeliveryMaxBackoff != "" && (parseErr != nil || d < time.Second) {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_DELIVERY_MAX_BACKOFF %q must be a Go duration of at least 1s, such as 10m", c.DeliveryMaxBackoff))
+	}
 	return err
+}
+
+// DeliverySchedule returns the delivery settings as numbers. Call it on a validated config: zeros, which mean the
+// delivery stage's defaults, stand for what is empty.
+func (c Config) DeliverySchedule() (lease time.Duration, maxAttempts int, maxBackoff time.Duration) {
+	lease, _ = time.ParseDuration(c.DeliveryLease)
+	maxAttempts, _ = strconv.Atoi(c.DeliveryMaxAttempts)
+	maxBackoff, _ = time.ParseDuration(c.DeliveryMaxBackoff)
+	return lease, maxAttempts, maxBackoff
 }
 
 // DBPool returns the connection settings as numbers. Call it on a validated config: it returns zeros, which mean

@@ -35,6 +35,13 @@ func TestConfigValidate(t *testing.T) {
 		{"db max idle time", func(c *Config) { c.DBMaxIdleTime = "90s" }, ""},
 		{"db max idle time zero", func(c *Config) { c.DBMaxIdleTime = "0s" }, "PASSPUSH_DB_MAX_IDLE_TIME"},
 		{"db max idle time without unit", func(c *Config) { c.DBMaxIdleTime = "300" }, "PASSPUSH_DB_MAX_IDLE_TIME"},
+		{"delivery lease", func(c *Config) { c.DeliveryLease = "5s" }, ""},
+		{"delivery lease below the minimum", func(c *Config) { c.DeliveryLease = "50ms" }, "PASSPUSH_DELIVERY_LEASE"},
+		{"delivery lease without unit", func(c *Config) { c.DeliveryLease = "10" }, "PASSPUSH_DELIVERY_LEASE"},
+		{"delivery max attempts", func(c *Config) { c.DeliveryMaxAttempts = "20" }, ""},
+		{"delivery max attempts zero", func(c *Config) { c.DeliveryMaxAttempts = "0" }, "PASSPUSH_DELIVERY_MAX_ATTEMPTS"},
+		{"delivery max backoff", func(c *Config) { c.DeliveryMaxBackoff = "1h" }, ""},
+		{"delivery max backoff below the first wait", func(c *Config) { c.DeliveryMaxBackoff = "500ms" }, "PASSPUSH_DELIVERY_MAX_BACKOFF"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,7 +79,8 @@ func TestConfig_flagWinsOverEnvironmentWhichWinsOverDefault(t *testing.T) {
 		Stdout: &out, Stderr: &out,
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 	}, open)
-	want := Config{HTTPAddr: ":9000", LogLevel: "warn", PublicURL: "https://env.example.com", DBMaxConns: DefaultDBMaxConns, DBMaxIdleTime: DefaultDBMaxIdleTime}
+	want := Config{HTTPAddr: ":9000", LogLevel: "warn", PublicURL: "https://env.example.com", DBMaxConns: DefaultDBMaxConns, DBMaxIdleTime: DefaultDBMaxIdleTime,
+		DeliveryLease: DefaultDeliveryLease, DeliveryMaxBackoff: DefaultDeliveryMaxBackoff}
 	if got != want {
 		t.Errorf("resolved config = %+v, want %+v", got, want)
 	}

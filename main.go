@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/passpush/passpush/adapters/delivery"
 	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/ports/cli"
@@ -41,7 +42,10 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
-	svc, err := service.New(db, service.Config{}, log)
+	lease, maxAttempts, maxBackoff := config.DeliverySchedule()
+	svc, err := service.New(db, service.Config{
+		Delivery: delivery.Config{Lease: lease, MaxAttempts: maxAttempts, MaxBackoff: maxBackoff},
+	}, log)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}

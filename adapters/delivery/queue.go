@@ -153,7 +153,9 @@ func (q *Queue) Claim(ctx context.Context, limit int, lease time.Duration) ([]It
 
 // Renew extends the lease of deliveries still in flight, in one statement, so a push that outlasts the lease is
 // not claimed again elsewhere while a crashed holder's rows still come back after one short lease. A delivery
-// handed back meanwhile (a retry, a release: lease 0) stays handed back.
+// handed back meanwhile (a retry, a release: lease 0) stays handed back. A holder that stalled for longer than a
+// lease may extend the lease of another instance that took its delivery meanwhile: both push it, which
+// at-least-once delivery allows (receivers dedupe on eventId).
 func (q *Queue) Renew(ctx context.Context, eventIDs []string, lease time.Duration) error {
 	if err := q.setLease(ctx, eventIDs, q.now().Add(lease).UnixMilli(), "lease_until > 0"); err != nil {
 		return fmt.Errorf("renew the lease of %d deliveries: %w", len(eventIDs), err)

@@ -417,6 +417,70 @@ func (in *instance) logLines(substrings ...string) int {
 	return n
 }
 
+// ownedPorts returns the local TCP ports of the sockets the process holds, from /proc: the receiver tells an
+// instance's pushes from the others' by them.
+func (in *instance) ownedPorts() map[string]bool {
+	pid := in.cmd.Process.Pid
+	inodes := map[string]bool{}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	ports := map[string]bool{}
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) < 10 || !inodes[f[9]] {
+				continue
+			}
+			if _, hexPort, ok := strings.Cut(f[1], ":"); ok {
+				var port int
+				if _, err := fmt.Sscanf(hexPort, "%X", &port); err == nil {
+					ports[fmt.Sprint(port)] = true
+				}
+			}
+		}
+	}
+	return ports
+}
+
+// busiest waits until an instance is pushing to the receiver and returns the one with the most pushes in
+// flight: stopping an idle instance would test nothing.
+func (s *scenario) busiest() *instance {
+	s.t.Helper()
+	var victim *instance
+	found := waitFor(10*time.Second, func() bool {
+		most := 0
+		ports := s.receiver.inFlightPorts()
+		for _, in := range s.all() {
+			if !in.alive.Load() {
+				continue
+			}
+			owned, n := in.ownedPorts(), 0
+			for _, p := range ports {
+				if owned[p] {
+					n++
+				}
+			}
+			if n > most {
+				victim, most = in, n
+			}
+		}
+		return victim != nil
+	})
+	if !found {
+		s.t.Fatalf("no instance was pushing to the receiver within 10s:\n%s", s.logs(20))
+	}
+	return victim
+}
+
 // kill9 kills the process as the kernel's OOM killer or a lost machine would: nothing runs after it.
 func (in *instance) kill9() {
 	in.t.Helper()
@@ -452,8 +516,12 @@ func (in *instance) sigterm(within time.Duration) (int, time.Duration) {
 type receiver struct {
 	srv       *httptest.Server
 	failUntil atomic.Int64 // UnixNano; answers 500 before it
+	// delay is how long each call takes (time.Duration): a slow receiver keeps pushes in flight, so a stopped
+	// instance surely leaves some behind.
+	delay atomic.Int64
 
 	mu           sync.Mutex
+	inFlight     map[string]int // remote port → calls being answered on that connection
 	calls        int
 	failed       int
 	badSignature int
@@ -471,7 +539,7 @@ type receivedEvent struct {
 }
 
 func newReceiver(t *testing.T) *receiver {
-	r := &receiver{events: map[string]*receivedEvent{}, byEntry: map[string][]string{}, lastVersion: map[string]int{}}
+	r := &receiver{events: map[string]*receivedEvent{}, byEntry: map[string][]string{}, lastVersion: map[string]int{}, inFlight: map[string]int{}}
 	r.srv = httptest.NewServer(r)
 	t.Cleanup(r.srv.Close)
 	return r
@@ -491,8 +559,19 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	parseErr := json.Unmarshal(body, &d)
 
+	_, port, _ := strings.Cut(req.RemoteAddr, ":")
+	defer func() {
+		r.mu.Lock()
+		if r.inFlight[port]--; r.inFlight[port] <= 0 {
+			delete(r.inFlight, port)
+		}
+		r.mu.Unlock()
+	}()
+	// The update has arrived once its body is read, whether or not passpush waits for the answer.
+	defer time.Sleep(time.Duration(r.delay.Load()))
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.inFlight[port]++
 	r.calls++
 	switch {
 	case err != nil || !signed || parseErr != nil || d.EventID == "":
@@ -517,6 +596,17 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.lastVersion[d.PassID] = max(r.lastVersion[d.PassID], d.Version)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// inFlightPorts returns the client ports of the calls being answered.
+func (r *receiver) inFlightPorts() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ports []string
+	for p := range r.inFlight {
+		ports = append(ports, p)
+	}
+	return ports
 }
 
 // failFor makes the receiver answer 500 from now for d.

@@ -17,11 +17,14 @@ func TestFault_killNineOfOneInstanceLosesNoUpdate(t *testing.T) {
 		instances = 3
 	}
 	s := newScenario(t, db, 200, instances)
+	s.receiver.delay.Store(int64(100 * time.Millisecond))
 
 	l := s.startLoad(150, 8*time.Second)
 	l.waitAcknowledged(300)
+	victim := s.busiest()
 	killed := time.Now()
-	s.all()[0].kill9()
+	victim.kill9()
+	t.Logf("killed %s while it pushed to the receiver", victim.name)
 	if instances == 1 {
 		s.start()
 	}

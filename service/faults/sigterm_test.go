@@ -17,10 +17,11 @@ func TestFault_sigtermOfOneInstanceHandsItsDeliveriesOver(t *testing.T) {
 		instances = 3
 	}
 	s := newScenario(t, db, 200, instances)
+	s.receiver.delay.Store(int64(100 * time.Millisecond))
 
 	l := s.startLoad(150, 8*time.Second)
 	l.waitAcknowledged(300)
-	victim := s.all()[0]
+	victim := s.busiest()
 	code, took := victim.sigterm(30 * time.Second)
 	t.Logf("%s stopped %.2fs after SIGTERM, exit code %d", victim.name, took.Seconds(), code)
 	if code != 0 {

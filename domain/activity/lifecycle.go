@@ -23,6 +23,9 @@ const (
 	Unpublished Stage = "unpublish"
 )
 
+// Stages are the lifecycle calls Journey Builder makes, in the order of a journey's life.
+var Stages = []Stage{Saved, Validated, Published, Stopped, Unpublished}
+
 // eventNames are the event types the stages record.
 var eventNames = map[Stage]string{
 	Saved:       "ActivitySaved",
@@ -30,14 +33,6 @@ var eventNames = map[Stage]string{
 	Published:   "ActivityPublished",
 	Stopped:     "ActivityStopped",
 	Unpublished: "ActivityUnpublished",
-}
-
-// ParseStage returns the stage a route names.
-func ParseStage(s string) (Stage, error) {
-	if _, ok := eventNames[Stage(s)]; !ok {
-		return "", fmt.Errorf("%w: unknown stage %q", ErrInvalid, s)
-	}
-	return Stage(s), nil
 }
 
 // Lifecycle is one lifecycle call, the event it records.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/passpush/passpush/domain/activity"
 	"net/http"
 	"strings"
 
@@ -88,9 +89,6 @@ type argumentSchema struct {
 	Access     string `json:"access,omitempty"`
 }
 
-// lifecycleStages are the configuration calls Journey Builder makes, each routed to s.lifecycle.
-var lifecycleStages = []string{"save", "validate", "publish", "stop", "unpublish"}
-
 // newActivityConfig describes the tenant's activity, whose routes live under base (an absolute URL).
 func newActivityConfig(t tenant.Tenant, base string) activityConfig {
 	a := t.Activity
@@ -117,8 +115,8 @@ func newActivityConfig(t tenant.Tenant, base string) activityConfig {
 			"configModal": {URL: "index.html", Height: configModalHeight, Width: configModalWidth},
 		},
 	}
-	for _, stage := range lifecycleStages {
-		c.ConfigurationArguments[stage] = activityEndpoint{URL: base + "/" + stage, UseJWT: true}
+	for _, stage := range activity.Stages {
+		c.ConfigurationArguments[string(stage)] = activityEndpoint{URL: base + "/" + string(stage), UseJWT: true}
 	}
 	// The keys the configuration page writes (see ui/activity.js) and execute reads (see sfmc_arguments.go).
 	// Each field update is an inArgument of its own, named after the field, so no schema can list them all.

@@ -3,6 +3,7 @@ package httpport
 
 import (
 	"errors"
+	"github.com/passpush/passpush/domain/activity"
 	"net/http"
 	"time"
 
@@ -80,7 +81,9 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	sfmc.HandleFunc("/config.json", s.activityConfigJSON).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
 	sfmc.HandleFunc("/{asset:|[A-Za-z0-9_.-]+\\.(?:html|js|css|svg|txt)}", s.activityUI).Methods(http.MethodGet, http.MethodHead)
 	sfmc.HandleFunc("/execute", s.execute).Methods(http.MethodPost)
-	sfmc.HandleFunc("/{stage:save|validate|publish|stop|unpublish}", s.lifecycle).Methods(http.MethodPost)
+	for _, stage := range activity.Stages {
+		sfmc.HandleFunc("/"+string(stage), s.lifecycle(stage)).Methods(http.MethodPost)
+	}
 
 	return r, nil
 }

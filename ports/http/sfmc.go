@@ -8,7 +8,6 @@ import (
 	"net/http"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/gorilla/mux"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/domain/activity"
 	"github.com/passpush/passpush/ports/http/httperr"
@@ -73,13 +72,12 @@ type lifecycleClaims struct {
 
 // lifecycle records save, validate, publish, stop and unpublish. A JWT must verify; plain JSON is accepted and
 // recorded as unsigned, because Journey Builder sends it so in practice.
-func (s server) lifecycle(w http.ResponseWriter, r *http.Request) {
+func (s server) lifecycle(stage activity.Stage) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.recordLifecycle(w, r, stage) }
+}
+
+func (s server) recordLifecycle(w http.ResponseWriter, r *http.Request, stage activity.Stage) {
 	t := tenantFrom(r)
-	stage, err := activity.ParseStage(mux.Vars(r)["stage"])
-	if err != nil {
-		s.respondError(w, r, httperr.NotFound("no such lifecycle call"))
-		return
-	}
 	in, err := readSFMCRequest(r)
 	if err != nil {
 		s.respondError(w, r, err)

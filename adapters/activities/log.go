@@ -39,7 +39,7 @@ func (l *Log) Append(ctx context.Context, tenantID string, call activity.Lifecyc
 		return fmt.Errorf("encode %s: %w", call.Name(), err)
 	}
 	stream := StreamPrefix + call.StreamKey()
-	for attempt := 0; ; attempt++ {
+	return eventstore.RetryConflicts(func(bool) error {
 		version, err := l.events.StreamVersion(ctx, tenantID, stream)
 		if err != nil {
 			return err
@@ -48,8 +48,6 @@ func (l *Log) Append(ctx context.Context, tenantID string, call activity.Lifecyc
 			TenantID: tenantID, StreamID: stream, Version: version + 1, Type: call.Name(),
 			CorrelationID: correlation.ID(ctx), Payload: payload,
 		}})
-		if !errors.Is(err, eventstore.ErrConflict) || attempt == 10 {
-			return err
-		}
-	}
+		return err
+	})
 }

@@ -65,3 +65,18 @@ func (e *EventError) Unwrap() error { return e.Err }
 func (e Event) Fail(err error) error {
 	return &EventError{EventID: e.ID, Position: e.Position, Err: err}
 }
+
+// MaxConflictRetries bounds a writer's reload-and-retry loop; only a stream written by many writers at once needs
+// more than one.
+const MaxConflictRetries = 20
+
+// RetryConflicts runs try until it returns anything but ErrConflict, at most MaxConflictRetries times more. try
+// is told whether an earlier try conflicted, so it can reload what it read.
+func RetryConflicts(try func(retry bool) error) error {
+	for attempt := 0; ; attempt++ {
+		err := try(attempt > 0)
+		if !errors.Is(err, ErrConflict) || attempt == MaxConflictRetries {
+			return err
+		}
+	}
+}

@@ -17,10 +17,6 @@ import (
 	"github.com/passpush/passpush/domain/pass"
 )
 
-// maxConflictRetries bounds the reload-and-retry loop; only a hot pass written by many writers at once needs more
-// than one.
-const maxConflictRetries = 20
-
 // StreamPrefix starts the stream id of every pass.
 const StreamPrefix = "pass-"
 
@@ -72,12 +68,9 @@ func (r *Repository) Update(ctx context.Context, tenantID, passID string, update
 // UpdateAll implements pass.Repository.
 func (r *Repository) UpdateAll(ctx context.Context, tenantID string, passIDs []string, update func(p *pass.Pass) error) error {
 	passIDs = slices.Compact(slices.Sorted(slices.Values(passIDs)))
-	for attempt := 0; ; attempt++ {
-		err := r.updateOnce(ctx, tenantID, passIDs, update, attempt > 0)
-		if !errors.Is(err, eventstore.ErrConflict) || attempt == maxConflictRetries {
-			return err
-		}
-	}
+	return eventstore.RetryConflicts(func(replay bool) error {
+		return r.updateOnce(ctx, tenantID, passIDs, update, replay)
+	})
 }
 
 // loaded is a pass as loaded, with the version each of its streams had.

@@ -32,7 +32,7 @@ func TestRegisterPass_readModelShowsIt(t *testing.T) {
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
 	defer wcancel()
-	p, err := svc.App.Queries.PassByID.Handle(wctx, query.PassByID{TenantID: "t1", PassID: "p1", MinStreamVersion: res.Version})
+	p, err := svc.App.Queries.PassByID.Handle(wctx, query.PassByID{TenantID: "t1", PassID: "p1", MinStreamVersion: res.StreamVersion})
 	if err != nil {
 		t.Fatal(err)
 	}

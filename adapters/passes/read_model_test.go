@@ -61,7 +61,7 @@ func (l live) register(t *testing.T, tenantID, passID string, d pass.Details) in
 	if err != nil {
 		t.Fatalf("register %s/%s: %v", tenantID, passID, err)
 	}
-	return res.Version
+	return res.StreamVersion
 }
 
 // get waits until the read model has applied the stream version.

@@ -61,7 +61,7 @@ func (h ImportPassesHandler) Handle(ctx context.Context, cmd ImportPasses) (Impo
 		if err != nil {
 			return err
 		}
-		outcomes[p.ID()] = RegisterPassResult{Created: created, Version: p.Version()}
+		outcomes[p.ID()] = RegisterPassResult{Created: created, StreamVersion: p.Version()}
 		changed[p.ID()] = p.Version() > before
 		return nil
 	})

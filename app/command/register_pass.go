@@ -18,7 +18,8 @@ type RegisterPass struct {
 // for the read model to show it. Version is 0 when nothing changed: there is nothing to wait for.
 type RegisterPassResult struct {
 	Created bool
-	Version int
+	// StreamVersion is the pass stream's version after the call: a read of the read model can wait for it.
+	StreamVersion int
 }
 
 // RegisterPassHandler handles RegisterPass.
@@ -42,7 +43,7 @@ func (h RegisterPassHandler) Handle(ctx context.Context, cmd RegisterPass) (Regi
 		created, err := p.Register(cmd.Details)
 		result = RegisterPassResult{Created: created}
 		if p.Version() > before {
-			result.Version = p.Version()
+			result.StreamVersion = p.Version()
 		}
 		return err
 	})

@@ -48,7 +48,7 @@ func NewAuditLogHandler(audit AuditReader) AuditLogHandler {
 
 // Handle returns one page of events.
 func (h AuditLogHandler) Handle(ctx context.Context, q AuditLog) ([]AuditEvent, error) {
-	if q.Limit <= 0 || q.Limit > MaxFindLimit {
+	if q.Limit <= 0 || q.Limit > MaxPageLimit {
 		q.Limit = 100
 	}
 	events, err := h.audit.List(ctx, q)

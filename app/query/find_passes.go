@@ -6,9 +6,6 @@ import (
 	"strings"
 )
 
-// MaxFindLimit caps one page of FindPasses.
-const MaxFindLimit = 1000
-
 // FindPasses lists a tenant's passes that match every filter given, ordered by pass id. Email matches
 // case-insensitively. After is the last pass id of the previous page.
 type FindPasses struct {
@@ -40,7 +37,7 @@ func NewFindPassesHandler(passes PassFinder) FindPassesHandler {
 
 // Handle returns one page of matching passes.
 func (h FindPassesHandler) Handle(ctx context.Context, q FindPasses) ([]Pass, error) {
-	if q.Limit <= 0 || q.Limit > MaxFindLimit {
+	if q.Limit <= 0 || q.Limit > MaxPageLimit {
 		q.Limit = 100
 	}
 	q.Email = strings.ToLower(strings.TrimSpace(q.Email))

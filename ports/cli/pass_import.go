@@ -204,7 +204,7 @@ func (imp *importer) waitForReadModel(ctx context.Context) error {
 	_, err := imp.backend.App.Queries.PassByID.Handle(ctx, query.PassByID{
 		TenantID:         imp.tenantID,
 		PassID:           imp.last.PassID,
-		MinStreamVersion: imp.last.Version,
+		MinStreamVersion: imp.last.StreamVersion,
 	})
 	if err != nil {
 		return fmt.Errorf("the passes are stored, but the read model did not show them: %w", err)

@@ -49,7 +49,7 @@ func (s server) putPass(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.config.ReadYourWritesTimeout)
 	defer cancel()
-	p, err := s.app.Queries.PassByID.Handle(ctx, query.PassByID{TenantID: t.ID, PassID: passID, MinStreamVersion: res.Version})
+	p, err := s.app.Queries.PassByID.Handle(ctx, query.PassByID{TenantID: t.ID, PassID: passID, MinStreamVersion: res.StreamVersion})
 	if errors.Is(err, context.DeadlineExceeded) {
 		// The change is stored; only the read model lags. Say so rather than fail a write that succeeded.
 		requestLog(r, s.log).WithField("pass_id", passID).Warn("passes read model did not catch up in time")
@@ -109,15 +109,15 @@ func (s server) findPasses(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// pageLimit reads the limit= of a listing: 1 to query.MaxFindLimit, 100 when absent.
+// pageLimit reads the limit= of a listing: 1 to query.MaxPageLimit, 100 when absent.
 func pageLimit(params url.Values) (int, error) {
 	v := params.Get("limit")
 	if v == "" {
 		return 100, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > query.MaxFindLimit {
-		return 0, httperr.BadRequest("limit must be a number from 1 to " + strconv.Itoa(query.MaxFindLimit))
+	if err != nil || n < 1 || n > query.MaxPageLimit {
+		return 0, httperr.BadRequest("limit must be a number from 1 to " + strconv.Itoa(query.MaxPageLimit))
 	}
 	return n, nil
 }

@@ -126,7 +126,7 @@ func (h *harness) importPasses(tenantID string, passes []command.RegisterPass) {
 			continue
 		}
 		wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		_, err = h.svc.App.Queries.PassByID.Handle(wctx, query.PassByID{TenantID: tenantID, PassID: res.Last.PassID, MinStreamVersion: res.Last.Version})
+		_, err = h.svc.App.Queries.PassByID.Handle(wctx, query.PassByID{TenantID: tenantID, PassID: res.Last.PassID, MinStreamVersion: res.Last.StreamVersion})
 		cancel()
 		if err != nil {
 			h.t.Fatalf("the read model does not show the imported passes: %v", err)

@@ -159,7 +159,7 @@ func FuzzExecuteRoute(f *testing.F) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := svc.App.Queries.PassByID.Handle(wctx, query.PassByID{TenantID: "acme", PassID: "p-1", MinStreamVersion: res.Version}); err != nil {
+	if _, err := svc.App.Queries.PassByID.Handle(wctx, query.PassByID{TenantID: "acme", PassID: "p-1", MinStreamVersion: res.StreamVersion}); err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, shape uint8, raw []byte) {

@@ -18,11 +18,11 @@ type Commands struct {
 	ImportPasses command.ImportPassesHandler
 	SaveTenant   command.SaveTenantHandler
 
-	ScheduleFromJourney       command.ScheduleFromJourneyHandler
-	ScheduleJourneyPassUpdate command.ScheduleJourneyPassUpdateHandler
-	RecordActivityLifecycle   command.RecordActivityLifecycleHandler
-	DeliverPushUpdate         command.DeliverPushUpdateHandler
-	RecordPushOutcomes        command.RecordPushOutcomesHandler
+	ScheduleFromJourney        command.ScheduleFromJourneyHandler
+	ScheduleJourneyPassUpdates command.ScheduleJourneyPassUpdatesHandler
+	RecordActivityLifecycle    command.RecordActivityLifecycleHandler
+	DeliverPushUpdate          command.DeliverPushUpdateHandler
+	RecordPushOutcomes         command.RecordPushOutcomesHandler
 }
 
 type Queries struct {

@@ -35,7 +35,7 @@ func TestRebuildDeliveries_queuesAgainEveryUpdateWithoutAnOutcome(t *testing.T) 
 		updates = append(updates, command.ScheduleJourneyPassUpdate{TenantID: "t1", PassID: "p1",
 			Update: pass.UpdateFromJourney{ActivityID: "a1", DefinitionInstanceID: entry, Fields: map[string]string{"points": entry}}})
 	}
-	if err := svc.App.Commands.ScheduleJourneyPassUpdate.Handle(ctx, &command.ScheduleJourneyPassUpdates{Updates: updates}); err != nil {
+	if err := svc.App.Commands.ScheduleJourneyPassUpdates.Handle(ctx, &command.ScheduleJourneyPassUpdates{Updates: updates}); err != nil {
 		t.Fatal(err)
 	}
 	var scheduled []string

@@ -111,14 +111,14 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 
 	application := app.Application{
 		Commands: app.Commands{
-			RegisterPass:              command.NewRegisterPassHandler(passRepo),
-			ImportPasses:              command.NewImportPassesHandler(passRepo),
-			SaveTenant:                command.NewSaveTenantHandler(tenantCache),
-			ScheduleFromJourney:       command.NewScheduleFromJourneyHandler(readModel, updateSender),
-			ScheduleJourneyPassUpdate: command.NewScheduleJourneyPassUpdateHandler(passRepo, log.WithField("component", "schedule")),
-			RecordActivityLifecycle:   command.NewRecordActivityLifecycleHandler(activityLog),
-			DeliverPushUpdate:         command.NewDeliverPushUpdateHandler(channels),
-			RecordPushOutcomes:        command.NewRecordPushOutcomesHandler(passRepo),
+			RegisterPass:               command.NewRegisterPassHandler(passRepo),
+			ImportPasses:               command.NewImportPassesHandler(passRepo),
+			SaveTenant:                 command.NewSaveTenantHandler(tenantCache),
+			ScheduleFromJourney:        command.NewScheduleFromJourneyHandler(readModel, updateSender),
+			ScheduleJourneyPassUpdates: command.NewScheduleJourneyPassUpdatesHandler(passRepo, log.WithField("component", "schedule")),
+			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(activityLog),
+			DeliverPushUpdate:          command.NewDeliverPushUpdateHandler(channels),
+			RecordPushOutcomes:         command.NewRecordPushOutcomesHandler(passRepo),
 		},
 		Queries: app.Queries{
 			PassByID:     query.NewPassByIDHandler(readModel),
@@ -171,7 +171,7 @@ func addHandlers(bus *messaging.Bus, application app.Application, projection *pa
 	if err != nil {
 		return err
 	}
-	return bus.AddCommandHandler(cqrs.NewCommandHandler(ScheduleCommandsGroup, application.Commands.ScheduleJourneyPassUpdate.Handle))
+	return bus.AddCommandHandler(cqrs.NewCommandHandler(ScheduleCommandsGroup, application.Commands.ScheduleJourneyPassUpdates.Handle))
 }
 
 func newWebhookClient() *http.Client {

@@ -59,7 +59,7 @@ func TestScheduleJourneyPassUpdates_aRefusedUpdateDoesNotHoldBackTheOthers(t *te
 		return command.ScheduleJourneyPassUpdate{TenantID: tenantID, PassID: passID, CorrelationID: "call-" + tenantID + "-" + passID + "-" + entry,
 			Update: pass.UpdateFromJourney{ActivityID: "a1", DefinitionInstanceID: entry, Fields: map[string]string{"points": entry}}}
 	}
-	err = svc.App.Commands.ScheduleJourneyPassUpdate.Handle(ctx, &command.ScheduleJourneyPassUpdates{Updates: []command.ScheduleJourneyPassUpdate{
+	err = svc.App.Commands.ScheduleJourneyPassUpdates.Handle(ctx, &command.ScheduleJourneyPassUpdates{Updates: []command.ScheduleJourneyPassUpdate{
 		update("t1", "ghost", "1"), update("t1", "p1", "2"), update("t2", "p1", "3"), update("t1", "p1", "4"), update("t1", "p1", "2"),
 	}})
 	if err != nil {

@@ -175,7 +175,7 @@ func (s *stage) schedule(tenantID string, passCount, updatesPerPass int) {
 				Update: pass.UpdateFromJourney{ActivityID: "a1", DefinitionInstanceID: fmt.Sprintf("entry-%d", u),
 					Fields: map[string]string{"points": fmt.Sprint(u + 1)}}})
 		}
-		if err := s.svc.App.Commands.ScheduleJourneyPassUpdate.Handle(ctx, &command.ScheduleJourneyPassUpdates{Updates: updates}); err != nil {
+		if err := s.svc.App.Commands.ScheduleJourneyPassUpdates.Handle(ctx, &command.ScheduleJourneyPassUpdates{Updates: updates}); err != nil {
 			s.t.Fatal(err)
 		}
 	}

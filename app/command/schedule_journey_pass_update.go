@@ -36,18 +36,18 @@ func (c ScheduleJourneyPassUpdates) PartitionKey() string {
 	return c.Updates[0].PartitionKey()
 }
 
-// ScheduleJourneyPassUpdateHandler handles ScheduleJourneyPassUpdates.
-type ScheduleJourneyPassUpdateHandler struct {
+// ScheduleJourneyPassUpdatesHandler handles ScheduleJourneyPassUpdates.
+type ScheduleJourneyPassUpdatesHandler struct {
 	passes pass.Repository
 	log    *logrus.Entry
 }
 
-// NewScheduleJourneyPassUpdateHandler returns a handler that stores passes in passes.
-func NewScheduleJourneyPassUpdateHandler(passes pass.Repository, log *logrus.Entry) ScheduleJourneyPassUpdateHandler {
+// NewScheduleJourneyPassUpdatesHandler returns a handler that stores passes in passes.
+func NewScheduleJourneyPassUpdatesHandler(passes pass.Repository, log *logrus.Entry) ScheduleJourneyPassUpdatesHandler {
 	if passes == nil || log == nil {
 		panic("nil pass repository or log")
 	}
-	return ScheduleJourneyPassUpdateHandler{passes: passes, log: log}
+	return ScheduleJourneyPassUpdatesHandler{passes: passes, log: log}
 }
 
 // Handle records PassUpdateScheduled, once per contact entry (the pass decides what is a resend), for every update
@@ -55,7 +55,7 @@ func NewScheduleJourneyPassUpdateHandler(passes pass.Repository, log *logrus.Ent
 //
 // An update the pass refuses can never succeed, so it is logged and skipped rather than failing the batch: a
 // retried or poisoned batch would hold back or drop the other calls' updates. Only a storage error fails it.
-func (h ScheduleJourneyPassUpdateHandler) Handle(ctx context.Context, cmd *ScheduleJourneyPassUpdates) error {
+func (h ScheduleJourneyPassUpdatesHandler) Handle(ctx context.Context, cmd *ScheduleJourneyPassUpdates) error {
 	tenants, byTenant := groupInOrder(cmd.Updates, func(u ScheduleJourneyPassUpdate) string { return u.TenantID })
 	for _, tenantID := range tenants {
 		if err := h.schedule(ctx, tenantID, byTenant[tenantID]); err != nil {
@@ -65,7 +65,7 @@ func (h ScheduleJourneyPassUpdateHandler) Handle(ctx context.Context, cmd *Sched
 	return nil
 }
 
-func (h ScheduleJourneyPassUpdateHandler) schedule(ctx context.Context, tenantID string, updates []ScheduleJourneyPassUpdate) error {
+func (h ScheduleJourneyPassUpdatesHandler) schedule(ctx context.Context, tenantID string, updates []ScheduleJourneyPassUpdate) error {
 	ids, byPass := groupInOrder(updates, func(u ScheduleJourneyPassUpdate) string { return u.PassID })
 	// The repository calls update again after a version conflict, so what a pass refused is collected afresh.
 	refused := make(map[string][]error)

@@ -33,11 +33,10 @@ const (
 	// maxCallsPerWrite bounds a message's size; a larger backlog is written in several, in order.
 	maxCallsPerWrite = 500
 	// A write waits up to writeLinger for writeMinCalls calls. The command handler's cost is mostly round trips
-	// per message, so at Journey Builder's ~1,400 calls/s writing the few calls that arrived during the previous
-	// write leaves it further behind every second; waiting a few milliseconds makes messages large enough for it
-	// to keep up. Under heavier load the calls are there at once and nobody waits. Two writes may be in flight,
-	// so calls that arrive while one commits need not wait for it: that took the median execute from 12.4 to
-	// 11.5 ms at concurrency 64 (README, Performance). A longer wait or a larger minimum only made calls wait.
+	// per message, so writing only the few calls that arrived during the previous write would leave it further
+	// behind every second; waiting a few milliseconds makes messages large enough for it to keep up. Under heavier
+	// load the calls are there at once and nobody waits. Two writes may be in flight, so calls that arrive while
+	// one commits need not wait for it. The README's Performance section has the measurements behind the values.
 	writeLinger    = 5 * time.Millisecond
 	writeMinCalls  = 16
 	writesInFlight = 2

@@ -23,7 +23,7 @@ const (
 )
 
 // activityConfig is the config.json that Journey Builder fetches from the activity's endpoint URL. Its field
-// names are Journey Builder's; see DESIGN.md, "SFMC Journey Builder facts".
+// names are Journey Builder's (its custom activity config.json reference).
 type activityConfig struct {
 	WorkflowAPIVersion     string                           `json:"workflowApiVersion"`
 	Type                   string                           `json:"type"`

@@ -21,8 +21,8 @@ type activitySettings struct {
 	timeout, retryCount, retryDelay, concurrentRequests float64
 }
 
-// checkActivityConfig checks config.json against Journey Builder's documented fields and ranges (DESIGN.md, "SFMC
-// Journey Builder facts") and against the tenant's settings. It returns the document for further checks.
+// checkActivityConfig checks config.json against Journey Builder's documented fields and ranges (its custom
+// activity config.json reference) and against the tenant's settings. It returns the document for further checks.
 func checkActivityConfig(t *testing.T, res response, base string, want activitySettings) map[string]any {
 	t.Helper()
 	if res.status != http.StatusOK {

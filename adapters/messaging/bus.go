@@ -94,31 +94,57 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Bus, error) {
 	// subscriber's transaction so the message is read again (failures).
 	router.AddMiddleware(failures.middleware, middleware.Recoverer, withCorrelationID)
 
-	newSubscriber := func(consumerGroup string) (message.Subscriber, error) {
-		return wsql.NewSubscriber(db, wsql.SubscriberConfig{
-			ConsumerGroup:  consumerGroup,
-			PollInterval:   config.PollInterval,
-			ResendInterval: config.ErrorBackoff,
-			BackoffManager: &subscriberBackoff{
-				poll: config.PollInterval, first: config.ErrorBackoff, max: config.MaxErrorBackoff,
-				log: log.WithField("consumer_group", consumerGroup),
-			},
-			SchemaAdapter:  db.Dialect.WatermillSchema,
-			OffsetsAdapter: db.Dialect.WatermillOffsets,
-		}, logger)
-	}
-	publisher := txPublisher{db: db, logger: logger}
-	commandBus, err := newCommandBus(publisher, config.CommandPartitions, logger)
+	subscribers := subscriberFactory{db: db, config: config, log: log, logger: logger}
+	commandBus, err := newCommandBus(txPublisher{db: db, logger: logger}, config.CommandPartitions, logger)
 	if err != nil {
 		return nil, err
 	}
-	commandProcessors := make([]*cqrs.CommandProcessor, config.CommandPartitions)
-	for i := range commandProcessors {
+	commandProcessors, err := newCommandProcessors(router, config.CommandPartitions, subscribers, logger)
+	if err != nil {
+		return nil, err
+	}
+	eventProcessor, err := newEventProcessor(router, subscribers, logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Bus{
+		db: db, partitions: config.CommandPartitions, failures: failures, projections: map[string]bool{}, Router: router, CommandBus: commandBus,
+		commandProcessors: commandProcessors, eventProcessor: eventProcessor,
+	}, nil
+}
+
+// subscriberFactory makes the SQL subscriber of a consumer group.
+type subscriberFactory struct {
+	db     *sqldb.DB
+	config Config
+	log    *logrus.Entry
+	logger watermill.LoggerAdapter
+}
+
+func (f subscriberFactory) new(consumerGroup string) (message.Subscriber, error) {
+	return wsql.NewSubscriber(f.db, wsql.SubscriberConfig{
+		ConsumerGroup:  consumerGroup,
+		PollInterval:   f.config.PollInterval,
+		ResendInterval: f.config.ErrorBackoff,
+		BackoffManager: &subscriberBackoff{
+			poll: f.config.PollInterval, first: f.config.ErrorBackoff, max: f.config.MaxErrorBackoff,
+			log: f.log.WithField("consumer_group", consumerGroup),
+		},
+		SchemaAdapter:  f.db.Dialect.WatermillSchema,
+		OffsetsAdapter: f.db.Dialect.WatermillOffsets,
+	}, f.logger)
+}
+
+// newCommandProcessors returns a processor per command topic; a handler's consumer group is its name on each.
+func newCommandProcessors(router *message.Router, partitions int, subscribers subscriberFactory, logger watermill.LoggerAdapter) ([]*cqrs.CommandProcessor, error) {
+	processors := make([]*cqrs.CommandProcessor, partitions)
+	for i := range processors {
 		topic := CommandTopic(i)
-		commandProcessors[i], err = cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
+		var err error
+		processors[i], err = cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
 			GenerateSubscribeTopic: func(cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) { return topic, nil },
 			SubscriberConstructor: func(p cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-				return newSubscriber(strings.TrimSuffix(p.HandlerName, partitionSuffix(i)))
+				return subscribers.new(strings.TrimSuffix(p.HandlerName, partitionSuffix(i)))
 			},
 			Marshaler: marshaler,
 			Logger:    logger,
@@ -127,12 +153,16 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Bus, error) {
 			return nil, fmt.Errorf("new command processor: %w", err)
 		}
 	}
-	eventProcessor, err := cqrs.NewEventGroupProcessorWithConfig(router, cqrs.EventGroupProcessorConfig{
+	return processors, nil
+}
+
+func newEventProcessor(router *message.Router, subscribers subscriberFactory, logger watermill.LoggerAdapter) (*cqrs.EventGroupProcessor, error) {
+	processor, err := cqrs.NewEventGroupProcessorWithConfig(router, cqrs.EventGroupProcessorConfig{
 		GenerateSubscribeTopic: func(cqrs.EventGroupProcessorGenerateSubscribeTopicParams) (string, error) {
 			return TopicEvents, nil
 		},
 		SubscriberConstructor: func(p cqrs.EventGroupProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-			return newSubscriber(p.EventGroupName)
+			return subscribers.new(p.EventGroupName)
 		},
 		AckOnUnknownEvent: true,
 		Marshaler:         marshaler,
@@ -141,10 +171,7 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new event processor: %w", err)
 	}
-	return &Bus{
-		db: db, partitions: config.CommandPartitions, failures: failures, projections: map[string]bool{}, Router: router, CommandBus: commandBus,
-		commandProcessors: commandProcessors, eventProcessor: eventProcessor,
-	}, nil
+	return processor, nil
 }
 
 func newCommandBus(publisher message.Publisher, partitions int, logger watermill.LoggerAdapter) (*cqrs.CommandBus, error) {

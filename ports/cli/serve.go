@@ -44,13 +44,7 @@ gracefully: requests in flight finish, then the processors stop.`,
 
 func (e *env) serve(ctx context.Context) error {
 	defer setServeGCDefaults(e.io.LookupEnv)()
-	percent, limit := gcSettings()
-	e.log.WithFields(logrus.Fields{"gogc": percent, "gomemlimit_mib": limit >> 20}).Info("garbage collector settings")
-	if e.config.AdminToken == "" {
-		e.log.Warn("PASSPUSH_ADMIN_TOKEN is empty: the management API (/api/admin/… and the pass routes) answers 401 to every request until it is set")
-	} else if len(e.config.AdminToken) < 16 {
-		e.log.Warn("PASSPUSH_ADMIN_TOKEN is shorter than 16 characters; use a long random token")
-	}
+	e.logServeSettings()
 
 	b, err := e.waitForBackend(ctx)
 	if err != nil {
@@ -79,16 +73,7 @@ func (e *env) serve(ctx context.Context) error {
 		_ = listener.Close()
 		return fmt.Errorf("run buses and delivery: %w", err)
 	}
-	server := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		// Requests do not inherit the signal's cancellation: on SIGTERM the ones in flight finish during
-		// Shutdown instead of failing halfway.
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	server := newHTTPServer(ctx, handler)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- server.Serve(listener) }()
 	e.log.WithField("addr", listener.Addr().String()).WithField("database", describeDatabase(e.config.DatabaseURL)).Info("listening")
@@ -103,25 +88,56 @@ func (e *env) serve(ctx context.Context) error {
 		runErr = fmt.Errorf("buses or delivery stopped: %w", err)
 		busDone = nil
 	}
-
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancel()
-	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		runErr = errors.Join(runErr, fmt.Errorf("shut down HTTP server: %w", err))
-	}
-	// The buses and the delivery stage stop after the HTTP server, so the last requests' commands still get processed.
-	stopBus()
-	if busDone != nil {
-		if err := <-busDone; err != nil && !errors.Is(err, context.Canceled) {
-			runErr = errors.Join(runErr, fmt.Errorf("stop buses and delivery: %w", err))
-		}
-	}
+	runErr = errors.Join(runErr, shutDown(ctx, server, stopBus, busDone))
 	if runErr != nil {
 		e.log.WithError(runErr).Error("serve stopped")
 		return runErr
 	}
 	e.log.Info("stopped")
 	return nil
+}
+
+// logServeSettings logs the collector settings serve runs with, and warns about an admin token that leaves the
+// management API closed or weak.
+func (e *env) logServeSettings() {
+	percent, limit := gcSettings()
+	e.log.WithFields(logrus.Fields{"gogc": percent, "gomemlimit_mib": limit >> 20}).Info("garbage collector settings")
+	if e.config.AdminToken == "" {
+		e.log.Warn("PASSPUSH_ADMIN_TOKEN is empty: the management API (/api/admin/… and the pass routes) answers 401 to every request until it is set")
+	} else if len(e.config.AdminToken) < 16 {
+		e.log.Warn("PASSPUSH_ADMIN_TOKEN is shorter than 16 characters; use a long random token")
+	}
+}
+
+func newHTTPServer(ctx context.Context, handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		// Requests do not inherit the signal's cancellation: on SIGTERM the ones in flight finish during
+		// Shutdown instead of failing halfway.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+}
+
+// shutDown stops the HTTP server, then the buses and the delivery stage, so the last requests' commands still
+// get processed. busDone is nil when the buses have already stopped.
+func shutDown(ctx context.Context, server *http.Server, stopBus context.CancelFunc, busDone <-chan error) error {
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	var err error
+	if shutdownErr := server.Shutdown(shutdownCtx); shutdownErr != nil && !errors.Is(shutdownErr, http.ErrServerClosed) {
+		err = fmt.Errorf("shut down HTTP server: %w", shutdownErr)
+	}
+	stopBus()
+	if busDone != nil {
+		if busErr := <-busDone; busErr != nil && !errors.Is(busErr, context.Canceled) {
+			err = errors.Join(err, fmt.Errorf("stop buses and delivery: %w", busErr))
+		}
+	}
+	return err
 }
 
 // waitForBackend opens the backend, retrying with backoff, so serve started beside its database (docker-compose,

@@ -67,15 +67,6 @@ func (l *Log) Reset(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// Rebuild empties the audit log and replays every stored event into it, in one transaction.
-func (l *Log) Rebuild(ctx context.Context, events *eventstore.Store) (int, error) {
-	n, err := events.Rebuild(ctx, l.Reset, l.Handle)
-	if err != nil {
-		return 0, fmt.Errorf("rebuild audit log: %w", err)
-	}
-	return n, nil
-}
-
 // List implements query.AuditReader.
 func (l *Log) List(ctx context.Context, q query.AuditLog) ([]query.AuditEvent, error) {
 	clause, args := sqldb.Page{

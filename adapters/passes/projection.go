@@ -122,12 +122,3 @@ func (p *Projection) Reset(ctx context.Context, tx *sql.Tx) error {
 	}
 	return nil
 }
-
-// Rebuild empties the read model and replays every event of the store into it, in one transaction.
-func (p *Projection) Rebuild(ctx context.Context, events *eventstore.Store) (int, error) {
-	n, err := events.Rebuild(ctx, p.Reset, p.Handle)
-	if err != nil {
-		return 0, fmt.Errorf("rebuild passes: %w", err)
-	}
-	return n, nil
-}

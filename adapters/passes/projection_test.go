@@ -96,7 +96,7 @@ func TestRebuild_producesTheLiveReadModel(t *testing.T) {
 	if len(liveRows) != 4+len(imported) {
 		t.Fatalf("live read model has %d rows, want %d", len(liveRows), 4+len(imported))
 	}
-	if _, err := l.PassProjection.Rebuild(ctx, l.Events); err != nil {
+	if _, err := l.RebuildProjections(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
 	rebuilt := readModelRows(t, l.DB)

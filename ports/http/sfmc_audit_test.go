@@ -206,7 +206,7 @@ func TestAudit_needsTheAdminTokenAndValidParameters(t *testing.T) {
 func TestAudit_listsTheSameEventsAfterARebuild(t *testing.T) {
 	h, _ := auditFixture(t)
 	before := map[string][]auditEvent{"acme": h.auditAll("acme", "", 1000), "other": h.auditAll("other", "", 1000)}
-	n, err := h.svc.AuditLog.Rebuild(context.Background(), h.svc.Events)
+	n, err := h.svc.RebuildProjections(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

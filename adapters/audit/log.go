@@ -12,6 +12,8 @@ import (
 	"github.com/passpush/passpush/adapters/passes"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/query"
+	"github.com/passpush/passpush/domain/activity"
+	"github.com/passpush/passpush/domain/pass"
 )
 
 // Log is the audit_log table.
@@ -34,18 +36,8 @@ func NewLog(db *sqldb.DB) (*Log, error) {
 func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 	rows := make([][]any, len(events))
 	for i, e := range events {
-		var ids struct {
-			JourneyID     string `json:"journeyId"`
-			InteractionID string `json:"interactionId"`
-		}
-		// Not every payload names a journey; one that does not decode simply has none.
-		_ = json.Unmarshal(e.Payload, &ids)
-		journeyID := ids.JourneyID
-		if journeyID == "" {
-			journeyID = ids.InteractionID
-		}
 		passID, _ := passes.PassIDOf(e.StreamID)
-		rows[i] = []any{e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyID, passID, e.CorrelationID, string(e.Payload)}
+		rows[i] = []any{e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyOf(e), passID, e.CorrelationID, string(e.Payload)}
 	}
 	return sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
 		err := l.db.Dialect.ExecRows(ctx, tx,
@@ -56,6 +48,27 @@ func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 		}
 		return nil
 	})
+}
+
+// journeyOf is the journey an event belongs to: the journey of a pass's update and of its outcome, the
+// interaction of an activity's lifecycle call. Other events, and one that does not decode, have none: the audit
+// log records every event, whatever its payload.
+func journeyOf(e eventstore.Event) string {
+	decoded, _, err := e.Decode()
+	if err != nil {
+		return ""
+	}
+	switch ev := decoded.(type) {
+	case pass.UpdateScheduled:
+		return ev.JourneyID
+	case pass.PushUpdateEmitted:
+		return ev.JourneyID
+	case pass.PushUpdateFailed:
+		return ev.JourneyID
+	case activity.Lifecycle:
+		return ev.InteractionID
+	}
+	return ""
 }
 
 // Reset empties the audit log, for a rebuild that replays every event into Handle. Positions are given anew,

@@ -63,9 +63,9 @@ func (q *Queue) Enqueue(ctx context.Context, events []eventstore.Event) error {
 		if e.Type != (pass.UpdateScheduled{}).Name() {
 			continue
 		}
-		decoded, _, err := pass.DecodeEvent(e.Type, e.Payload)
+		decoded, _, err := e.Decode()
 		if err != nil {
-			return e.Fail(fmt.Errorf("enqueue delivery: %w", err))
+			return fmt.Errorf("enqueue delivery: %w", err)
 		}
 		ev := decoded.(pass.UpdateScheduled)
 		update := command.PushUpdate{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/passpush/passpush/adapters/eventstore"
+	"github.com/passpush/passpush/adapters/passes"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/domain/pass"
 )
@@ -21,7 +22,10 @@ func (q *Queue) RequeueUndelivered(ctx context.Context, events *eventstore.Store
 		var order []string
 		undelivered := map[string]eventstore.Event{}
 		err := events.Each(ctx, func(e *eventstore.Event) error {
-			decoded, known, err := pass.DecodeEvent(e.Type, e.Payload)
+			if _, ok := passes.PassIDOf(e.StreamID); !ok {
+				return nil
+			}
+			decoded, known, err := e.Decode()
 			if err != nil || !known {
 				return err
 			}

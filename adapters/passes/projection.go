@@ -53,9 +53,9 @@ func (p *Projection) Handle(ctx context.Context, events []eventstore.Event) erro
 			if !strings.HasPrefix(e.StreamID, StreamPrefix) {
 				continue
 			}
-			decoded, _, err := pass.DecodeEvent(e.Type, e.Payload)
+			decoded, _, err := e.Decode()
 			if err != nil {
-				return e.Fail(fmt.Errorf("project: %w", err))
+				return fmt.Errorf("project: %w", err)
 			}
 			passKey := e.TenantID + "\x00" + e.StreamID
 			if pending[passKey] {

@@ -204,7 +204,7 @@ func (r *Repository) load(ctx context.Context, tenantID string, passIDs []string
 		// The pass's own events first: an outcome refers to a revision they make.
 		for _, stream := range []string{StreamID(id), PushStreamID(id)} {
 			for _, stored := range streams[stream] {
-				e, known, err := pass.DecodeEvent(stored.Type, stored.Payload)
+				e, known, err := stored.Decode()
 				switch {
 				case err != nil:
 					return nil, fmt.Errorf("load pass %s: %w", id, err)

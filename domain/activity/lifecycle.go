@@ -3,6 +3,7 @@
 package activity
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -52,6 +53,20 @@ type Lifecycle struct {
 
 // Name is the event type.
 func (l Lifecycle) Name() string { return eventNames[l.Stage] }
+
+// DecodeEvent turns a stored lifecycle event back into its call. ok is false for a name that is not a
+// lifecycle event's, which a reader passes over.
+func DecodeEvent(name string, payload []byte) (l Lifecycle, ok bool, err error) {
+	for _, n := range eventNames {
+		if n == name {
+			if err := json.Unmarshal(payload, &l); err != nil {
+				return Lifecycle{}, true, fmt.Errorf("decode %s: %w", name, err)
+			}
+			return l, true, nil
+		}
+	}
+	return Lifecycle{}, false, nil
+}
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{0,128}$`)
 

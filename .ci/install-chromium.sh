@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium for the configuration page's browser test (ports/http/browser_test.go), unless it is
+# Installs Debian's chromium for the configuration page's browser test (service/browser_test.go), unless it is
 # there already. Non-interactive; needs root (as CI runs) or passwordless sudo.
 set -euo pipefail
 

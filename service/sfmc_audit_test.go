@@ -1,4 +1,4 @@
-package httpport_test
+package service_test
 
 // Issue 3 §4: the audit API lists a tenant's events in global order, filtered, a page at a time, and survives a
 // rebuild of its projection.

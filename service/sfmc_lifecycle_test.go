@@ -1,4 +1,4 @@
-package httpport_test
+package service_test
 
 // Issue 3 §3: the lifecycle calls save, validate, publish, stop and unpublish.
 

@@ -1,4 +1,4 @@
-package httpport_test
+package service_test
 
 // The pieces the SFMC activity's tests share: passpush with a chosen service config, tenants with webhooks,
 // passes registered in bulk, Journey Builder calls of every shape, and readers of the audit log and event store.

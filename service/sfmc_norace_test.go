@@ -1,6 +1,6 @@
-//go:build race
+//go:build !race
 
-package httpport_test
+package service_test
 
 // raceDetector is true under -race, which slows the pure-Go SQLite driver about tenfold.
-const raceDetector = true
+const raceDetector = false

@@ -1,4 +1,4 @@
-package httpport_test
+package service_test
 
 import (
 	"crypto/hmac"

@@ -1,4 +1,4 @@
-package httpport_test
+package service_test
 
 // Issue 3 §1: how execute authenticates Journey Builder and answers each error of the table.
 

@@ -1,4 +1,4 @@
-package httpport_test
+package service_test
 
 // Issue 3 §1 "inArguments keys": which passes a contact entry updates, and with which fields.
 

@@ -1,4 +1,4 @@
-package httpport_test
+package service_test
 
 import (
 	"context"
@@ -550,7 +550,7 @@ func (p *configPage) saveReadmeScreenshot() {
 	p.call("body", `function () { this.ownerDocument.activeElement.blur(); }`)
 	png, err := chromedp.Run(p.ctx, chromedp.Screenshot(chromedp.CSS(".activity"), p.in()))
 	if err == nil {
-		err = os.WriteFile(filepath.Join("..", "..", "docs", "config-page.png"), png, 0o644)
+		err = os.WriteFile(filepath.Join("..", "docs", "config-page.png"), png, 0o644)
 	}
 	if err != nil {
 		p.t.Fatalf("README screenshot: %v", err)

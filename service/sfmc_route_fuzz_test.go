@@ -1,9 +1,9 @@
-package httpport_test
+package service_test
 
 // Garbage thrown at the real execute and lifecycle routes, on the real service and database: never a 5xx, never a
 // panic (the server turns a panic into a 503, so that is caught too).
 //
-//	go test -run XXX -fuzz FuzzExecuteRoute ./ports/http/
+//	go test -run XXX -fuzz FuzzExecuteRoute ./service/
 
 import (
 	"bytes"

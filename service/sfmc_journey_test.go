@@ -1,4 +1,4 @@
-package httpport_test
+package service_test
 
 // Issue 3 "Done when": a simulated journey, with resends, yields exactly one PassUpdateScheduled and one
 // PushUpdateEmitted per (pass, contact entry), and the webhook sees each update once, signed, in order per pass.

@@ -1,4 +1,4 @@
-package httpport_test
+package service_test
 
 // Issue 3 §2 "Delivery": retries, failures that block nothing, concurrency across passes, passes without a
 // channel, and the event id a receiver dedupes on.

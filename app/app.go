@@ -1,16 +1,18 @@
-// Package app is what passpush can do, as commands that change state and queries that read it. Ports call it;
-// adapters implement the interfaces it declares.
+// Package app is what passpush can do, as commands that change state, queries that read it, and the push of an
+// update to a pass's channels, which does neither. Ports call it; adapters implement the interfaces it declares.
 package app
 
 import (
 	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/push"
 	"github.com/passpush/passpush/app/query"
 )
 
-// Application is every command and query handler.
+// Application is every command and query handler, and the fan-out that pushes an update to its pass's channels.
 type Application struct {
 	Commands Commands
 	Queries  Queries
+	Push     push.FanOut
 }
 
 type Commands struct {
@@ -21,7 +23,6 @@ type Commands struct {
 	ScheduleFromJourney        command.ScheduleFromJourneyHandler
 	ScheduleJourneyPassUpdates command.ScheduleJourneyPassUpdatesHandler
 	RecordActivityLifecycle    command.RecordActivityLifecycleHandler
-	DeliverPushUpdate          command.DeliverPushUpdateHandler
 	RecordPushOutcomes         command.RecordPushOutcomesHandler
 }
 

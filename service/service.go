@@ -21,6 +21,7 @@ import (
 	"github.com/passpush/passpush/adapters/tenants"
 	"github.com/passpush/passpush/app"
 	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/push"
 	"github.com/passpush/passpush/app/query"
 	"github.com/sirupsen/logrus"
 )
@@ -117,7 +118,6 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 			ScheduleFromJourney:        command.NewScheduleFromJourneyHandler(readModel, updateSender),
 			ScheduleJourneyPassUpdates: command.NewScheduleJourneyPassUpdatesHandler(passRepo, log.WithField("component", "schedule")),
 			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(activityLog),
-			DeliverPushUpdate:          command.NewDeliverPushUpdateHandler(channels),
 			RecordPushOutcomes:         command.NewRecordPushOutcomesHandler(passRepo),
 		},
 		Queries: app.Queries{
@@ -128,9 +128,10 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 			ListTenants:  query.NewListTenantsHandler(tenantCache),
 			AuditLog:     query.NewAuditLogHandler(auditLog),
 		},
+		Push: push.NewFanOut(channels),
 	}
 
-	worker, err := delivery.NewWorker(db, queue, updateSender, application.Commands.DeliverPushUpdate, application.Commands.RecordPushOutcomes,
+	worker, err := delivery.NewWorker(db, queue, updateSender, application.Push, application.Commands.RecordPushOutcomes,
 		config.Delivery, log.WithField("component", "delivery"))
 	if err != nil {
 		return nil, err

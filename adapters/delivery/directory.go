@@ -7,7 +7,7 @@ import (
 	"net/http"
 
 	"github.com/passpush/passpush/adapters/webhook"
-	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/push"
 	"github.com/passpush/passpush/domain/tenant"
 )
 
@@ -16,14 +16,14 @@ type TenantReader interface {
 	Get(ctx context.Context, id string) (tenant.Tenant, error)
 }
 
-// Directory implements command.ChannelDirectory: a pass's channels are its tenant's webhook, when one is set.
+// Directory implements push.ChannelDirectory: a pass's channels are its tenant's webhook, when one is set.
 // Apple and Google channels join here, per pass, once passes carry wallet registrations.
 type Directory struct {
 	tenants TenantReader
 	client  *http.Client
 }
 
-var _ command.ChannelDirectory = (*Directory)(nil)
+var _ push.ChannelDirectory = (*Directory)(nil)
 
 // NewDirectory returns a directory that reads tenants and posts with client.
 func NewDirectory(tenants TenantReader, client *http.Client) (*Directory, error) {
@@ -33,8 +33,8 @@ func NewDirectory(tenants TenantReader, client *http.Client) (*Directory, error)
 	return &Directory{tenants: tenants, client: client}, nil
 }
 
-// Channels implements command.ChannelDirectory.
-func (d *Directory) Channels(ctx context.Context, tenantID, passID string) ([]command.Channel, error) {
+// Channels implements push.ChannelDirectory.
+func (d *Directory) Channels(ctx context.Context, tenantID, passID string) ([]push.Channel, error) {
 	t, err := d.tenants.Get(ctx, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", tenantID, err)
@@ -46,5 +46,5 @@ func (d *Directory) Channels(ctx context.Context, tenantID, passID string) ([]co
 	if err != nil {
 		return nil, err
 	}
-	return []command.Channel{ch}, nil
+	return []push.Channel{ch}, nil
 }

@@ -189,7 +189,7 @@ func (s *stage) schedule(tenantID string, passCount, updatesPerPass int) {
 // worker returns a delivery worker of the stage's application over queue.
 func (s *stage) worker(queue *delivery.Queue, config delivery.Config) *delivery.Worker {
 	s.t.Helper()
-	w, err := delivery.NewWorker(s.db, queue, noBurst{}, s.svc.App.Commands.DeliverPushUpdate, s.svc.App.Commands.RecordPushOutcomes,
+	w, err := delivery.NewWorker(s.db, queue, noBurst{}, s.svc.App.Push, s.svc.App.Commands.RecordPushOutcomes,
 		config, s.log.WithField("component", "delivery"))
 	if err != nil {
 		s.t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/passes"
 	"github.com/passpush/passpush/adapters/sqldb"
-	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/push"
 	"github.com/passpush/passpush/domain/pass"
 )
 
@@ -39,7 +39,7 @@ func NewQueue(db *sqldb.DB) (*Queue, error) {
 
 // Item is a claimed delivery.
 type Item struct {
-	Update command.PushUpdate
+	Update push.Update
 	// CorrelationID is the id of the call that scheduled the update: the outcome event and the attempt's log
 	// lines carry it.
 	CorrelationID string
@@ -52,7 +52,7 @@ type Item struct {
 // reads beside it. The update's fields stay at the top level, so rows written before a field was added still
 // decode.
 type queued struct {
-	command.PushUpdate
+	push.Update
 	CorrelationID string `json:"correlationId,omitempty"`
 }
 
@@ -68,12 +68,12 @@ func (q *Queue) Enqueue(ctx context.Context, events []eventstore.Event) error {
 			return fmt.Errorf("enqueue delivery: %w", err)
 		}
 		ev := decoded.(pass.UpdateScheduled)
-		update := command.PushUpdate{
+		update := push.Update{
 			EventID: e.ID, TenantID: e.TenantID, PassID: strings.TrimPrefix(e.StreamID, passes.StreamPrefix),
 			PassType: ev.PassType, Version: ev.Revision, Data: ev.Data, Message: ev.Message,
 			JourneyID: ev.JourneyID, ActivityID: ev.ActivityID, DefinitionInstanceID: ev.DefinitionInstanceID,
 		}
-		payload, err := json.Marshal(queued{PushUpdate: update, CorrelationID: e.CorrelationID})
+		payload, err := json.Marshal(queued{Update: update, CorrelationID: e.CorrelationID})
 		if err != nil {
 			return fmt.Errorf("encode delivery of %s: %w", e.ID, err)
 		}
@@ -136,7 +136,7 @@ func (q *Queue) Claim(ctx context.Context, limit int, lease time.Duration) ([]It
 		if err := json.Unmarshal([]byte(payload), &row); err != nil {
 			return nil, fmt.Errorf("decode delivery: %w", err)
 		}
-		it.Update, it.CorrelationID = row.PushUpdate, row.CorrelationID
+		it.Update, it.CorrelationID = row.Update, row.CorrelationID
 		if err := json.Unmarshal([]byte(results), &it.Results); err != nil {
 			return nil, fmt.Errorf("decode delivery results of %s: %w", it.Update.EventID, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/correlation"
+	"github.com/passpush/passpush/app/push"
 	"github.com/passpush/passpush/domain/pass"
 	"github.com/sirupsen/logrus"
 )
@@ -144,15 +145,15 @@ type Worker struct {
 	db       *sqldb.DB
 	queue    *Queue
 	accepted AcceptedCounter
-	deliver  command.DeliverPushUpdateHandler
+	fanOut   push.FanOut
 	record   command.RecordPushOutcomesHandler
 	config   Config
 	log      *logrus.Entry
 }
 
-// NewWorker returns a worker over queue that delivers with deliver and records outcomes with record, holding
+// NewWorker returns a worker over queue that pushes with fanOut and records outcomes with record, holding
 // deliveries back while accepted counts a burst.
-func NewWorker(db *sqldb.DB, queue *Queue, accepted AcceptedCounter, deliver command.DeliverPushUpdateHandler,
+func NewWorker(db *sqldb.DB, queue *Queue, accepted AcceptedCounter, fanOut push.FanOut,
 	record command.RecordPushOutcomesHandler, config Config, log *logrus.Entry) (*Worker, error) {
 	config.setDefaults()
 	if err := config.Validate(); err != nil {
@@ -161,7 +162,7 @@ func NewWorker(db *sqldb.DB, queue *Queue, accepted AcceptedCounter, deliver com
 	if db == nil || queue == nil || accepted == nil || log == nil {
 		return nil, errors.New("new delivery worker: db, queue, accepted counter and log are required")
 	}
-	return &Worker{db: db, queue: queue, accepted: accepted, deliver: deliver, record: record, config: config, log: log}, nil
+	return &Worker{db: db, queue: queue, accepted: accepted, fanOut: fanOut, record: record, config: config, log: log}, nil
 }
 
 // finished is an attempt's result, waiting to be written.
@@ -318,12 +319,12 @@ func (w *Worker) attempt(ctx context.Context, it Item) finished {
 		}
 	}
 	it.Attempts++
-	attempt, err := w.deliver.Handle(ctx, command.DeliverPushUpdate{Update: it.Update, Delivered: delivered})
+	attempt, err := w.fanOut.Push(ctx, it.Update, delivered)
 	it.Results = mergeResults(it.Results, attempt.Results)
 	why := failures(it.Results)
 	if err != nil {
 		// The channels could not even be looked up (the database is down): try again later.
-		attempt = command.DeliveryAttempt{Retryable: true}
+		attempt = push.Attempt{Retryable: true}
 		why = err.Error()
 		w.log.WithError(err).WithFields(logrus.Fields{"event_id": it.Update.EventID, "correlation_id": it.CorrelationID}).
 			Warn("delivery attempt failed")

@@ -12,7 +12,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/push"
 )
 
 // SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the body, keyed with the webhook secret.
@@ -25,7 +25,7 @@ type Channel struct {
 	secret []byte
 }
 
-var _ command.Channel = Channel{}
+var _ push.Channel = Channel{}
 
 // NewChannel returns the channel of a webhook. client should have a timeout: a timeout is retried.
 func NewChannel(client *http.Client, url, secret string) (Channel, error) {
@@ -35,7 +35,7 @@ func NewChannel(client *http.Client, url, secret string) (Channel, error) {
 	return Channel{client: client, url: url, secret: []byte(secret)}, nil
 }
 
-// Name implements command.Channel.
+// Name implements push.Channel.
 func (Channel) Name() string { return "webhook" }
 
 // Sign returns the signature header value of body.
@@ -45,9 +45,9 @@ func Sign(secret, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// Push implements command.Channel. 2xx is delivered; 5xx, 429 and network errors or timeouts are retryable;
+// Push implements push.Channel. 2xx is delivered; 5xx, 429 and network errors or timeouts are retryable;
 // any other status is final.
-func (c Channel) Push(ctx context.Context, u command.PushUpdate) error {
+func (c Channel) Push(ctx context.Context, u push.Update) error {
 	// The webhook body is the update as the app describes it: its JSON names are the documented contract.
 	payload, err := json.Marshal(u)
 	if err != nil {
@@ -62,7 +62,7 @@ func (c Channel) Push(ctx context.Context, u command.PushUpdate) error {
 	req.Header.Set(SignatureHeader, Sign(c.secret, payload))
 	res, err := c.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook: %w: %w", command.ErrRetryable, err)
+		return fmt.Errorf("webhook: %w: %w", push.ErrRetryable, err)
 	}
 	// Drain a little so the connection can be reused; the receiver's body is not ours to read in full.
 	_, _ = io.CopyN(io.Discard, res.Body, 4096)
@@ -71,7 +71,7 @@ func (c Channel) Push(ctx context.Context, u command.PushUpdate) error {
 	case res.StatusCode >= 200 && res.StatusCode < 300:
 		return nil
 	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
-		return fmt.Errorf("webhook answered %d: %w", res.StatusCode, command.ErrRetryable)
+		return fmt.Errorf("webhook answered %d: %w", res.StatusCode, push.ErrRetryable)
 	default:
 		return fmt.Errorf("webhook answered %d", res.StatusCode)
 	}

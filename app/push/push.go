@@ -1,4 +1,7 @@
-package command
+// Package push takes one scheduled update to a pass's channels: the port that each channel (the tenant's webhook,
+// APNs, Google Wallet) implements, and the fan-out that the delivery stage calls for each attempt. It changes no
+// state: what an attempt did is recorded by command.RecordPushOutcomes.
+package push
 
 import (
 	"context"
@@ -8,8 +11,8 @@ import (
 	"github.com/passpush/passpush/domain/pass"
 )
 
-// PushUpdate is one scheduled update on its way to a pass's channels.
-type PushUpdate struct {
+// Update is one scheduled update on its way to a pass's channels.
+type Update struct {
 	// EventID is the id of the PassUpdateScheduled event: the same on every retry, so a receiver can dedupe.
 	EventID              string            `json:"eventId"`
 	TenantID             string            `json:"tenantId"`
@@ -29,7 +32,7 @@ type Channel interface {
 	Name() string
 	// Push delivers the update. An error that wraps ErrRetryable may succeed later (5xx, 429, a timeout); any
 	// other error is final.
-	Push(ctx context.Context, u PushUpdate) error
+	Push(ctx context.Context, u Update) error
 }
 
 // ErrRetryable marks a push error worth retrying.
@@ -40,47 +43,41 @@ type ChannelDirectory interface {
 	Channels(ctx context.Context, tenantID, passID string) ([]Channel, error)
 }
 
-// DeliverPushUpdate is one attempt to deliver an update to the channels that have not taken it yet.
-type DeliverPushUpdate struct {
-	Update PushUpdate
-	// Delivered names the channels an earlier attempt delivered to; they are not pushed again.
-	Delivered map[string]bool
-}
-
-// DeliveryAttempt is what one attempt did, per channel pushed.
-type DeliveryAttempt struct {
+// Attempt is what one attempt did, per channel pushed.
+type Attempt struct {
 	Results []pass.ChannelResult
 	// Retryable is true when a channel failed with a retryable error; Failed when one failed for good.
 	Retryable bool
 	Failed    bool
 }
 
-// DeliverPushUpdateHandler handles DeliverPushUpdate.
-type DeliverPushUpdateHandler struct {
+// FanOut pushes an update to each of its pass's channels.
+type FanOut struct {
 	channels ChannelDirectory
 }
 
-// NewDeliverPushUpdateHandler returns a handler that delivers through the directory's channels.
-func NewDeliverPushUpdateHandler(channels ChannelDirectory) DeliverPushUpdateHandler {
+// NewFanOut returns a fan-out through the directory's channels.
+func NewFanOut(channels ChannelDirectory) FanOut {
 	if channels == nil {
 		panic("nil channel directory")
 	}
-	return DeliverPushUpdateHandler{channels: channels}
+	return FanOut{channels: channels}
 }
 
-// Handle pushes the update to every channel not yet delivered to. A pass with no channel is delivered at once.
-func (h DeliverPushUpdateHandler) Handle(ctx context.Context, cmd DeliverPushUpdate) (DeliveryAttempt, error) {
-	channels, err := h.channels.Channels(ctx, cmd.Update.TenantID, cmd.Update.PassID)
+// Push pushes the update to every channel of its pass that delivered does not name: an earlier attempt
+// delivered to those, and they are not pushed again. A pass with no channel is delivered at once.
+func (f FanOut) Push(ctx context.Context, u Update, delivered map[string]bool) (Attempt, error) {
+	channels, err := f.channels.Channels(ctx, u.TenantID, u.PassID)
 	if err != nil {
-		return DeliveryAttempt{}, fmt.Errorf("channels of pass %s: %w", cmd.Update.PassID, err)
+		return Attempt{}, fmt.Errorf("channels of pass %s: %w", u.PassID, err)
 	}
-	var attempt DeliveryAttempt
+	var attempt Attempt
 	for _, ch := range channels {
-		if cmd.Delivered[ch.Name()] {
+		if delivered[ch.Name()] {
 			continue
 		}
 		result := pass.ChannelResult{Channel: ch.Name(), Delivered: true}
-		if err := ch.Push(ctx, cmd.Update); err != nil {
+		if err := ch.Push(ctx, u); err != nil {
 			result.Delivered = false
 			result.Detail = err.Error()
 			if errors.Is(err, ErrRetryable) {

@@ -54,95 +54,131 @@ type Service struct {
 	log            *logrus.Entry
 }
 
-// New builds passpush on a migrated db. Run starts the buses and the delivery stage.
+// New builds passpush on a migrated db: its adapters, the application on them, and the delivery stage, with the
+// projections and the command handler subscribed. Run starts the buses and the delivery stage.
 func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 	if config.WebhookClient == nil {
 		config.WebhookClient = newWebhookClient()
 	}
-	wlog := messaging.NewLogger(log.WithField("component", "watermill"))
-	bus, err := messaging.New(db, config.Bus, log.WithField("component", "bus"))
+	a, err := newAdapters(db, config, log)
 	if err != nil {
 		return nil, err
 	}
-	publisher, err := messaging.NewEventPublisher(db, wlog)
-	if err != nil {
-		return nil, err
-	}
-	events, err := eventstore.New(db, publisher)
-	if err != nil {
-		return nil, err
-	}
-	passRepo, err := passes.NewRepository(db, events)
-	if err != nil {
-		return nil, err
-	}
-	readModel, err := passes.NewReadModel(db)
-	if err != nil {
-		return nil, err
-	}
-	projection, err := passes.NewProjection(db)
-	if err != nil {
-		return nil, err
-	}
-	tenantStore, err := tenants.NewStore(db)
-	if err != nil {
-		return nil, err
-	}
-	tenantCache := tenants.NewCache(tenantStore, TenantCacheTTL)
-	activityLog, err := activities.NewLog(events)
-	if err != nil {
-		return nil, err
-	}
-	auditLog, err := audit.NewLog(db)
-	if err != nil {
-		return nil, err
-	}
-	queue, err := delivery.NewQueue(db)
-	if err != nil {
-		return nil, err
-	}
-	channels, err := delivery.NewDirectory(tenantCache, config.WebhookClient)
-	if err != nil {
-		return nil, err
-	}
-	updateSender, err := messaging.NewPassUpdateSender(bus, passUpdateWriteTimeout)
-	if err != nil {
-		return nil, err
-	}
-
-	application := app.Application{
-		Commands: app.Commands{
-			RegisterPass:               command.NewRegisterPassHandler(passRepo),
-			ImportPasses:               command.NewImportPassesHandler(passRepo),
-			SaveTenant:                 command.NewSaveTenantHandler(tenantCache),
-			ScheduleFromJourney:        command.NewScheduleFromJourneyHandler(readModel, updateSender),
-			ScheduleJourneyPassUpdates: command.NewScheduleJourneyPassUpdatesHandler(passRepo, log.WithField("component", "schedule")),
-			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(activityLog),
-			RecordPushOutcomes:         command.NewRecordPushOutcomesHandler(passRepo),
-		},
-		Queries: app.Queries{
-			PassByID:     query.NewPassByIDHandler(readModel),
-			FindPasses:   query.NewFindPassesHandler(readModel),
-			ActiveTenant: query.NewActiveTenantHandler(tenantCache),
-			TenantByID:   query.NewTenantByIDHandler(tenantStore),
-			ListTenants:  query.NewListTenantsHandler(tenantCache),
-			AuditLog:     query.NewAuditLogHandler(auditLog),
-		},
-		Push: push.NewFanOut(channels),
-	}
-
-	worker, err := delivery.NewWorker(db, queue, updateSender, application.Push, application.Commands.RecordPushOutcomes,
+	application := newApplication(a, log)
+	worker, err := delivery.NewWorker(db, a.deliveries, a.updateSender, application.Push, application.Commands.RecordPushOutcomes,
 		config.Delivery, log.WithField("component", "delivery"))
 	if err != nil {
 		return nil, err
 	}
-	if err := addHandlers(bus, application, projection, auditLog, queue); err != nil {
+	s := &Service{
+		DB: db, App: application, Bus: a.bus, Events: a.events, PassProjection: a.passProjection,
+		AuditLog: a.auditLog, Deliveries: a.deliveries, worker: worker, log: log,
+	}
+	if err := s.subscribe(); err != nil {
 		return nil, err
 	}
-	return &Service{
-		DB: db, App: application, Bus: bus, Events: events, PassProjection: projection,
-		AuditLog: auditLog, Deliveries: queue, worker: worker, log: log,
-	}, nil
+	return s, nil
+}
+
+// adapters are what the application runs on: the buses, the event store, and the stores and read models on the
+// database.
+type adapters struct {
+	bus          *messaging.Bus
+	events       *eventstore.Store
+	updateSender *messaging.PassUpdateSender
+
+	passRepo       *passes.Repository
+	readModel      *passes.ReadModel
+	passProjection *passes.Projection
+	tenantStore    *tenants.Store
+	tenantCache    *tenants.Cache
+	activityLog    *activities.Log
+	auditLog       *audit.Log
+	deliveries     *delivery.Queue
+	channels       *delivery.Directory
+}
+
+// newAdapters builds the adapters on db.
+func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, error) {
+	a := &adapters{}
+	if err := a.newMessaging(db, config.Bus, log); err != nil {
+		return nil, err
+	}
+	if err := a.newStores(db, config.WebhookClient); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// newMessaging builds the buses, and the event store that publishes its events on the event bus.
+func (a *adapters) newMessaging(db *sqldb.DB, config messaging.Config, log *logrus.Entry) error {
+	var err error
+	if a.bus, err = messaging.New(db, config, log.WithField("component", "bus")); err != nil {
+		return err
+	}
+	publisher, err := messaging.NewEventPublisher(db, messaging.NewLogger(log.WithField("component", "watermill")))
+	if err != nil {
+		return err
+	}
+	if a.events, err = eventstore.New(db, publisher); err != nil {
+		return err
+	}
+	a.updateSender, err = messaging.NewPassUpdateSender(a.bus, passUpdateWriteTimeout)
+	return err
+}
+
+// newStores builds the repositories, the read models and the projections on db and the event store, and the
+// directory of a pass's channels.
+func (a *adapters) newStores(db *sqldb.DB, webhookClient *http.Client) error {
+	var err error
+	if a.passRepo, err = passes.NewRepository(db, a.events); err != nil {
+		return err
+	}
+	if a.readModel, err = passes.NewReadModel(db); err != nil {
+		return err
+	}
+	if a.passProjection, err = passes.NewProjection(db); err != nil {
+		return err
+	}
+	if a.tenantStore, err = tenants.NewStore(db); err != nil {
+		return err
+	}
+	a.tenantCache = tenants.NewCache(a.tenantStore, TenantCacheTTL)
+	if a.activityLog, err = activities.NewLog(a.events); err != nil {
+		return err
+	}
+	if a.auditLog, err = audit.NewLog(db); err != nil {
+		return err
+	}
+	if a.deliveries, err = delivery.NewQueue(db); err != nil {
+		return err
+	}
+	a.channels, err = delivery.NewDirectory(a.tenantCache, webhookClient)
+	return err
+}
+
+// newApplication builds the command and query handlers, and the fan-out to a pass's channels, on the adapters.
+func newApplication(a *adapters, log *logrus.Entry) app.Application {
+	return app.Application{
+		Commands: app.Commands{
+			RegisterPass:               command.NewRegisterPassHandler(a.passRepo),
+			ImportPasses:               command.NewImportPassesHandler(a.passRepo),
+			SaveTenant:                 command.NewSaveTenantHandler(a.tenantCache),
+			ScheduleFromJourney:        command.NewScheduleFromJourneyHandler(a.readModel, a.updateSender),
+			ScheduleJourneyPassUpdates: command.NewScheduleJourneyPassUpdatesHandler(a.passRepo, log.WithField("component", "schedule")),
+			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(a.activityLog),
+			RecordPushOutcomes:         command.NewRecordPushOutcomesHandler(a.passRepo),
+		},
+		Queries: app.Queries{
+			PassByID:     query.NewPassByIDHandler(a.readModel),
+			FindPasses:   query.NewFindPassesHandler(a.readModel),
+			ActiveTenant: query.NewActiveTenantHandler(a.tenantCache),
+			TenantByID:   query.NewTenantByIDHandler(a.tenantStore),
+			ListTenants:  query.NewListTenantsHandler(a.tenantCache),
+			AuditLog:     query.NewAuditLogHandler(a.auditLog),
+		},
+		Push: push.NewFanOut(a.channels),
+	}
 }
 
 // The consumer groups. A group's offsets are stored under its name: renaming one makes it handle again every
@@ -159,20 +195,37 @@ const (
 	ProjectionDeliveries = "deliveries"
 )
 
-// addHandlers subscribes the projections and the command handlers.
+// projection is one of the projections: its handler on the event bus, and how a rebuild empties it.
+type projection struct {
+	messaging.Projection
+	// reset empties the read model for a rebuild that replays every event into it. The delivery queue has none:
+	// replaying it would deliver every update ever made again, so a rebuild requeues what has no outcome instead.
+	reset func(ctx context.Context, tx *sql.Tx) error
+}
+
+// projections are the projections, in the order each event is handed to them.
+func (s *Service) projections() []projection {
+	return []projection{
+		{messaging.Projection{Name: ProjectionPasses, Handle: s.PassProjection.Handle}, s.PassProjection.Reset},
+		{messaging.Projection{Name: ProjectionAudit, Handle: s.AuditLog.Handle}, s.AuditLog.Reset},
+		{messaging.Projection{Name: ProjectionDeliveries, Handle: s.Deliveries.Enqueue}, nil},
+	}
+}
+
+// subscribe subscribes the projections and the command handlers.
 //
-// The three projections share one consumer group: each event is read, decoded and wrapped in a savepoint once
-// instead of three times, which is most of what a projection costs. The price is that an event one of them
-// can never take stops all three until it is fixed or skipped (`passpush projections skip`); execute goes on.
-func addHandlers(bus *messaging.Bus, application app.Application, projection *passes.Projection, auditLog *audit.Log, queue *delivery.Queue) error {
-	err := bus.AddProjections(ProjectionsGroup,
-		messaging.Projection{Name: ProjectionPasses, Handle: projection.Handle},
-		messaging.Projection{Name: ProjectionAudit, Handle: auditLog.Handle},
-		messaging.Projection{Name: ProjectionDeliveries, Handle: queue.Enqueue})
-	if err != nil {
+// The projections share one consumer group: each event is read and wrapped in a savepoint once instead of once
+// per projection, which is most of what a projection costs. The price is that an event one of them can never
+// take stops them all until it is fixed or skipped (`passpush projections skip`); execute goes on.
+func (s *Service) subscribe() error {
+	var all []messaging.Projection
+	for _, p := range s.projections() {
+		all = append(all, p.Projection)
+	}
+	if err := s.Bus.AddProjections(ProjectionsGroup, all...); err != nil {
 		return err
 	}
-	return bus.AddCommandHandler(cqrs.NewCommandHandler(ScheduleCommandsGroup, application.Commands.ScheduleJourneyPassUpdates.Handle))
+	return s.Bus.AddCommandHandler(cqrs.NewCommandHandler(ScheduleCommandsGroup, s.App.Commands.ScheduleJourneyPassUpdates.Handle))
 }
 
 func newWebhookClient() *http.Client {
@@ -201,34 +254,53 @@ func (s *Service) Run(ctx context.Context) (done <-chan error, err error) {
 	return all, nil
 }
 
-// RebuildProjections rebuilds the passes read model and the audit log from the event store, in one transaction,
-// and returns how many events it replayed. Named deliveries instead, it queues again every update that has no
-// outcome yet and returns how many it queued: replaying the whole delivery queue would deliver every update
-// ever made again.
-func (s *Service) RebuildProjections(ctx context.Context, projection string) (int, error) {
+// RebuildProjections rebuilds the projections that replay (the passes read model and the audit log) from the
+// event store, in one transaction, and returns how many events it replayed. Named deliveries instead, it queues
+// again every update that has no outcome yet and returns how many it queued: replaying the whole delivery queue
+// would deliver every update ever made again.
+func (s *Service) RebuildProjections(ctx context.Context, name string) (int, error) {
+	var replayed []projection
+	known := false
+	for _, p := range s.projections() {
+		known = known || name == p.Name
+		if p.reset != nil {
+			replayed = append(replayed, p)
+		}
+	}
 	var n int
 	var err error
-	switch projection {
-	case "", ProjectionPasses, ProjectionAudit:
-		n, err = s.Events.Rebuild(ctx,
-			func(ctx context.Context, tx *sql.Tx) error {
-				return errors.Join(s.PassProjection.Reset(ctx, tx), s.AuditLog.Reset(ctx, tx))
-			},
-			func(ctx context.Context, events []eventstore.Event) error {
-				if err := s.PassProjection.Handle(ctx, events); err != nil {
-					return err
-				}
-				return s.AuditLog.Handle(ctx, events)
-			})
-	case ProjectionDeliveries:
+	switch {
+	case name != "" && !known:
+		return 0, fmt.Errorf("rebuild %q: %w", name, messaging.ErrUnknownProjection)
+	case name == ProjectionDeliveries:
 		n, err = s.Deliveries.RequeueUndelivered(ctx, s.Events)
 	default:
-		return 0, fmt.Errorf("rebuild %q: %w", projection, messaging.ErrUnknownProjection)
+		n, err = s.replay(ctx, replayed)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("rebuild projections: %w", err)
 	}
 	return n, nil
+}
+
+// replay empties the projections and hands them every stored event, in one transaction.
+func (s *Service) replay(ctx context.Context, projections []projection) (int, error) {
+	return s.Events.Rebuild(ctx,
+		func(ctx context.Context, tx *sql.Tx) error {
+			var errs []error
+			for _, p := range projections {
+				errs = append(errs, p.reset(ctx, tx))
+			}
+			return errors.Join(errs...)
+		},
+		func(ctx context.Context, events []eventstore.Event) error {
+			for _, p := range projections {
+				if err := p.Handle(ctx, events); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 }
 
 // SkipEvent tells a stopped projection to pass over the event at position, recording a ProjectionSkipped event.

@@ -1,41 +1,92 @@
 package service_test
 
-// The pieces the SFMC activity's tests share: passpush with a chosen service config, tenants with webhooks,
-// passes registered in bulk, Journey Builder calls of every shape, and readers of the audit log and event store.
+// The component tests' harness: passpush on a fresh database behind a real HTTP server, the management API's
+// calls, tenants with webhooks, passes registered in bulk, Journey Builder playing the SFMC activity with calls
+// of every shape, a tenant's webhook, and readers of the audit log and the event store.
 
 import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
+	"github.com/passpush/passpush/adapters/webhook"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/query"
 	"github.com/passpush/passpush/domain/pass"
+	"github.com/passpush/passpush/domain/tenant"
 	httpport "github.com/passpush/passpush/ports/http"
 	"github.com/passpush/passpush/service"
 	"github.com/sirupsen/logrus"
 )
 
 const (
+	adminToken    = "test-admin-token"
+	sfmcSecret    = "sfmc-secret"
 	sfmcRoute     = "/webhooks/listeners/sfmc/actions/pushupdate"
 	webhookSecret = "whsec"
 )
 
-// runService starts passpush on a fresh database with the given service config and returns it with its HTTP
-// handler. Everything stops when the test ends.
+// harness is passpush on a fresh database behind a real HTTP server on a random port.
+type harness struct {
+	t   *testing.T
+	svc *service.Service
+	url string
+}
+
+// start is passpush with the default service config behind a server with the given configuration.
+func start(t *testing.T, config httpport.Config) *harness {
+	t.Helper()
+	return serve(t, service.Config{}, config)
+}
+
+// startService is passpush with a service config (retry backoffs, attempt limits and webhook clients for the
+// delivery tests) behind a server that takes the test's admin token.
+func startService(t *testing.T, config service.Config) *harness {
+	t.Helper()
+	return serve(t, config, testConfig())
+}
+
+// startWithTenant is start with the test's admin token and the tenant acme.
+func startWithTenant(t *testing.T) *harness {
+	h := start(t, testConfig())
+	h.addTenant("acme")
+	return h
+}
+
+func testConfig() httpport.Config { return httpport.Config{AdminToken: adminToken} }
+
+// serve runs passpush behind a real HTTP server on a random port.
+func serve(t *testing.T, config service.Config, server httpport.Config) *harness {
+	t.Helper()
+	svc, handler := run(t, config, server)
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close) // runs before run's cleanup: no request is in flight when the service stops
+	return &harness{t: t, svc: svc, url: srv.URL}
+}
+
+// runService starts passpush with the given service config and returns it with its HTTP handler, which takes
+// the test's admin token, for the fuzz targets, which call the handler themselves.
 func runService(tb testing.TB, config service.Config) (*service.Service, http.Handler) {
+	return run(tb, config, testConfig())
+}
+
+// run starts passpush on a fresh database and returns it with its HTTP handler. Everything stops when the test
+// ends.
+func run(tb testing.TB, config service.Config, server httpport.Config) (*service.Service, http.Handler) {
 	tb.Helper()
 	db := sqldbtest.New(tb)
 	log := logrus.New()
@@ -50,7 +101,7 @@ func runService(tb testing.TB, config service.Config) (*service.Service, http.Ha
 		cancel()
 		tb.Fatal(err)
 	}
-	handler, err := httpport.NewServer(svc.App, testConfig(), logrus.NewEntry(log))
+	handler, err := httpport.NewServer(svc.App, server, logrus.NewEntry(log))
 	if err != nil {
 		cancel()
 		tb.Fatal(err)
@@ -62,14 +113,70 @@ func runService(tb testing.TB, config service.Config) (*service.Service, http.Ha
 	return svc, handler
 }
 
-// startService is start with a service config: retry backoffs, attempt limits and webhook clients for the
-// delivery tests.
-func startService(t *testing.T, config service.Config) *harness {
+// --- The management API ---
+
+// addTenant creates the tenant with the usual signing secret through the command, so it works without an admin
+// token too.
+func (h *harness) addTenant(id string) {
+	h.t.Helper()
+	_, _, err := h.svc.App.Commands.SaveTenant.Handle(context.Background(), command.SaveTenant{
+		TenantID: id, Mode: command.CreateOnly, Changes: tenant.Changes{SFMCSigningSecrets: []string{sfmcSecret}},
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
 	t.Helper()
-	svc, handler := runService(t, config)
-	srv := httptest.NewServer(handler)
-	t.Cleanup(srv.Close) // runs before runService's cleanup: no request is in flight when the service stops
-	return &harness{t: t, svc: svc, url: srv.URL}
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %q is not a JSON object: %v", r.body, err)
+	}
+	return m
+}
+
+func (r response) errorCode(t *testing.T) string {
+	t.Helper()
+	e, _ := r.json(t)["error"].(map[string]any)
+	if e == nil || e["message"] == "" {
+		t.Fatalf("body %s is not an error body", r.body)
+	}
+	code, _ := e["code"].(string)
+	return code
+}
+
+func (h *harness) do(method, path, token string, body io.Reader) response {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.url+path, body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func (h *harness) admin(method, path, body string) response {
+	h.t.Helper()
+	return h.do(method, path, adminToken, strings.NewReader(body))
 }
 
 // fastRetries makes failed deliveries come back within milliseconds.
@@ -220,6 +327,22 @@ func auditTypesOf(events []auditEvent) []string {
 	return types
 }
 
+// auditTypes lists the types of acme's first 1,000 audit events that match the filters in query.
+func (h *harness) auditTypes(query string) []string {
+	h.t.Helper()
+	return auditTypesOf(h.auditPage("acme", "limit=1000&"+query).Events)
+}
+
+func count(items []string, want string) int {
+	n := 0
+	for _, s := range items {
+		if s == want {
+			n++
+		}
+	}
+	return n
+}
+
 // storedEvents returns every event in the event store, in global order.
 func (h *harness) storedEvents() []eventstore.Event {
 	h.t.Helper()
@@ -295,7 +418,51 @@ func poll(t testing.TB, timeout, interval time.Duration, what string, cond func(
 	}
 }
 
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	poll(t, timeout, 10*time.Millisecond, what, cond)
+}
+
 // --- Journey Builder's calls ---
+
+// journeyBuilder plays SFMC Journey Builder: it signs execute calls with the installed package's secret.
+type journeyBuilder struct {
+	h          *harness
+	secret     string
+	journeyID  string
+	activityID string
+}
+
+func newJourneyBuilder(h *harness) *journeyBuilder {
+	return &journeyBuilder{h: h, secret: sfmcSecret, journeyID: "journey-1", activityID: "activity-1"}
+}
+
+// sign signs claims as Journey Builder does, with HS256 and the installed package's secret.
+func (jb *journeyBuilder) sign(claims jwt.MapClaims) string {
+	return jb.signedWithSecret(jb.secret, claims)
+}
+
+// executeClaims are what Journey Builder puts in an execute JWT for one contact entry.
+func (jb *journeyBuilder) executeClaims(entry string, inArguments ...map[string]any) jwt.MapClaims {
+	return jwt.MapClaims{
+		"inArguments":          inArguments,
+		"outArguments":         []any{},
+		"activityObjectID":     "object-1",
+		"journeyId":            jb.journeyID,
+		"activityId":           jb.activityID,
+		"definitionInstanceId": entry,
+		"activityInstanceId":   "instance-1",
+		"keyValue":             "contact-" + entry,
+		"mode":                 0,
+	}
+}
+
+// execute sends an execute call's body as Journey Builder does, as application/jwt.
+func (jb *journeyBuilder) execute(tenantID, body string) response {
+	jb.h.t.Helper()
+	return jb.post(tenantID, "execute", "application/jwt", body)
+}
 
 // post sends body to one of the activity's routes with a content type, as Journey Builder would.
 func (jb *journeyBuilder) post(tenantID, route, contentType, body string) response {
@@ -406,4 +573,118 @@ func wantError(t *testing.T, res response, status int, code string) {
 	if ct := res.header.Get("Content-Type"); ct != "application/json" {
 		t.Fatalf("Content-Type = %q", ct)
 	}
+}
+
+// --- A tenant's webhook ---
+
+// receiver is a tenant's webhook: it checks signatures and records deliveries per event and their order per pass.
+type receiver struct {
+	t      *testing.T
+	secret string
+	delay  time.Duration
+	// fail answers this status to the first failures[eventId] calls of an event.
+	failStatus int
+	failTimes  int
+	// behave, when set, decides a validly signed call's answer: a status (0 means 204, unless failTimes applies)
+	// and how long to take before answering. call counts the calls of this event, from 1. Set it with configure.
+	behave func(msg map[string]any, call int) (status int, delay time.Duration)
+	// hold, when set, keeps every call waiting until it is closed.
+	hold <-chan struct{}
+
+	mu          sync.Mutex
+	calls       map[string]int
+	ok          map[string]int   // 2xx answers per eventId
+	perPass     map[string][]int // versions in arrival order
+	bad         []string
+	lastByPass  map[string]map[string]any
+	inFlight    int
+	maxInFlight int
+	server      *httptest.Server
+}
+
+func newReceiver(t *testing.T, secret string) *receiver {
+	r := &receiver{t: t, secret: secret, calls: map[string]int{}, ok: map[string]int{}, perPass: map[string][]int{}, lastByPass: map[string]map[string]any{}}
+	r.server = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.server.Close)
+	return r
+}
+
+// configure changes the receiver's behaviour under its lock, so a change races with no call in flight.
+func (r *receiver) configure(change func(r *receiver)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	change(r)
+}
+
+func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	mac := hmac.New(sha256.New, []byte(r.secret))
+	mac.Write(body)
+	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	var msg map[string]any
+	err := json.Unmarshal(body, &msg)
+	r.mu.Lock()
+	r.inFlight++
+	r.maxInFlight = max(r.maxInFlight, r.inFlight)
+	defer func() {
+		r.inFlight--
+		r.mu.Unlock()
+	}()
+	if req.Header.Get(webhook.SignatureHeader) != want || err != nil {
+		r.bad = append(r.bad, string(body))
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	id, _ := msg["eventId"].(string)
+	r.calls[id]++
+	if r.calls[id] <= r.failTimes {
+		w.WriteHeader(r.failStatus)
+		return
+	}
+	status, delay := 0, r.delay
+	if r.behave != nil {
+		var d time.Duration
+		status, d = r.behave(msg, r.calls[id])
+		delay += d
+	}
+	if hold := r.hold; delay > 0 || hold != nil {
+		r.mu.Unlock()
+		if hold != nil {
+			select {
+			case <-hold:
+			case <-req.Context().Done():
+			}
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-timer.C:
+		case <-req.Context().Done():
+		}
+		timer.Stop()
+		r.mu.Lock()
+		if req.Context().Err() != nil {
+			// The caller gave up (its timeout): this call delivered nothing.
+			return
+		}
+	}
+	if status != 0 && (status < 200 || status > 299) {
+		w.WriteHeader(status)
+		return
+	}
+	passID, _ := msg["passId"].(string)
+	version, _ := msg["version"].(float64)
+	r.perPass[passID] = append(r.perPass[passID], int(version))
+	r.lastByPass[passID] = msg
+	r.ok[id]++
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (r *receiver) delivered() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, v := range r.perPass {
+		n += len(v)
+	}
+	return n
 }

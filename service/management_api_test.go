@@ -2,125 +2,12 @@ package service_test
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
-	"github.com/passpush/passpush/app/command"
-	"github.com/passpush/passpush/domain/tenant"
 	httpport "github.com/passpush/passpush/ports/http"
-	"github.com/passpush/passpush/service"
-	"github.com/sirupsen/logrus"
 )
-
-const adminToken = "test-admin-token"
-
-// harness is passpush on a fresh database behind a real HTTP server on a random port.
-type harness struct {
-	t   *testing.T
-	svc *service.Service
-	url string
-}
-
-func start(t *testing.T, config httpport.Config) *harness {
-	t.Helper()
-	db := sqldbtest.New(t)
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	svc, err := service.New(db, service.Config{}, logrus.NewEntry(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done, err := svc.Run(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	handler, err := httpport.NewServer(svc.App, config, logrus.NewEntry(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(handler)
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		<-done
-	})
-	return &harness{t: t, svc: svc, url: srv.URL}
-}
-
-func startWithTenant(t *testing.T) *harness {
-	h := start(t, httpport.Config{AdminToken: adminToken})
-	h.addTenant("acme")
-	return h
-}
-
-func (h *harness) addTenant(id string) {
-	h.t.Helper()
-	_, _, err := h.svc.App.Commands.SaveTenant.Handle(context.Background(), command.SaveTenant{
-		TenantID: id, Mode: command.CreateOnly, Changes: tenant.Changes{SFMCSigningSecrets: []string{"sfmc-secret"}},
-	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-}
-
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r response) json(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("body %q is not a JSON object: %v", r.body, err)
-	}
-	return m
-}
-
-func (r response) errorCode(t *testing.T) string {
-	t.Helper()
-	e, _ := r.json(t)["error"].(map[string]any)
-	if e == nil || e["message"] == "" {
-		t.Fatalf("body %s is not an error body", r.body)
-	}
-	code, _ := e["code"].(string)
-	return code
-}
-
-func (h *harness) do(method, path, token string, body io.Reader) response {
-	h.t.Helper()
-	req, err := http.NewRequest(method, h.url+path, body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
-}
-
-func (h *harness) admin(method, path, body string) response {
-	h.t.Helper()
-	return h.do(method, path, adminToken, strings.NewReader(body))
-}
 
 func TestPutPass_thenGetRoundTrips(t *testing.T) {
 	h := startWithTenant(t)

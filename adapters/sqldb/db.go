@@ -11,11 +11,9 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"github.com/passpush/passpush/app/dburl"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
-
-// DefaultSQLitePath is used when no database URL is configured, so `passpush serve` works on a fresh machine.
-const DefaultSQLitePath = "passpush.db"
 
 // DB is an open database and the dialect it speaks. The embedded pool writes; Reader serves reads outside a
 // transaction (see ReaderFor).
@@ -77,15 +75,19 @@ func (c Config) Validate() error {
 	return err
 }
 
-// Open connects to url: postgres://… or postgresql://… for PostgreSQL, sqlite:PATH (or empty) for SQLite.
+// Open connects to the database url names (see dburl.Parse): PostgreSQL, or an SQLite file.
 func Open(ctx context.Context, url string, config Config) (*DB, error) {
 	config.setDefaults()
 	if err := config.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid database config: %w", err)
 	}
-	switch {
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		db, err := sql.Open("pgx", url)
+	target, err := dburl.Parse(url)
+	if err != nil {
+		return nil, fmt.Errorf("database URL %s %w", Redact(url), err)
+	}
+	switch target.Kind {
+	case dburl.Postgres:
+		db, err := sql.Open("pgx", target.DSN)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
@@ -95,18 +97,10 @@ func Open(ctx context.Context, url string, config Config) (*DB, error) {
 		db.SetMaxIdleConns(config.MaxConns)
 		db.SetConnMaxIdleTime(config.MaxIdleTime)
 		return ping(ctx, &DB{DB: db, Reader: db, Dialect: Postgres})
-	case url == "" || strings.HasPrefix(url, "sqlite:"):
-		path, options, _ := strings.Cut(strings.TrimPrefix(url, "sqlite:"), "?")
-		if path == "" {
-			path = DefaultSQLitePath
-		}
-		synchronous := "NORMAL"
-		switch options {
-		case "":
-		case "synchronous=full":
+	default: // dburl.SQLite
+		path, synchronous := target.Path, "NORMAL"
+		if target.SynchronousFull {
 			synchronous = "FULL"
-		default:
-			return nil, fmt.Errorf("unsupported SQLite option %q: the only one is synchronous=full", options)
 		}
 		db, err := sql.Open("sqlite", sqliteDSN(path, synchronous)+"&_txlock=immediate")
 		if err != nil {
@@ -132,8 +126,6 @@ func Open(ctx context.Context, url string, config Config) (*DB, error) {
 		reader.SetMaxIdleConns(readers)
 		reader.SetConnMaxIdleTime(config.MaxIdleTime)
 		return ping(ctx, &DB{DB: db, Reader: reader, Dialect: SQLite})
-	default:
-		return nil, fmt.Errorf("unsupported database URL scheme in %q: want postgres://, postgresql:// or sqlite:PATH", Redact(url))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/passpush/passpush/app/dburl"
 	"github.com/sirupsen/logrus"
 )
 
@@ -139,14 +140,8 @@ func (c *Config) setDefaults() {
 // Validate reports every setting passpush cannot run with. It never echoes the admin token or a database password.
 func (c Config) Validate() error {
 	var err error
-	switch u := c.DatabaseURL; {
-	case u == "", strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-	case strings.HasPrefix(u, "sqlite:"):
-		if strings.TrimPrefix(u, "sqlite:") == "" {
-			err = errors.Join(err, errors.New("PASSPUSH_DATABASE_URL sqlite: needs a path, e.g. sqlite:/var/lib/passpush/passpush.db"))
-		}
-	default:
-		err = errors.Join(err, errors.New("PASSPUSH_DATABASE_URL must start with postgres://, postgresql:// or sqlite:"))
+	if _, parseErr := dburl.Parse(c.DatabaseURL); parseErr != nil {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_DATABASE_URL %w", parseErr))
 	}
 	if _, _, splitErr := net.SplitHostPort(c.HTTPAddr); splitErr != nil {
 		err = errors.Join(err, fmt.Errorf("PASSPUSH_HTTP_ADDR %q must be host:port or :port: %w", c.HTTPAddr, splitErr))

@@ -3,6 +3,8 @@ package cli
 import (
 	"net/url"
 	"strings"
+
+	"github.com/passpush/passpush/app/dburl"
 )
 
 // describeDatabase names the database for logs and errors. It keeps the user, host and database name and drops
@@ -10,7 +12,7 @@ import (
 func describeDatabase(databaseURL string) string {
 	switch {
 	case databaseURL == "":
-		return "sqlite:passpush.db"
+		return "sqlite:" + dburl.DefaultSQLitePath
 	case strings.HasPrefix(databaseURL, "sqlite:"):
 		return databaseURL
 	}

@@ -1,0 +1,41 @@
+package dburl_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/passpush/passpush/app/dburl"
+)
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]dburl.URL{
+		"":                                    {Kind: dburl.SQLite, Path: dburl.DefaultSQLitePath},
+		"postgres://u:p@db:5432/passpush":     {Kind: dburl.Postgres, DSN: "postgres://u:p@db:5432/passpush"},
+		"postgresql://db/passpush":            {Kind: dburl.Postgres, DSN: "postgresql://db/passpush"},
+		"sqlite:/var/lib/passpush.db":         {Kind: dburl.SQLite, Path: "/var/lib/passpush.db"},
+		"sqlite:passpush.db?synchronous=full": {Kind: dburl.SQLite, Path: "passpush.db", SynchronousFull: true},
+		"sqlite:?synchronous=full":            {Kind: dburl.SQLite, Path: dburl.DefaultSQLitePath, SynchronousFull: true},
+	} {
+		if got, err := dburl.Parse(in); err != nil || got != want {
+			t.Errorf("Parse(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+}
+
+func TestParse_refusesWithoutQuotingTheURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"sqlite:":                            "needs a path",
+		"sqlite:/x.db?cache=shared":          "synchronous=full",
+		"mysql://root:db-password@db/x":      "must start with",
+		"POSTGRES://u:db-password@db/x":      "must start with",
+		"file:/x.db?password=db-password":    "must start with",
+		"sqlite:/x.db?synchronous=full&a=db": "unsupported SQLite option",
+	} {
+		_, err := dburl.Parse(in)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "db-password") {
+			t.Errorf("Parse(%q) = %v, want an error saying %q without the password", in, err, want)
+		}
+	}
+}

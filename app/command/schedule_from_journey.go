@@ -12,28 +12,23 @@ import (
 // ErrNoMatchingPasses means a journey's contact has no pass that matches the activity's identifiers.
 var ErrNoMatchingPasses = errors.New("no matching passes")
 
-// PassMatch says which passes a contact entry is about. The most specific identifier given wins: PassID, then
-// CustomID, then Email (case-insensitive, and possibly several passes). PassType narrows any of them.
-type PassMatch struct {
-	PassID   string
-	CustomID string
-	Email    string
-	PassType string
-}
-
-// Validate checks that at least one identifier is given.
-func (m PassMatch) Validate() error {
-	if m.PassID == "" && m.CustomID == "" && m.Email == "" {
-		return fmt.Errorf("%w: one of passId, customId or email is required", pass.ErrInvalid)
-	}
-	return pass.ValidateText(m.PassID, m.CustomID, m.Email, m.PassType)
-}
+// PassMatch is what a PassMatcher matches: the identifiers of a contact entry, whose rules the domain keeps.
+type PassMatch = pass.Identifiers
 
 // ScheduleFromJourney is one Journey Builder execute call: a contact entry and the update it asks for.
 type ScheduleFromJourney struct {
 	TenantID string
 	Match    PassMatch
 	Update   pass.UpdateFromJourney
+}
+
+// Validate asks the domain whether the call names its passes and asks for an update a pass takes. Its errors wrap
+// pass.ErrInvalid, and pass.ErrIdentifiers when the identifiers are refused.
+func (c ScheduleFromJourney) Validate() error {
+	if err := c.Match.Validate(); err != nil {
+		return err
+	}
+	return c.Update.Validate()
 }
 
 // PassMatcher finds the ids of the tenant's passes that match.
@@ -64,10 +59,7 @@ func NewScheduleFromJourneyHandler(passes PassMatcher, commands PassUpdateSender
 // Handle sends one ScheduleJourneyPassUpdate per matching pass and returns how many. When it returns without
 // error the commands are stored; a resent call sends them again and the passes ignore the duplicates.
 func (h ScheduleFromJourneyHandler) Handle(ctx context.Context, call ScheduleFromJourney) (int, error) {
-	if err := call.Match.Validate(); err != nil {
-		return 0, err
-	}
-	if err := call.Update.Validate(); err != nil {
+	if err := call.Validate(); err != nil {
 		return 0, err
 	}
 	ids, err := h.passes.Match(ctx, call.TenantID, call.Match)

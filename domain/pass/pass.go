@@ -66,12 +66,21 @@ func validateFields(fields map[string]string) error {
 // ValidateText refuses a NUL character in any of texts: no database stores it in a text column, and no wallet
 // shows it.
 func ValidateText(texts ...string) error {
-	for _, t := range texts {
-		if strings.ContainsRune(t, 0) {
-			return fmt.Errorf("%w: text must not contain a NUL character", ErrInvalid)
-		}
+	if hasNUL(texts...) {
+		return fmt.Errorf("%w: %s", ErrInvalid, nulRefusal)
 	}
 	return nil
+}
+
+const nulRefusal = "text must not contain a NUL character"
+
+func hasNUL(texts ...string) bool {
+	for _, t := range texts {
+		if strings.ContainsRune(t, 0) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d Details) equal(o Details) bool {
@@ -141,47 +150,6 @@ func (p *Pass) Register(d Details) (created bool, err error) {
 		p.record(DataChanged{Details: d, Revision: p.revision + 1})
 	}
 	return false, nil
-}
-
-// UpdateFromJourney is what one Journey Builder contact entry asks to change on a pass.
-type UpdateFromJourney struct {
-	JourneyID            string            `json:"journeyId"`
-	ActivityID           string            `json:"activityId"`
-	ActivityInstanceID   string            `json:"activityInstanceId"`
-	DefinitionInstanceID string            `json:"definitionInstanceId"`
-	ContactKey           string            `json:"contactKey"`
-	Fields               map[string]string `json:"fields"`
-	Message              string            `json:"message"`
-	// CorrelationID is the id of the call that asked for the update. Updates of many calls are stored together,
-	// so the event carries it to its envelope; it is not part of the payload.
-	CorrelationID string `json:"-"`
-}
-
-// EntryKey identifies a contact entry at an activity. Journey Builder resends an execute call after a timeout
-// or a 5xx with the same key.
-func (u UpdateFromJourney) EntryKey() string {
-	return u.ActivityID + "/" + u.DefinitionInstanceID
-}
-
-// Validate checks what a journey update needs.
-func (u UpdateFromJourney) Validate() error {
-	if u.ActivityID == "" || u.DefinitionInstanceID == "" {
-		return fmt.Errorf("%w: activityId and definitionInstanceId are required to schedule an update", ErrInvalid)
-	}
-	if len(u.Message) > 1000 {
-		return fmt.Errorf("%w: message is longer than 1000 characters", ErrInvalid)
-	}
-	// Journey Builder sends GUIDs and contact keys; a longer id is garbage, and would not fit an index.
-	for name, id := range map[string]string{"journeyId": u.JourneyID, "activityId": u.ActivityID,
-		"activityInstanceId": u.ActivityInstanceID, "definitionInstanceId": u.DefinitionInstanceID, "keyValue": u.ContactKey} {
-		if len(id) > 255 {
-			return fmt.Errorf("%w: %s is longer than 255 bytes", ErrInvalid, name)
-		}
-	}
-	if err := ValidateText(u.JourneyID, u.ActivityID, u.ActivityInstanceID, u.DefinitionInstanceID, u.ContactKey, u.Message); err != nil {
-		return err
-	}
-	return validateFields(u.Fields)
 }
 
 // ScheduleUpdate merges the fields into the pass and records PassUpdateScheduled, once per contact entry: a

@@ -3,6 +3,7 @@ package httpport
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -31,7 +32,9 @@ var reservedArguments = map[string]bool{
 	"passType": true, "additionalData": true, "message": true,
 }
 
-// scheduleCall turns the claims of an execute call into the command that schedules it.
+// scheduleCall turns the claims of an execute call into the command that schedules it. It reads the JSON only;
+// whether the identifiers and the update are acceptable is the domain's to say (ScheduleFromJourney.Validate),
+// and either way the answer is a 400.
 //
 // inArguments is an array of single-key objects, merged in order. The identifiers may also come nested as
 // {"identifiers":{…}}; a top-level one wins. additionalData is an object or a JSON string holding one; any other
@@ -49,16 +52,6 @@ func scheduleCall(tenantID string, c *executeClaims) (command.ScheduleFromJourne
 			return command.ScheduleFromJourney{}, httperr.BadRequest("identifiers must be an object")
 		}
 	}
-	match := command.PassMatch{
-		PassID:   firstNonEmpty(stringArgument(args["passId"]), stringArgument(nested.PassID)),
-		CustomID: firstNonEmpty(stringArgument(args["customId"]), stringArgument(nested.CustomID)),
-		Email:    firstNonEmpty(stringArgument(args["email"]), stringArgument(nested.Email)),
-		PassType: stringArgument(args["passType"]),
-	}
-	if err := match.Validate(); err != nil {
-		return command.ScheduleFromJourney{}, httperr.BadRequest("inArguments need one of passId, customId or email")
-	}
-
 	fields := map[string]string{}
 	for k, v := range args {
 		var s string
@@ -78,14 +71,21 @@ func scheduleCall(tenantID string, c *executeClaims) (command.ScheduleFromJourne
 
 	call := command.ScheduleFromJourney{
 		TenantID: tenantID,
-		Match:    match,
+		Match: command.PassMatch{
+			PassID:   firstNonEmpty(stringArgument(args["passId"]), stringArgument(nested.PassID)),
+			CustomID: firstNonEmpty(stringArgument(args["customId"]), stringArgument(nested.CustomID)),
+			Email:    firstNonEmpty(stringArgument(args["email"]), stringArgument(nested.Email)),
+			PassType: stringArgument(args["passType"]),
+		},
 		Update: pass.UpdateFromJourney{
 			JourneyID: c.JourneyID, ActivityID: c.ActivityID, ActivityInstanceID: c.ActivityInstanceID,
 			DefinitionInstanceID: c.DefinitionInstanceID, ContactKey: c.KeyValue, Fields: fields,
 			Message: stringArgument(args["message"]),
 		},
 	}
-	if err := call.Update.Validate(); err != nil {
+	if err := call.Validate(); errors.Is(err, pass.ErrIdentifiers) {
+		return command.ScheduleFromJourney{}, httperr.BadRequest("inArguments need one of passId, customId or email")
+	} else if err != nil {
 		return command.ScheduleFromJourney{}, httperr.BadRequest(err.Error())
 	}
 	return call, nil

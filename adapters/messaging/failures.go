@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"sort"
@@ -149,8 +150,9 @@ func (b *subscriberBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, e
 	}
 	wait := min(b.first<<min(b.errors, 20), b.max)
 	b.errors++
-	if !errors.Is(err, sql.ErrTxDone) {
-		// A handler's failure was logged by failures; this is the subscriber's own query failing.
+	// A handler's failure was logged by failures, and a stopping subscriber's query ends with its context: only
+	// the subscriber's own query failing is news.
+	if !errors.Is(err, sql.ErrTxDone) && !errors.Is(err, context.Canceled) {
 		b.log.WithError(err).WithField("retry_in", wait.String()).Warn("reading messages failed; retrying")
 	}
 	return wait

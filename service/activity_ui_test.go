@@ -20,16 +20,7 @@ func (h *harness) getAsset(path string, header map[string]string) response {
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	return h.send(req)
 }
 
 func TestActivityUI_servesThePageAndItsAssetsWithCachingHeaders(t *testing.T) {

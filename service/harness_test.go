@@ -162,6 +162,12 @@ func (h *harness) do(method, path, token string, body io.Reader) response {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	return h.send(req)
+}
+
+// send sends req and reads the whole response.
+func (h *harness) send(req *http.Request) response {
+	h.t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)

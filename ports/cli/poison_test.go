@@ -30,10 +30,7 @@ func (e *testEnv) poison(msgs ...poisoned) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(e.t.Context(), time.Minute)
 	defer cancel()
-	db, err := sqldb.Open(ctx, e.databaseURL, sqldb.Config{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	db := e.openDB(ctx)
 	defer db.Close()
 	pub, err := wsql.NewPublisher(db.DB, wsql.PublisherConfig{SchemaAdapter: db.Dialect.WatermillSchema}, watermill.NopLogger{})
 	if err != nil {
@@ -67,10 +64,7 @@ func (e *testEnv) onTopic(topic, id string) (int, message.Metadata) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(e.t.Context(), time.Minute)
 	defer cancel()
-	db, err := sqldb.Open(ctx, e.databaseURL, sqldb.Config{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	db := e.openDB(ctx)
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, `SELECT metadata FROM watermill_`+topic+` WHERE uuid = $1`, id)
 	if err != nil {
@@ -252,3 +246,13 @@ func TestPoisonReplay_helpSaysWhatReplayingEventsDoes(t *testing.T) {
 }
 
 func offsetText(n int64) string { return strconv.FormatInt(n, 10) }
+
+// openDB opens the test's database beside the command under test, to write or read what a command cannot.
+func (e *testEnv) openDB(ctx context.Context) *sqldb.DB {
+	e.t.Helper()
+	db, err := sqldb.Open(ctx, e.databaseURL, sqldb.Config{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return db
+}

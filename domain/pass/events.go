@@ -56,6 +56,23 @@ type PushUpdateEmitted struct {
 	CorrelationID string `json:"-"`
 }
 
+// ChannelResult is one channel's part of a delivery: its outcome once it has settled, and what each of its
+// targets (the webhook, a device) did. A retry pushes only the targets in none of the lists.
+type ChannelResult struct {
+	Channel string `json:"channel"`
+	// Delivered is true when the channel settled without a failure.
+	Delivered bool `json:"delivered"`
+	// Outcome is delivered, failed, not_installed or superseded once the channel has settled; empty before.
+	Outcome  string `json:"outcome,omitempty"`
+	Attempts int    `json:"attempts"`
+	// Pushed, Removed and Failed are the ids of the targets that took the update, that no longer exist, and
+	// that refused it for good.
+	Pushed  []string `json:"pushed,omitempty"`
+	Removed []string `json:"removed,omitempty"`
+	Failed  []string `json:"failed,omitempty"`
+	Detail  string   `json:"detail,omitempty"`
+}
+
 // PushUpdateFailed records that the update of Revision could not be delivered, and why.
 type PushUpdateFailed struct {
 	Revision         int             `json:"revision"`

@@ -196,14 +196,6 @@ type PushOutcome struct {
 	Channels      []ChannelResult
 }
 
-// ChannelResult is one channel's part of a delivery.
-type ChannelResult struct {
-	Channel   string `json:"channel"`
-	Delivered bool   `json:"delivered"`
-	Attempts  int    `json:"attempts"`
-	Detail    string `json:"detail,omitempty"`
-}
-
 // RecordPush records PushUpdateEmitted or PushUpdateFailed for a revision, once.
 func (p *Pass) RecordPush(o PushOutcome) (recorded bool, err error) {
 	if o.Revision < 1 || o.Revision > p.revision {

@@ -10,10 +10,10 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/passpush/passpush/adapters/delivery"
 	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/ports/cli"
+	"github.com/passpush/passpush/ports/delivery"
 	httpport "github.com/passpush/passpush/ports/http"
 	"github.com/passpush/passpush/service"
 	"github.com/sirupsen/logrus"

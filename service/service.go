@@ -19,10 +19,13 @@ import (
 	"github.com/passpush/passpush/adapters/passes"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/tenants"
+	"github.com/passpush/passpush/adapters/webhook"
 	"github.com/passpush/passpush/app"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/push"
 	"github.com/passpush/passpush/app/query"
+	"github.com/passpush/passpush/domain/tenant"
+	deliverystage "github.com/passpush/passpush/ports/delivery"
 	"github.com/sirupsen/logrus"
 )
 
@@ -36,7 +39,7 @@ const (
 // Config tunes the service's parts. Zero fields take their defaults.
 type Config struct {
 	Bus      messaging.Config
-	Delivery delivery.Config
+	Delivery deliverystage.Config
 	// WebhookClient posts to tenants' webhooks; its timeout bounds one attempt.
 	WebhookClient *http.Client
 }
@@ -50,7 +53,7 @@ type Service struct {
 	PassProjection *passes.Projection
 	AuditLog       *audit.Log
 	Deliveries     *delivery.Queue
-	worker         *delivery.Worker
+	worker         *deliverystage.Worker
 	log            *logrus.Entry
 }
 
@@ -64,8 +67,11 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	application := newApplication(a, log)
-	worker, err := delivery.NewWorker(db, a.deliveries, a.updateSender, application.Push, application.Commands.RecordPushOutcomes,
+	application, err := newApplication(a, log)
+	if err != nil {
+		return nil, err
+	}
+	worker, err := deliverystage.NewWorker(a.deliveries, a.updateSender, application.Push, application.Commands.RecordPushOutcomes,
 		config.Delivery, log.WithField("component", "delivery"))
 	if err != nil {
 		return nil, err
@@ -95,7 +101,7 @@ type adapters struct {
 	activityLog    *activities.Log
 	auditLog       *audit.Log
 	deliveries     *delivery.Queue
-	channels       *delivery.Directory
+	webhooks       webhook.Channel
 }
 
 // newAdapters builds the adapters on db.
@@ -153,12 +159,16 @@ func (a *adapters) newStores(db *sqldb.DB, webhookClient *http.Client) error {
 	if a.deliveries, err = delivery.NewQueue(db); err != nil {
 		return err
 	}
-	a.channels, err = delivery.NewDirectory(a.tenantCache, webhookClient)
+	a.webhooks, err = webhook.NewChannel(webhookClient, tenantWebhooks{a.tenantCache})
 	return err
 }
 
 // newApplication builds the command and query handlers, and the fan-out to a pass's channels, on the adapters.
-func newApplication(a *adapters, log *logrus.Entry) app.Application {
+func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
+	fanOut, err := push.NewFanOut(a.webhooks)
+	if err != nil {
+		return app.Application{}, err
+	}
 	return app.Application{
 		Commands: app.Commands{
 			RegisterPass:               command.NewRegisterPassHandler(a.passRepo),
@@ -177,8 +187,22 @@ func newApplication(a *adapters, log *logrus.Entry) app.Application {
 			ListTenants:  query.NewListTenantsHandler(a.tenantCache),
 			AuditLog:     query.NewAuditLogHandler(a.auditLog),
 		},
-		Push: push.NewFanOut(a.channels),
+		Push: fanOut,
+	}, nil
+}
+
+// tenantWebhooks reads a tenant's webhook from its settings.
+type tenantWebhooks struct{ tenants *tenants.Cache }
+
+func (w tenantWebhooks) Endpoint(ctx context.Context, tenantID string) (webhook.Endpoint, bool, error) {
+	t, err := w.tenants.Get(ctx, tenantID)
+	if errors.Is(err, tenant.ErrNotFound) {
+		return webhook.Endpoint{}, false, nil
 	}
+	if err != nil {
+		return webhook.Endpoint{}, false, err
+	}
+	return webhook.Endpoint{URL: t.Webhook.URL, Secret: t.Webhook.Secret}, t.Webhook.URL != "", nil
 }
 
 // The consumer groups. A group's offsets are stored under its name: renaming one makes it handle again every

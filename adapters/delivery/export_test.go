@@ -7,9 +7,3 @@ func SetScanned(q *Queue, f func()) { q.scanned = f }
 
 // SetClock makes the queue read the time from now.
 func SetClock(q *Queue, now func() time.Time) { q.now = now }
-
-// WithDefaults returns c with its zero fields set to the defaults.
-func WithDefaults(c Config) Config {
-	c.setDefaults()
-	return c
-}

@@ -1,7 +1,8 @@
-// Package delivery is the concurrent delivery stage. A projection turns each PassUpdateScheduled into a row of
-// the deliveries table; workers claim due rows, push them to the pass's channels many at a time, and record the
-// outcome event in the same transaction that deletes the row. Only the oldest pending delivery of a pass can be
-// claimed, so the updates of one pass reach its channels in the order they were scheduled.
+// Package delivery is the delivery queue. A projection turns each PassUpdateScheduled into a row of the
+// deliveries table; the delivery stage (ports/delivery) claims due rows, pushes them to the pass's channels many
+// at a time, and records the outcome event in the same transaction that deletes the row. Only the oldest pending
+// delivery of a pass can be claimed, so the updates of one pass reach its channels in the order they were
+// scheduled.
 package delivery
 
 import (
@@ -37,23 +38,28 @@ func NewQueue(db *sqldb.DB) (*Queue, error) {
 	return &Queue{db: db, now: time.Now}, nil
 }
 
-// Item is a claimed delivery.
-type Item struct {
-	Update push.Update
-	// CorrelationID is the id of the call that scheduled the update: the outcome event and the attempt's log
-	// lines carry it.
-	CorrelationID string
-	StreamVersion int
-	Attempts      int
-	Results       []pass.ChannelResult
+// queued is a row's payload. Its JSON names are the queue's own format, which rows already stored are in: they
+// change only with a migration, whatever the webhook's body or push.Update become.
+type queued struct {
+	EventID              string            `json:"eventId"`
+	TenantID             string            `json:"tenantId"`
+	PassID               string            `json:"passId"`
+	PassType             string            `json:"passType"`
+	Revision             int               `json:"version"`
+	Data                 map[string]string `json:"data"`
+	Message              string            `json:"message"`
+	JourneyID            string            `json:"journeyId"`
+	ActivityID           string            `json:"activityId"`
+	DefinitionInstanceID string            `json:"definitionInstanceId"`
+	CorrelationID        string            `json:"correlationId,omitempty"`
 }
 
-// queued is a row's payload: the update, which is also the webhook's documented body, and what only passpush
-// reads beside it. The update's fields stay at the top level, so rows written before a field was added still
-// decode.
-type queued struct {
-	push.Update
-	CorrelationID string `json:"correlationId,omitempty"`
+func (r queued) update() push.Update {
+	return push.Update{
+		EventID: r.EventID, TenantID: r.TenantID, PassID: r.PassID, PassType: r.PassType, Revision: r.Revision,
+		Data: r.Data, Message: r.Message, JourneyID: r.JourneyID, ActivityID: r.ActivityID,
+		DefinitionInstanceID: r.DefinitionInstanceID,
+	}
 }
 
 // Enqueue is the projection handler: each PassUpdateScheduled becomes a pending delivery, once.
@@ -68,16 +74,17 @@ func (q *Queue) Enqueue(ctx context.Context, events []eventstore.Event) error {
 			return fmt.Errorf("enqueue delivery: %w", err)
 		}
 		ev := decoded.(pass.UpdateScheduled)
-		update := push.Update{
+		row := queued{
 			EventID: e.ID, TenantID: e.TenantID, PassID: strings.TrimPrefix(e.StreamID, passes.StreamPrefix),
-			PassType: ev.PassType, Version: ev.Revision, Data: ev.Data, Message: ev.Message,
+			PassType: ev.PassType, Revision: ev.Revision, Data: ev.Data, Message: ev.Message,
 			JourneyID: ev.JourneyID, ActivityID: ev.ActivityID, DefinitionInstanceID: ev.DefinitionInstanceID,
+			CorrelationID: e.CorrelationID,
 		}
-		payload, err := json.Marshal(queued{Update: update, CorrelationID: e.CorrelationID})
+		payload, err := json.Marshal(row)
 		if err != nil {
 			return fmt.Errorf("encode delivery of %s: %w", e.ID, err)
 		}
-		rows = append(rows, []any{e.ID, e.TenantID, update.PassID, e.Version, string(payload), q.now().UnixMilli()})
+		rows = append(rows, []any{e.ID, e.TenantID, row.PassID, e.Version, string(payload), q.now().UnixMilli()})
 	}
 	if len(rows) == 0 {
 		return nil
@@ -95,12 +102,13 @@ func (q *Queue) Enqueue(ctx context.Context, events []eventstore.Event) error {
 
 // Claim leases up to limit due deliveries, each the oldest pending one of its pass. A lease that runs out (the
 // process died) makes the delivery claimable again: delivery is at least once, and receivers dedupe on eventId.
+// A delivery is superseded when a later one of the same pass is queued behind it.
 //
 // The claim commits when its statement ends, before its rows are read, so a scan cut short would leave rows
 // leased that nobody works on until their lease runs out. It is scanned in full whatever ctx says; the caller
 // releases what it will not push. The lease bounds it instead: rows read after their lease ran out may already
 // be someone else's.
-func (q *Queue) Claim(ctx context.Context, limit int, lease time.Duration) ([]Item, error) {
+func (q *Queue) Claim(ctx context.Context, limit int, lease time.Duration) ([]push.Delivery, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lease)
 	defer cancel()
 	now := q.now().UnixMilli()
@@ -119,28 +127,31 @@ func (q *Queue) Claim(ctx context.Context, limit int, lease time.Duration) ([]It
 			ORDER BY d.next_attempt_at
 			LIMIT $3`+q.db.Dialect.LockRows(true)+`)
 		  AND lease_until <= $1
-		RETURNING payload, stream_version, attempts, results`,
+		RETURNING payload, attempts, results, EXISTS (
+			SELECT 1 FROM deliveries l
+			WHERE l.tenant_id = deliveries.tenant_id AND l.pass_id = deliveries.pass_id
+			  AND l.stream_version > deliveries.stream_version)`,
 		q.db.Dialect.Planned(now, now+lease.Milliseconds(), limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	defer rows.Close()
-	var items []Item
+	var claimed []push.Delivery
 	for rows.Next() {
-		var it Item
+		var d push.Delivery
 		var payload, results string
-		if err := rows.Scan(&payload, &it.StreamVersion, &it.Attempts, &results); err != nil {
+		if err := rows.Scan(&payload, &d.Attempts, &results, &d.Superseded); err != nil {
 			return nil, fmt.Errorf("claim deliveries: %w", err)
 		}
 		var row queued
 		if err := json.Unmarshal([]byte(payload), &row); err != nil {
 			return nil, fmt.Errorf("decode delivery: %w", err)
 		}
-		it.Update, it.CorrelationID = row.Update, row.CorrelationID
-		if err := json.Unmarshal([]byte(results), &it.Results); err != nil {
-			return nil, fmt.Errorf("decode delivery results of %s: %w", it.Update.EventID, err)
+		d.Update, d.CorrelationID = row.update(), row.CorrelationID
+		if d.Progress, err = decodeProgress(results); err != nil {
+			return nil, fmt.Errorf("decode delivery progress of %s: %w", d.Update.EventID, err)
 		}
-		items = append(items, it)
+		claimed = append(claimed, d)
 		if q.scanned != nil {
 			q.scanned()
 		}
@@ -148,7 +159,22 @@ func (q *Queue) Claim(ctx context.Context, limit int, lease time.Duration) ([]It
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	return items, nil
+	return claimed, nil
+}
+
+// decodeProgress reads a row's results. Rows written before channels recorded an outcome have only delivered,
+// which meant the channel had settled.
+func decodeProgress(results string) ([]pass.ChannelResult, error) {
+	var progress []pass.ChannelResult
+	if err := json.Unmarshal([]byte(results), &progress); err != nil {
+		return nil, err
+	}
+	for i, r := range progress {
+		if r.Delivered && r.Outcome == "" {
+			progress[i].Outcome = push.ChannelDelivered
+		}
+	}
+	return progress, nil
 }
 
 // Renew extends the lease of deliveries still in flight, in one statement, so a push that outlasts the lease is
@@ -188,31 +214,34 @@ func (q *Queue) setLease(ctx context.Context, eventIDs []string, until int64, co
 }
 
 // Retry releases a delivery to be tried again at the given time, keeping what its attempts did so far.
-func (q *Queue) Retry(ctx context.Context, it Item, at time.Time, lastError string) error {
-	results, err := json.Marshal(it.Results)
+func (q *Queue) Retry(ctx context.Context, d push.Delivery, at time.Time, lastError string) error {
+	results, err := json.Marshal(d.Progress)
 	if err != nil {
-		return fmt.Errorf("encode delivery results: %w", err)
+		return fmt.Errorf("encode delivery progress: %w", err)
 	}
 	return sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `
 			UPDATE deliveries SET attempts = $2, results = $3, last_error = $4, next_attempt_at = $5, lease_until = 0
 			WHERE event_id = $1`,
-			it.Update.EventID, it.Attempts, string(results), lastError, at.UnixMilli())
+			d.Update.EventID, d.Attempts, string(results), lastError, at.UnixMilli())
 		if err != nil {
-			return fmt.Errorf("reschedule delivery %s: %w", it.Update.EventID, err)
+			return fmt.Errorf("reschedule delivery %s: %w", d.Update.EventID, err)
 		}
 		return nil
 	})
 }
 
-// Finish removes finished deliveries; call it in the transaction that records their outcome. Its rows are locked
-// in event_id order, the order every statement that locks more than one delivery without skipping uses, so two
-// of them cannot deadlock.
-func (q *Queue) Finish(ctx context.Context, eventIDs []string) error {
+// Finish removes finished deliveries in one transaction with record, which stores their outcomes, so that a
+// delivery is removed exactly when its outcome is stored. Its rows are locked in event_id order, the order every
+// statement that locks more than one delivery without skipping uses, so two of them cannot deadlock.
+func (q *Queue) Finish(ctx context.Context, eventIDs []string, record func(ctx context.Context) error) error {
 	if len(eventIDs) == 0 {
 		return nil
 	}
 	return sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
+		if err := record(ctx); err != nil {
+			return err
+		}
 		in, args := q.db.Dialect.InList("event_id", 1, slices.Sorted(slices.Values(eventIDs)))
 		_, err := tx.ExecContext(ctx, `
 			DELETE FROM deliveries

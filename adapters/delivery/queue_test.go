@@ -3,10 +3,14 @@ package delivery_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/passpush/passpush/app/push"
+	"github.com/passpush/passpush/domain/pass"
 
 	"github.com/passpush/passpush/adapters/delivery"
 	"github.com/passpush/passpush/adapters/sqldb"
@@ -41,10 +45,49 @@ func TestClaim_aContextEndedMidScanStillReturnsEveryClaimedRow(t *testing.T) {
 	}
 }
 
+// TestClaim_marksAnUpdateThatALaterOneOfItsPassFollowsAsSuperseded: a wallet needs only the latest state, so the
+// claim says when a later update of the same pass waits behind the one it returns; its progress survives a retry.
+func TestClaim_marksAnUpdateThatALaterOneOfItsPassFollowsAsSuperseded(t *testing.T) {
+	q := newQueue(t, sqldbtest.New(t))
+	enqueue(t, q, scheduled("t1", 2, 2)[:3]) // p0000 has two updates, p0001 one
+	claimed, err := q.Claim(context.Background(), 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	superseded := map[string]bool{}
+	for _, d := range claimed {
+		superseded[d.Update.EventID] = d.Superseded
+	}
+	if want := map[string]bool{"ev-0000-00": true, "ev-0001-00": false}; !maps.Equal(superseded, want) {
+		t.Fatalf("claimed %v (event → superseded), want %v", superseded, want)
+	}
+	first := claimed[slices.IndexFunc(claimed, func(d push.Delivery) bool { return d.Update.EventID == "ev-0000-00" })]
+	first.Attempts = 1
+	first.Progress = []pass.ChannelResult{{Channel: "apple", Outcome: "superseded", Delivered: true, Attempts: 1},
+		{Channel: "webhook", Attempts: 1, Detail: "webhook answered 503"}}
+	if err := q.Retry(context.Background(), first, time.Now().Add(-time.Second), "webhook answered 503"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := q.Claim(context.Background(), 10, time.Minute)
+	if err != nil || len(again) != 1 {
+		t.Fatalf("claim after the retry: %d deliveries (%v), want the retried one", len(again), err)
+	}
+	if !slices.EqualFunc(again[0].Progress, first.Progress, func(a, b pass.ChannelResult) bool { return a.Channel == b.Channel && a.Outcome == b.Outcome }) {
+		t.Errorf("progress after the retry: %+v, want %+v", again[0].Progress, first.Progress)
+	}
+	if err := q.Finish(context.Background(), []string{"ev-0000-00"}, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	last, err := q.Claim(context.Background(), 10, time.Minute)
+	if err != nil || len(last) != 1 || last[0].Update.EventID != "ev-0000-01" || last[0].Superseded {
+		t.Fatalf("after the first finished, claimed %+v (%v), want ev-0000-01 not superseded", last, err)
+	}
+}
+
 // TestRelease_handsClaimedDeliveriesBackAtOnce: what a stopping worker did not start is claimable again at once,
 // not after its lease.
 func TestRelease_handsClaimedDeliveriesBackAtOnce(t *testing.T) {
-	dbs := instances(t, 2)
+	dbs := sqldbtest.Instances(t, 2)
 	stopping, other := newQueue(t, dbs[0]), newQueue(t, dbs[1])
 	enqueue(t, stopping, scheduled("t1", 20, 1))
 	ctx := context.Background()
@@ -63,7 +106,7 @@ func TestRelease_handsClaimedDeliveriesBackAtOnce(t *testing.T) {
 
 // TestRenew_keepsDeliveriesFromOtherInstancesPastTheFirstLease: only the renewed deliveries stay hidden.
 func TestRenew_keepsDeliveriesFromOtherInstancesPastTheFirstLease(t *testing.T) {
-	dbs := instances(t, 2)
+	dbs := sqldbtest.Instances(t, 2)
 	holder, other := newQueue(t, dbs[0]), newQueue(t, dbs[1])
 	now := time.Now()
 	clock := func() time.Time { return now }
@@ -96,7 +139,7 @@ func TestRenew_keepsDeliveriesFromOtherInstancesPastTheFirstLease(t *testing.T) 
 // PostgreSQL found deadlocks (40P01) between claims, and between a claim and a finish.
 func TestClaimAndFinish_threeInstancesNeverDeadlockNorClaimARowTwice(t *testing.T) {
 	const passCount, updatesPerPass, lease = 150, 6, time.Minute
-	dbs := instances(t, 3)
+	dbs := sqldbtest.Instances(t, 3)
 	enqueue(t, newQueue(t, dbs[0]), scheduled("t1", passCount, updatesPerPass))
 
 	var mu sync.Mutex
@@ -167,10 +210,10 @@ func TestClaimAndFinish_threeInstancesNeverDeadlockNorClaimARowTwice(t *testing.
 				mu.Lock()
 				for _, it := range finish {
 					delete(holder, it.Update.EventID)
-					finishedVersions[it.Update.PassID] = append(finishedVersions[it.Update.PassID], it.StreamVersion)
+					finishedVersions[it.Update.PassID] = append(finishedVersions[it.Update.PassID], it.Update.Revision)
 				}
 				mu.Unlock()
-				if err := q.Finish(ctx, eventIDs(finish)); err != nil {
+				if err := q.Finish(ctx, eventIDs(finish), func(context.Context) error { return nil }); err != nil {
 					problem("instance %d: finish: %v", i, err)
 					return
 				}
@@ -203,7 +246,7 @@ func newQueue(t *testing.T, db *sqldb.DB) *delivery.Queue {
 	return q
 }
 
-func eventIDs(items []delivery.Item) []string {
+func eventIDs(items []push.Delivery) []string {
 	ids := make([]string, len(items))
 	for i, it := range items {
 		ids[i] = it.Update.EventID

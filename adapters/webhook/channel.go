@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,25 +19,65 @@ import (
 // SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the body, keyed with the webhook secret.
 const SignatureHeader = "X-Passpush-Signature"
 
-// Channel posts updates to one webhook.
+// Kind is the channel's name in results.
+const Kind = "webhook"
+
+// Endpoint is a tenant's webhook.
+type Endpoint struct {
+	URL    string
+	Secret string
+}
+
+// Endpoints reads tenants' webhooks.
+type Endpoints interface {
+	// Endpoint returns the tenant's webhook; ok is false when the tenant has none.
+	Endpoint(ctx context.Context, tenantID string) (e Endpoint, ok bool, err error)
+}
+
+// Channel posts updates to tenants' webhooks. A tenant has one webhook, so a pass has one target on it.
 type Channel struct {
-	client *http.Client
-	url    string
-	secret []byte
+	client    *http.Client
+	endpoints Endpoints
 }
 
 var _ push.Channel = Channel{}
 
-// NewChannel returns the channel of a webhook. client should have a timeout: a timeout is retried.
-func NewChannel(client *http.Client, url, secret string) (Channel, error) {
-	if client == nil || url == "" || secret == "" {
-		return Channel{}, fmt.Errorf("new webhook channel: client, url and secret are required")
+// NewChannel returns the webhook channel. client should have a timeout: a timeout is retried.
+func NewChannel(client *http.Client, endpoints Endpoints) (Channel, error) {
+	if client == nil || endpoints == nil {
+		return Channel{}, errors.New("new webhook channel: client and endpoints are required")
 	}
-	return Channel{client: client, url: url, secret: []byte(secret)}, nil
+	return Channel{client: client, endpoints: endpoints}, nil
 }
 
-// Name implements push.Channel.
-func (Channel) Name() string { return "webhook" }
+// Kind implements push.Channel.
+func (Channel) Kind() string { return Kind }
+
+// Targets implements push.Channel: the tenant's webhook, when it has one.
+func (c Channel) Targets(ctx context.Context, tenantID, _ string) ([]push.Target, error) {
+	_, ok, err := c.endpoints.Endpoint(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("webhook of tenant %s: %w", tenantID, err)
+	}
+	if !ok {
+		return nil, push.ErrNotSetUp
+	}
+	return []push.Target{{ID: "default"}}, nil
+}
+
+// body is the webhook's documented JSON: its names are a public contract, apart from how the update is queued.
+type body struct {
+	EventID              string            `json:"eventId"`
+	TenantID             string            `json:"tenantId"`
+	PassID               string            `json:"passId"`
+	PassType             string            `json:"passType"`
+	Version              int               `json:"version"`
+	Data                 map[string]string `json:"data"`
+	Message              string            `json:"message"`
+	JourneyID            string            `json:"journeyId"`
+	ActivityID           string            `json:"activityId"`
+	DefinitionInstanceID string            `json:"definitionInstanceId"`
+}
 
 // Sign returns the signature header value of body.
 func Sign(secret, body []byte) string {
@@ -45,34 +86,45 @@ func Sign(secret, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// Push implements push.Channel. 2xx is delivered; 5xx, 429 and network errors or timeouts are retryable;
-// any other status is final.
-func (c Channel) Push(ctx context.Context, u push.Update) error {
-	// The webhook body is the update as the app describes it: its JSON names are the documented contract.
-	payload, err := json.Marshal(u)
-	if err != nil {
-		return fmt.Errorf("encode webhook body: %w", err)
+// Push implements push.Channel. 2xx is delivered; 5xx, 429 and network errors or timeouts are retried; any
+// other status is final.
+func (c Channel) Push(ctx context.Context, _ push.Target, u push.Update) push.Outcome {
+	// Read again rather than carried in the target: a secret changed since the targets were listed applies.
+	endpoint, ok, err := c.endpoints.Endpoint(ctx, u.TenantID)
+	switch {
+	case err != nil:
+		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("read webhook: %v", err)}
+	case !ok:
+		return push.Outcome{Kind: push.Gone, Reason: "the tenant's webhook was removed"}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(payload))
+	payload, err := json.Marshal(body{
+		EventID: u.EventID, TenantID: u.TenantID, PassID: u.PassID, PassType: u.PassType, Version: u.Revision,
+		Data: u.Data, Message: u.Message, JourneyID: u.JourneyID, ActivityID: u.ActivityID,
+		DefinitionInstanceID: u.DefinitionInstanceID,
+	})
 	if err != nil {
-		return fmt.Errorf("webhook request: %w", err)
+		return push.Outcome{Kind: push.Rejected, Reason: fmt.Sprintf("encode webhook body: %v", err)}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint.URL, bytes.NewReader(payload))
+	if err != nil {
+		return push.Outcome{Kind: push.Rejected, Reason: fmt.Sprintf("webhook request: %v", err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "passpush-webhook/1")
-	req.Header.Set(SignatureHeader, Sign(c.secret, payload))
+	req.Header.Set(SignatureHeader, Sign([]byte(endpoint.Secret), payload))
 	res, err := c.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook: %w: %w", push.ErrRetryable, err)
+		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("webhook: %v", err)}
 	}
 	// Drain a little so the connection can be reused; the receiver's body is not ours to read in full.
 	_, _ = io.CopyN(io.Discard, res.Body, 4096)
 	_ = res.Body.Close()
 	switch {
 	case res.StatusCode >= 200 && res.StatusCode < 300:
-		return nil
+		return push.Outcome{Kind: push.Delivered}
 	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
-		return fmt.Errorf("webhook answered %d: %w", res.StatusCode, push.ErrRetryable)
+		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("webhook answered %d", res.StatusCode)}
 	default:
-		return fmt.Errorf("webhook answered %d", res.StatusCode)
+		return push.Outcome{Kind: push.Rejected, Reason: fmt.Sprintf("webhook answered %d", res.StatusCode)}
 	}
 }

@@ -1,92 +1,282 @@
 // Package push takes one scheduled update to a pass's channels: the port that each channel (the tenant's webhook,
 // APNs, Google Wallet) implements, and the fan-out that the delivery stage calls for each attempt. It changes no
 // state: what an attempt did is recorded by command.RecordPushOutcomes.
+//
+// A channel reaches a pass through targets (one webhook; each registered device; one Google object), and every
+// target has its own outcome. Progress is kept per target with the delivery, so a retry pushes only the targets
+// still missing, and one channel's final failure never cancels another channel's retry.
 package push
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/passpush/passpush/domain/pass"
 )
 
-// Update is one scheduled update on its way to a pass's channels.
+// Update is one scheduled update on its way to a pass's channels. Each channel encodes it its own way: the
+// webhook's JSON body and the delivery queue's row are theirs, not this type's.
 type Update struct {
 	// EventID is the id of the PassUpdateScheduled event: the same on every retry, so a receiver can dedupe.
-	EventID              string            `json:"eventId"`
-	TenantID             string            `json:"tenantId"`
-	PassID               string            `json:"passId"`
-	PassType             string            `json:"passType"`
-	Version              int               `json:"version"`
-	Data                 map[string]string `json:"data"`
-	Message              string            `json:"message"`
-	JourneyID            string            `json:"journeyId"`
-	ActivityID           string            `json:"activityId"`
-	DefinitionInstanceID string            `json:"definitionInstanceId"`
+	EventID  string
+	TenantID string
+	PassID   string
+	PassType string
+	// Revision is the pass's revision that the update produced.
+	Revision             int
+	Data                 map[string]string
+	Message              string
+	JourneyID            string
+	ActivityID           string
+	DefinitionInstanceID string
 }
 
-// Channel delivers updates to one kind of receiver: the tenant's webhook, APNs, Google Wallet.
+// Target is one receiver of a channel's pushes for a pass: the tenant's webhook, a registered device.
+type Target struct {
+	// ID identifies the target within its channel and stays the same across attempts: progress is kept by it.
+	ID string
+	// Credential names the credential the push is made with, e.g. a Pass Type ID; empty when there is one.
+	Credential string
+	// Address is where the push goes, e.g. a push token; empty when the credential says.
+	Address string
+}
+
+// OutcomeKind is what a push to one target did.
+type OutcomeKind string
+
+const (
+	// Delivered: the target took the update.
+	Delivered OutcomeKind = "delivered"
+	// Retry: the push may succeed later (a 5xx, a 429, a timeout).
+	Retry OutcomeKind = "retry"
+	// Gone: the target no longer exists and is forgotten; the update counts as delivered for it.
+	Gone OutcomeKind = "gone"
+	// Rejected: the push failed for good.
+	Rejected OutcomeKind = "rejected"
+)
+
+// Outcome is what a push to one target did, and why, for anything but Delivered.
+type Outcome struct {
+	Kind   OutcomeKind
+	Reason string
+}
+
+// Channel delivers updates to one kind of receiver.
 type Channel interface {
-	// Name identifies the channel in results, e.g. "webhook".
-	Name() string
-	// Push delivers the update. An error that wraps ErrRetryable may succeed later (5xx, 429, a timeout); any
-	// other error is final.
-	Push(ctx context.Context, u Update) error
+	// Kind names the channel in results: "webhook", "apple", "google".
+	Kind() string
+	// Targets lists the pass's targets on this channel. No targets means the pass is not installed there;
+	// ErrNotSetUp means the tenant does not use the channel for this pass, which leaves it out of the results.
+	Targets(ctx context.Context, tenantID, passID string) ([]Target, error)
+	// Push delivers the update to one target.
+	Push(ctx context.Context, t Target, u Update) Outcome
 }
 
-// ErrRetryable marks a push error worth retrying.
-var ErrRetryable = errors.New("retryable")
-
-// ChannelDirectory says which channels a pass has.
-type ChannelDirectory interface {
-	Channels(ctx context.Context, tenantID, passID string) ([]Channel, error)
+// LatestOnly is implemented by a channel that needs only a pass's latest state, as a wallet does: an update
+// that a later one of the same pass already follows in the queue is recorded as superseded there, not pushed.
+// Other channels get every update, in order.
+type LatestOnly interface {
+	LatestOnly() bool
 }
 
-// Attempt is what one attempt did, per channel pushed.
+// ErrNotSetUp is returned by Channel.Targets when the tenant has not set the channel up for the pass.
+var ErrNotSetUp = errors.New("channel not set up")
+
+// The outcomes of a channel that has settled, as pass.ChannelResult.Outcome records them.
+const (
+	ChannelDelivered    = "delivered"
+	ChannelFailed       = "failed"
+	ChannelNotInstalled = "not_installed"
+	ChannelSuperseded   = "superseded"
+)
+
+// Delivery is one update queued for its pass's channels, with what earlier attempts did.
+type Delivery struct {
+	Update Update
+	// CorrelationID is the id of the call that scheduled the update: the outcome event and the attempt's log
+	// lines carry it.
+	CorrelationID string
+	// Attempts is how many attempts were made before this one.
+	Attempts int
+	// Progress is each channel's result so far. A channel whose Outcome is set has settled and is not pushed again.
+	Progress []pass.ChannelResult
+	// Superseded is true when a later update of the same pass is queued behind this one.
+	Superseded bool
+}
+
+// Attempt is what one attempt did.
 type Attempt struct {
-	Results []pass.ChannelResult
-	// Retryable is true when a channel failed with a retryable error; Failed when one failed for good.
-	Retryable bool
-	Failed    bool
+	// Progress is each channel's result after the attempt.
+	Progress []pass.ChannelResult
+	// Pending is true while a channel waits for a retry. Otherwise every channel has settled.
+	Pending bool
+}
+
+// Failed reports whether a settled channel failed.
+func (a Attempt) Failed() bool {
+	return slices.ContainsFunc(a.Progress, func(r pass.ChannelResult) bool { return r.Outcome == ChannelFailed })
+}
+
+// Why lists the channels that have not delivered, with their reasons.
+func (a Attempt) Why() string {
+	var parts []string
+	for _, r := range a.Progress {
+		if !r.Delivered {
+			parts = append(parts, r.Channel+": "+r.Detail)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// GiveUp settles every channel still pending as failed, after the last attempt.
+func (a Attempt) GiveUp(reason string) Attempt {
+	for i, r := range a.Progress {
+		if r.Outcome == "" {
+			a.Progress[i].Outcome = ChannelFailed
+			a.Progress[i].Detail = strings.TrimPrefix(reason+": "+r.Detail, ": ")
+		}
+	}
+	a.Pending = false
+	return a
 }
 
 // FanOut pushes an update to each of its pass's channels.
 type FanOut struct {
-	channels ChannelDirectory
+	channels []Channel
+	// targetConcurrency bounds the pushes in flight for one channel of one update: a pass on many devices.
+	targetConcurrency int
 }
 
-// NewFanOut returns a fan-out through the directory's channels.
-func NewFanOut(channels ChannelDirectory) FanOut {
-	if channels == nil {
-		panic("nil channel directory")
-	}
-	return FanOut{channels: channels}
-}
-
-// Push pushes the update to every channel of its pass that delivered does not name: an earlier attempt
-// delivered to those, and they are not pushed again. A pass with no channel is delivered at once.
-func (f FanOut) Push(ctx context.Context, u Update, delivered map[string]bool) (Attempt, error) {
-	channels, err := f.channels.Channels(ctx, u.TenantID, u.PassID)
-	if err != nil {
-		return Attempt{}, fmt.Errorf("channels of pass %s: %w", u.PassID, err)
-	}
-	var attempt Attempt
+// NewFanOut returns a fan-out through channels, whose kinds must differ.
+func NewFanOut(channels ...Channel) (FanOut, error) {
+	kinds := map[string]bool{}
 	for _, ch := range channels {
-		if delivered[ch.Name()] {
+		if ch == nil || ch.Kind() == "" || kinds[ch.Kind()] {
+			return FanOut{}, errors.New("new fan-out: every channel must be set and of its own kind")
+		}
+		kinds[ch.Kind()] = true
+	}
+	return FanOut{channels: channels, targetConcurrency: 16}, nil
+}
+
+// Push pushes d to each channel that has not settled, and to each of its targets still missing. Channels are
+// pushed concurrently; each settles on its own.
+func (f FanOut) Push(ctx context.Context, d Delivery) Attempt {
+	results := make([]*pass.ChannelResult, len(f.channels))
+	var wg sync.WaitGroup
+	for i, ch := range f.channels {
+		previous, seen := findResult(d.Progress, ch.Kind())
+		if seen && previous.Outcome != "" {
+			results[i] = &previous
 			continue
 		}
-		result := pass.ChannelResult{Channel: ch.Name(), Delivered: true}
-		if err := ch.Push(ctx, u); err != nil {
-			result.Delivered = false
-			result.Detail = err.Error()
-			if errors.Is(err, ErrRetryable) {
-				attempt.Retryable = true
-			} else {
-				attempt.Failed = true
+		wg.Go(func() {
+			r, include := f.pushChannel(ctx, ch, d, previous)
+			if include {
+				results[i] = &r
 			}
-		}
-		attempt.Results = append(attempt.Results, result)
+		})
 	}
-	return attempt, nil
+	wg.Wait()
+	var a Attempt
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		a.Progress = append(a.Progress, *r)
+		a.Pending = a.Pending || r.Outcome == ""
+	}
+	// A channel that was pushed before and is no longer set up keeps its record.
+	for _, r := range d.Progress {
+		if _, ok := findResult(a.Progress, r.Channel); !ok {
+			a.Progress = append(a.Progress, r)
+		}
+	}
+	return a
+}
+
+// pushChannel makes one attempt on one channel, from its result so far. include is false for a channel the
+// tenant does not use for the pass.
+func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.ChannelResult) (_ pass.ChannelResult, include bool) {
+	r.Channel = ch.Kind()
+	if latest, ok := ch.(LatestOnly); ok && latest.LatestOnly() && d.Superseded {
+		return settle(r, ChannelSuperseded, ""), true
+	}
+	targets, err := ch.Targets(ctx, d.Update.TenantID, d.Update.PassID)
+	switch {
+	case errors.Is(err, ErrNotSetUp):
+		return r, r.Attempts > 0
+	case err != nil:
+		// The targets could not be read (the database is down): the channel tries again later.
+		r.Attempts++
+		r.Detail = fmt.Sprintf("list targets: %v", err)
+		return r, true
+	case len(targets) == 0 && r.Attempts == 0:
+		return settle(r, ChannelNotInstalled, ""), true
+	}
+	r.Attempts++
+	done := map[string]bool{}
+	for _, id := range slices.Concat(r.Pushed, r.Removed, r.Failed) {
+		done[id] = true
+	}
+	var mu sync.Mutex
+	var retries []string
+	sem := make(chan struct{}, f.targetConcurrency)
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		if done[t.ID] {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			o := ch.Push(ctx, t, d.Update)
+			mu.Lock()
+			defer mu.Unlock()
+			switch o.Kind {
+			case Delivered:
+				r.Pushed = append(r.Pushed, t.ID)
+			case Gone:
+				r.Removed = append(r.Removed, t.ID)
+			case Rejected:
+				r.Failed = append(r.Failed, t.ID)
+				r.Detail = o.Reason
+			default:
+				retries = append(retries, o.Reason)
+			}
+		})
+	}
+	wg.Wait()
+	for _, ids := range []*[]string{&r.Pushed, &r.Removed, &r.Failed} {
+		slices.Sort(*ids)
+	}
+	switch {
+	case len(retries) > 0:
+		slices.Sort(retries)
+		r.Detail = strings.Join(slices.Compact(retries), "; ")
+		return r, true
+	case len(r.Failed) > 0:
+		return settle(r, ChannelFailed, r.Detail), true
+	default:
+		return settle(r, ChannelDelivered, ""), true
+	}
+}
+
+// settle ends a channel's part of a delivery.
+func settle(r pass.ChannelResult, outcome, detail string) pass.ChannelResult {
+	r.Outcome, r.Detail = outcome, detail
+	r.Delivered = outcome != ChannelFailed
+	return r
+}
+
+func findResult(results []pass.ChannelResult, channel string) (pass.ChannelResult, bool) {
+	i := slices.IndexFunc(results, func(r pass.ChannelResult) bool { return r.Channel == channel })
+	if i < 0 {
+		return pass.ChannelResult{}, false
+	}
+	return results[i], true
 }

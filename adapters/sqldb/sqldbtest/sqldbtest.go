@@ -71,3 +71,28 @@ func New(t testing.TB) *sqldb.DB {
 	}
 	return db
 }
+
+// Instances opens n handles on one fresh database, as n passpush processes would: separate pools on PostgreSQL.
+// SQLite serves a single instance, so there the n share one handle, as workers in one process would.
+func Instances(t testing.TB, n int) []*sqldb.DB {
+	t.Helper()
+	ctx := context.Background()
+	url := NewURL(t)
+	dbs := make([]*sqldb.DB, n)
+	for i := range dbs {
+		if i > 0 && dbs[0].Dialect.Name == sqldb.SQLite.Name {
+			dbs[i] = dbs[0]
+			continue
+		}
+		db, err := sqldb.Open(ctx, url, sqldb.Config{})
+		if err != nil {
+			t.Fatalf("open instance %d: %v", i, err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		dbs[i] = db
+	}
+	if _, err := sqldb.Migrate(ctx, dbs[0]); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return dbs
+}

@@ -1,8 +1,10 @@
+// Package delivery is the delivery stage: it drives the application from the delivery queue, as the HTTP port
+// does from a request. It claims due deliveries, pushes them through the pass's channels many at a time, and
+// records each outcome in the transaction that removes its delivery.
 package delivery
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,13 +13,36 @@ import (
 	"sync"
 	"time"
 
-	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/sirupsen/logrus"
+
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/correlation"
 	"github.com/passpush/passpush/app/push"
 	"github.com/passpush/passpush/domain/pass"
-	"github.com/sirupsen/logrus"
 )
+
+// Queue is where deliveries wait: adapters/delivery.Queue.
+type Queue interface {
+	// Claim leases up to limit due deliveries, each the oldest pending one of its pass.
+	Claim(ctx context.Context, limit int, lease time.Duration) ([]push.Delivery, error)
+	// Renew extends the lease of deliveries in flight; Release hands unstarted ones back.
+	Renew(ctx context.Context, eventIDs []string, lease time.Duration) error
+	Release(ctx context.Context, eventIDs []string) error
+	// Retry keeps d's progress and makes it due again at at.
+	Retry(ctx context.Context, d push.Delivery, at time.Time, lastError string) error
+	// Finish removes deliveries in one transaction with record, which stores their outcomes.
+	Finish(ctx context.Context, eventIDs []string, record func(ctx context.Context) error) error
+}
+
+// Pusher makes one attempt of a delivery: push.FanOut.
+type Pusher interface {
+	Push(ctx context.Context, d push.Delivery) push.Attempt
+}
+
+// OutcomeRecorder records how deliveries ended: command.RecordPushOutcomesHandler.
+type OutcomeRecorder interface {
+	Handle(ctx context.Context, cmd command.RecordPushOutcomes) error
+}
 
 // Config tunes the delivery stage. Zero fields take the defaults.
 type Config struct {
@@ -142,35 +167,34 @@ func (c Config) Validate() error {
 
 // Worker runs the delivery stage.
 type Worker struct {
-	db       *sqldb.DB
-	queue    *Queue
+	queue    Queue
 	accepted AcceptedCounter
-	fanOut   push.FanOut
-	record   command.RecordPushOutcomesHandler
+	pusher   Pusher
+	record   OutcomeRecorder
 	config   Config
 	log      *logrus.Entry
 }
 
-// NewWorker returns a worker over queue that pushes with fanOut and records outcomes with record, holding
+// NewWorker returns a worker over queue that pushes with pusher and records outcomes with record, holding
 // deliveries back while accepted counts a burst.
-func NewWorker(db *sqldb.DB, queue *Queue, accepted AcceptedCounter, fanOut push.FanOut,
-	record command.RecordPushOutcomesHandler, config Config, log *logrus.Entry) (*Worker, error) {
+func NewWorker(queue Queue, accepted AcceptedCounter, pusher Pusher, record OutcomeRecorder, config Config,
+	log *logrus.Entry) (*Worker, error) {
 	config.setDefaults()
 	if err := config.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid delivery config: %w", err)
 	}
-	if db == nil || queue == nil || accepted == nil || log == nil {
-		return nil, errors.New("new delivery worker: db, queue, accepted counter and log are required")
+	if queue == nil || accepted == nil || pusher == nil || record == nil || log == nil {
+		return nil, errors.New("new delivery worker: queue, accepted counter, pusher, recorder and log are required")
 	}
-	return &Worker{db: db, queue: queue, accepted: accepted, fanOut: fanOut, record: record, config: config, log: log}, nil
+	return &Worker{queue: queue, accepted: accepted, pusher: pusher, record: record, config: config, log: log}, nil
 }
 
 // finished is an attempt's result, waiting to be written.
 type finished struct {
-	item    Item
-	outcome *pass.PushOutcome // nil: retry at retryAt
-	retryAt time.Time
-	lastErr string
+	delivery push.Delivery
+	outcome  *pass.PushOutcome // nil: retry at retryAt
+	retryAt  time.Time
+	lastErr  string
 }
 
 // Run claims and delivers until ctx ends, then hands back what it claimed but did not start, waits for the
@@ -232,14 +256,10 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.release(items)
 			break
 		}
-		for _, it := range items {
+		for _, d := range items {
 			slots <- struct{}{}
-			inFlight.Add(1)
-			held.add(it.Update.EventID)
-			go func(it Item) {
-				defer inFlight.Done()
-				done <- w.attempt(attemptCtx, it)
-			}(it)
+			held.add(d.Update.EventID)
+			inFlight.Go(func() { done <- w.attempt(attemptCtx, d) })
 		}
 	}
 	inFlight.Wait()
@@ -251,10 +271,10 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // release hands back claimed deliveries that were not started, in one statement.
-func (w *Worker) release(items []Item) {
+func (w *Worker) release(items []push.Delivery) {
 	ids := make([]string, len(items))
-	for i, it := range items {
-		ids[i] = it.Update.EventID
+	for i, d := range items {
+		ids[i] = d.Update.EventID
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.config.Lease)
 	defer cancel()
@@ -308,76 +328,29 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// attempt pushes one delivery to the channels that have not taken it and decides what happens next.
-func (w *Worker) attempt(ctx context.Context, it Item) finished {
-	ctx, cancel := context.WithTimeout(correlation.WithID(ctx, it.CorrelationID), w.config.AttemptTimeout)
+// attempt pushes one delivery to the channels and targets that have not taken it, and decides what happens next:
+// a retry while a channel waits for one, the outcome once every channel has settled.
+func (w *Worker) attempt(ctx context.Context, d push.Delivery) finished {
+	ctx, cancel := context.WithTimeout(correlation.WithID(ctx, d.CorrelationID), w.config.AttemptTimeout)
 	defer cancel()
-	delivered := map[string]bool{}
-	for _, r := range it.Results {
-		if r.Delivered {
-			delivered[r.Channel] = true
-		}
-	}
-	it.Attempts++
-	attempt, err := w.fanOut.Push(ctx, it.Update, delivered)
-	it.Results = mergeResults(it.Results, attempt.Results)
-	why := failures(it.Results)
-	if err != nil {
-		// The channels could not even be looked up (the database is down): try again later.
-		attempt = push.Attempt{Retryable: true}
-		why = err.Error()
-		w.log.WithError(err).WithFields(logrus.Fields{"event_id": it.Update.EventID, "correlation_id": it.CorrelationID}).
-			Warn("delivery attempt failed")
-	}
-	outcome := pass.PushOutcome{
-		Revision: it.Update.Version, ScheduledEventID: it.Update.EventID, JourneyID: it.Update.JourneyID,
-		CorrelationID: it.CorrelationID, Channels: it.Results,
-	}
+	a := w.pusher.Push(ctx, d)
+	d.Attempts++
+	d.Progress = a.Progress
+	reason := ""
 	switch {
-	case attempt.Failed:
-		outcome.Reason = "rejected: " + why
-		return finished{item: it, outcome: &outcome}
-	case attempt.Retryable && it.Attempts >= w.config.MaxAttempts:
-		outcome.Reason = fmt.Sprintf("gave up after %d attempts: %s", it.Attempts, why)
-		return finished{item: it, outcome: &outcome}
-	case attempt.Retryable:
-		backoff := min(w.config.Backoff<<min(it.Attempts-1, 20), w.config.MaxBackoff)
-		return finished{item: it, retryAt: time.Now().Add(backoff), lastErr: why}
-	default:
-		outcome.Delivered = true
-		return finished{item: it, outcome: &outcome}
+	case a.Pending && d.Attempts < w.config.MaxAttempts:
+		backoff := min(w.config.Backoff<<min(d.Attempts-1, 20), w.config.MaxBackoff)
+		return finished{delivery: d, retryAt: time.Now().Add(backoff), lastErr: a.Why()}
+	case a.Pending:
+		reason = fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, a.Why())
+		a = a.GiveUp(fmt.Sprintf("gave up after %d attempts", d.Attempts))
+	case a.Failed():
+		reason = "rejected: " + a.Why()
 	}
-}
-
-// mergeResults keeps one result per channel, adding up its attempts.
-func mergeResults(previous, latest []pass.ChannelResult) []pass.ChannelResult {
-	merged := make([]pass.ChannelResult, 0, len(previous)+len(latest))
-	attempts := map[string]int{}
-	for _, r := range previous {
-		attempts[r.Channel] = r.Attempts
-	}
-	replaced := map[string]bool{}
-	for _, r := range latest {
-		r.Attempts = attempts[r.Channel] + 1
-		replaced[r.Channel] = true
-		merged = append(merged, r)
-	}
-	for _, r := range previous {
-		if !replaced[r.Channel] {
-			merged = append(merged, r)
-		}
-	}
-	return merged
-}
-
-func failures(results []pass.ChannelResult) string {
-	var parts []string
-	for _, r := range results {
-		if !r.Delivered {
-			parts = append(parts, r.Channel+": "+r.Detail)
-		}
-	}
-	return strings.Join(parts, "; ")
+	return finished{delivery: d, outcome: &pass.PushOutcome{
+		Revision: d.Update.Revision, ScheduledEventID: d.Update.EventID, JourneyID: d.Update.JourneyID,
+		CorrelationID: d.CorrelationID, Channels: a.Progress, Delivered: !a.Failed(), Reason: reason,
+	}}
 }
 
 // renewLoop renews the lease of every delivery held, every third of the lease, in one statement. It runs beside
@@ -412,7 +385,7 @@ func (w *Worker) flushLoop(done <-chan finished, slots <-chan struct{}, held *he
 	ticker := time.NewTicker(w.config.FlushInterval)
 	defer ticker.Stop()
 	written := func(f finished) {
-		held.remove(f.item.Update.EventID)
+		held.remove(f.delivery.Update.EventID)
 		<-slots
 	}
 	flush := func() {
@@ -454,7 +427,7 @@ func (w *Worker) flush(batch []finished, written func(finished)) (rest []finishe
 		}
 		// A retry is written once: written again after another instance claimed the row, it would hand that
 		// instance's lease back.
-		if err := w.queue.Retry(ctx, f.item, f.retryAt, f.lastErr); err != nil {
+		if err := w.queue.Retry(ctx, f.delivery, f.retryAt, f.lastErr); err != nil {
 			return append(outcomes, batch[i:]...), err
 		}
 		written(f)
@@ -464,26 +437,27 @@ func (w *Worker) flush(batch []finished, written func(finished)) (rest []finishe
 	}
 	// Tenants and rows in one order, so that two flushes that overlap (a lease ran out) lock in the same order.
 	slices.SortFunc(outcomes, func(a, b finished) int {
-		return strings.Compare(a.item.Update.TenantID+"\x00"+a.item.Update.EventID, b.item.Update.TenantID+"\x00"+b.item.Update.EventID)
+		ua, ub := a.delivery.Update, b.delivery.Update
+		return strings.Compare(ua.TenantID+"\x00"+ua.EventID, ub.TenantID+"\x00"+ub.EventID)
 	})
 	var tenantIDs []string
 	byTenant := map[string][]command.PassPushOutcome{}
 	ids := make([]string, 0, len(outcomes))
 	for _, f := range outcomes {
-		tenantID := f.item.Update.TenantID
-		if _, ok := byTenant[tenantID]; !ok {
-			tenantIDs = append(tenantIDs, tenantID)
+		u := f.delivery.Update
+		if _, ok := byTenant[u.TenantID]; !ok {
+			tenantIDs = append(tenantIDs, u.TenantID)
 		}
-		byTenant[tenantID] = append(byTenant[tenantID], command.PassPushOutcome{PassID: f.item.Update.PassID, Outcome: *f.outcome})
-		ids = append(ids, f.item.Update.EventID)
+		byTenant[u.TenantID] = append(byTenant[u.TenantID], command.PassPushOutcome{PassID: u.PassID, Outcome: *f.outcome})
+		ids = append(ids, u.EventID)
 	}
-	err = sqldb.InTx(ctx, w.db, func(ctx context.Context, tx *sql.Tx) error {
+	err = w.queue.Finish(ctx, ids, func(ctx context.Context) error {
 		for _, tenantID := range tenantIDs {
 			if err := w.record.Handle(ctx, command.RecordPushOutcomes{TenantID: tenantID, Outcomes: byTenant[tenantID]}); err != nil {
 				return err
 			}
 		}
-		return w.queue.Finish(ctx, ids)
+		return nil
 	})
 	if err != nil {
 		return outcomes, err

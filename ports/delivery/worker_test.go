@@ -8,14 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passpush/passpush/app/push"
+
 	"github.com/passpush/passpush/adapters/delivery"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
+	deliverystage "github.com/passpush/passpush/ports/delivery"
 )
 
 // TestWorker_renewsTheLeaseOfAPushThatOutlastsIt: a push in flight longer than the lease stays hidden from other
 // instances, because its holder renews the lease; with the lease alone another instance took it after one lease.
 func TestWorker_renewsTheLeaseOfAPushThatOutlastsIt(t *testing.T) {
-	dbs := instances(t, 2)
+	dbs := sqldbtest.Instances(t, 2)
 	s := newStage(t, dbs[0])
 	s.runProjections()
 	release := make(chan struct{})
@@ -27,7 +30,7 @@ func TestWorker_renewsTheLeaseOfAPushThatOutlastsIt(t *testing.T) {
 	s.schedule("t1", 1, 1)
 
 	const lease = 300 * time.Millisecond
-	s.run(s.worker(s.svc.Deliveries, delivery.Config{Lease: lease, AttemptTimeout: time.Minute}))
+	s.run(s.worker(s.svc.Deliveries, deliverystage.Config{Lease: lease, AttemptTimeout: time.Minute}))
 	t.Cleanup(open) // before the worker stops, which waits for the held push
 	poll(t, 10*time.Second, "the push to start", func() bool { return len(rcv.received()) == 1 })
 	eventID := rcv.received()[0].EventID
@@ -58,23 +61,19 @@ func TestWorker_renewsTheLeaseOfAPushThatOutlastsIt(t *testing.T) {
 // TestWorker_aStopHandsEveryUnstartedDeliveryBack: a worker told to stop while its claim was being read pushes none
 // of what it claimed and hands all of it back in one statement, so another instance takes it at once.
 func TestWorker_aStopHandsEveryUnstartedDeliveryBack(t *testing.T) {
-	dbs := instances(t, 2)
+	dbs := sqldbtest.Instances(t, 2)
 	s := newStage(t, dbs[0])
 	s.runProjections()
 	rcv := newReceiver(t, ok)
 	s.tenantWithWebhook("t1", rcv.url)
 	s.schedule("t1", 50, 1)
 
-	queue, err := delivery.NewQueue(dbs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	interrupted := make(chan struct{})
 	var once sync.Once
-	// The stop (SIGTERM) comes while the first claim is read.
-	delivery.SetScanned(queue, func() { once.Do(func() { cancel(); close(interrupted) }) })
-	stop := s.runUntil(s.worker(queue, delivery.Config{Lease: time.Minute}), ctx, cancel)
+	// The stop (SIGTERM) comes while the first claim is in flight.
+	queue := stopDuringClaim{Queue: newQueue(t, dbs[0]), stop: func() { once.Do(func() { cancel(); close(interrupted) }) }}
+	stop := s.runUntil(s.worker(queue, deliverystage.Config{Lease: time.Minute}), ctx, cancel)
 	select {
 	case <-interrupted:
 	case <-time.After(10 * time.Second):
@@ -112,7 +111,7 @@ func TestWorker_outcomesCarryTheCorrelationIdOfTheirUpdate(t *testing.T) {
 	})
 	s.tenantWithWebhook("t1", rcv.url)
 	s.schedule("t1", 2, 1)
-	s.run(s.worker(s.svc.Deliveries, delivery.Config{}))
+	s.run(s.worker(s.svc.Deliveries, deliverystage.Config{}))
 
 	poll(t, 10*time.Second, "both outcomes", func() bool {
 		o := s.outcomes("t1", 2)
@@ -132,7 +131,7 @@ func TestWorker_outcomesCarryTheCorrelationIdOfTheirUpdate(t *testing.T) {
 // attempt, in order per pass, and no instance reports an error (a deadlock, 40P01, is logged and retried).
 func TestWorker_threeInstancesDeliverEveryUpdateOnceInOrderWithoutDeadlock(t *testing.T) {
 	const passCount, updatesPerPass = 100, 5
-	dbs := instances(t, 3)
+	dbs := sqldbtest.Instances(t, 3)
 	var mu sync.Mutex
 	attempts := map[string]int{}
 	rcv := newReceiver(t, func(c call) int {
@@ -151,7 +150,7 @@ func TestWorker_threeInstancesDeliverEveryUpdateOnceInOrderWithoutDeadlock(t *te
 	stages[0].runProjections()
 	stages[0].tenantWithWebhook("t1", rcv.url)
 	stages[0].schedule("t1", passCount, updatesPerPass)
-	config := delivery.Config{Concurrency: 64, Backoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+	config := deliverystage.Config{Concurrency: 64, Backoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}
 	for _, s := range stages {
 		s.run(s.worker(s.svc.Deliveries, config))
 	}
@@ -188,41 +187,55 @@ func TestWorker_threeInstancesDeliverEveryUpdateOnceInOrderWithoutDeadlock(t *te
 
 // TestConfig_retriesForADayByDefault: a receiver that is down for less than a day loses nothing.
 func TestConfig_retriesForADayByDefault(t *testing.T) {
-	c := delivery.WithDefaults(delivery.Config{})
+	c := deliverystage.WithDefaults(deliverystage.Config{})
 	if c.Lease != 10*time.Second || c.MaxBackoff != 10*time.Minute || c.Backoff != time.Second {
 		t.Errorf("lease %s, backoff %s to %s; want 10s, and 1s to 10m", c.Lease, c.Backoff, c.MaxBackoff)
 	}
-	if span := schedule(c); span < 23*time.Hour || span > delivery.RetryWindow {
-		t.Errorf("the default %d attempts span %s of backoff, want about %s", c.MaxAttempts, span, delivery.RetryWindow)
+	if span := schedule(c); span < 23*time.Hour || span > deliverystage.RetryWindow {
+		t.Errorf("the default %d attempts span %s of backoff, want about %s", c.MaxAttempts, span, deliverystage.RetryWindow)
 	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("defaults do not validate: %v", err)
 	}
 	// A shorter longest backoff means more attempts in the same day.
-	short := delivery.WithDefaults(delivery.Config{MaxBackoff: time.Minute})
-	if span := schedule(short); span < 23*time.Hour || span > delivery.RetryWindow {
+	short := deliverystage.WithDefaults(deliverystage.Config{MaxBackoff: time.Minute})
+	if span := schedule(short); span < 23*time.Hour || span > deliverystage.RetryWindow {
 		t.Errorf("with a 1m max backoff, %d attempts span %s, want about a day", short.MaxAttempts, span)
 	}
 	// An attempt may take longer than the lease: the lease is renewed while it is in flight.
-	long := delivery.WithDefaults(delivery.Config{Lease: time.Second, AttemptTimeout: time.Minute})
+	long := deliverystage.WithDefaults(deliverystage.Config{Lease: time.Second, AttemptTimeout: time.Minute})
 	if err := long.Validate(); err != nil {
 		t.Errorf("an attempt timeout over the lease: %v", err)
 	}
-	for name, c := range map[string]delivery.Config{
+	for name, c := range map[string]deliverystage.Config{
 		"a lease too short to renew":    {Lease: time.Millisecond},
 		"a max backoff under the first": {Backoff: time.Minute, MaxBackoff: time.Second},
 	} {
-		if err := delivery.WithDefaults(c).Validate(); err == nil {
+		if err := deliverystage.WithDefaults(c).Validate(); err == nil {
 			t.Errorf("%s validates", name)
 		}
 	}
 }
 
 // schedule is how long the waits between c's attempts add up to.
-func schedule(c delivery.Config) time.Duration {
+func schedule(c deliverystage.Config) time.Duration {
 	var total time.Duration
 	for attempt := 1; attempt < c.MaxAttempts; attempt++ {
 		total += min(c.Backoff<<min(attempt-1, 20), c.MaxBackoff)
 	}
 	return total
+}
+
+// stopDuringClaim calls stop when a claim has leased its rows, before the worker gets them.
+type stopDuringClaim struct {
+	*delivery.Queue
+	stop func()
+}
+
+func (q stopDuringClaim) Claim(ctx context.Context, limit int, lease time.Duration) ([]push.Delivery, error) {
+	claimed, err := q.Queue.Claim(ctx, limit, lease)
+	if len(claimed) > 0 {
+		q.stop()
+	}
+	return claimed, err
 }

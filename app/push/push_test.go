@@ -1,0 +1,194 @@
+package push_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/passpush/passpush/app/push"
+	"github.com/passpush/passpush/domain/pass"
+)
+
+// scripted is a channel whose targets answer from a script, one outcome per push, and which records its pushes.
+// It stands for a receiver the fan-out cannot tell apart from a real one: the fan-out sees only the port.
+type scripted struct {
+	kind       string
+	targets    []string
+	targetsErr error
+	latestOnly bool
+	script     map[string][]push.Outcome // target → outcomes of its successive pushes
+
+	mu     sync.Mutex
+	pushes []string
+}
+
+func (c *scripted) Kind() string     { return c.kind }
+func (c *scripted) LatestOnly() bool { return c.latestOnly }
+
+func (c *scripted) Targets(context.Context, string, string) ([]push.Target, error) {
+	if c.targetsErr != nil {
+		return nil, c.targetsErr
+	}
+	var ts []push.Target
+	for _, id := range c.targets {
+		ts = append(ts, push.Target{ID: id})
+	}
+	return ts, nil
+}
+
+func (c *scripted) Push(_ context.Context, t push.Target, _ push.Update) push.Outcome {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pushes = append(c.pushes, t.ID)
+	outcomes := c.script[t.ID]
+	if len(outcomes) == 0 {
+		return push.Outcome{Kind: push.Delivered}
+	}
+	c.script[t.ID] = outcomes[1:]
+	return outcomes[0]
+}
+
+func (c *scripted) pushed() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := slices.Clone(c.pushes)
+	slices.Sort(out)
+	c.pushes = nil
+	return out
+}
+
+func fanOut(t *testing.T, channels ...push.Channel) push.FanOut {
+	t.Helper()
+	f, err := push.NewFanOut(channels...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func result(t *testing.T, a push.Attempt, channel string) pass.ChannelResult {
+	t.Helper()
+	for _, r := range a.Progress {
+		if r.Channel == channel {
+			return r
+		}
+	}
+	t.Fatalf("no result for channel %s in %+v", channel, a.Progress)
+	return pass.ChannelResult{}
+}
+
+var (
+	retry  = push.Outcome{Kind: push.Retry, Reason: "503"}
+	reject = push.Outcome{Kind: push.Rejected, Reason: "403 certificate refused"}
+	gone   = push.Outcome{Kind: push.Gone, Reason: "410"}
+)
+
+// One channel's final failure does not cancel another channel's retry: the attempt stays pending, and the next
+// attempt pushes only the channel that waits.
+func TestFanOut_aFinalFailureDoesNotCancelAnotherChannelsRetry(t *testing.T) {
+	webhook := &scripted{kind: "webhook", targets: []string{"default"}, script: map[string][]push.Outcome{"default": {retry}}}
+	wallet := &scripted{kind: "apple", targets: []string{"d1"}, script: map[string][]push.Outcome{"d1": {reject}}}
+	f := fanOut(t, webhook, wallet)
+	d := push.Delivery{Update: push.Update{EventID: "e1", TenantID: "t", PassID: "p"}}
+
+	first := f.Push(context.Background(), d)
+	if !first.Pending {
+		t.Fatalf("after a retryable webhook error and a rejected wallet, the attempt is settled (%+v); want pending", first.Progress)
+	}
+	if r := result(t, first, "apple"); r.Outcome != push.ChannelFailed || r.Delivered || !slices.Equal(r.Failed, []string{"d1"}) {
+		t.Errorf("apple after its rejection: %+v, want failed with d1", r)
+	}
+	if r := result(t, first, "webhook"); r.Outcome != "" || r.Attempts != 1 {
+		t.Errorf("webhook after its 503: %+v, want pending after 1 attempt", r)
+	}
+	webhook.pushed()
+	wallet.pushed()
+
+	d.Progress = first.Progress
+	second := f.Push(context.Background(), d)
+	if second.Pending || !second.Failed() {
+		t.Fatalf("second attempt: pending %v, failed %v; want settled with apple failed", second.Pending, second.Failed())
+	}
+	if r := result(t, second, "webhook"); r.Outcome != push.ChannelDelivered || r.Attempts != 2 || !r.Delivered {
+		t.Errorf("webhook after its retry: %+v, want delivered after 2 attempts", r)
+	}
+	if got := wallet.pushed(); len(got) != 0 {
+		t.Errorf("the failed channel was pushed again: %v", got)
+	}
+	if got := webhook.pushed(); !slices.Equal(got, []string{"default"}) {
+		t.Errorf("the webhook's retry pushed %v, want [default]", got)
+	}
+}
+
+// A retry pushes only the targets still missing; a target that is gone is forgotten and counts as delivered.
+func TestFanOut_aRetryPushesOnlyTheMissingTargets(t *testing.T) {
+	wallet := &scripted{kind: "apple", targets: []string{"d1", "d2", "d3"},
+		script: map[string][]push.Outcome{"d2": {retry}, "d3": {gone}}}
+	f := fanOut(t, wallet)
+	d := push.Delivery{Update: push.Update{EventID: "e1", TenantID: "t", PassID: "p"}}
+
+	first := f.Push(context.Background(), d)
+	if got := wallet.pushed(); !slices.Equal(got, []string{"d1", "d2", "d3"}) {
+		t.Fatalf("first attempt pushed %v", got)
+	}
+	r := result(t, first, "apple")
+	if !first.Pending || !slices.Equal(r.Pushed, []string{"d1"}) || !slices.Equal(r.Removed, []string{"d3"}) {
+		t.Fatalf("after the first attempt: pending %v, %+v; want pending, d1 pushed, d3 removed", first.Pending, r)
+	}
+	d.Progress = first.Progress
+	second := f.Push(context.Background(), d)
+	if got := wallet.pushed(); !slices.Equal(got, []string{"d2"}) {
+		t.Errorf("the retry pushed %v, want only [d2]", got)
+	}
+	r = result(t, second, "apple")
+	if second.Pending || second.Failed() || r.Outcome != push.ChannelDelivered || !slices.Equal(r.Pushed, []string{"d1", "d2"}) {
+		t.Errorf("after the retry: %+v, want delivered to d1 and d2", r)
+	}
+}
+
+// A pass with no target on a channel is not installed there; a channel the tenant has not set up is left out;
+// a channel whose targets can't be read waits for a retry.
+func TestFanOut_noTargetsNotSetUpAndUnreadableTargets(t *testing.T) {
+	none := &scripted{kind: "apple"}
+	off := &scripted{kind: "google", targetsErr: push.ErrNotSetUp}
+	down := &scripted{kind: "webhook", targetsErr: errors.New("database is down")}
+	a := fanOut(t, none, off, down).Push(context.Background(), push.Delivery{Update: push.Update{EventID: "e1"}})
+	if r := result(t, a, "apple"); r.Outcome != push.ChannelNotInstalled || !r.Delivered {
+		t.Errorf("apple without devices: %+v, want not_installed", r)
+	}
+	if slices.ContainsFunc(a.Progress, func(r pass.ChannelResult) bool { return r.Channel == "google" }) {
+		t.Errorf("a channel that is not set up is in the results: %+v", a.Progress)
+	}
+	if r := result(t, a, "webhook"); r.Outcome != "" || !a.Pending {
+		t.Errorf("webhook whose targets could not be read: %+v, pending %v; want pending", r, a.Pending)
+	}
+	gaveUp := a.GiveUp("gave up after 1 attempts")
+	if r := result(t, gaveUp, "webhook"); r.Outcome != push.ChannelFailed || gaveUp.Pending {
+		t.Errorf("given up: %+v, want failed", r)
+	}
+}
+
+// A wallet needs only the latest state: a superseded update is recorded as such there and not pushed, while the
+// webhook still gets it.
+func TestFanOut_aSupersededUpdateSkipsOnlyLatestOnlyChannels(t *testing.T) {
+	webhook := &scripted{kind: "webhook", targets: []string{"default"}}
+	wallet := &scripted{kind: "apple", targets: []string{"d1"}, latestOnly: true}
+	a := fanOut(t, webhook, wallet).Push(context.Background(), push.Delivery{Update: push.Update{EventID: "e1"}, Superseded: true})
+	if got := wallet.pushed(); len(got) != 0 {
+		t.Errorf("the wallet got a superseded update: %v", got)
+	}
+	if got := webhook.pushed(); !slices.Equal(got, []string{"default"}) {
+		t.Errorf("the webhook got %v, want the update", got)
+	}
+	if r := result(t, a, "apple"); r.Outcome != push.ChannelSuperseded || !r.Delivered {
+		t.Errorf("apple: %+v, want superseded", r)
+	}
+}
+
+func TestNewFanOut_refusesTwoChannelsOfOneKind(t *testing.T) {
+	if _, err := push.NewFanOut(&scripted{kind: "webhook"}, &scripted{kind: "webhook"}); err == nil {
+		t.Error("two webhook channels were accepted")
+	}
+}

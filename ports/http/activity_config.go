@@ -118,7 +118,7 @@ func newActivityConfig(t tenant.Tenant, base string) activityConfig {
 	for _, stage := range activity.Stages {
 		c.ConfigurationArguments[string(stage)] = activityEndpoint{URL: base + "/" + string(stage), UseJWT: true}
 	}
-	// The keys the configuration page writes (see ui/activity.js) and execute reads (see sfmc_arguments.go).
+	// The keys the configuration page writes (see ui/activity.js) and execute reads (see scheduleCall in sfmc.go).
 	// Each field update is an inArgument of its own, named after the field, so no schema can list them all.
 	in := func(key string) map[string]argumentSchema {
 		return map[string]argumentSchema{key: {DataType: "Text", IsNullable: true, Direction: "in"}}

@@ -40,12 +40,6 @@ func isTooLarge(err error) bool {
 	return errors.As(err, &tooLarge)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 // fieldValues is a pass's data: field name to text. Numbers and booleans are taken as their text, because the
 // systems that feed passes (CSV exports, SFMC data extensions) often send a balance as a number.
 type fieldValues map[string]string

@@ -2,6 +2,7 @@
 package httpport
 
 import (
+	"encoding/json"
 	"errors"
 	"github.com/passpush/passpush/domain/activity"
 	"net/http"
@@ -90,6 +91,13 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 
 func (s server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// writeJSON answers v with status; respondError answers an error, through httperr.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func (s server) respondError(w http.ResponseWriter, r *http.Request, err error) {

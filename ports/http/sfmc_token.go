@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -37,6 +38,19 @@ func invalidJWT(message string) *httperr.Error {
 type sfmcBody struct {
 	token string
 	plain json.RawMessage
+}
+
+// readSFMCRequest reads the body of a Journey Builder call. A body over the limit keeps its
+// *http.MaxBytesError (413); any other read failure is a bad request.
+func readSFMCRequest(r *http.Request) (sfmcBody, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		if isTooLarge(err) {
+			return sfmcBody{}, err
+		}
+		return sfmcBody{}, httperr.BadRequest("could not read the request body")
+	}
+	return readSFMCBody(body)
 }
 
 // readSFMCBody tells the three shapes apart. Anything else is not a request we understand: 400.

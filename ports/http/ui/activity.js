@@ -2,7 +2,7 @@
 // it through Postmonger.
 //
 // What it saves, in arguments.execute.inArguments, is an array of single-key objects that execute reads (see
-// ports/http/sfmc_arguments.go), in this order:
+// scheduleCall in ports/http/sfmc.go), in this order:
 //
 //   {"email" | "customId" | "passId": "<identifier or data binding>"}   always, exactly one
 //   {"passType": "<pass type>"}                                          when set

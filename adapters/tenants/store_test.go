@@ -2,11 +2,14 @@ package tenants_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/passpush/passpush/adapters/credentials"
+	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/adapters/tenants"
 	"github.com/passpush/passpush/domain/tenant"
@@ -129,5 +132,94 @@ func TestStore_unknownTenantIsNotFound(t *testing.T) {
 		if _, err := store.Get(ctx, id); !errors.Is(err, tenant.ErrNotFound) {
 			t.Errorf("Get(%q) err = %v, want tenant.ErrNotFound", id, err)
 		}
+	}
+}
+
+func TestStore_keepsTheWebhookAsAChannelCredential(t *testing.T) {
+	t.Parallel()
+	db := sqldbtest.New(t)
+	store, err := tenants.NewStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := credentials.NewStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	webhook := func() (credentials.Credential, error) {
+		return creds.Get(ctx, "acme", credentials.KindWebhook, credentials.DefaultName)
+	}
+
+	if err := store.Save(ctx, acme()); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := webhook()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err := credentials.DecodeWebhook(stored.Data); err != nil || w != (credentials.Webhook{URL: acme().Webhook.URL, Secret: "whsec"}) {
+		t.Errorf("webhook credential = %+v, %v", w, err)
+	}
+
+	// Saving the tenant's other fields leaves the webhook's revision alone, so its client is not rebuilt.
+	renamed := acme()
+	renamed.Name = "renamed"
+	if err := store.Save(ctx, renamed); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := webhook(); err != nil || again.Revision != stored.Revision {
+		t.Errorf("after a rename the webhook's revision is %d (%v), want %d", again.Revision, err, stored.Revision)
+	}
+	// A new secret is a new revision.
+	rotated := renamed
+	rotated.Webhook.Secret = "rotated"
+	if err := store.Save(ctx, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := webhook(); err != nil || again.Revision == stored.Revision {
+		t.Errorf("after a new secret the webhook's revision is %d (%v), want a new one", again.Revision, err)
+	}
+
+	// No URL, no credential.
+	cleared := rotated
+	cleared.Webhook = tenant.Webhook{}
+	if err := store.Save(ctx, cleared); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := webhook(); !errors.Is(err, credentials.ErrNotFound) {
+		t.Errorf("webhook credential of a tenant without a webhook: err = %v, want ErrNotFound", err)
+	}
+	got, err := store.Get(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSameTenant(t, got, cleared)
+}
+
+func TestStore_savesTheTenantAndItsWebhookInOneTransaction(t *testing.T) {
+	t.Parallel()
+	db := sqldbtest.New(t)
+	store, err := tenants.NewStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	abort := errors.New("abort")
+	err = sqldb.InTx(ctx, db, func(ctx context.Context, _ *sql.Tx) error {
+		if err := store.Save(ctx, acme()); err != nil {
+			return err
+		}
+		return abort
+	})
+	if !errors.Is(err, abort) {
+		t.Fatalf("InTx err = %v", err)
+	}
+	if _, err := store.Get(ctx, "acme"); !errors.Is(err, tenant.ErrNotFound) {
+		t.Errorf("Get of a rolled back save err = %v, want tenant.ErrNotFound", err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM channel_credentials`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d credentials after a rolled back save (%v), want 0", n, err)
 	}
 }

@@ -1,0 +1,143 @@
+// Package credentials keeps the channels' credentials in SQL, apart from the tenant row, keyed by (tenant, kind,
+// name), and caches the long-lived clients built from them (Clients). Each kind of credential has one codec that
+// reads and writes its JSON (webhook.go).
+package credentials
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/passpush/passpush/adapters/sqldb"
+)
+
+// ErrNotFound is returned for a credential that is not stored.
+var ErrNotFound = errors.New("credential not found")
+
+// Credential is one stored credential of a tenant's channel.
+type Credential struct {
+	TenantID string
+	Kind     string // the channel: "webhook", "apple", "google"
+	Name     string // which of the kind's credentials: "default", a Pass Type ID, …
+	Data     []byte // the kind's JSON
+	// Revision changes on every write of the credential, and is never the same for a credential deleted and put
+	// again: it is the write's time in Unix microseconds, or one more than the previous revision if that is later.
+	Revision  int64
+	UpdatedAt time.Time
+}
+
+// Store is the channel_credentials table.
+type Store struct {
+	db  *sqldb.DB
+	now func() time.Time
+}
+
+// NewStore returns the channel_credentials table of db.
+func NewStore(db *sqldb.DB) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("new credential store: nil db")
+	}
+	return &Store{db: db, now: time.Now}, nil
+}
+
+// Put creates or replaces the credential and gives it a new revision. It joins the transaction ctx carries (see
+// sqldb.InTx), so a caller can write a credential together with its own rows.
+func (s *Store) Put(ctx context.Context, tenantID, kind, name string, data []byte) error {
+	now := s.now().UTC()
+	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO channel_credentials (tenant_id, kind, name, data, revision, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (tenant_id, kind, name) DO UPDATE SET
+				data = excluded.data,
+				revision = CASE WHEN excluded.revision > channel_credentials.revision
+					THEN excluded.revision ELSE channel_credentials.revision + 1 END,
+				updated_at = excluded.updated_at`,
+			tenantID, kind, name, string(data), now.UnixMicro(), now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("put %s credential %s of tenant %s: %w", kind, name, tenantID, err)
+	}
+	return nil
+}
+
+// Get returns the credential, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, tenantID, kind, name string) (Credential, error) {
+	c, err := scan(sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, selectCredential+`
+		WHERE tenant_id = $1 AND kind = $2 AND name = $3`, tenantID, kind, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Credential{}, fmt.Errorf("%s credential %s of tenant %s: %w", kind, name, tenantID, ErrNotFound)
+	}
+	if err != nil {
+		return Credential{}, fmt.Errorf("get %s credential %s of tenant %s: %w", kind, name, tenantID, err)
+	}
+	return c, nil
+}
+
+// revision returns the credential's revision, or ErrNotFound: what Clients checks, without reading the data.
+func (s *Store) revision(ctx context.Context, tenantID, kind, name string) (int64, error) {
+	var revision int64
+	err := sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, `SELECT revision FROM channel_credentials
+		WHERE tenant_id = $1 AND kind = $2 AND name = $3`, tenantID, kind, name).Scan(&revision)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%s credential %s of tenant %s: %w", kind, name, tenantID, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("get the revision of %s credential %s of tenant %s: %w", kind, name, tenantID, err)
+	}
+	return revision, nil
+}
+
+// List returns the tenant's credentials of kind, ordered by name.
+func (s *Store) List(ctx context.Context, tenantID, kind string) ([]Credential, error) {
+	rows, err := sqldb.ReaderFor(ctx, s.db).QueryContext(ctx, selectCredential+`
+		WHERE tenant_id = $1 AND kind = $2 ORDER BY name`, tenantID, kind)
+	if err != nil {
+		return nil, fmt.Errorf("list %s credentials of tenant %s: %w", kind, tenantID, err)
+	}
+	defer rows.Close()
+	var cs []Credential
+	for rows.Next() {
+		c, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list %s credentials of tenant %s: %w", kind, tenantID, err)
+		}
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list %s credentials of tenant %s: %w", kind, tenantID, err)
+	}
+	return cs, nil
+}
+
+// Delete removes the credential; deleting one that is not stored is no error. Like Put, it joins the
+// transaction ctx carries.
+func (s *Store) Delete(ctx context.Context, tenantID, kind, name string) error {
+	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM channel_credentials WHERE tenant_id = $1 AND kind = $2 AND name = $3`,
+			tenantID, kind, name)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete %s credential %s of tenant %s: %w", kind, name, tenantID, err)
+	}
+	return nil
+}
+
+const selectCredential = `SELECT tenant_id, kind, name, data, revision, updated_at FROM channel_credentials`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scan(row scanner) (Credential, error) {
+	var c Credential
+	var data string
+	if err := row.Scan(&c.TenantID, &c.Kind, &c.Name, &data, &c.Revision, &c.UpdatedAt); err != nil {
+		return Credential{}, err
+	}
+	c.Data = []byte(data)
+	c.UpdatedAt = c.UpdatedAt.UTC()
+	return c, nil
+}

@@ -3,7 +3,6 @@ package credentials_test
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"testing"
 	"time"
 
@@ -12,27 +11,7 @@ import (
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/adapters/tenants"
 	"github.com/passpush/passpush/domain/tenant"
-	"github.com/passpush/passpush/migrations"
-	"github.com/pressly/goose/v3"
 )
-
-// migrationsOf returns the goose provider of db's migrations, to move the schema to a given version.
-func migrationsOf(t *testing.T, db *sqldb.DB) *goose.Provider {
-	t.Helper()
-	dir, err := fs.Sub(migrations.FS, db.Dialect.MigrationsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dialect := goose.DialectSQLite3
-	if db.Dialect.Name == sqldb.Postgres.Name {
-		dialect = goose.DialectPostgres
-	}
-	provider, err := goose.NewProvider(dialect, db.DB, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return provider
-}
 
 func TestMigration7_movesTheTenantsWebhooksToCredentials(t *testing.T) {
 	t.Parallel()
@@ -42,7 +21,7 @@ func TestMigration7_movesTheTenantsWebhooksToCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	provider := migrationsOf(t, db)
+	provider := sqldbtest.Migrations(t, db)
 	if _, err := provider.UpTo(ctx, 6); err != nil {
 		t.Fatal(err)
 	}

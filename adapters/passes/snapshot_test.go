@@ -10,6 +10,7 @@ import (
 	"github.com/passpush/passpush/adapters/internal/contracttest"
 	"github.com/passpush/passpush/adapters/passes"
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/domain/pass"
 )
 
@@ -80,10 +81,8 @@ func TestUpdate_loadsFromSnapshotsOrTheStreamAlike(t *testing.T) {
 	}
 
 	// The upgrade from before snapshots: the migration runs again on the stored events, and so do the ones after it.
-	for _, stmt := range []string{`DROP TABLE stream_snapshots`, `DROP TABLE projection_skips`, `DELETE FROM goose_db_version WHERE version_id >= 5`} {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := sqldbtest.Migrations(t, db).DownTo(ctx, 4); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := sqldb.Migrate(ctx, db); err != nil {
 		t.Fatal(err)

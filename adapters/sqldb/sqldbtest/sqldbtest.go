@@ -7,6 +7,7 @@ package sqldbtest
 import (
 	"context"
 	"database/sql"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/migrations"
+	"github.com/pressly/goose/v3"
 )
 
 // EnvURL names the variable that picks the back end.
@@ -95,4 +98,22 @@ func Instances(t testing.TB, n int) []*sqldb.DB {
 		t.Fatalf("migrate: %v", err)
 	}
 	return dbs
+}
+
+// Migrations returns the goose provider of db's migrations, to move the schema to a given version.
+func Migrations(t testing.TB, db *sqldb.DB) *goose.Provider {
+	t.Helper()
+	dir, err := fs.Sub(migrations.FS, db.Dialect.MigrationsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialect := goose.DialectSQLite3
+	if db.Dialect.Name == sqldb.Postgres.Name {
+		dialect = goose.DialectPostgres
+	}
+	provider, err := goose.NewProvider(dialect, db.DB, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return provider
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/passpush/passpush/adapters/activities"
 	"github.com/passpush/passpush/adapters/audit"
+	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/adapters/delivery"
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/messaging"
@@ -24,7 +25,6 @@ import (
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/push"
 	"github.com/passpush/passpush/app/query"
-	"github.com/passpush/passpush/domain/tenant"
 	deliverystage "github.com/passpush/passpush/ports/delivery"
 	"github.com/sirupsen/logrus"
 )
@@ -159,7 +159,22 @@ func (a *adapters) newStores(db *sqldb.DB, webhookClient *http.Client) error {
 	if a.deliveries, err = delivery.NewQueue(db); err != nil {
 		return err
 	}
-	a.webhooks, err = webhook.NewChannel(webhookClient, tenantWebhooks{a.tenantCache})
+	return a.newChannels(db, webhookClient)
+}
+
+// newChannels builds the channels a pass's updates go out through, each with its clients cached per credential.
+func (a *adapters) newChannels(db *sqldb.DB, webhookClient *http.Client) error {
+	store, err := credentials.NewStore(db)
+	if err != nil {
+		return err
+	}
+	webhooks, err := credentials.NewClients(store, credentials.KindWebhook,
+		func(c credentials.Credential) (credentials.Webhook, error) { return credentials.DecodeWebhook(c.Data) },
+		credentials.ClientsConfig{})
+	if err != nil {
+		return err
+	}
+	a.webhooks, err = webhook.NewChannel(webhookClient, webhooks)
 	return err
 }
 
@@ -189,20 +204,6 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 		},
 		Push: fanOut,
 	}, nil
-}
-
-// tenantWebhooks reads a tenant's webhook from its settings.
-type tenantWebhooks struct{ tenants *tenants.Cache }
-
-func (w tenantWebhooks) Endpoint(ctx context.Context, tenantID string) (webhook.Endpoint, bool, error) {
-	t, err := w.tenants.Get(ctx, tenantID)
-	if errors.Is(err, tenant.ErrNotFound) {
-		return webhook.Endpoint{}, false, nil
-	}
-	if err != nil {
-		return webhook.Endpoint{}, false, err
-	}
-	return webhook.Endpoint{URL: t.Webhook.URL, Secret: t.Webhook.Secret}, t.Webhook.URL != "", nil
 }
 
 // The consumer groups. A group's offsets are stored under its name: renaming one makes it handle again every

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/app/push"
 )
 
@@ -22,32 +23,26 @@ const SignatureHeader = "X-Passpush-Signature"
 // Kind is the channel's name in results.
 const Kind = "webhook"
 
-// Endpoint is a tenant's webhook.
-type Endpoint struct {
-	URL    string
-	Secret string
-}
-
-// Endpoints reads tenants' webhooks.
-type Endpoints interface {
-	// Endpoint returns the tenant's webhook; ok is false when the tenant has none.
-	Endpoint(ctx context.Context, tenantID string) (e Endpoint, ok bool, err error)
+// Webhooks reads tenants' webhooks: credentials.Clients, which decodes each once per change.
+type Webhooks interface {
+	// Get returns the tenant's webhook of that name, or an error wrapping credentials.ErrNotFound.
+	Get(ctx context.Context, tenantID, name string) (credentials.Webhook, error)
 }
 
 // Channel posts updates to tenants' webhooks. A tenant has one webhook, so a pass has one target on it.
 type Channel struct {
-	client    *http.Client
-	endpoints Endpoints
+	client   *http.Client
+	webhooks Webhooks
 }
 
 var _ push.Channel = Channel{}
 
 // NewChannel returns the webhook channel. client should have a timeout: a timeout is retried.
-func NewChannel(client *http.Client, endpoints Endpoints) (Channel, error) {
-	if client == nil || endpoints == nil {
-		return Channel{}, errors.New("new webhook channel: client and endpoints are required")
+func NewChannel(client *http.Client, webhooks Webhooks) (Channel, error) {
+	if client == nil || webhooks == nil {
+		return Channel{}, errors.New("new webhook channel: client and webhooks are required")
 	}
-	return Channel{client: client, endpoints: endpoints}, nil
+	return Channel{client: client, webhooks: webhooks}, nil
 }
 
 // Kind implements push.Channel.
@@ -55,14 +50,14 @@ func (Channel) Kind() string { return Kind }
 
 // Targets implements push.Channel: the tenant's webhook, when it has one.
 func (c Channel) Targets(ctx context.Context, tenantID, _ string) ([]push.Target, error) {
-	_, ok, err := c.endpoints.Endpoint(ctx, tenantID)
-	if err != nil {
+	_, err := c.webhooks.Get(ctx, tenantID, credentials.DefaultName)
+	switch {
+	case errors.Is(err, credentials.ErrNotFound):
+		return nil, push.ErrNotSetUp
+	case err != nil:
 		return nil, fmt.Errorf("webhook of tenant %s: %w", tenantID, err)
 	}
-	if !ok {
-		return nil, push.ErrNotSetUp
-	}
-	return []push.Target{{ID: "default"}}, nil
+	return []push.Target{{ID: credentials.DefaultName, Credential: credentials.DefaultName}}, nil
 }
 
 // body is the webhook's documented JSON: its names are a public contract, apart from how the update is queued.
@@ -88,14 +83,14 @@ func Sign(secret, body []byte) string {
 
 // Push implements push.Channel. 2xx is delivered; 5xx, 429 and network errors or timeouts are retried; any
 // other status is final.
-func (c Channel) Push(ctx context.Context, _ push.Target, u push.Update) push.Outcome {
+func (c Channel) Push(ctx context.Context, t push.Target, u push.Update) push.Outcome {
 	// Read again rather than carried in the target: a secret changed since the targets were listed applies.
-	endpoint, ok, err := c.endpoints.Endpoint(ctx, u.TenantID)
+	endpoint, err := c.webhooks.Get(ctx, u.TenantID, t.Credential)
 	switch {
+	case errors.Is(err, credentials.ErrNotFound):
+		return push.Outcome{Kind: push.Gone, Reason: "the tenant's webhook was removed"}
 	case err != nil:
 		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("read webhook: %v", err)}
-	case !ok:
-		return push.Outcome{Kind: push.Gone, Reason: "the tenant's webhook was removed"}
 	}
 	payload, err := json.Marshal(body{
 		EventID: u.EventID, TenantID: u.TenantID, PassID: u.PassID, PassType: u.PassType, Version: u.Revision,

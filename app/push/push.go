@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -219,6 +220,11 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.
 		return settle(r, ChannelNotInstalled, ""), true
 	}
 	r.Attempts++
+	// The reasons are filled in below; the map of an earlier attempt's result is not shared with it.
+	r.RemovedReasons = maps.Clone(r.RemovedReasons)
+	if r.RemovedReasons == nil {
+		r.RemovedReasons = map[string]string{}
+	}
 	done := map[string]bool{}
 	for _, id := range slices.Concat(r.Pushed, r.Removed, r.Failed) {
 		done[id] = true
@@ -242,6 +248,9 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.
 				r.Pushed = append(r.Pushed, t.ID)
 			case Gone:
 				r.Removed = append(r.Removed, t.ID)
+				if o.Reason != "" {
+					r.RemovedReasons[t.ID] = o.Reason
+				}
 			case Rejected:
 				r.Failed = append(r.Failed, t.ID)
 				r.Detail = o.Reason
@@ -253,6 +262,9 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.
 	wg.Wait()
 	for _, ids := range []*[]string{&r.Pushed, &r.Removed, &r.Failed} {
 		slices.Sort(*ids)
+	}
+	if len(r.RemovedReasons) == 0 {
+		r.RemovedReasons = nil
 	}
 	switch {
 	case len(retries) > 0:

@@ -70,7 +70,10 @@ type ChannelResult struct {
 	Pushed  []string `json:"pushed,omitempty"`
 	Removed []string `json:"removed,omitempty"`
 	Failed  []string `json:"failed,omitempty"`
-	Detail  string   `json:"detail,omitempty"`
+	// RemovedReasons says why each removed target is gone, by id, as the channel tells it: for the Apple
+	// channel, apns_410 or apns_bad_token, which the pass's DeviceUnregistered records.
+	RemovedReasons map[string]string `json:"removedReasons,omitempty"`
+	Detail         string            `json:"detail,omitempty"`
 }
 
 // PushUpdateFailed records that the update of Revision could not be delivered, and why.
@@ -84,11 +87,27 @@ type PushUpdateFailed struct {
 	CorrelationID string `json:"-"`
 }
 
-func (Registered) Name() string        { return "PassRegistered" }
-func (DataChanged) Name() string       { return "PassDataChanged" }
-func (UpdateScheduled) Name() string   { return "PassUpdateScheduled" }
-func (PushUpdateEmitted) Name() string { return "PushUpdateEmitted" }
-func (PushUpdateFailed) Name() string  { return "PushUpdateFailed" }
+// DeviceRegistered records that a device asked for the pass's updates, or that its push token changed.
+type DeviceRegistered struct {
+	DeviceLibraryID string `json:"deviceLibraryId"`
+	PassTypeID      string `json:"passTypeId"`
+	PushToken       string `json:"pushToken"`
+}
+
+// DeviceUnregistered records that a device no longer gets the pass's updates, and why: device, apns_410 or
+// apns_bad_token.
+type DeviceUnregistered struct {
+	DeviceLibraryID string `json:"deviceLibraryId"`
+	Reason          string `json:"reason"`
+}
+
+func (Registered) Name() string         { return "PassRegistered" }
+func (DataChanged) Name() string        { return "PassDataChanged" }
+func (UpdateScheduled) Name() string    { return "PassUpdateScheduled" }
+func (PushUpdateEmitted) Name() string  { return "PushUpdateEmitted" }
+func (PushUpdateFailed) Name() string   { return "PushUpdateFailed" }
+func (DeviceRegistered) Name() string   { return "DeviceRegistered" }
+func (DeviceUnregistered) Name() string { return "DeviceUnregistered" }
 
 // DecodeEvent turns a stored event back into its type. ok is false for a name this package does not know,
 // which a reader skips: it may be another aggregate's event or one from a newer version.
@@ -104,6 +123,10 @@ func DecodeEvent(name string, payload []byte) (e Event, ok bool, err error) {
 		e, err = decode[PushUpdateEmitted](payload)
 	case PushUpdateFailed{}.Name():
 		e, err = decode[PushUpdateFailed](payload)
+	case DeviceRegistered{}.Name():
+		e, err = decode[DeviceRegistered](payload)
+	case DeviceUnregistered{}.Name():
+		e, err = decode[DeviceUnregistered](payload)
 	default:
 		return nil, false, nil
 	}

@@ -103,7 +103,9 @@ type Pass struct {
 	// entries are the journey contact entries already scheduled, by EntryKey, so a resend changes nothing.
 	entries map[string]bool
 	// pushed are the revisions whose delivery outcome is recorded.
-	pushed  map[int]bool
+	pushed map[int]bool
+	// devices are the devices registered for the pass's updates, by deviceLibraryIdentifier.
+	devices map[string]Device
 	changes []Event
 }
 
@@ -115,7 +117,7 @@ func New(tenantID, id string) (*Pass, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	return &Pass{tenantID: tenantID, id: id, entries: map[string]bool{}, pushed: map[int]bool{}}, nil
+	return &Pass{tenantID: tenantID, id: id, entries: map[string]bool{}, pushed: map[int]bool{}, devices: map[string]Device{}}, nil
 }
 
 func (p *Pass) TenantID() string { return p.tenantID }
@@ -198,7 +200,8 @@ type PushOutcome struct {
 	Channels      []ChannelResult
 }
 
-// RecordPush records PushUpdateEmitted or PushUpdateFailed for a revision, once.
+// RecordPush records PushUpdateEmitted or PushUpdateFailed for a revision, once, and DeviceUnregistered for each
+// registered device the Apple channel found gone.
 func (p *Pass) RecordPush(o PushOutcome) (recorded bool, err error) {
 	if o.Revision < 1 || o.Revision > p.revision {
 		return false, fmt.Errorf("%w: pass %s has no revision %d to push", ErrInvalid, p.id, o.Revision)
@@ -216,6 +219,7 @@ func (p *Pass) RecordPush(o PushOutcome) (recorded bool, err error) {
 		p.record(PushUpdateFailed{Revision: o.Revision, ScheduledEventID: o.ScheduledEventID, JourneyID: o.JourneyID,
 			Reason: o.Reason, Channels: o.Channels, CorrelationID: o.CorrelationID})
 	}
+	p.unregisterRemoved(o.Channels)
 	return true, nil
 }
 
@@ -255,6 +259,10 @@ func (p *Pass) apply(e Event) {
 		p.pushed[e.Revision] = true
 	case PushUpdateFailed:
 		p.pushed[e.Revision] = true
+	case DeviceRegistered:
+		p.devices[e.DeviceLibraryID] = Device{ID: e.DeviceLibraryID, PassTypeID: e.PassTypeID, PushToken: e.PushToken}
+	case DeviceUnregistered:
+		delete(p.devices, e.DeviceLibraryID)
 	}
 }
 
@@ -275,6 +283,7 @@ type Snapshot struct {
 	Revision   int      `json:"revision"`
 	Version    int      `json:"version"`
 	Entries    []string `json:"entries"`
+	Devices    []Device `json:"devices,omitempty"`
 }
 
 // PushSnapshot is what the pass's push outcomes made of it: the revisions whose outcome is recorded. It is kept
@@ -287,6 +296,9 @@ type PushSnapshot struct {
 func (p *Pass) Snapshot() (Snapshot, PushSnapshot) {
 	s := Snapshot{Registered: p.registered, Details: p.details, Revision: p.revision, Version: p.version,
 		Entries: slices.Sorted(maps.Keys(p.entries))}
+	if len(p.devices) > 0 {
+		s.Devices = p.Devices()
+	}
 	s.Details.Data = maps.Clone(s.Details.Data)
 	return s, PushSnapshot{Pushed: slices.Sorted(maps.Keys(p.pushed))}
 }
@@ -301,6 +313,9 @@ func Restore(tenantID, id string, s Snapshot, ps PushSnapshot) (*Pass, error) {
 	p.details.Data = maps.Clone(s.Details.Data)
 	for _, e := range s.Entries {
 		p.entries[e] = true
+	}
+	for _, d := range s.Devices {
+		p.devices[d.ID] = d
 	}
 	for _, r := range ps.Pushed {
 		p.pushed[r] = true

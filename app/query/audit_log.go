@@ -48,9 +48,7 @@ func NewAuditLogHandler(audit AuditReader) AuditLogHandler {
 
 // Handle returns one page of events.
 func (h AuditLogHandler) Handle(ctx context.Context, q AuditLog) ([]AuditEvent, error) {
-	if q.Limit <= 0 || q.Limit > MaxPageLimit {
-		q.Limit = 100
-	}
+	q.Limit = pageLimit(q.Limit)
 	events, err := h.audit.List(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("audit log of tenant %s: %w", q.TenantID, err)

@@ -37,9 +37,7 @@ func NewFindPassesHandler(passes PassFinder) FindPassesHandler {
 
 // Handle returns one page of matching passes.
 func (h FindPassesHandler) Handle(ctx context.Context, q FindPasses) ([]Pass, error) {
-	if q.Limit <= 0 || q.Limit > MaxPageLimit {
-		q.Limit = 100
-	}
+	q.Limit = pageLimit(q.Limit)
 	q.Email = strings.ToLower(strings.TrimSpace(q.Email))
 	passes, err := h.passes.Find(ctx, q)
 	if err != nil {

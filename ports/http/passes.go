@@ -109,11 +109,11 @@ func (s server) findPasses(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// pageLimit reads the limit= of a listing: 1 to query.MaxPageLimit, 100 when absent.
+// pageLimit reads the limit= of a listing: 1 to query.MaxPageLimit, query.DefaultPageLimit when absent.
 func pageLimit(params url.Values) (int, error) {
 	v := params.Get("limit")
 	if v == "" {
-		return 100, nil
+		return query.DefaultPageLimit, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > query.MaxPageLimit {

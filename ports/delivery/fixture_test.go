@@ -135,7 +135,13 @@ func (s *stage) schedule(tenantID string, passCount, updatesPerPass int) {
 // worker returns a delivery worker of the stage's application over queue.
 func (s *stage) worker(queue deliverystage.Queue, config deliverystage.Config) *deliverystage.Worker {
 	s.t.Helper()
-	w, err := deliverystage.NewWorker(queue, noBurst{}, s.svc.App.Push, s.svc.App.Commands.RecordPushOutcomes,
+	return s.workerPushingWith(queue, s.svc.App.Push, config)
+}
+
+// workerPushingWith returns a delivery worker of the stage's application that pushes through pusher.
+func (s *stage) workerPushingWith(queue deliverystage.Queue, pusher deliverystage.Pusher, config deliverystage.Config) *deliverystage.Worker {
+	s.t.Helper()
+	w, err := deliverystage.NewWorker(queue, noBurst{}, pusher, s.svc.App.Commands.RecordPushOutcomes,
 		config, s.log.WithField("component", "delivery"))
 	if err != nil {
 		s.t.Fatal(err)

@@ -2,16 +2,22 @@ package delivery_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/passpush/passpush/app/push"
+	"github.com/passpush/passpush/domain/pass"
 
+	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/adapters/delivery"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
+	"github.com/passpush/passpush/adapters/webhook"
 	deliverystage "github.com/passpush/passpush/ports/delivery"
 )
 
@@ -124,6 +130,76 @@ func TestWorker_outcomesCarryTheCorrelationIdOfTheirUpdate(t *testing.T) {
 	if got := o["PushUpdateFailed"][0].CorrelationID; got != "call-1-0" {
 		t.Errorf("PushUpdateFailed correlation id = %q, want the update's call-1-0", got)
 	}
+}
+
+// TestWorker_aChannelThatFailsForGoodDoesNotCancelAnothersRetry: the tenant's webhook answers 503 once while a
+// second channel rejects the update. The webhook is retried until it takes the update, and only then is the
+// outcome recorded: PushUpdateFailed, naming the rejection, with the webhook delivered on its second attempt.
+// Before channels settled on their own, the rejection ended the delivery and the webhook's retry was dropped.
+func TestWorker_aChannelThatFailsForGoodDoesNotCancelAnothersRetry(t *testing.T) {
+	s := newStage(t, sqldbtest.New(t))
+	s.runProjections()
+	var calls atomic.Int32
+	rcv := newReceiver(t, func(call) int {
+		if calls.Add(1) == 1 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	s.tenantWithWebhook("t1", rcv.url)
+	s.schedule("t1", 1, 1)
+
+	store, err := credentials.NewStore(s.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhooks, err := credentials.NewClients(store, credentials.KindWebhook,
+		func(c credentials.Credential) (credentials.Webhook, error) { return credentials.DecodeWebhook(c.Data) }, credentials.ClientsConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhookChannel, err := webhook.NewChannel(&http.Client{Timeout: 5 * time.Second}, webhooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fanOut, err := push.NewFanOut(webhookChannel, refusing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.run(s.workerPushingWith(s.svc.Deliveries, fanOut, deliverystage.Config{Backoff: 20 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}))
+
+	poll(t, 10*time.Second, "the outcome", func() bool { return len(s.outcomes("t1", 1)["PushUpdateFailed"]) == 1 })
+	if got := rcv.received(); len(got) != 2 {
+		t.Errorf("the webhook got %d calls, want 2: the 503 and its retry", len(got))
+	}
+	var failed pass.PushUpdateFailed
+	if err := json.Unmarshal(s.outcomes("t1", 1)["PushUpdateFailed"][0].Payload, &failed); err != nil {
+		t.Fatal(err)
+	}
+	byChannel := map[string]pass.ChannelResult{}
+	for _, r := range failed.Channels {
+		byChannel[r.Channel] = r
+	}
+	if r := byChannel["webhook"]; r.Outcome != push.ChannelDelivered || r.Attempts != 2 {
+		t.Errorf("webhook result %+v, want delivered on its second attempt", r)
+	}
+	if r := byChannel["refusing"]; r.Outcome != push.ChannelFailed || r.Attempts != 1 {
+		t.Errorf("refusing channel's result %+v, want failed after one attempt", r)
+	}
+	if !strings.Contains(failed.Reason, "certificate refused") {
+		t.Errorf("reason %q does not name the rejection", failed.Reason)
+	}
+}
+
+// refusing is a channel with one target that refuses every update for good.
+type refusing struct{}
+
+func (refusing) Kind() string { return "refusing" }
+func (refusing) Targets(context.Context, string, string) ([]push.Target, error) {
+	return []push.Target{{ID: "only"}}, nil
+}
+func (refusing) Push(context.Context, push.Target, push.Update) push.Outcome {
+	return push.Outcome{Kind: push.Rejected, Reason: "certificate refused"}
 }
 
 // TestWorker_threeInstancesDeliverEveryUpdateOnceInOrderWithoutDeadlock: three instances deliver one backlog,

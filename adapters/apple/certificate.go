@@ -20,18 +20,21 @@ import (
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/passpush/passpush/domain/applepass"
 )
 
 // Every refusal of a certificate wraps ErrInvalidCertificate and one of the more precise errors below. Their
 // messages name the problem and the certificate, never a key or a password.
 var (
-	ErrInvalidCertificate = errors.New("invalid Pass Type ID certificate")
-	ErrWrongPassword      = errors.New("wrong .p12 password")
-	ErrKeyMismatch        = errors.New("the private key does not match the certificate")
-	ErrExpired            = errors.New("the certificate has expired")
-	ErrNotYetValid        = errors.New("the certificate is not valid yet")
-	ErrNotPassTypeID      = errors.New("not a Pass Type ID certificate")
-	ErrInvalidWWDR        = errors.New("invalid WWDR certificate")
+	ErrInvalidCertificate = applepass.ErrInvalidCertificate // the domain's, so that ports can tell a refusal
+
+	ErrWrongPassword = errors.New("wrong .p12 password")
+	ErrKeyMismatch   = errors.New("the private key does not match the certificate")
+	ErrExpired       = errors.New("the certificate has expired")
+	ErrNotYetValid   = errors.New("the certificate is not valid yet")
+	ErrNotPassTypeID = errors.New("not a Pass Type ID certificate")
+	ErrInvalidWWDR   = errors.New("invalid WWDR certificate")
 )
 
 // ExpiryWarningWindow is how close to its expiry a certificate gets a warning.

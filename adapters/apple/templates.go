@@ -1,0 +1,152 @@
+package apple
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/query"
+	"github.com/passpush/passpush/domain/applepass"
+)
+
+// TemplateFiles reads templates from a zip or a folder: command.AppleTemplateFiles on ReadTemplateZip and
+// ReadTemplateDir.
+type TemplateFiles struct{}
+
+var _ command.AppleTemplateFiles = TemplateFiles{}
+
+func (TemplateFiles) ReadZip(zip []byte) (applepass.Template, error) { return ReadTemplateZip(zip) }
+func (TemplateFiles) ReadDir(dir string) (applepass.Template, error) { return ReadTemplateDir(dir) }
+
+// Templates is the apple_templates table: every version of every tenant's template of a pass type, as a zip of its
+// files. Parsed templates are kept in memory by version, which never changes once stored.
+type Templates struct {
+	db  *sqldb.DB
+	now func() time.Time
+
+	mu     sync.Mutex
+	parsed map[templateKey]applepass.Template
+}
+
+type templateKey struct {
+	tenantID, passType string
+	version            int
+}
+
+// maxParsedTemplates bounds the parsed templates kept in memory (each at most MaxTemplateSize).
+const maxParsedTemplates = 64
+
+var (
+	_ command.AppleTemplateStore = (*Templates)(nil)
+	_ query.AppleTemplates       = (*Templates)(nil)
+)
+
+// NewTemplates returns the templates stored in db.
+func NewTemplates(db *sqldb.DB) (*Templates, error) {
+	if db == nil {
+		return nil, errors.New("new Apple templates: nil db")
+	}
+	return &Templates{db: db, now: time.Now, parsed: map[templateKey]applepass.Template{}}, nil
+}
+
+// Add implements command.AppleTemplateStore. Two puts at once get two versions: the one that loses the race for a
+// version number takes the next.
+func (s *Templates) Add(ctx context.Context, tenantID, passType string, t applepass.Template) (int, error) {
+	zipped, err := zipTemplate(t)
+	if err != nil {
+		return 0, err
+	}
+	for attempt := 0; ; attempt++ {
+		var version int
+		err := sqldb.InSavepoint(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM apple_templates
+				WHERE tenant_id = $1 AND pass_type = $2`, tenantID, passType).Scan(&version); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO apple_templates
+				(tenant_id, pass_type, version, pass_type_identifier, template_zip, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6)`,
+				tenantID, passType, version, t.PassTypeIdentifier(), zipped, s.now().UTC())
+			return err
+		})
+		if err != nil && s.db.Dialect.IsUniqueViolation(err) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("store the Apple template of pass type %s of tenant %s: %w", passType, tenantID, err)
+		}
+		s.keep(templateKey{tenantID, passType, version}, t)
+		return version, nil
+	}
+}
+
+// Latest implements query.AppleTemplates.
+func (s *Templates) Latest(ctx context.Context, tenantID, passType string) (query.AppleTemplate, error) {
+	var (
+		version   int
+		createdAt time.Time
+	)
+	err := sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, `SELECT version, created_at FROM apple_templates
+		WHERE tenant_id = $1 AND pass_type = $2 ORDER BY version DESC LIMIT 1`, tenantID, passType).Scan(&version, &createdAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return query.AppleTemplate{}, fmt.Errorf("%w: tenant %s has no Apple template for pass type %q", query.ErrAppleNotConfigured, tenantID, passType)
+	}
+	if err != nil {
+		return query.AppleTemplate{}, fmt.Errorf("read the Apple template of pass type %s of tenant %s: %w", passType, tenantID, err)
+	}
+	key := templateKey{tenantID, passType, version}
+	s.mu.Lock()
+	t, ok := s.parsed[key]
+	s.mu.Unlock()
+	if !ok {
+		var zipped []byte
+		if err := sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, `SELECT template_zip FROM apple_templates
+			WHERE tenant_id = $1 AND pass_type = $2 AND version = $3`, tenantID, passType, version).Scan(&zipped); err != nil {
+			return query.AppleTemplate{}, fmt.Errorf("read the Apple template of pass type %s of tenant %s: %w", passType, tenantID, err)
+		}
+		if t, err = ReadTemplateZip(zipped); err != nil {
+			return query.AppleTemplate{}, fmt.Errorf("stored Apple template %d of pass type %s of tenant %s: %w", version, passType, tenantID, err)
+		}
+		s.keep(key, t)
+	}
+	return query.AppleTemplate{Version: version, CreatedAt: createdAt.UTC(), Template: t}, nil
+}
+
+// keep remembers a parsed template; past the bound it forgets them all, since only each pass type's latest
+// version is asked for.
+func (s *Templates) keep(key templateKey, t applepass.Template) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.parsed) >= maxParsedTemplates {
+		clear(s.parsed)
+	}
+	s.parsed[key] = t
+}
+
+// zipTemplate writes the template's files (pass.json, images, *.lproj/) as a zip, in name order.
+func zipTemplate(t applepass.Template) ([]byte, error) {
+	var buf bytes.Buffer
+	z := zip.NewWriter(&buf)
+	files := t.Files()
+	names := append([]string{"pass.json"}, t.FileNames()...)
+	for _, name := range names {
+		w, err := z.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+		if err != nil {
+			return nil, fmt.Errorf("zip the template: %w", err)
+		}
+		if _, err := w.Write(files[name]); err != nil {
+			return nil, fmt.Errorf("zip the template: %w", err)
+		}
+	}
+	if err := z.Close(); err != nil {
+		return nil, fmt.Errorf("zip the template: %w", err)
+	}
+	return buf.Bytes(), nil
+}

@@ -24,6 +24,10 @@ type Commands struct {
 	ScheduleJourneyPassUpdates command.ScheduleJourneyPassUpdatesHandler
 	RecordActivityLifecycle    command.RecordActivityLifecycleHandler
 	RecordPushOutcomes         command.RecordPushOutcomesHandler
+
+	AddAppleCertificate command.AddAppleCertificateHandler
+	PutAppleTemplate    command.PutAppleTemplateHandler
+	MakeInstallLink     command.MakeInstallLinkHandler
 }
 
 type Queries struct {
@@ -33,4 +37,8 @@ type Queries struct {
 	TenantByID   query.TenantByIDHandler
 	ListTenants  query.ListTenantsHandler
 	AuditLog     query.AuditLogHandler
+
+	AppleCertificates query.AppleCertificatesHandler
+	ApplePass         query.ApplePassHandler
+	CheckInstallLink  query.CheckInstallLinkHandler
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/passpush/passpush/adapters/activities"
+	"github.com/passpush/passpush/adapters/apple"
 	"github.com/passpush/passpush/adapters/audit"
 	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/adapters/delivery"
@@ -42,6 +43,11 @@ type Config struct {
 	Delivery deliverystage.Config
 	// WebhookClient posts to tenants' webhooks; its timeout bounds one attempt.
 	WebhookClient *http.Client
+	// PublicURL is PASSPUSH_PUBLIC_URL: an Apple pass's webServiceURL is PublicURL + /api/{tenantId}/apple.
+	PublicURL string
+	// AppleAuthenticationTokens hands out each pass's authenticationToken; nil until the PassKit web service
+	// provides them, and then building an Apple pass fails (tests set one).
+	AppleAuthenticationTokens query.AuthenticationTokens
 }
 
 // Service is passpush on one database.
@@ -102,6 +108,8 @@ type adapters struct {
 	auditLog       *audit.Log
 	deliveries     *delivery.Queue
 	webhooks       webhook.Channel
+
+	apple appleAdapters
 }
 
 // newAdapters builds the adapters on db.
@@ -111,6 +119,9 @@ func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, err
 		return nil, err
 	}
 	if err := a.newStores(db, config.WebhookClient); err != nil {
+		return nil, err
+	}
+	if err := a.apple.build(db, config); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -193,6 +204,11 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 			ScheduleJourneyPassUpdates: command.NewScheduleJourneyPassUpdatesHandler(a.passRepo, log.WithField("component", "schedule")),
 			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(a.activityLog),
 			RecordPushOutcomes:         command.NewRecordPushOutcomesHandler(a.passRepo),
+
+			AddAppleCertificate: command.NewAddAppleCertificateHandler(a.tenantStore, a.apple.certificates),
+			PutAppleTemplate: command.NewPutAppleTemplateHandler(a.tenantStore, apple.TemplateFiles{}, a.apple.templates,
+				a.apple.certificates),
+			MakeInstallLink: command.NewMakeInstallLinkHandler(a.readModel, a.apple.linkKeys),
 		},
 		Queries: app.Queries{
 			PassByID:     query.NewPassByIDHandler(a.readModel),
@@ -201,6 +217,11 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 			TenantByID:   query.NewTenantByIDHandler(a.tenantStore),
 			ListTenants:  query.NewListTenantsHandler(a.tenantCache),
 			AuditLog:     query.NewAuditLogHandler(a.auditLog),
+
+			AppleCertificates: query.NewAppleCertificatesHandler(a.tenantStore, a.apple.certificates),
+			ApplePass: query.NewApplePassHandler(a.readModel, a.apple.templates, a.apple.certificates, a.apple.tokens,
+				a.apple.publicURL),
+			CheckInstallLink: query.NewCheckInstallLinkHandler(a.apple.linkKeys),
 		},
 		Push: fanOut,
 	}, nil

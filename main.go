@@ -44,7 +44,8 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 	}
 	lease, maxAttempts, maxBackoff := config.DeliverySchedule()
 	svc, err := service.New(db, service.Config{
-		Delivery: delivery.Config{Lease: lease, MaxAttempts: maxAttempts, MaxBackoff: maxBackoff},
+		Delivery:  delivery.Config{Lease: lease, MaxAttempts: maxAttempts, MaxBackoff: maxBackoff},
+		PublicURL: config.PublicURL,
 	}, log)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())

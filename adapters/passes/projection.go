@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/sqldb"
@@ -82,8 +83,17 @@ func (p *Projection) Handle(ctx context.Context, events []eventstore.Event) erro
 }
 
 const (
-	upsertHead       = `INSERT INTO passes (tenant_id, pass_id, pass_type, email, email_lower, custom_id, data, version, stream_version, updated_at)`
-	registrationTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET
+	upsertHead = `INSERT INTO passes (tenant_id, pass_id, pass_type, email, email_lower, custom_id, data, version, stream_version, updated_at,
+			last_updated_tx, last_updated_seq, last_modified)`
+	// Every change of a pass's data moves its lastUpdated tag (the event's position) and its Last-Modified, with
+	// the change, so a device that asks right after the push sees the new serial and the new pass. Last-Modified
+	// moves at least one second per change, so two changes within one second are not the same to
+	// If-Modified-Since.
+	lastUpdated = `
+			last_updated_tx = excluded.last_updated_tx,
+			last_updated_seq = excluded.last_updated_seq,
+			last_modified = CASE WHEN excluded.last_modified > passes.last_modified THEN excluded.last_modified ELSE passes.last_modified + 1 END,`
+	registrationTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET` + lastUpdated + `
 			pass_type = excluded.pass_type,
 			email = excluded.email,
 			email_lower = excluded.email_lower,
@@ -93,7 +103,7 @@ const (
 			stream_version = excluded.stream_version,
 			updated_at = excluded.updated_at
 		WHERE passes.stream_version < excluded.stream_version`
-	updateTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET
+	updateTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET` + lastUpdated + `
 			data = excluded.data,
 			version = excluded.version,
 			stream_version = excluded.stream_version,
@@ -103,7 +113,17 @@ const (
 
 func upsertRow(e *eventstore.Event, d pass.Details, revision int) []any {
 	return []any{e.TenantID, strings.TrimPrefix(e.StreamID, StreamPrefix), d.PassType, d.Email, strings.ToLower(d.Email), d.CustomID,
-		encodeData(d.Data), revision, e.Version, e.OccurredAt.UTC()}
+		encodeData(d.Data), revision, e.Version, e.OccurredAt.UTC(), e.Position.TransactionID, e.Position.Sequence, ceilUnix(e.OccurredAt)}
+}
+
+// ceilUnix is t in Unix seconds, rounded up: a Last-Modified header has whole seconds, and one rounded down would
+// be older than the change it stands for.
+func ceilUnix(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
 }
 
 func encodeData(data map[string]string) string {

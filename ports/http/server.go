@@ -59,6 +59,7 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 
 	// The admin routes come first: "admin" is a reserved tenant id, so they never shadow a tenant.
+	s.appleSettingsRoutes(r)
 	admin := r.PathPrefix("/api/admin").Subrouter()
 	admin.Use(s.requireAdmin, s.limitBody(maxAdminBody))
 	admin.HandleFunc("/tenants", s.listTenants).Methods(http.MethodGet)
@@ -70,6 +71,7 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	passes.HandleFunc("", s.findPasses).Methods(http.MethodGet)
 	passes.HandleFunc("/{passId}", s.getPass).Methods(http.MethodGet)
 	passes.HandleFunc("/{passId}", s.putPass).Methods(http.MethodPut)
+	s.installLinkRoutes(r, passes)
 
 	audit := r.PathPrefix("/api/{tenantId}/audit").Subrouter()
 	audit.Use(s.requireAdmin, s.requireTenant)

@@ -7,7 +7,10 @@ import (
 	"net/http"
 
 	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/query"
 	"github.com/passpush/passpush/domain/activity"
+	"github.com/passpush/passpush/domain/applepass"
+	"github.com/passpush/passpush/domain/installlink"
 	"github.com/passpush/passpush/domain/pass"
 	"github.com/passpush/passpush/domain/tenant"
 	"github.com/sirupsen/logrus"
@@ -70,6 +73,13 @@ func classify(err error) *Error {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: "the request body is larger than the limit of this route"}
 	case errors.Is(err, pass.ErrInvalid), errors.Is(err, tenant.ErrInvalid), errors.Is(err, activity.ErrInvalid):
 		return BadRequest(err.Error())
+	case errors.Is(err, applepass.ErrInvalidCertificate), errors.Is(err, applepass.ErrInvalidTemplate),
+		errors.Is(err, installlink.ErrInvalidTTL):
+		return BadRequest(err.Error())
+	case errors.Is(err, installlink.ErrForbidden):
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "the link is invalid or has expired"}
+	case errors.Is(err, query.ErrAppleNotConfigured):
+		return &Error{Status: http.StatusNotFound, Code: "apple_not_configured", Message: err.Error()}
 	case errors.Is(err, tenant.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: "unknown_tenant", Message: "unknown tenant"}
 	case errors.Is(err, pass.ErrNotFound):

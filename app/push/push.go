@@ -58,6 +58,9 @@ const (
 	Gone OutcomeKind = "gone"
 	// Rejected: the push failed for good.
 	Rejected OutcomeKind = "rejected"
+	// NotInstalled: the pass is not installed at the target (a Google object the customer never saved). It is not
+	// pushed again; a channel whose every target answers so settles as not_installed.
+	NotInstalled OutcomeKind = "not_installed"
 )
 
 // Outcome is what a push to one target did, and why, for anything but Delivered.
@@ -231,6 +234,7 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.
 	}
 	var mu sync.Mutex
 	var retries []string
+	notInstalled := 0
 	sem := make(chan struct{}, f.targetConcurrency)
 	var wg sync.WaitGroup
 	for _, t := range targets {
@@ -254,6 +258,8 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.
 			case Rejected:
 				r.Failed = append(r.Failed, t.ID)
 				r.Detail = o.Reason
+			case NotInstalled:
+				notInstalled++
 			default:
 				retries = append(retries, o.Reason)
 			}
@@ -273,6 +279,8 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.
 		return r, true
 	case len(r.Failed) > 0:
 		return settle(r, ChannelFailed, r.Detail), true
+	case notInstalled > 0 && len(r.Pushed) == 0 && len(r.Removed) == 0:
+		return settle(r, ChannelNotInstalled, ""), true
 	default:
 		return settle(r, ChannelDelivered, ""), true
 	}

@@ -192,3 +192,14 @@ func TestNewFanOut_refusesTwoChannelsOfOneKind(t *testing.T) {
 		t.Error("two webhook channels were accepted")
 	}
 }
+
+// A target that answers that the pass is not installed there (a Google object the customer never saved) settles
+// its channel as not_installed, with no retry.
+func TestFanOut_aTargetWithoutThePassSettlesNotInstalled(t *testing.T) {
+	wallet := &scripted{kind: "google", targets: []string{"o1"}, latestOnly: true,
+		script: map[string][]push.Outcome{"o1": {{Kind: push.NotInstalled, Reason: "404"}}}}
+	a := fanOut(t, wallet).Push(context.Background(), push.Delivery{Update: push.Update{EventID: "e1"}})
+	if r := result(t, a, "google"); a.Pending || a.Failed() || r.Outcome != push.ChannelNotInstalled || !r.Delivered || r.Attempts != 1 {
+		t.Errorf("google after a 404: pending %v, %+v; want settled as not_installed after 1 attempt", a.Pending, r)
+	}
+}

@@ -28,6 +28,9 @@ type Commands struct {
 	AddAppleCertificate command.AddAppleCertificateHandler
 	PutAppleTemplate    command.PutAppleTemplateHandler
 	MakeInstallLink     command.MakeInstallLinkHandler
+
+	RegisterAppleDevice   command.RegisterAppleDeviceHandler
+	UnregisterAppleDevice command.UnregisterAppleDeviceHandler
 }
 
 type Queries struct {
@@ -41,4 +44,7 @@ type Queries struct {
 	AppleCertificates query.AppleCertificatesHandler
 	ApplePass         query.ApplePassHandler
 	CheckInstallLink  query.CheckInstallLinkHandler
+
+	ApplePassHolder    query.ApplePassHolderHandler
+	UpdatedApplePasses query.UpdatedApplePassesHandler
 }

@@ -1,9 +1,6 @@
 package service
 
 import (
-	"context"
-	"errors"
-
 	"github.com/passpush/passpush/adapters/apple"
 	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/adapters/linkkeys"
@@ -19,6 +16,11 @@ type appleAdapters struct {
 	linkKeys     *linkkeys.Keys
 	tokens       query.AuthenticationTokens
 	publicURL    string
+
+	// The PassKit web service's: the tokens it checks, and the devices registered for the passes' updates.
+	tokenChecker           query.AppleTokenChecker
+	registrations          *apple.Registrations
+	registrationProjection *apple.RegistrationProjection
 }
 
 func (a *appleAdapters) build(db *sqldb.DB, config Config) error {
@@ -35,18 +37,17 @@ func (a *appleAdapters) build(db *sqldb.DB, config Config) error {
 	if a.linkKeys, err = linkkeys.New(db, store); err != nil {
 		return err
 	}
-	a.tokens, a.publicURL = config.AppleAuthenticationTokens, config.PublicURL
-	if a.tokens == nil {
-		a.tokens = noAuthenticationTokens{}
+	tokens, err := apple.NewTokens(db)
+	if err != nil {
+		return err
 	}
-	return nil
-}
-
-// errNoAuthenticationTokens: the PassKit web service, which makes each pass's authenticationToken, is not wired.
-var errNoAuthenticationTokens = errors.New("Apple passes are not available: no authentication tokens (the PassKit web service is not wired)")
-
-type noAuthenticationTokens struct{}
-
-func (noAuthenticationTokens) Token(context.Context, string, string) (string, error) {
-	return "", errNoAuthenticationTokens
+	a.tokens, a.tokenChecker, a.publicURL = config.AppleAuthenticationTokens, tokens, config.PublicURL
+	if a.tokens == nil {
+		a.tokens = tokens
+	}
+	if a.registrations, err = apple.NewRegistrations(db); err != nil {
+		return err
+	}
+	a.registrationProjection, err = apple.NewRegistrationProjection(db)
+	return err
 }

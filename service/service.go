@@ -45,8 +45,8 @@ type Config struct {
 	WebhookClient *http.Client
 	// PublicURL is PASSPUSH_PUBLIC_URL: an Apple pass's webServiceURL is PublicURL + /api/{tenantId}/apple.
 	PublicURL string
-	// AppleAuthenticationTokens hands out each pass's authenticationToken; nil until the PassKit web service
-	// provides them, and then building an Apple pass fails (tests set one).
+	// AppleAuthenticationTokens hands out each pass's authenticationToken; nil takes the PassKit web service's,
+	// which it checks.
 	AppleAuthenticationTokens query.AuthenticationTokens
 }
 
@@ -60,7 +60,9 @@ type Service struct {
 	AuditLog       *audit.Log
 	Deliveries     *delivery.Queue
 	worker         *deliverystage.Worker
-	log            *logrus.Entry
+	// appleRegistrations projects the devices registered for Apple passes.
+	appleRegistrations *apple.RegistrationProjection
+	log                *logrus.Entry
 }
 
 // New builds passpush on a migrated db: its adapters, the application on them, and the delivery stage, with the
@@ -85,6 +87,7 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 	s := &Service{
 		DB: db, App: application, Bus: a.bus, Events: a.events, PassProjection: a.passProjection,
 		AuditLog: a.auditLog, Deliveries: a.deliveries, worker: worker, log: log,
+		appleRegistrations: a.apple.registrationProjection,
 	}
 	if err := s.subscribe(); err != nil {
 		return nil, err
@@ -195,6 +198,7 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 	if err != nil {
 		return app.Application{}, err
 	}
+	holders := query.NewApplePassHolderHandler(a.apple.tokenChecker, a.apple.templates)
 	return app.Application{
 		Commands: app.Commands{
 			RegisterPass:               command.NewRegisterPassHandler(a.passRepo),
@@ -209,6 +213,9 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 			PutAppleTemplate: command.NewPutAppleTemplateHandler(a.tenantStore, apple.TemplateFiles{}, a.apple.templates,
 				a.apple.certificates),
 			MakeInstallLink: command.NewMakeInstallLinkHandler(a.readModel, a.apple.linkKeys),
+
+			RegisterAppleDevice:   command.NewRegisterAppleDeviceHandler(holders, a.passRepo),
+			UnregisterAppleDevice: command.NewUnregisterAppleDeviceHandler(holders, a.passRepo),
 		},
 		Queries: app.Queries{
 			PassByID:     query.NewPassByIDHandler(a.readModel),
@@ -222,6 +229,9 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 			ApplePass: query.NewApplePassHandler(a.readModel, a.apple.templates, a.apple.certificates, a.apple.tokens,
 				a.apple.publicURL),
 			CheckInstallLink: query.NewCheckInstallLinkHandler(a.apple.linkKeys),
+
+			ApplePassHolder:    holders,
+			UpdatedApplePasses: query.NewUpdatedApplePassesHandler(a.apple.registrations),
 		},
 		Push: fanOut,
 	}, nil
@@ -239,6 +249,8 @@ const (
 	ProjectionPasses     = "passes"
 	ProjectionAudit      = "audit"
 	ProjectionDeliveries = "deliveries"
+	// ProjectionAppleRegistrations is the devices registered for Apple passes' updates.
+	ProjectionAppleRegistrations = "apple_registrations"
 )
 
 // projection is one of the projections: its handler on the event bus, and how a rebuild empties it.
@@ -255,6 +267,7 @@ func (s *Service) projections() []projection {
 		{messaging.Projection{Name: ProjectionPasses, Handle: s.PassProjection.Handle}, s.PassProjection.Reset},
 		{messaging.Projection{Name: ProjectionAudit, Handle: s.AuditLog.Handle}, s.AuditLog.Reset},
 		{messaging.Projection{Name: ProjectionDeliveries, Handle: s.Deliveries.Enqueue}, nil},
+		{messaging.Projection{Name: ProjectionAppleRegistrations, Handle: s.appleRegistrations.Handle}, s.appleRegistrations.Reset},
 	}
 }
 

@@ -88,6 +88,8 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 		sfmc.HandleFunc("/"+string(stage), s.lifecycle(stage)).Methods(http.MethodPost)
 	}
 
+	s.appleWebServiceRoutes(r)
+
 	return r, nil
 }
 

@@ -1,0 +1,60 @@
+package apple
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app/query"
+)
+
+// Registrations is the apple_registrations read model: which devices hold a pass, and which passes of a device
+// changed since a tag. RegistrationProjection writes it.
+type Registrations struct {
+	db *sqldb.DB
+}
+
+var _ query.AppleRegistrationReader = (*Registrations)(nil)
+
+// NewRegistrations returns the registrations read model of db.
+func NewRegistrations(db *sqldb.DB) (*Registrations, error) {
+	if db == nil {
+		return nil, errors.New("new Apple registrations: nil db")
+	}
+	return &Registrations{db: db}, nil
+}
+
+// UpdatedSince implements query.AppleRegistrationReader with the passes read model's lastUpdated tags.
+func (r *Registrations) UpdatedSince(ctx context.Context, tenantID, deviceID, passTypeID string, since query.UpdateTag, all bool) ([]string, query.UpdateTag, error) {
+	q := `SELECT p.pass_id, p.last_updated_tx, p.last_updated_seq
+		FROM apple_registrations r JOIN passes p ON p.tenant_id = r.tenant_id AND p.pass_id = r.pass_id
+		WHERE r.tenant_id = $1 AND r.device_library_id = $2 AND r.pass_type_id = $3 AND r.active`
+	args := []any{tenantID, deviceID, passTypeID}
+	if !all {
+		q += ` AND (p.last_updated_tx > $4 OR (p.last_updated_tx = $4 AND p.last_updated_seq > $5))`
+		args = append(args, since.TransactionID, since.Sequence)
+	}
+	rows, err := sqldb.ReaderFor(ctx, r.db).QueryContext(ctx, q+` ORDER BY p.pass_id`, args...)
+	if err != nil {
+		return nil, query.UpdateTag{}, fmt.Errorf("passes of device %s: %w", deviceID, err)
+	}
+	defer rows.Close()
+	serials := []string{}
+	var last query.UpdateTag
+	for rows.Next() {
+		var id string
+		var tag query.UpdateTag
+		if err := rows.Scan(&id, &tag.TransactionID, &tag.Sequence); err != nil {
+			return nil, query.UpdateTag{}, fmt.Errorf("passes of device %s: %w", deviceID, err)
+		}
+		serials = append(serials, id)
+		if tag.After(last) {
+			last = tag
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, query.UpdateTag{}, fmt.Errorf("passes of device %s: %w", deviceID, err)
+	}
+	return serials, last, nil
+}

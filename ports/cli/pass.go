@@ -7,6 +7,6 @@ func newPassCommand(e *env) *cobra.Command {
 		Use:   "pass",
 		Short: "Import and read wallet passes",
 	}
-	passes.AddCommand(newPassImportCommand(e), newPassGetCommand(e))
+	passes.AddCommand(newPassImportCommand(e), newPassGetCommand(e), newPassLinkCommand(e))
 	return passes
 }

@@ -108,6 +108,8 @@ Flags given on the command line win over the environment.`,
 		newPassCommand(e),
 		newProjectionsCommand(e),
 		newPoisonCommand(e),
+		newAppleCommand(e),
+		newTemplateCommand(e),
 	)
 	return root
 }

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+
+	"github.com/passpush/passpush/domain/googlepass"
 )
 
 // Kind is the credential kind a tenant's Google settings are stored under, with the name DefaultName.
@@ -21,8 +23,9 @@ const (
 // DefaultRate is the requests a second a tenant's calls to the Wallet API are held to, below Google's quota.
 const DefaultRate = 20
 
-// ErrInvalidSettings is wrapped by every refusal of settings. Its messages never carry the key.
-var ErrInvalidSettings = errors.New("invalid google settings")
+// ErrInvalidSettings is wrapped by every refusal of settings. Its messages never carry the key. It is the domain's
+// error, so that the ports can tell a refusal from a failure.
+var ErrInvalidSettings = googlepass.ErrInvalidSettings
 
 var issuerIDPattern = regexp.MustCompile(`^[0-9]{1,32}$`)
 

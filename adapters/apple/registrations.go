@@ -15,7 +15,10 @@ type Registrations struct {
 	db *sqldb.DB
 }
 
-var _ query.AppleRegistrationReader = (*Registrations)(nil)
+var (
+	_ Devices                       = (*Registrations)(nil)
+	_ query.AppleRegistrationReader = (*Registrations)(nil)
+)
 
 // NewRegistrations returns the registrations read model of db.
 func NewRegistrations(db *sqldb.DB) (*Registrations, error) {
@@ -23,6 +26,28 @@ func NewRegistrations(db *sqldb.DB) (*Registrations, error) {
 		return nil, errors.New("new Apple registrations: nil db")
 	}
 	return &Registrations{db: db}, nil
+}
+
+// Devices implements Devices: the devices registered for the tenant's pass, by id.
+func (r *Registrations) Devices(ctx context.Context, tenantID, passID string) ([]Device, error) {
+	rows, err := sqldb.ReaderFor(ctx, r.db).QueryContext(ctx, `SELECT device_library_id, pass_type_id, push_token
+		FROM apple_registrations WHERE tenant_id = $1 AND pass_id = $2 AND active ORDER BY device_library_id`, tenantID, passID)
+	if err != nil {
+		return nil, fmt.Errorf("devices of pass %s: %w", passID, err)
+	}
+	defer rows.Close()
+	devices := []Device{}
+	for rows.Next() {
+		var d Device
+		if err := rows.Scan(&d.ID, &d.PassTypeID, &d.PushToken); err != nil {
+			return nil, fmt.Errorf("devices of pass %s: %w", passID, err)
+		}
+		devices = append(devices, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("devices of pass %s: %w", passID, err)
+	}
+	return devices, nil
 }
 
 // UpdatedSince implements query.AppleRegistrationReader with the passes read model's lastUpdated tags.

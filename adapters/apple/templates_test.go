@@ -1,0 +1,77 @@
+package apple_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/passpush/passpush/adapters/apple"
+	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
+	"github.com/passpush/passpush/app/query"
+)
+
+func TestTemplates_storesVersionsAndReadsTheLatest(t *testing.T) {
+	ctx := context.Background()
+	db := sqldbtest.New(t)
+	templates, err := apple.NewTemplates(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := templates.Latest(ctx, "acme", "loyalty"); !errors.Is(err, query.ErrAppleNotConfigured) {
+		t.Fatalf("Latest without a template: %v, want ErrAppleNotConfigured", err)
+	}
+	tpl := testTemplate(t)
+	for want := 1; want <= 2; want++ {
+		if v, err := templates.Add(ctx, "acme", "loyalty", tpl); err != nil || v != want {
+			t.Fatalf("Add #%d = %d, %v", want, v, err)
+		}
+	}
+	if v, err := templates.Add(ctx, "globex", "loyalty", tpl); err != nil || v != 1 {
+		t.Fatalf("another tenant's first version = %d, %v", v, err)
+	}
+
+	// Another instance reads the stored zip back.
+	fresh, _ := apple.NewTemplates(db)
+	latest, err := fresh.Latest(ctx, "acme", "loyalty")
+	if err != nil || latest.Version != 2 || latest.CreatedAt.IsZero() {
+		t.Fatalf("Latest = %+v, %v", latest, err)
+	}
+	if latest.Template.PassTypeIdentifier() != tpl.PassTypeIdentifier() || len(latest.Template.FileNames()) != len(tpl.FileNames()) {
+		t.Errorf("Latest's template has %v, want %v", latest.Template.FileNames(), tpl.FileNames())
+	}
+}
+
+func TestTemplates_concurrentPutsGetDistinctVersions(t *testing.T) {
+	ctx := context.Background()
+	db := sqldbtest.New(t)
+	tpl := testTemplate(t)
+	var wg sync.WaitGroup
+	versions := make(chan int, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			templates, _ := apple.NewTemplates(db)
+			v, err := templates.Add(ctx, "acme", "loyalty", tpl)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			versions <- v
+		}()
+	}
+	wg.Wait()
+	close(versions)
+	seen := map[int]bool{}
+	for v := range versions {
+		if seen[v] {
+			t.Errorf("version %d made twice", v)
+		}
+		seen[v] = true
+	}
+	reader, _ := apple.NewTemplates(db)
+	if latest, err := reader.Latest(ctx, "acme", "loyalty"); err != nil || latest.Version != len(seen) {
+		t.Errorf("Latest = %d, %v after %d puts", latest.Version, err, len(seen))
+	}
+}

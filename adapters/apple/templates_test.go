@@ -75,3 +75,14 @@ func TestTemplates_concurrentPutsGetDistinctVersions(t *testing.T) {
 		t.Errorf("Latest = %d, %v after %d puts", latest.Version, err, len(seen))
 	}
 }
+
+// The README's example template is one that template put accepts.
+func TestExampleTemplate_isAValidTemplate(t *testing.T) {
+	tpl, err := apple.ReadTemplateDir("../../examples/apple-template")
+	if err != nil {
+		t.Fatalf("examples/apple-template: %v", err)
+	}
+	if tpl.Style() != "storeCard" || tpl.PassTypeIdentifier() != "pass.com.example.loyalty" {
+		t.Errorf("style %s, passTypeIdentifier %s", tpl.Style(), tpl.PassTypeIdentifier())
+	}
+}

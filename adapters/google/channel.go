@@ -1,0 +1,168 @@
+package google
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/passpush/passpush/adapters/credentials"
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app/push"
+	"google.golang.org/api/walletobjects/v1"
+)
+
+// DefaultAPIURL is the Wallet API's base URL; PASSPUSH_GOOGLE_API_URL replaces it for tests and staging.
+const DefaultAPIURL = "https://walletobjects.googleapis.com/"
+
+// DefaultCallTimeout bounds one call to the Wallet API or its token endpoint; a timeout is retried.
+const DefaultCallTimeout = 10 * time.Second
+
+// ObjectBuilder builds the object of a pass, as its update patches it: (*Objects).Build. Its error wraps
+// push.ErrNotSetUp when the tenant has no Google settings or no class for the pass's type.
+type ObjectBuilder interface {
+	Build(ctx context.Context, tenantID, passID string) (Object, error)
+}
+
+// ChannelConfig tunes the Google channel. Zero fields take the defaults.
+type ChannelConfig struct {
+	// APIURL is the Wallet API's base URL, DefaultAPIURL unless set.
+	APIURL string
+	// CallTimeout bounds one call to the API or to the token endpoint, DefaultCallTimeout unless set.
+	CallTimeout time.Duration
+	// Transport carries every tenant's calls; a clone of http.DefaultTransport unless set.
+	Transport http.RoundTripper
+}
+
+// Channel updates passes' Google Wallet objects: a PATCH of the object built from the pass's latest data, then
+// the update's message, if it has one, with addMessage. A pass has one target on it, its object.
+type Channel struct {
+	objects  ObjectBuilder
+	clients  *credentials.Clients[*walletClient]
+	messages messages
+}
+
+var (
+	_ push.Channel    = (*Channel)(nil)
+	_ push.LatestOnly = (*Channel)(nil)
+)
+
+// NewChannel returns the Google channel: objects built by objects, with each tenant's settings read from store and
+// its messages and the instances that call the API kept in db.
+func NewChannel(db *sqldb.DB, store *credentials.Store, objects ObjectBuilder, cfg ChannelConfig) (*Channel, error) {
+	if db == nil || store == nil || objects == nil {
+		return nil, errors.New("new google channel: db, credential store and object builder are required")
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = DefaultAPIURL
+	}
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	if cfg.Transport == nil {
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.MaxIdleConnsPerHost = 64 // every tenant's calls go to one host
+		cfg.Transport = transport
+	}
+	factory := clientFactory{apiURL: cfg.APIURL, timeout: cfg.CallTimeout, transport: cfg.Transport, callers: newCallers(db)}
+	clients, err := credentials.NewClients(store, Kind, factory.build, credentials.ClientsConfig{})
+	if err != nil {
+		return nil, err
+	}
+	return &Channel{objects: objects, clients: clients, messages: messages{db: db, now: time.Now}}, nil
+}
+
+// Kind implements push.Channel.
+func (*Channel) Kind() string { return Kind }
+
+// LatestOnly implements push.LatestOnly: the object needs only the pass's latest state.
+func (*Channel) LatestOnly() bool { return true }
+
+// Targets implements push.Channel: the pass's object, when its tenant has Google settings and a class for its
+// type.
+func (c *Channel) Targets(ctx context.Context, tenantID, passID string) ([]push.Target, error) {
+	obj, err := c.objects.Build(ctx, tenantID, passID)
+	switch {
+	case errors.Is(err, push.ErrNotSetUp):
+		return nil, push.ErrNotSetUp
+	case err != nil:
+		return nil, fmt.Errorf("google object of pass %s: %w", passID, err)
+	}
+	return []push.Target{{ID: obj.ID, Credential: DefaultName}}, nil
+}
+
+// Push implements push.Channel. It patches the object with the pass's latest data, then adds the update's
+// message with the update's eventId as its id, so that a retry does not show it twice. 404 means the customer
+// never saved the pass (not installed); 429, 5xx and timeouts are retried; 401, 403 and any other 4xx are final.
+func (c *Channel) Push(ctx context.Context, t push.Target, u push.Update) push.Outcome {
+	obj, err := c.objects.Build(ctx, u.TenantID, u.PassID)
+	switch {
+	case errors.Is(err, push.ErrNotSetUp):
+		return push.Outcome{Kind: push.Gone, Reason: "the tenant's Google settings or the pass type's class were removed"}
+	case err != nil:
+		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("build google object: %v", err)}
+	}
+	client, err := c.clients.Get(ctx, u.TenantID, t.Credential)
+	switch {
+	case errors.Is(err, credentials.ErrNotFound):
+		return push.Outcome{Kind: push.Gone, Reason: "the tenant's Google settings were removed"}
+	case errors.Is(err, ErrInvalidSettings):
+		return push.Outcome{Kind: push.Rejected, Reason: fmt.Sprintf("google settings: %v", err)}
+	case err != nil:
+		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("google client: %v", err)}
+	}
+	api, ok := objectAPIOf(client.service, obj.Type)
+	if !ok {
+		return push.Outcome{Kind: push.Rejected, Reason: fmt.Sprintf("unknown google object type %q", obj.Type)}
+	}
+	body, err := json.Marshal(obj.Body)
+	if err != nil {
+		return push.Outcome{Kind: push.Rejected, Reason: fmt.Sprintf("encode google object: %v", err)}
+	}
+	if err := client.limiter.Wait(ctx); err != nil {
+		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("google rate limit: %v", err)}
+	}
+	if err := api.patch(ctx, obj.ID, body); err != nil {
+		return outcomeOf("patch", err)
+	}
+	if u.Message == "" {
+		return push.Outcome{Kind: push.Delivered}
+	}
+	return c.addMessage(ctx, client, api, obj.ID, u)
+}
+
+// addMessage adds the update's message to the object: TEXT_AND_NOTIFY while the pass has had fewer than 3
+// notifying messages in the last 24 hours, TEXT after that.
+func (c *Channel) addMessage(ctx context.Context, client *walletClient, api objectAPI, objectID string, u push.Update) push.Outcome {
+	notify, err := c.messages.reserve(ctx, u.TenantID, u.PassID, u.EventID)
+	if err != nil {
+		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("count google messages: %v", err)}
+	}
+	messageType := MessageText
+	if notify {
+		messageType = MessageTextAndNotify
+	}
+	if err := client.limiter.Wait(ctx); err != nil {
+		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("google rate limit: %v", err)}
+	}
+	err = api.addMessage(ctx, objectID, &walletobjects.AddMessageRequest{Message: &walletobjects.Message{
+		Id: u.EventID, Header: u.Message, Body: u.Message, MessageType: messageType,
+	}})
+	if statusOf(err) == http.StatusConflict {
+		// An earlier attempt added it and its answer was lost: the message is there, once.
+		return push.Outcome{Kind: push.Delivered}
+	}
+	if err != nil {
+		o := outcomeOf("add message", err)
+		if o.Kind != push.Retry {
+			// The message will never be shown: it does not use up one of the day's notifications.
+			if releaseErr := c.messages.release(ctx, u.TenantID, u.PassID, u.EventID); releaseErr != nil {
+				o.Reason += fmt.Sprintf(" (and forgetting the message failed: %v)", releaseErr)
+			}
+		}
+		return o
+	}
+	return push.Outcome{Kind: push.Delivered}
+}

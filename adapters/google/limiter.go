@@ -1,0 +1,113 @@
+package google
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/passpush/passpush/adapters/sqldb"
+	"golang.org/x/time/rate"
+)
+
+// MaxBurst is the most calls a tenant's limiter lets through at once, on all instances together.
+const MaxBurst = 5
+
+// A tenant's rate holds on all instances together because each instance takes an equal share of it: the
+// tenant's rate divided by the number of instances calling the Wallet API, which they count through the database
+// (google_callers). The share is a local golang.org/x/time/rate limiter, so a call waits for nothing but its own
+// turn: a limit shared through the database would cost a write on one hot row per call, at 20 calls a second per
+// tenant, and would make every call wait on the database. The price of dividing is that an instance with little
+// work leaves its share unused, and that for a moment after an instance joins (callerRefresh) the others still use
+// the larger share.
+const (
+	// callerRefresh is how often an instance that calls the API says so and counts the others.
+	callerRefresh = time.Second
+	// callerTTL is how long an instance counts after it last called: one that stopped, or died, drops out then.
+	callerTTL = 10 * time.Second
+)
+
+// callers counts the instances calling the Wallet API: each that has called in the last callerTTL.
+type callers struct {
+	db  *sqldb.DB
+	id  string
+	now func() time.Time
+
+	refreshing atomic.Bool
+	mu         sync.Mutex // guards count and refreshedAt
+	count      int
+	refreshed  time.Time
+}
+
+func newCallers(db *sqldb.DB) *callers {
+	return &callers{db: db, id: uuid.NewString(), now: time.Now, count: 1}
+}
+
+// Count returns how many instances call the API, this one among them. Every callerRefresh one caller records
+// this instance's call and counts again, within ctx; the others meanwhile use the last count. When the database
+// can't be read the last count stands.
+func (c *callers) Count(ctx context.Context) int {
+	c.mu.Lock()
+	count, stale := c.count, c.now().Sub(c.refreshed) >= callerRefresh
+	c.mu.Unlock()
+	if !stale || !c.refreshing.CompareAndSwap(false, true) {
+		return count
+	}
+	defer c.refreshing.Store(false)
+	n, err := c.refresh(ctx)
+	if err != nil {
+		return count
+	}
+	c.mu.Lock()
+	c.count, c.refreshed = n, c.now()
+	c.mu.Unlock()
+	return n
+}
+
+func (c *callers) refresh(ctx context.Context) (int, error) {
+	now := c.now()
+	if _, err := c.db.ExecContext(ctx, `INSERT INTO google_callers (instance_id, seen_at) VALUES ($1, $2)
+		ON CONFLICT (instance_id) DO UPDATE SET seen_at = excluded.seen_at`, c.id, now.UnixMicro()); err != nil {
+		return 0, fmt.Errorf("record this instance as a google caller: %w", err)
+	}
+	if _, err := c.db.ExecContext(ctx, `DELETE FROM google_callers WHERE seen_at < $1`,
+		now.Add(-10*callerTTL).UnixMicro()); err != nil {
+		return 0, fmt.Errorf("forget google callers: %w", err)
+	}
+	var n int
+	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM google_callers WHERE seen_at >= $1`,
+		now.Add(-callerTTL).UnixMicro()).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count google callers: %w", err)
+	}
+	return max(n, 1), nil
+}
+
+// limiter holds one tenant's calls on this instance to its share of the tenant's rate.
+type limiter struct {
+	rate    float64
+	callers *callers
+	mu      sync.Mutex // guards shares
+	shares  int
+	limiter *rate.Limiter
+}
+
+func newLimiter(perSecond float64, callers *callers) *limiter {
+	return &limiter{rate: perSecond, callers: callers, shares: 1, limiter: rate.NewLimiter(rate.Limit(perSecond), MaxBurst)}
+}
+
+// Wait waits for the call's turn, or returns ctx's error, or an error at once if the turn comes after ctx's
+// deadline.
+func (l *limiter) Wait(ctx context.Context) error {
+	n := l.callers.Count(ctx)
+	l.mu.Lock()
+	if n != l.shares {
+		l.shares = n
+		l.limiter.SetLimit(rate.Limit(l.rate / float64(n)))
+		// The instances' bursts add up too.
+		l.limiter.SetBurst(max(1, MaxBurst/n))
+	}
+	l.mu.Unlock()
+	return l.limiter.Wait(ctx)
+}

@@ -29,6 +29,9 @@ type Commands struct {
 	PutAppleTemplate    command.PutAppleTemplateHandler
 	MakeInstallLink     command.MakeInstallLinkHandler
 
+	PutGoogleSettings command.PutGoogleSettingsHandler
+	PutGoogleClass    command.PutGoogleClassHandler
+
 	RegisterAppleDevice   command.RegisterAppleDeviceHandler
 	UnregisterAppleDevice command.UnregisterAppleDeviceHandler
 }
@@ -44,6 +47,9 @@ type Queries struct {
 	AppleCertificates query.AppleCertificatesHandler
 	ApplePass         query.ApplePassHandler
 	CheckInstallLink  query.CheckInstallLinkHandler
+
+	GoogleSettings query.GoogleSettingsHandler
+	GoogleSaveLink query.GoogleSaveLinkHandler
 
 	ApplePassHolder    query.ApplePassHolderHandler
 	UpdatedApplePasses query.UpdatedApplePassesHandler

@@ -112,7 +112,8 @@ type adapters struct {
 	deliveries     *delivery.Queue
 	webhooks       webhook.Channel
 
-	apple appleAdapters
+	apple  appleAdapters
+	google googleAdapters
 }
 
 // newAdapters builds the adapters on db.
@@ -125,6 +126,9 @@ func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, err
 		return nil, err
 	}
 	if err := a.apple.build(db, config); err != nil {
+		return nil, err
+	}
+	if err := a.google.build(db, a.readModel, config.PublicURL); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -214,6 +218,9 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 				a.apple.certificates),
 			MakeInstallLink: command.NewMakeInstallLinkHandler(a.readModel, a.apple.linkKeys),
 
+			PutGoogleSettings: command.NewPutGoogleSettingsHandler(a.tenantStore, a.google.settings),
+			PutGoogleClass:    command.NewPutGoogleClassHandler(a.tenantStore, a.google.settings, a.google.classes),
+
 			RegisterAppleDevice:   command.NewRegisterAppleDeviceHandler(holders, a.passRepo),
 			UnregisterAppleDevice: command.NewUnregisterAppleDeviceHandler(holders, a.passRepo),
 		},
@@ -229,6 +236,9 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 			ApplePass: query.NewApplePassHandler(a.readModel, a.apple.templates, a.apple.certificates, a.apple.tokens,
 				a.apple.publicURL),
 			CheckInstallLink: query.NewCheckInstallLinkHandler(a.apple.linkKeys),
+
+			GoogleSettings: query.NewGoogleSettingsHandler(a.tenantStore, a.google.settings),
+			GoogleSaveLink: query.NewGoogleSaveLinkHandler(a.google.saveLinks),
 
 			ApplePassHolder:    holders,
 			UpdatedApplePasses: query.NewUpdatedApplePassesHandler(a.apple.registrations),

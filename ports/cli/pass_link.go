@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/query"
 	"github.com/passpush/passpush/domain/installlink"
 	"github.com/passpush/passpush/domain/pass"
 	"github.com/spf13/cobra"
@@ -22,7 +23,10 @@ func newPassLinkCommand(e *env) *cobra.Command {
 		Short: "Print a link that downloads the pass into Apple Wallet, valid for --ttl",
 		Long: `Prints an install link of the pass: anyone who opens it on an iPhone before it expires gets the pass,
 built from its current data and its type's latest template. The link is signed with the tenant's link key,
-made on first use. It needs PASSPUSH_PUBLIC_URL.`,
+made on first use. It needs PASSPUSH_PUBLIC_URL.
+
+When the tenant has Google settings and a class for the pass's type, a second line is the pass's
+"Add to Google Wallet" link, signed with the service account's key.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if e.config.PublicURL == "" {
@@ -41,6 +45,13 @@ made on first use. It needs PASSPUSH_PUBLIC_URL.`,
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), strings.TrimRight(e.config.PublicURL, "/")+link.ApplePath)
+			google, err := b.App.Queries.GoogleSaveLink.Handle(cmd.Context(), query.GoogleSaveLink{TenantID: tenantID, PassID: args[0]})
+			if err != nil {
+				return err
+			}
+			if google != "" {
+				fmt.Fprintln(cmd.OutOrStdout(), google)
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "the link expires at %s\n", link.ExpiresAt.Format(time.RFC3339))
 			return nil
 		},

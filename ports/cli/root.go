@@ -110,6 +110,7 @@ Flags given on the command line win over the environment.`,
 		newPoisonCommand(e),
 		newAppleCommand(e),
 		newTemplateCommand(e),
+		newGoogleCommand(e),
 	)
 	return root
 }

@@ -22,6 +22,7 @@ type postInstallLinkRequest struct {
 
 type installLinkResponse struct {
 	Apple     string    `json:"apple"`
+	Google    string    `json:"google,omitempty"` // when the tenant has Google settings and a class for the pass's type
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
@@ -54,7 +55,12 @@ func (s server) postInstallLink(w http.ResponseWriter, r *http.Request) {
 		s.respondError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, installLinkResponse{Apple: s.publicURL(r) + link.ApplePath, ExpiresAt: link.ExpiresAt})
+	google, err := s.googleSaveLink(r, tenantFrom(r).ID, passID)
+	if err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, installLinkResponse{Apple: s.publicURL(r) + link.ApplePath, Google: google, ExpiresAt: link.ExpiresAt})
 }
 
 // getPassPKPass answers the pass itself, to the admin.

@@ -60,6 +60,7 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 
 	// The admin routes come first: "admin" is a reserved tenant id, so they never shadow a tenant.
 	s.appleSettingsRoutes(r)
+	s.googleSettingsRoutes(r)
 	admin := r.PathPrefix("/api/admin").Subrouter()
 	admin.Use(s.requireAdmin, s.limitBody(maxAdminBody))
 	admin.HandleFunc("/tenants", s.listTenants).Methods(http.MethodGet)

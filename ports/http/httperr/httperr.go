@@ -7,9 +7,11 @@ import (
 	"net/http"
 
 	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/push"
 	"github.com/passpush/passpush/app/query"
 	"github.com/passpush/passpush/domain/activity"
 	"github.com/passpush/passpush/domain/applepass"
+	"github.com/passpush/passpush/domain/googlepass"
 	"github.com/passpush/passpush/domain/installlink"
 	"github.com/passpush/passpush/domain/pass"
 	"github.com/passpush/passpush/domain/tenant"
@@ -76,6 +78,10 @@ func classify(err error) *Error {
 	case errors.Is(err, applepass.ErrInvalidCertificate), errors.Is(err, applepass.ErrInvalidTemplate),
 		errors.Is(err, installlink.ErrInvalidTTL):
 		return BadRequest(err.Error())
+	case errors.Is(err, googlepass.ErrInvalidSettings), errors.Is(err, googlepass.ErrInvalidClass):
+		return BadRequest(err.Error())
+	case errors.Is(err, push.ErrNotSetUp):
+		return &Error{Status: http.StatusNotFound, Code: "not_set_up", Message: err.Error()}
 	case errors.Is(err, installlink.ErrForbidden):
 		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "the link is invalid or has expired"}
 	case errors.Is(err, query.ErrAppleNotConfigured):

@@ -207,10 +207,10 @@ func (f FanOut) Push(ctx context.Context, d Delivery) Attempt {
 // tenant does not use for the pass.
 func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.ChannelResult) (_ pass.ChannelResult, include bool) {
 	r.Channel = ch.Kind()
-	if latest, ok := ch.(LatestOnly); ok && latest.LatestOnly() && d.Superseded {
-		return settle(r, ChannelSuperseded, ""), true
-	}
+	// The targets are listed even for a superseded update: a channel the tenant has not set up stays out of the
+	// results rather than being recorded as superseded.
 	targets, err := ch.Targets(ctx, d.Update.TenantID, d.Update.PassID)
+	latest, ok := ch.(LatestOnly)
 	switch {
 	case errors.Is(err, ErrNotSetUp):
 		return r, r.Attempts > 0
@@ -219,6 +219,8 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.
 		r.Attempts++
 		r.Detail = fmt.Sprintf("list targets: %v", err)
 		return r, true
+	case ok && latest.LatestOnly() && d.Superseded:
+		return settle(r, ChannelSuperseded, ""), true
 	case len(targets) == 0 && r.Attempts == 0:
 		return settle(r, ChannelNotInstalled, ""), true
 	}

@@ -187,6 +187,17 @@ func TestFanOut_aSupersededUpdateSkipsOnlyLatestOnlyChannels(t *testing.T) {
 	}
 }
 
+// A superseded update leaves out a wallet channel the tenant has not set up, as any other update does: it is
+// not recorded as superseded there.
+func TestFanOut_aSupersededUpdateLeavesOutAWalletNotSetUp(t *testing.T) {
+	webhook := &scripted{kind: "webhook", targets: []string{"default"}}
+	wallet := &scripted{kind: "apple", targetsErr: push.ErrNotSetUp, latestOnly: true}
+	a := fanOut(t, webhook, wallet).Push(context.Background(), push.Delivery{Update: push.Update{EventID: "e1"}, Superseded: true})
+	if len(a.Progress) != 1 || a.Progress[0].Channel != "webhook" {
+		t.Errorf("results %+v, want the webhook's alone", a.Progress)
+	}
+}
+
 func TestNewFanOut_refusesTwoChannelsOfOneKind(t *testing.T) {
 	if _, err := push.NewFanOut(&scripted{kind: "webhook"}, &scripted{kind: "webhook"}); err == nil {
 		t.Error("two webhook channels were accepted")

@@ -3,6 +3,7 @@ package googlepass_test
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -106,6 +107,22 @@ func TestClassCheck(t *testing.T) {
 		if _, err := googlepass.BuildObject(c2, googlepass.Pass{TenantID: "t", ID: "p"}); !errors.Is(err, googlepass.ErrInvalidClass) {
 			t.Errorf("%s: BuildObject = %v, want ErrInvalidClass", name, err)
 		}
+	}
+}
+
+func TestExampleTemplate(t *testing.T) {
+	template, err := os.ReadFile("../../examples/google-class/loyalty.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := googlepass.BuildObject(loyaltyClass(string(template)), googlepass.Pass{TenantID: "acme", ID: "p-1",
+		Email: "ann@example.com", CustomID: "c-1", Data: map[string]string{"points": "120", "tier": "gold", "offer": "2 for 1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules := obj["textModulesData"].([]any)
+	if obj["accountName"] != "ann@example.com" || len(modules) != 2 || modules[0].(map[string]any)["body"] != "gold" {
+		t.Errorf("object %v", obj)
 	}
 }
 

@@ -44,8 +44,9 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 	}
 	lease, maxAttempts, maxBackoff := config.DeliverySchedule()
 	svc, err := service.New(db, service.Config{
-		Delivery:  delivery.Config{Lease: lease, MaxAttempts: maxAttempts, MaxBackoff: maxBackoff},
-		PublicURL: config.PublicURL,
+		Delivery:     delivery.Config{Lease: lease, MaxAttempts: maxAttempts, MaxBackoff: maxBackoff},
+		PublicURL:    config.PublicURL,
+		GoogleAPIURL: config.GoogleAPIURL,
 	}, log)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())

@@ -17,6 +17,7 @@ import (
 	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/adapters/delivery"
 	"github.com/passpush/passpush/adapters/eventstore"
+	"github.com/passpush/passpush/adapters/google"
 	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/passes"
 	"github.com/passpush/passpush/adapters/sqldb"
@@ -48,6 +49,8 @@ type Config struct {
 	// AppleAuthenticationTokens hands out each pass's authenticationToken; nil takes the PassKit web service's,
 	// which it checks.
 	AppleAuthenticationTokens query.AuthenticationTokens
+	// GoogleAPIURL is the Wallet API's base URL, PASSPUSH_GOOGLE_API_URL; empty means Google's.
+	GoogleAPIURL string
 }
 
 // Service is passpush on one database.
@@ -111,6 +114,7 @@ type adapters struct {
 	auditLog       *audit.Log
 	deliveries     *delivery.Queue
 	webhooks       webhook.Channel
+	googleChannel  *google.Channel
 
 	apple  appleAdapters
 	google googleAdapters
@@ -131,6 +135,11 @@ func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, err
 	if err := a.google.build(db, a.readModel, config.PublicURL); err != nil {
 		return nil, err
 	}
+	googleChannel, err := newGoogleChannel(db, a.google.objects, config.GoogleAPIURL)
+	if err != nil {
+		return nil, err
+	}
+	a.googleChannel = googleChannel
 	return a, nil
 }
 
@@ -198,7 +207,7 @@ func (a *adapters) newChannels(db *sqldb.DB, webhookClient *http.Client) error {
 
 // newApplication builds the command and query handlers, and the fan-out to a pass's channels, on the adapters.
 func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
-	fanOut, err := push.NewFanOut(a.webhooks)
+	fanOut, err := push.NewFanOut(a.webhooks, a.googleChannel)
 	if err != nil {
 		return app.Application{}, err
 	}

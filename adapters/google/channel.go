@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/passpush/passpush/adapters/credentials"
@@ -57,6 +58,10 @@ func NewChannel(db *sqldb.DB, store *credentials.Store, objects ObjectBuilder, c
 	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = DefaultAPIURL
+	}
+	if !strings.HasSuffix(cfg.APIURL, "/") {
+		// The client's paths are relative to the base: without the slash its last segment would be dropped.
+		cfg.APIURL += "/"
 	}
 	if cfg.CallTimeout == 0 {
 		cfg.CallTimeout = DefaultCallTimeout

@@ -38,6 +38,8 @@ type Config struct {
 	DeliveryMaxAttempts string
 	// DeliveryMaxBackoff is a Go duration, the longest wait between two attempts of a delivery.
 	DeliveryMaxBackoff string
+	// GoogleAPIURL is the Google Wallet API's base URL: a fake's in tests and staging.
+	GoogleAPIURL string
 }
 
 const (
@@ -54,6 +56,8 @@ const (
 	DefaultDeliveryMaxBackoff = "10m"
 	// MinDeliveryLease is delivery.MinLease: the lease is renewed every third of it.
 	MinDeliveryLease = 100 * time.Millisecond
+	// DefaultGoogleAPIURL is google.DefaultAPIURL, the Wallet API's base URL.
+	DefaultGoogleAPIURL = "https://walletobjects.googleapis.com/"
 )
 
 // setting ties a Config field to its environment variable and flag, so the two never drift apart and --help can
@@ -115,6 +119,11 @@ func settings() []setting {
 			usage: "longest wait between two attempts of a delivery, a Go duration; the wait starts at 1s and doubles up to it",
 			field: func(c *Config) *string { return &c.DeliveryMaxBackoff },
 		},
+		{
+			env: "PASSPUSH_GOOGLE_API_URL", flag: "google-api-url", fallback: DefaultGoogleAPIURL,
+			usage: "base URL of the Google Wallet API (walletobjects v1), for tests and staging; the OAuth token URL is the service account key file's token_uri",
+			field: func(c *Config) *string { return &c.GoogleAPIURL },
+		},
 	}
 }
 
@@ -175,6 +184,10 @@ func (c Config) Validate() error {
 	// The first wait is 1s; a shorter longest wait would make the schedule shrink.
 	if d, parseErr := time.ParseDuration(c.DeliveryMaxBackoff); c.DeliveryMaxBackoff != "" && (parseErr != nil || d < time.Second) {
 		err = errors.Join(err, fmt.Errorf("PASSPUSH_DELIVERY_MAX_BACKOFF %q must be a Go duration of at least 1s, such as 10m", c.DeliveryMaxBackoff))
+	}
+	if u, parseErr := url.Parse(c.GoogleAPIURL); c.GoogleAPIURL != "" && (parseErr != nil ||
+		(u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil) {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_GOOGLE_API_URL %q must be an absolute http or https URL, such as %s", c.GoogleAPIURL, DefaultGoogleAPIURL))
 	}
 	return err
 }

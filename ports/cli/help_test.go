@@ -18,6 +18,7 @@ func TestHelp_namesEveryVariableAndItsFlag(t *testing.T) {
 		"PASSPUSH_DB_MAX_CONNS", "--db-max-conns", "PASSPUSH_DB_MAX_IDLE_TIME", "--db-max-idle-time",
 		"PASSPUSH_DELIVERY_LEASE", "--delivery-lease", "PASSPUSH_DELIVERY_MAX_ATTEMPTS", "--delivery-max-attempts",
 		"PASSPUSH_DELIVERY_MAX_BACKOFF", "--delivery-max-backoff",
+		"PASSPUSH_GOOGLE_API_URL", "--google-api-url",
 		"serve", "migrate", "tenant", "pass", "projections",
 	} {
 		if !strings.Contains(out, want) {

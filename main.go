@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/passpush/passpush/adapters/apple"
 	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/ports/cli"
@@ -47,6 +48,7 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		Delivery:     delivery.Config{Lease: lease, MaxAttempts: maxAttempts, MaxBackoff: maxBackoff},
 		PublicURL:    config.PublicURL,
 		GoogleAPIURL: config.GoogleAPIURL,
+		APNs:         apple.ChannelConfig{URL: config.APNsURL},
 	}, log)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())

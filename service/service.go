@@ -51,6 +51,9 @@ type Config struct {
 	AppleAuthenticationTokens query.AuthenticationTokens
 	// GoogleAPIURL is the Wallet API's base URL, PASSPUSH_GOOGLE_API_URL; empty means Google's.
 	GoogleAPIURL string
+	// APNs tunes the Apple channel: APNs' address (PASSPUSH_APNS_URL), and for tests in one process the roots
+	// APNs' certificate is checked against.
+	APNs apple.ChannelConfig
 }
 
 // Service is passpush on one database.
@@ -115,6 +118,7 @@ type adapters struct {
 	deliveries     *delivery.Queue
 	webhooks       webhook.Channel
 	googleChannel  *google.Channel
+	appleChannel   *apple.Channel
 
 	apple  appleAdapters
 	google googleAdapters
@@ -140,6 +144,9 @@ func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, err
 		return nil, err
 	}
 	a.googleChannel = googleChannel
+	if err := a.newAppleChannel(db, config.APNs); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -207,7 +214,7 @@ func (a *adapters) newChannels(db *sqldb.DB, webhookClient *http.Client) error {
 
 // newApplication builds the command and query handlers, and the fan-out to a pass's channels, on the adapters.
 func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
-	fanOut, err := push.NewFanOut(a.webhooks, a.googleChannel)
+	fanOut, err := push.NewFanOut(a.webhooks, a.googleChannel, a.appleChannel)
 	if err != nil {
 		return app.Application{}, err
 	}

@@ -40,6 +40,8 @@ type Config struct {
 	DeliveryMaxBackoff string
 	// GoogleAPIURL is the Google Wallet API's base URL: a fake's in tests and staging.
 	GoogleAPIURL string
+	// APNsURL is the address of Apple's push service, https://host[:port]: a fake's in tests and staging.
+	APNsURL string
 }
 
 const (
@@ -58,6 +60,9 @@ const (
 	MinDeliveryLease = 100 * time.Millisecond
 	// DefaultGoogleAPIURL is google.DefaultAPIURL, the Wallet API's base URL.
 	DefaultGoogleAPIURL = "https://walletobjects.googleapis.com/"
+	// DefaultAPNsURL is apple.DefaultAPNsURL, Apple's production push service (passes have no sandbox); a test
+	// keeps the two equal.
+	DefaultAPNsURL = "https://api.push.apple.com"
 )
 
 // setting ties a Config field to its environment variable and flag, so the two never drift apart and --help can
@@ -124,6 +129,11 @@ func settings() []setting {
 			usage: "base URL of the Google Wallet API (walletobjects v1), for tests and staging; the OAuth token URL is the service account key file's token_uri",
 			field: func(c *Config) *string { return &c.GoogleAPIURL },
 		},
+		{
+			env: "PASSPUSH_APNS_URL", flag: "apns-url", fallback: DefaultAPNsURL,
+			usage: "address of Apple's push service (APNs), https://host[:port]; its certificate is checked against the system's roots, which SSL_CERT_FILE can name",
+			field: func(c *Config) *string { return &c.APNsURL },
+		},
 	}
 }
 
@@ -184,6 +194,11 @@ func (c Config) Validate() error {
 	// The first wait is 1s; a shorter longest wait would make the schedule shrink.
 	if d, parseErr := time.ParseDuration(c.DeliveryMaxBackoff); c.DeliveryMaxBackoff != "" && (parseErr != nil || d < time.Second) {
 		err = errors.Join(err, fmt.Errorf("PASSPUSH_DELIVERY_MAX_BACKOFF %q must be a Go duration of at least 1s, such as 10m", c.DeliveryMaxBackoff))
+	}
+	// Empty takes the Apple channel's default, as the delivery settings do.
+	if u, parseErr := url.Parse(c.APNsURL); c.APNsURL != "" && (parseErr != nil || u.Scheme != "https" || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil) {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_APNS_URL %q must be an https URL with a host and no path, such as %s", c.APNsURL, DefaultAPNsURL))
 	}
 	if u, parseErr := url.Parse(c.GoogleAPIURL); c.GoogleAPIURL != "" && (parseErr != nil ||
 		(u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil) {

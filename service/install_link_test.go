@@ -261,6 +261,15 @@ func TestInstallLink_tamperedOrExpiredIsForbidden(t *testing.T) {
 	}
 }
 
+func TestInstallLink_routesKeepMethodNotAllowed(t *testing.T) {
+	h, _ := appleTenant(t)
+	for _, path := range []string{"/api/acme/passes/p-1", "/api/acme/passes/p-1/links", "/api/acme/passes/p-1/pass.pkpass"} {
+		if res := h.admin(http.MethodDelete, path, ""); res.status != http.StatusMethodNotAllowed {
+			t.Errorf("DELETE %s: %d %s, want 405", path, res.status, res.body)
+		}
+	}
+}
+
 func TestApplePass_withoutATemplateIsNotConfigured(t *testing.T) {
 	h := startWithTenant(t)
 	h.putPass("acme", "p-1", `{"passType":"loyalty"}`)

@@ -109,12 +109,14 @@ func (s server) servePKPass(w http.ResponseWriter, r *http.Request, passID strin
 	}
 }
 
-// installLinkRoutes are a pass's install links and its .pkpass: made and downloaded by the admin on the passes
-// subrouter, and downloaded by anyone holding a link, which needs no admin token.
-func (s server) installLinkRoutes(r *mux.Router, passes *mux.Router) {
-	passes.HandleFunc("/{passId}/links", s.postInstallLink).Methods(http.MethodPost)
-	passes.HandleFunc("/{passId}/pass.pkpass", s.getPassPKPass).Methods(http.MethodGet, http.MethodHead)
-	linked := r.PathPrefix("/api/{tenantId}/apple/passes").Subrouter()
-	linked.Use(s.requireTenant)
-	linked.HandleFunc(`/{passId:[^/]+}.pkpass`, s.getLinkedPassPKPass).Methods(http.MethodGet, http.MethodHead)
+// installLinkRoutes are a pass's install links and its .pkpass: made and downloaded by the admin, and downloaded
+// by anyone holding a link, which needs no admin token. They are routes of r itself, not of the passes subrouter:
+// gorilla/mux forgets a subrouter's "method not allowed" when a later route of the same subrouter shares its
+// prefix, which would turn the passes routes' 405 into 404.
+func (s server) installLinkRoutes(r *mux.Router, _ *mux.Router) {
+	admin := func(h http.HandlerFunc) http.Handler { return s.requireAdmin(s.requireTenant(s.limitBody(maxAdminBody)(h))) }
+	r.Handle("/api/{tenantId}/passes/{passId}/links", admin(s.postInstallLink)).Methods(http.MethodPost)
+	r.Handle("/api/{tenantId}/passes/{passId}/pass.pkpass", admin(s.getPassPKPass)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(`/api/{tenantId}/apple/passes/{passId:[^/]+}.pkpass`, s.requireTenant(http.HandlerFunc(s.getLinkedPassPKPass))).
+		Methods(http.MethodGet, http.MethodHead)
 }

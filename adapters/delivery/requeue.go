@@ -17,6 +17,10 @@ import (
 // builds); an update queued this way may reach the webhook after later revisions of its pass, with its own
 // eventId and version, so a receiver can tell.
 func (q *Queue) RequeueUndelivered(ctx context.Context, events *eventstore.Store) (int, error) {
+	// An update whose transaction is still in flight elsewhere is not visible yet, and would be missed.
+	if err := q.db.AwaitCommitted(ctx); err != nil {
+		return 0, fmt.Errorf("requeue undelivered updates: %w", err)
+	}
 	queued := 0
 	err := sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
 		var order []string

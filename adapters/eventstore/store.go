@@ -180,6 +180,11 @@ func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event
 // Rebuild empties a projection with reset and replays every stored event into handle, a page at a time, all in
 // one transaction, and returns how many events it replayed.
 func (s *Store) Rebuild(ctx context.Context, reset func(ctx context.Context, tx *sql.Tx) error, handle func(ctx context.Context, events []Event) error) (int, error) {
+	// Events of transactions still in flight elsewhere are not visible yet: wait for them, or the replay would
+	// stop short of them and the projections, already past them, would never take them.
+	if err := s.db.AwaitCommitted(ctx); err != nil {
+		return 0, fmt.Errorf("rebuild: %w", err)
+	}
 	replayed := 0
 	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
 		if err := reset(ctx, tx); err != nil {

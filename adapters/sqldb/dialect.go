@@ -27,6 +27,10 @@ type Dialect struct {
 	VisibleEvents string
 	// TransactionIDAsInt turns the transaction_id column into an integer the driver can scan.
 	TransactionIDAsInt string
+	// nextTransactionID and oldestRunningTransactionID, when set, read the transaction id the next transaction
+	// will get and the oldest one still running, so a reader can wait until what was in flight has ended.
+	nextTransactionID          string
+	oldestRunningTransactionID string
 	// watermill-sql's schema for this database.
 	WatermillSchema  wsql.SchemaAdapter
 	WatermillOffsets wsql.OffsetsAdapter
@@ -51,6 +55,9 @@ var (
 		goose:              goose.DialectPostgres,
 		VisibleEvents:      "transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
 		TransactionIDAsInt: "transaction_id::text::bigint",
+		// Transaction ids and snapshots span the whole server: a transaction of another database holds xmin back.
+		nextTransactionID:          "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+		oldestRunningTransactionID: "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
 		WatermillSchema:    postgresSchema{wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 50}},
 		WatermillOffsets:   wsql.DefaultPostgreSQLOffsetsAdapter{},
 		placeholder:        func(n int) string { return "$" + strconv.Itoa(n) },

@@ -72,18 +72,14 @@ func (c ChannelConfig) Validate() error {
 	return nil
 }
 
-// Certificates lists a tenant's stored credentials of a kind: credentials.Store.
-type Certificates interface {
-	List(ctx context.Context, tenantID, kind string) ([]credentials.Credential, error)
-}
-
 // Channel pushes a pass's updates to the devices that hold it, through APNs: one push per device, an empty
 // payload `{}` on the pass's Pass Type ID as topic, after which Wallet fetches the pass again from the PassKit
 // web service. It needs only a pass's latest state.
 type Channel struct {
-	certificates Certificates
-	devices      Devices
-	clients      *credentials.Clients[*apnsClient]
+	// configured tells at once, from a cache, that a tenant has no certificate, so it costs a delivery no query.
+	configured *credentials.Presence
+	devices    Devices
+	clients    *credentials.Clients[*apnsClient]
 }
 
 var (
@@ -106,7 +102,11 @@ func NewChannel(cfg ChannelConfig, store *credentials.Store, devices Devices) (*
 	if err != nil {
 		return nil, err
 	}
-	return &Channel{certificates: store, devices: devices, clients: clients}, nil
+	configured, err := credentials.NewPresence(store, KindCertificate, cfg.Clients)
+	if err != nil {
+		return nil, err
+	}
+	return &Channel{configured: configured, devices: devices, clients: clients}, nil
 }
 
 // Kind implements push.Channel.
@@ -119,11 +119,11 @@ func (*Channel) LatestOnly() bool { return true }
 // Targets implements push.Channel: each device registered for the pass, pushed with the certificate of its
 // registration's Pass Type ID. It returns push.ErrNotSetUp when the tenant has no Apple certificate.
 func (c *Channel) Targets(ctx context.Context, tenantID, passID string) ([]push.Target, error) {
-	certs, err := c.certificates.List(ctx, tenantID, KindCertificate)
+	configured, err := c.configured.Has(ctx, tenantID)
 	if err != nil {
-		return nil, fmt.Errorf("Apple certificates of tenant %s: %w", tenantID, err)
+		return nil, err
 	}
-	if len(certs) == 0 {
+	if !configured {
 		return nil, push.ErrNotSetUp
 	}
 	devices, err := c.devices.Devices(ctx, tenantID, passID)

@@ -106,12 +106,15 @@ func noKeyIn(t *testing.T, reasons ...string) {
 }
 
 func TestAPNsChannel_targetsAreTheRegisteredDevices(t *testing.T) {
-	f := newAPNsFixture(t, apple.ChannelConfig{})
+	// Whether a tenant has a certificate is cached for MaxAge: a short one lets the certificate added below count.
+	const maxAge = 10 * time.Millisecond
+	f := newAPNsFixture(t, apple.ChannelConfig{Clients: credentials.ClientsConfig{MaxAge: maxAge}})
 	ctx := context.Background()
 	if _, err := f.channel.Targets(ctx, apnsTenant, "p1"); !errors.Is(err, push.ErrNotSetUp) {
 		t.Fatalf("targets of a tenant without an Apple certificate: %v, want push.ErrNotSetUp", err)
 	}
 	f.putCertificate(t, f.pki.Pass, f.pki.WWDR)
+	time.Sleep(maxAge)
 	targets, err := f.channel.Targets(ctx, apnsTenant, "p1")
 	if err != nil || len(targets) != 0 {
 		t.Fatalf("targets of a pass on no device: %v, %v; want none", targets, err)

@@ -88,6 +88,10 @@ func (*Channel) LatestOnly() bool { return true }
 // Targets implements push.Channel: the pass's object, when its tenant has Google settings and a class for its
 // type.
 func (c *Channel) Targets(ctx context.Context, tenantID, passID string) ([]push.Target, error) {
+	// The client cache remembers a tenant without settings for a while, so such a tenant costs no query here.
+	if _, err := c.clients.Get(ctx, tenantID, DefaultName); errors.Is(err, credentials.ErrNotFound) {
+		return nil, push.ErrNotSetUp
+	}
 	obj, err := c.objects.Build(ctx, tenantID, passID)
 	switch {
 	case errors.Is(err, push.ErrNotSetUp):

@@ -58,9 +58,9 @@ var (
 		// Transaction ids and snapshots span the whole server: a transaction of another database holds xmin back.
 		nextTransactionID:          "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
 		oldestRunningTransactionID: "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
-		WatermillSchema:    postgresSchema{wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 50}},
-		WatermillOffsets:   wsql.DefaultPostgreSQLOffsetsAdapter{},
-		placeholder:        func(n int) string { return "$" + strconv.Itoa(n) },
+		WatermillSchema:            postgresSchema{wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 50}},
+		WatermillOffsets:           wsql.DefaultPostgreSQLOffsetsAdapter{},
+		placeholder:                func(n int) string { return "$" + strconv.Itoa(n) },
 		// One array parameter: a prepared IN ($2, …, $501) gets a generic plan that scans the tenant's whole
 		// index range once the table is large.
 		inList: func(column string, first int, values []string) (string, []any) {

@@ -1,0 +1,59 @@
+package credentials
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Presence tells whether tenants have any credential of one kind, from a cache, so that a channel the tenant has
+// not set up costs a delivery no query. An answer is read again after MaxAge, as the clients' are: a credential
+// added or removed takes effect on every instance within it.
+type Presence struct {
+	store  *Store
+	kind   string
+	maxAge time.Duration
+	now    func() time.Time
+
+	mu      sync.Mutex
+	answers map[string]presenceAnswer
+}
+
+type presenceAnswer struct {
+	has     bool
+	expires time.Time
+}
+
+// NewPresence returns the presence of store's credentials of kind.
+func NewPresence(store *Store, kind string, cfg ClientsConfig) (*Presence, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid %s presence config: %w", kind, err)
+	}
+	if store == nil || kind == "" {
+		return nil, fmt.Errorf("new presence: store and kind are required")
+	}
+	return &Presence{store: store, kind: kind, maxAge: cfg.MaxAge, now: time.Now, answers: map[string]presenceAnswer{}}, nil
+}
+
+// Has reports whether the tenant has a credential of the kind.
+func (p *Presence) Has(ctx context.Context, tenantID string) (bool, error) {
+	now := p.now()
+	p.mu.Lock()
+	a, ok := p.answers[tenantID]
+	p.mu.Unlock()
+	if ok && now.Before(a.expires) {
+		return a.has, nil
+	}
+	// Concurrent misses of one tenant may each read: the read is one indexed query, and the cache is refilled
+	// within MaxAge anyway.
+	list, err := p.store.List(ctx, tenantID, p.kind)
+	if err != nil {
+		return false, fmt.Errorf("%s credentials of tenant %s: %w", p.kind, tenantID, err)
+	}
+	p.mu.Lock()
+	p.answers[tenantID] = presenceAnswer{has: len(list) > 0, expires: now.Add(p.maxAge)}
+	p.mu.Unlock()
+	return len(list) > 0, nil
+}

@@ -66,13 +66,13 @@ func (p *Projection) Handle(ctx context.Context, events []eventstore.Event) erro
 			}
 			switch ev := decoded.(type) {
 			case pass.Registered:
-				registrations = append(registrations, upsertRow(e, ev.Details, ev.Revision))
+				registrations = append(registrations, upsertRow(e, ev.Details, ev.Revision, ""))
 			case pass.DataChanged:
-				registrations = append(registrations, upsertRow(e, ev.Details, ev.Revision))
+				registrations = append(registrations, upsertRow(e, ev.Details, ev.Revision, ""))
 			case pass.UpdateScheduled:
 				// The row exists: the pass's registration comes before its updates in the global order. The
 				// upsert only writes what the update changes.
-				updates = append(updates, upsertRow(e, pass.Details{PassType: ev.PassType, Data: ev.Data}, ev.Revision))
+				updates = append(updates, upsertRow(e, pass.Details{PassType: ev.PassType, Data: ev.Data}, ev.Revision, ev.Message))
 			default:
 				continue
 			}
@@ -84,7 +84,7 @@ func (p *Projection) Handle(ctx context.Context, events []eventstore.Event) erro
 
 const (
 	upsertHead = `INSERT INTO passes (tenant_id, pass_id, pass_type, email, email_lower, custom_id, data, version, stream_version, updated_at,
-			last_updated_tx, last_updated_seq, last_modified)`
+			last_updated_tx, last_updated_seq, last_modified, message)`
 	// Every change of a pass's data moves its lastUpdated tag (the event's position) and its Last-Modified, with
 	// the change, so a device that asks right after the push sees the new serial and the new pass. Last-Modified
 	// moves at least one second per change, so two changes within one second are not the same to
@@ -103,7 +103,9 @@ const (
 			stream_version = excluded.stream_version,
 			updated_at = excluded.updated_at
 		WHERE passes.stream_version < excluded.stream_version`
+	// A registration keeps the message of the latest journey update; an update replaces it, with an empty one too.
 	updateTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET` + lastUpdated + `
+			message = excluded.message,
 			data = excluded.data,
 			version = excluded.version,
 			stream_version = excluded.stream_version,
@@ -111,9 +113,10 @@ const (
 		WHERE passes.stream_version < excluded.stream_version`
 )
 
-func upsertRow(e *eventstore.Event, d pass.Details, revision int) []any {
+func upsertRow(e *eventstore.Event, d pass.Details, revision int, message string) []any {
 	return []any{e.TenantID, strings.TrimPrefix(e.StreamID, StreamPrefix), d.PassType, d.Email, strings.ToLower(d.Email), d.CustomID,
-		encodeData(d.Data), revision, e.Version, e.OccurredAt.UTC(), e.Position.TransactionID, e.Position.Sequence, ceilUnix(e.OccurredAt)}
+		encodeData(d.Data), revision, e.Version, e.OccurredAt.UTC(), e.Position.TransactionID, e.Position.Sequence, ceilUnix(e.OccurredAt),
+		message}
 }
 
 // ceilUnix is t in Unix seconds, rounded up: a Last-Modified header has whole seconds, and one rounded down would

@@ -44,7 +44,7 @@ func NewReadModel(db *sqldb.DB) (*ReadModel, error) {
 	return m, nil
 }
 
-const selectPass = `SELECT pass_id, pass_type, email, custom_id, data, version, stream_version, updated_at FROM passes `
+const selectPass = `SELECT pass_id, pass_type, email, custom_id, data, version, stream_version, updated_at, message FROM passes `
 
 // Get implements query.PassGetter. While the row is missing or older than minStreamVersion it polls: the
 // projection commits within milliseconds, and polling keeps this free of any channel between processes.
@@ -111,7 +111,7 @@ func scanPass(row scanner) (query.Pass, int, error) {
 	var p query.Pass
 	var data string
 	var streamVersion int
-	if err := row.Scan(&p.PassID, &p.PassType, &p.Email, &p.CustomID, &data, &p.Version, &streamVersion, &p.UpdatedAt); err != nil {
+	if err := row.Scan(&p.PassID, &p.PassType, &p.Email, &p.CustomID, &data, &p.Version, &streamVersion, &p.UpdatedAt, &p.Message); err != nil {
 		return query.Pass{}, 0, err
 	}
 	if err := json.Unmarshal([]byte(data), &p.Data); err != nil {

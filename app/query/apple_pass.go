@@ -129,8 +129,8 @@ func (h ApplePassHandler) Handle(ctx context.Context, q ApplePass) (ApplePassFil
 		data[k] = v
 	}
 	data["passId"], data["email"], data["customId"] = p.PassID, p.Email, p.CustomID
-	// The read model keeps no update's message, so the pass carries none: a device that fetches the pass later
-	// would otherwise show an old message again.
+	// The latest update's message goes in the message field, whose changeMessage Wallet shows on the lock screen
+	// when it changes. A device that fetches the pass again later sees the same value and shows nothing.
 	passJSON, err := applepass.Render(tpl.Template, applepass.PassData{
 		SerialNumber:        p.PassID,
 		PassTypeIdentifier:  signer.PassTypeID(),
@@ -138,6 +138,7 @@ func (h ApplePassHandler) Handle(ctx context.Context, q ApplePass) (ApplePassFil
 		WebServiceURL:       h.webServiceURL(q.TenantID),
 		AuthenticationToken: token,
 		Data:                data,
+		Message:             p.Message,
 	})
 	if err != nil {
 		return ApplePassFile{}, fmt.Errorf("render pass %s: %w", q.PassID, err)

@@ -12,4 +12,7 @@ type Pass struct {
 	Data      map[string]string `json:"data"`
 	Version   int               `json:"version"`
 	UpdatedAt time.Time         `json:"updatedAt"`
+	// Message is the message of the latest journey update, which a wallet shows on the lock screen. It is not
+	// part of the passes API's answer.
+	Message string `json:"-"`
 }

@@ -1,0 +1,170 @@
+// Command google is the benchmark of the Google Wallet channel (issue 12, "6. Benchmark").
+//
+// It runs passpush in this process (service.New, the delivery stage and the HTTP server on loopback) on one
+// database, with the Wallet API played by the test fake (adapters/google/googletest) answering in -latency, behind
+// a quota gate that counts each issuer's calls in a sliding second and answers 429 past -quota. A webhook receiver
+// in this process takes -receiver-delay per call. Two phases, each of -updates updates over -tenants tenants, one
+// update per pass, sent as signed execute calls like Journey Builder's:
+//
+//  1. webhook only: the tenants have a webhook and no Google settings (the baseline);
+//  2. webhook + Google: the tenants have the webhook, Google settings at -rate calls/s and a class, and every pass
+//     is saved in the fake: each update is a PATCH and an addMessage.
+//
+// It reports each tenant's achieved rate of Google calls, the 429s, and the webhook deliveries' throughput and
+// latency in both phases, then PASS/MISS per target.
+//
+//	go run ./bench/google                                              # SQLite file in a temp dir
+//	psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE bench_google1'
+//	go run ./bench/google -database-url 'postgres://postgres@127.0.0.1:5432/bench_google1?sslmode=disable'
+//
+// Exit status: 0 when every target is met, 2 when the run completed but a target was missed, 1 on error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	databaseURL    string
+	tenants        int
+	updates        int
+	rate           float64
+	quota          int
+	latency        time.Duration
+	receiverDelay  time.Duration
+	concurrency    int
+	message        bool
+	rateTolerance  float64
+	attemptTimeout time.Duration
+	timeout        time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.databaseURL, "database-url", "", "fresh database: postgres://… or sqlite:PATH; empty means a new SQLite file in a temp dir")
+	flag.IntVar(&o.tenants, "tenants", 5, "tenants per phase")
+	flag.IntVar(&o.updates, "updates", 2000, "updates per phase, spread evenly over the tenants, one per pass")
+	flag.Float64Var(&o.rate, "rate", 20, "each tenant's Google rate, requests/s (the settings' rate; 20 is the default)")
+	flag.IntVar(&o.quota, "quota", 0, "the fake answers 429 once an issuer made this many calls in the last second; 0 means rate + the limiter's burst of 5")
+	flag.DurationVar(&o.latency, "latency", 50*time.Millisecond, "time the fake Wallet API takes per call")
+	flag.DurationVar(&o.receiverDelay, "receiver-delay", 50*time.Millisecond, "time the webhook receiver takes per call")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "execute calls in flight")
+	flag.BoolVar(&o.message, "message", true, "updates carry a message: each is a PATCH and an addMessage")
+	flag.Float64Var(&o.rateTolerance, "rate-tolerance", 0.05, "how far a tenant's achieved Google rate may be from -rate")
+	flag.DurationVar(&o.attemptTimeout, "attempt-timeout", 0, "the delivery stage's attempt timeout; 0 means its default (10 s)")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "deadline of the whole run")
+	flag.Parse()
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/google:", err)
+		flag.Usage()
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	code := 0
+	if err := run(ctx, o); err != nil {
+		var miss errMissed
+		if errors.As(err, &miss) {
+			code = 2
+		} else {
+			fmt.Fprintln(os.Stderr, "bench/google:", err)
+			code = 1
+		}
+	}
+	cancel()
+	stop()
+	os.Exit(code)
+}
+
+func (o *options) validate() error {
+	var errs []error
+	switch {
+	case o.databaseURL == "":
+	case strings.HasPrefix(o.databaseURL, "postgres://"), strings.HasPrefix(o.databaseURL, "postgresql://"):
+	case strings.HasPrefix(o.databaseURL, "sqlite:") && strings.TrimPrefix(o.databaseURL, "sqlite:") != "":
+	default:
+		errs = append(errs, errors.New("-database-url must be postgres://… or sqlite:PATH"))
+	}
+	if o.tenants < 1 || o.updates < o.tenants {
+		errs = append(errs, errors.New("-tenants must be at least 1 and -updates at least -tenants"))
+	}
+	if o.rate <= 0 || o.rate > 1000 {
+		errs = append(errs, errors.New("-rate must be in (0, 1000]"))
+	}
+	if o.concurrency < 1 {
+		errs = append(errs, errors.New("-concurrency must be at least 1"))
+	}
+	if o.quota == 0 {
+		o.quota = int(o.rate) + limiterBurst
+	}
+	return errors.Join(errs...)
+}
+
+func (o options) backend() string {
+	if strings.HasPrefix(o.databaseURL, "sqlite:") {
+		return "SQLite"
+	}
+	return "PostgreSQL"
+}
+
+// errMissed reports a completed run that missed a target.
+type errMissed struct{ n int }
+
+func (e errMissed) Error() string { return fmt.Sprintf("%d target(s) missed", e.n) }
+
+func run(ctx context.Context, o options) error {
+	dir, err := os.MkdirTemp("", "passpush-bench-google-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if o.databaseURL == "" {
+		o.databaseURL = "sqlite:" + filepath.Join(dir, "passpush.db")
+	}
+	env := newFakeEnv()
+	defer env.close()
+	wallet := env.fake()
+	wallet.SetLatency(o.latency)
+	gate := newQuotaGate(wallet, o.quota)
+	defer gate.close()
+	rcv := newReceiver(o.receiverDelay)
+	defer rcv.close()
+
+	busy := machineBusy(time.Second)
+	svc, err := startService(ctx, o.databaseURL, gate.url, dir, o.attemptTimeout)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := svc.stop(); err != nil {
+			logf("stop: %v", err)
+		}
+	}()
+
+	baseline, err := runPhase(ctx, o, svc, rcv, nil, nil, "w")
+	if err != nil {
+		return fmt.Errorf("webhook-only phase: %w", err)
+	}
+	google, err := runPhase(ctx, o, svc, rcv, env, gate, "g")
+	if err != nil {
+		return fmt.Errorf("webhook + Google phase: %w", err)
+	}
+	s := summary{o: o, busyBefore: busy, baseline: baseline, google: google, abandoned: gate.abandonedCalls(), logLines: countLines(svc.log), logPath: svc.log}
+	if missed := s.print(os.Stdout); missed > 0 {
+		return errMissed{missed}
+	}
+	return nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+}

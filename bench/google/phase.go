@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/passpush/passpush/adapters/google/googletest"
+	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/query"
+	"github.com/passpush/passpush/domain/pass"
+)
+
+const (
+	executeRoute = "/webhooks/listeners/sfmc/actions/pushupdate/execute"
+	// drainTimeout bounds the wait for every update's outcome after the last execute.
+	drainTimeout = 5 * time.Minute
+)
+
+// tenantLoad is one tenant of a phase.
+type tenantLoad struct {
+	id       string
+	issuer   string // empty without Google
+	passIDs  []string
+	google   issuerCalls
+	patches  int // the fake's PATCH calls answered 200
+	adds     int // the fake's addMessage calls answered 200
+	messages int // objects showing exactly one message
+	balances int // objects showing the update's balance
+}
+
+// phase is what one phase measured.
+type phase struct {
+	name       string
+	google     bool
+	tenants    []*tenantLoad
+	updates    int
+	start, end time.Time // first execute sent, last execute answered
+	executeErr int
+	answered   map[string]time.Time // passId → its execute answered
+	delivered  map[string]time.Time // passId → its first webhook delivery
+	emitted    int
+	failed     int
+	drained    time.Time // every outcome recorded
+	complete   bool
+	reason     string
+}
+
+// runPhase adds the tenants (prefix-1…), imports their passes, sends one execute per pass and waits for every
+// outcome. With env set the tenants have Google settings at o.rate, a class, and every pass saved in the fake.
+func runPhase(ctx context.Context, o options, svc *inProcess, rcv *receiver, env *fakeEnv, gate *quotaGate, prefix string) (*phase, error) {
+	p := &phase{name: "webhook only", google: env != nil, updates: o.updates, answered: map[string]time.Time{}}
+	var wallet *googletest.Fake
+	if p.google {
+		p.name = "webhook + Google"
+		wallet = gate.fake
+	}
+	logf("phase %s: %d tenants, %d updates", p.name, o.tenants, o.updates)
+	for i := range o.tenants {
+		t := &tenantLoad{id: fmt.Sprintf("%s-%d", prefix, i+1)}
+		n := o.updates / o.tenants
+		if i < o.updates%o.tenants {
+			n++
+		}
+		for j := range n {
+			t.passIDs = append(t.passIDs, fmt.Sprintf("%s-pass-%05d", t.id, j))
+		}
+		if err := addTenant(ctx, svc, rcv, t); err != nil {
+			return nil, err
+		}
+		if p.google {
+			t.issuer = fmt.Sprintf("33880000000000%05d", i+1)
+			if err := setUpGoogle(ctx, o, svc, env, wallet, t); err != nil {
+				return nil, err
+			}
+		}
+		if err := importPasses(ctx, svc, t); err != nil {
+			return nil, err
+		}
+		p.tenants = append(p.tenants, t)
+	}
+
+	p.start = time.Now()
+	sendExecutes(ctx, o, svc, p)
+	p.end = time.Now()
+	logf("phase %s: %d executes answered in %s (%d errors)", p.name, len(p.answered), p.end.Sub(p.start).Round(time.Millisecond), p.executeErr)
+
+	deadline := time.Now().Add(drainTimeout)
+	lastLog := time.Now()
+	for {
+		emitted, failed, err := svc.outcomes(ctx, prefix+"-")
+		if err == nil {
+			p.emitted, p.failed = emitted, failed
+		}
+		if p.emitted+p.failed >= len(p.answered) {
+			p.drained, p.complete = time.Now(), true
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			p.reason = fmt.Sprintf("%d of %d outcomes after %s", p.emitted+p.failed, len(p.answered), drainTimeout)
+			break
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			logf("phase %s: %d of %d outcomes", p.name, p.emitted+p.failed, len(p.answered))
+			lastLog = time.Now()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logf("phase %s: all outcomes after %s", p.name, p.drained.Sub(p.start).Round(time.Millisecond))
+
+	var all []string
+	for _, t := range p.tenants {
+		all = append(all, t.passIDs...)
+	}
+	p.delivered, _ = rcv.delivered(all)
+	if p.google {
+		for _, t := range p.tenants {
+			t.google = gate.of(t.issuer)
+			for _, r := range wallet.Requests("") {
+				if !strings.HasPrefix(r.ObjectID, t.issuer+".") || r.Status != http.StatusOK {
+					continue
+				}
+				switch r.Call {
+				case googletest.CallPatch:
+					t.patches++
+				case googletest.CallAddMessage:
+					t.adds++
+				}
+			}
+			for _, passID := range t.passIDs {
+				id := objectID(t, passID)
+				if len(wallet.Messages("loyalty", id)) == 1 {
+					t.messages++
+				}
+				if obj := wallet.Object("loyalty", id); balanceOf(obj) == balanceFor(passID) {
+					t.balances++
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+func addTenant(ctx context.Context, svc *inProcess, rcv *receiver, t *tenantLoad) error {
+	_, err := svc.admin(ctx, http.MethodPut, "/api/admin/tenants/"+t.id, map[string]any{
+		"sfmcSigningSecrets": []string{sfmcSecret},
+		"webhook":            map[string]string{"url": rcv.url, "secret": webhookSecret},
+	})
+	return err
+}
+
+// setUpGoogle gives the tenant Google settings with a service account the fake knows, a loyalty class, and
+// saves every pass's object in the fake, as customers who added their passes.
+func setUpGoogle(ctx context.Context, o options, svc *inProcess, env *fakeEnv, wallet *googletest.Fake, t *tenantLoad) error {
+	keyFile := wallet.ServiceAccount(env, "passpush@"+t.id+".iam.gserviceaccount.com")
+	if _, err := svc.admin(ctx, http.MethodPut, "/api/admin/tenants/"+t.id+"/google", map[string]any{
+		"issuerId": t.issuer, "serviceAccount": json.RawMessage(keyFile), "rate": o.rate,
+	}); err != nil {
+		return err
+	}
+	classID := t.issuer + "." + strings.ReplaceAll(t.id, "-", "_") + "_loyalty"
+	if _, err := svc.admin(ctx, http.MethodPut, "/api/admin/tenants/"+t.id+"/google/classes/loyalty", map[string]any{
+		"objectType": "loyalty", "classId": classID,
+		"template": map[string]any{"state": "ACTIVE", "accountId": "{{passId}}",
+			"loyaltyPoints": map[string]any{"label": "Points", "balance": map[string]any{"string": "{{points}}"}}},
+	}); err != nil {
+		return err
+	}
+	for _, passID := range t.passIDs {
+		wallet.PutObject("loyalty", objectID(t, passID), map[string]any{"classId": classID, "state": "ACTIVE"})
+	}
+	return nil
+}
+
+// objectID is the pass's Google object id: {issuerId}.{tenantId}_{passId}.
+func objectID(t *tenantLoad, passID string) string { return t.issuer + "." + t.id + "_" + passID }
+
+// balanceFor is the points balance the update of a pass sets.
+func balanceFor(passID string) string { return "upd-" + passID[strings.LastIndex(passID, "-")+1:] }
+
+func balanceOf(obj map[string]any) any {
+	points, _ := obj["loyaltyPoints"].(map[string]any)
+	balance, _ := points["balance"].(map[string]any)
+	return balance["string"]
+}
+
+// importPasses registers the tenant's passes through the application, as pass import does, and waits for the
+// read model to show the last.
+func importPasses(ctx context.Context, svc *inProcess, t *tenantLoad) error {
+	cmd := command.ImportPasses{TenantID: t.id}
+	for _, id := range t.passIDs {
+		cmd.Passes = append(cmd.Passes, command.RegisterPass{TenantID: t.id, PassID: id,
+			Details: pass.Details{PassType: "loyalty", Data: map[string]string{"points": "0"}}})
+	}
+	res, err := svc.svc.App.Commands.ImportPasses.Handle(ctx, cmd)
+	if err != nil {
+		return fmt.Errorf("import passes of %s: %w", t.id, err)
+	}
+	if res.Last == nil {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	_, err = svc.svc.App.Queries.PassByID.Handle(wctx, query.PassByID{TenantID: t.id, PassID: res.Last.PassID, MinStreamVersion: res.Last.StreamVersion})
+	return err
+}
+
+// sendExecutes sends one signed execute per pass, the tenants' passes interleaved, o.concurrency at a time.
+func sendExecutes(ctx context.Context, o options, svc *inProcess, p *phase) {
+	type call struct{ tenant, passID string }
+	var calls []call
+	for j := 0; ; j++ {
+		added := false
+		for _, t := range p.tenants {
+			if j < len(t.passIDs) {
+				calls = append(calls, call{t.id, t.passIDs[j]})
+				added = true
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = o.concurrency
+	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	work := make(chan call)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range o.concurrency {
+		wg.Go(func() {
+			for c := range work {
+				err := execute(ctx, client, svc.url, c.tenant, c.passID, o.message)
+				mu.Lock()
+				if err != nil {
+					p.executeErr++
+					if p.executeErr <= 3 {
+						logf("execute %s/%s: %v", c.tenant, c.passID, err)
+					}
+				} else {
+					p.answered[c.passID] = time.Now()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, c := range calls {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+}
+
+// execute sends Journey Builder's execute call for one contact entry of one pass.
+func execute(ctx context.Context, client *http.Client, baseURL, tenantID, passID string, message bool) error {
+	args := []map[string]any{{"passId": passID}, {"points": balanceFor(passID)}}
+	if message {
+		args = append(args, map[string]any{"message": "Your balance is now " + balanceFor(passID)})
+	}
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"inArguments": args, "outArguments": []any{}, "activityObjectID": "object-1", "journeyId": "journey-bench",
+		"activityId": "activity-1", "definitionInstanceId": "entry-" + passID, "activityInstanceId": "instance-1",
+		"keyValue": "contact-" + passID, "mode": 0,
+	}).SignedString([]byte(sfmcSecret))
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/api/"+tenantID+executeRoute, strings.NewReader(token))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/jwt")
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"passes":1`) {
+		return fmt.Errorf("%d %s", res.StatusCode, body)
+	}
+	return nil
+}
+
+// webhookLatencies are, for each delivered update, the time from its execute's answer to its first delivery.
+func (p *phase) webhookLatencies() []time.Duration {
+	var out []time.Duration
+	for id, at := range p.delivered {
+		if answered, ok := p.answered[id]; ok {
+			out = append(out, at.Sub(answered))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// lastDelivered is when the last update reached the webhook.
+func (p *phase) lastDelivered() time.Time {
+	var last time.Time
+	for _, at := range p.delivered {
+		if at.After(last) {
+			last = at
+		}
+	}
+	return last
+}
+
+// webhookThroughput is the updates delivered to the webhook a second, from the first execute to the last
+// delivery.
+func (p *phase) webhookThroughput() float64 {
+	span := p.lastDelivered().Sub(p.start).Seconds()
+	if span <= 0 {
+		return 0
+	}
+	return float64(len(p.delivered)) / span
+}
+
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// The webhook deliveries are not slowed by Google when, with the Google load, their throughput is at least this
+// share of the throughput without it, and their p95 latency at most slowdownFactor times the one without it plus
+// slowdownSlack.
+const (
+	minThroughputShare = 0.9
+	slowdownFactor     = 2
+	slowdownSlack      = 100 * time.Millisecond
+)
+
+type summary struct {
+	o                options
+	busyBefore       float64
+	baseline, google *phase
+	abandoned        int
+	logLines         int
+	logPath          string
+}
+
+// print writes the report and returns how many targets were missed.
+func (s summary) print(w io.Writer) int {
+	o := s.o
+	fmt.Fprintf(w, "\n== passpush Google Wallet benchmark: %s, in process, %d CPUs ==\n", o.backend(), runtime.NumCPU())
+	fmt.Fprintf(w, "database %s; %d tenants at %.0f Google requests/s each; %d updates per phase (one per pass, message %v); "+
+		"fake Wallet API %s per call, quota %d calls per issuer per sliding second; webhook receiver %s per call\n",
+		redactURL(o.databaseURL), o.tenants, o.rate, o.updates, o.message, o.latency, o.quota, o.receiverDelay)
+	skewed := ""
+	if s.busyBefore > 0.10 {
+		skewed = " (other work on the machine: the figures are skewed)"
+	}
+	fmt.Fprintf(w, "machine %.0f%% busy in the second before the run%s\n\n", 100*s.busyBefore, skewed)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Google, per tenant\tupdates\tcalls\tspan\tachieved rate\tmax in 1 s\t429\tPATCH 200\taddMessage 200\tmessage once\tbalance set")
+	for _, t := range s.google.tenants {
+		fmt.Fprintf(tw, "%s (issuer %s)\t%d\t%d\t%s\t%.2f/s\t%d\t%d\t%d\t%d\t%d\t%d\n", t.id, t.issuer, len(t.passIDs), len(t.google.at),
+			secs(t.google.span()), t.google.achievedRate(), t.google.maxPerSecond(), t.google.rejected, t.patches, t.adds, t.messages, t.balances)
+	}
+	_ = tw.Flush()
+	calls, perUpdate := 0, 1
+	if o.message {
+		perUpdate = 2
+	}
+	for _, t := range s.google.tenants {
+		calls += len(t.google.at)
+	}
+	fmt.Fprintf(w, "Google calls: %d for %d updates (%.2f per update, %d needed); %d abandoned by the caller before the answer\n\n",
+		calls, s.google.updates, float64(calls)/float64(s.google.updates), perUpdate, s.abandoned)
+
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "webhook deliveries\tdelivered\tthroughput\tlatency p50\tp95\tp99\tmax\tall delivered after\tall outcomes after\temitted/failed\texecute errors")
+	for _, p := range []*phase{s.baseline, s.google} {
+		lat := p.webhookLatencies()
+		outcomes := "NOT REACHED: " + p.reason
+		if p.complete {
+			outcomes = secs(p.drained.Sub(p.start))
+		}
+		fmt.Fprintf(tw, "%s\t%d/%d\t%.0f/s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\n", p.name, len(p.delivered), p.updates,
+			p.webhookThroughput(), ms(percentile(lat, .5)), ms(percentile(lat, .95)), ms(percentile(lat, .99)), ms(percentile(lat, 1)),
+			secs(p.lastDelivered().Sub(p.start)), outcomes, p.emitted, p.failed, p.executeErr)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "service log (warn and above): %d %s\n", s.logLines, plural(s.logLines, "line", "lines"))
+	if s.logLines > 0 {
+		fmt.Fprintf(w, "last lines:\n%s\n", tail(s.logPath, 5))
+	}
+
+	fmt.Fprintln(w, "\ntargets:")
+	missed := 0
+	check := func(ok bool, name, got string) {
+		verdict := "PASS"
+		if !ok {
+			verdict = "MISS"
+			missed++
+		}
+		fmt.Fprintf(w, "  %s  %-62s %s\n", verdict, name, got)
+	}
+	rejected := 0
+	for _, t := range s.google.tenants {
+		r := t.google.achievedRate()
+		check(math.Abs(r-o.rate) <= o.rateTolerance*o.rate,
+			fmt.Sprintf("%s holds %.0f Google calls/s within %.0f%%", t.id, o.rate, 100*o.rateTolerance),
+			fmt.Sprintf("%.2f/s (%+.1f%%), at most %d in a second", r, 100*(r-o.rate)/o.rate, t.google.maxPerSecond()))
+		rejected += t.google.rejected
+	}
+	check(rejected == 0, "no 429 from the fake", fmt.Sprintf("%d", rejected))
+	b, g := s.baseline, s.google
+	bLat, gLat := b.webhookLatencies(), g.webhookLatencies()
+	check(g.webhookThroughput() >= minThroughputShare*b.webhookThroughput(),
+		fmt.Sprintf("webhook throughput with Google ≥ %.0f%% of without", 100*minThroughputShare),
+		fmt.Sprintf("%.0f/s vs %.0f/s (%.0f%%)", g.webhookThroughput(), b.webhookThroughput(), 100*g.webhookThroughput()/max(b.webhookThroughput(), 1e-9)))
+	limit := slowdownFactor*percentile(bLat, .95) + slowdownSlack
+	check(percentile(gLat, .95) <= limit,
+		fmt.Sprintf("webhook p95 with Google ≤ %d× without + %s", slowdownFactor, slowdownSlack),
+		fmt.Sprintf("%s vs %s (limit %s)", ms(percentile(gLat, .95)), ms(percentile(bLat, .95)), ms(limit)))
+	fmt.Fprintln(w, "correctness:")
+	for _, p := range []*phase{b, g} {
+		check(p.executeErr == 0 && p.complete && p.emitted == p.updates && p.failed == 0,
+			p.name+": one PushUpdateEmitted per update, none failed", fmt.Sprintf("%d emitted, %d failed of %d", p.emitted, p.failed, p.updates))
+		check(len(p.delivered) == p.updates, p.name+": every update reached the webhook", fmt.Sprintf("%d of %d", len(p.delivered), p.updates))
+	}
+	var objects, once, balanced int
+	for _, t := range g.tenants {
+		objects, once, balanced = objects+len(t.passIDs), once+t.messages, balanced+t.balances
+	}
+	check(balanced == objects, "every object patched with its update's data", fmt.Sprintf("%d of %d", balanced, objects))
+	if o.message {
+		check(once == objects, "every object shows its message exactly once", fmt.Sprintf("%d of %d", once, objects))
+	}
+	fmt.Fprintln(w)
+	return missed
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// redactURL drops a password from a database URL.
+func redactURL(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	scheme := strings.Index(raw, "://")
+	if at < 0 || scheme < 0 {
+		return raw
+	}
+	if colon := strings.Index(raw[scheme+3:at], ":"); colon >= 0 {
+		return raw[:scheme+3+colon] + ":xxxxx" + raw[at:]
+	}
+	return raw
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+type summary struct {
+	o            options
+	busyBefore   float64
+	cold, cached buildResult
+	push         pushResult
+	fetch        fetchResult
+	hwm          int64
+	memErr       error
+	logLines     int
+	logPath      string
+}
+
+// print writes the report and returns how many targets (and correctness checks) were missed.
+func (s summary) print(w io.Writer) int {
+	o, p, f := s.o, s.push, s.fetch
+	fmt.Fprintf(w, "\n== passpush Apple Wallet benchmark: %s, in process, %d CPUs (GOMAXPROCS %d) ==\n", o.backend(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "%d passes, one device each; fake APNs %s per push; execute concurrency %d; builds in flight %d\n",
+		o.passes, o.apnsDelay, o.concurrency, o.signConcurrency)
+	skewed := ""
+	if s.busyBefore > 0.10 {
+		skewed = " (other work: the figures are skewed)"
+	}
+	fmt.Fprintf(w, "machine %.0f%% busy in the second before the run%s\n\n", 100*s.busyBefore, skewed)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(name, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t%s\n", name, fmt.Sprintf(format, args...))
+	}
+	row("build and sign, cold", "%.0f passes/s (%d distinct passes in %s; each first build also makes its token)", s.cold.rate(), s.cold.builds, secs(s.cold.elapsed))
+	row("build, from the cache", "%.0f passes/s (%d builds in %s)", s.cached.rate(), s.cached.builds, secs(s.cached.elapsed))
+	row("execute calls", "%d in %s (%.0f/s)", p.executes, secs(p.executeElapsed), float64(p.executes)/p.executeElapsed.Seconds())
+	row("pushes end to end", "%.0f pushes/s (%d devices pushed, last push %s after the first execute)", p.rate(), p.pushed, secs(p.lastPush))
+	row("pushes the fake APNs took", "%d (%d refused as malformed)", p.pushes, p.refused)
+	row("PushUpdateEmitted / Failed", "%d / %d", p.emitted, p.failed)
+	all := f.all()
+	row("devices fetching at once", "%d: serials then pass", len(f.passes))
+	row("  serials latency", "p50 %s  p99 %s  max %s", ms(percentile(f.serials, .5)), ms(percentile(f.serials, .99)), ms(percentile(f.serials, 1)))
+	row("  pass latency", "p50 %s  p99 %s  max %s", ms(percentile(f.passes, .5)), ms(percentile(f.passes, .99)), ms(percentile(f.passes, 1)))
+	row("  all requests", "p50 %s  p99 %s  max %s (%d requests)", ms(percentile(all, .5)), ms(percentile(all, .99)), ms(percentile(all, 1)), len(all))
+	if s.memErr == nil {
+		row("peak RSS (VmHWM)", "%.1f MiB (the whole process: service, load generator and fake APNs)", mib(s.hwm))
+	}
+	row("service log (warn and above)", "%d lines", s.logLines)
+	_ = tw.Flush()
+	if s.logLines > 0 {
+		fmt.Fprintf(w, "\nlast lines of the service log:\n%s\n", tail(s.logPath, 5))
+	}
+
+	fmt.Fprintln(w, "\ntargets:")
+	missed := 0
+	check := func(ok bool, name, got string) {
+		verdict := "PASS"
+		if !ok {
+			verdict = "MISS"
+			missed++
+		}
+		fmt.Fprintf(w, "  %s  %-58s %s\n", verdict, name, got)
+	}
+	check(s.cold.rate() >= targetColdRate, "build and sign cold ≥ 800 passes/s", fmt.Sprintf("%.0f/s", s.cold.rate()))
+	check(s.cached.rate() >= targetCachedRate, "build from the cache ≥ 10,000 passes/s", fmt.Sprintf("%.0f/s", s.cached.rate()))
+	check(p.rate() >= targetPushRate, "≥ 2,000 pushes/s end to end (20 ms APNs)", fmt.Sprintf("%.0f/s", p.rate()))
+	check(percentile(all, .99) <= targetFetchP99, "500 devices' serials and pass fetches p99 ≤ 50 ms", ms(percentile(all, .99)))
+	check(s.memErr == nil && s.hwm <= targetRSS, "peak RSS ≤ 200 MiB", fmt.Sprintf("%.1f MiB", mib(s.hwm)))
+	fmt.Fprintln(w, "correctness:")
+	check(p.pushed == o.passes && p.refused == 0, "every device pushed once at least, none refused", fmt.Sprintf("%d of %d", p.pushed, o.passes))
+	check(p.pushes == p.pushed, "no device pushed twice", fmt.Sprintf("%d pushes", p.pushes))
+	check(p.emitted == o.passes && p.failed == 0, "one PushUpdateEmitted per update", fmt.Sprintf("%d emitted, %d failed", p.emitted, p.failed))
+	check(f.wrong == 0 && len(f.passes) == o.devices, "every device lists its pass and fetches the new points",
+		fmt.Sprintf("%d wrong %s", f.wrong, strings.Join(f.samples, " | ")))
+	fmt.Fprintln(w)
+	return missed
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(d))
+	i := int(p*float64(len(s))+0.5) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }

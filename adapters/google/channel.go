@@ -130,8 +130,16 @@ func (c *Channel) Push(ctx context.Context, t push.Target, u push.Update) push.O
 	if err != nil {
 		return push.Outcome{Kind: push.Rejected, Reason: fmt.Sprintf("encode google object: %v", err)}
 	}
-	if err := client.limiter.Wait(ctx); err != nil {
-		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("google rate limit: %v", err)}
+	calls := 1
+	if u.Message != "" {
+		calls = 2
+	}
+	after, err := client.limiter.Take(ctx, u.EventID, calls, maxTurnWait)
+	switch {
+	case err != nil:
+		return push.Outcome{Kind: push.Retry, Reason: err.Error()}
+	case after > 0:
+		return push.Outcome{Kind: push.Retry, Reason: "held back by the tenant's Google rate limit", After: after}
 	}
 	if err := api.patch(ctx, obj.ID, body); err != nil {
 		return outcomeOf("patch", err)
@@ -142,7 +150,12 @@ func (c *Channel) Push(ctx context.Context, t push.Target, u push.Update) push.O
 	return c.addMessage(ctx, client, api, obj.ID, u)
 }
 
-// addMessage adds the update's message to the object: TEXT_AND_NOTIFY while the pass has had fewer than 3
+// maxTurnWait is the longest a push waits for its turn under the tenant's rate limit. A later turn is reserved
+// and the delivery comes back for it, so that updates queued behind Google's quota don't hold the delivery slots
+// that the webhook and Apple need.
+const maxTurnWait = time.Second
+
+// addMessage adds the update's message to the object, in the turn its patch reserved: TEXT_AND_NOTIFY while the pass has had fewer than 3
 // notifying messages in the last 24 hours, TEXT after that.
 func (c *Channel) addMessage(ctx context.Context, client *walletClient, api objectAPI, objectID string, u push.Update) push.Outcome {
 	notify, err := c.messages.reserve(ctx, u.TenantID, u.PassID, u.EventID)
@@ -152,9 +165,6 @@ func (c *Channel) addMessage(ctx context.Context, client *walletClient, api obje
 	messageType := MessageText
 	if notify {
 		messageType = MessageTextAndNotify
-	}
-	if err := client.limiter.Wait(ctx); err != nil {
-		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("google rate limit: %v", err)}
 	}
 	err = api.addMessage(ctx, objectID, &walletobjects.AddMessageRequest{Message: &walletobjects.Message{
 		Id: u.EventID, Header: u.Message, Body: u.Message, MessageType: messageType,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -300,18 +301,29 @@ func TestChannel_theTokenIsFetchedOnceForManyPushes(t *testing.T) {
 	}
 }
 
-// The limiter holds the tenant's rate with a burst of at most 5: N calls take at least (N − 5)/rate.
+// The limiter holds the tenant's rate with a burst of at most 5: N calls take at least (N − 5)/rate. A push whose
+// turn is more than a second away is told when to come back, and its retry takes the turn reserved for it.
 func TestChannel_theLimiterHoldsTheTenantsRate(t *testing.T) {
-	const rate, n = 20.0, 25
+	const rate, n = 20.0, 35 // the last turn is 1.5 s away
 	f := newFixture(t, rate, ChannelConfig{})
 	f.fake.PutObject("generic", testObject, nil)
 	start := time.Now()
 	var wg sync.WaitGroup
+	var heldBack atomic.Int32
 	for i := range n {
 		wg.Go(func() {
-			if o := f.channel.Push(contracttest.Context(t), push.Target{ID: testObject, Credential: DefaultName},
-				update(fmt.Sprintf("e%d", i), "")); o.Kind != push.Delivered {
-				t.Errorf("push %d: %+v", i, o)
+			u := update(fmt.Sprintf("e%d", i), "")
+			for {
+				o := f.channel.Push(contracttest.Context(t), push.Target{ID: testObject, Credential: DefaultName}, u)
+				if o.Kind == push.Retry && o.After > 0 {
+					heldBack.Add(1)
+					time.Sleep(o.After)
+					continue
+				}
+				if o.Kind != push.Delivered {
+					t.Errorf("push %d: %+v", i, o)
+				}
+				return
 			}
 		})
 	}
@@ -320,25 +332,55 @@ func TestChannel_theLimiterHoldsTheTenantsRate(t *testing.T) {
 	if elapsed := time.Since(start); elapsed < want {
 		t.Errorf("%d calls at %v/s took %s, want at least %s", n, rate, elapsed, want)
 	}
+	if heldBack.Load() == 0 {
+		t.Error("no push was held back, though the last turns were more than a second away")
+	}
+	if got := len(f.fake.Requests(googletest.CallPatch)); got != n {
+		t.Errorf("%d patches for %d updates: a held-back push must not call before its turn", got, n)
+	}
 }
 
-// Waiting for the limiter ends with the context.
+// A turn further away than the wait allowed is reserved for its key: the retry with that key takes it at its time
+// without reserving another, so held-back updates go out in the order of their turns.
+func TestLimiter_aTurnTooFarAwayIsKeptForItsRetry(t *testing.T) {
+	l := newLimiter(10, newCallers(sqldbtest.New(t)))
+	ctx := contracttest.Context(t)
+	for i := range MaxBurst {
+		if after, err := l.Take(ctx, fmt.Sprint("burst", i), 1, 0); err != nil || after != 0 {
+			t.Fatalf("burst call %d: after %s, %v", i, after, err)
+		}
+	}
+	first, err := l.Take(ctx, "late", 2, 0)
+	if err != nil || first <= 0 {
+		t.Fatalf("a call past the burst: after %s, %v; want a turn later", first, err)
+	}
+	second, err := l.Take(ctx, "later", 1, 0)
+	if err != nil || second <= first {
+		t.Fatalf("the next key's turn comes after %s, want after the first's %s", second, first)
+	}
+	time.Sleep(first)
+	if after, err := l.Take(ctx, "late", 2, 0); err != nil || after != 0 {
+		t.Errorf("the retry at its turn: after %s, %v; want its reserved turn now", after, err)
+	}
+}
+
+// Waiting for the limiter ends with the context, and gives the turn back.
 func TestLimiter_waitingRespectsTheContext(t *testing.T) {
 	l := newLimiter(1, newCallers(sqldbtest.New(t)))
 	ctx := contracttest.Context(t)
-	for range MaxBurst {
-		if err := l.Wait(ctx); err != nil {
+	for i := range MaxBurst {
+		if _, err := l.Take(ctx, fmt.Sprint(i), 1, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if err := l.Wait(short); err == nil {
+	if _, err := l.Take(short, "late", 1, time.Minute); err == nil {
 		t.Error("a wait past the context's deadline succeeded")
 	}
-	if elapsed := time.Since(start); elapsed > 40*time.Millisecond {
-		t.Errorf("the wait took %s, want an error at once", elapsed)
+	if elapsed := time.Since(start); elapsed > 500*time.Millisecond {
+		t.Errorf("the wait took %s, want it to end with the context", elapsed)
 	}
 }
 
@@ -354,7 +396,7 @@ func TestLimiter_theRateIsDividedAmongTheInstances(t *testing.T) {
 		t.Errorf("a second instance counts %d, want 2", n)
 	}
 	l := newLimiter(20, b)
-	if err := l.Wait(ctx); err != nil {
+	if _, err := l.Take(ctx, "k", 1, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if got := l.limiter.Limit(); got != 10 || l.limiter.Burst() != 2 {

@@ -88,26 +88,83 @@ func (c *callers) refresh(ctx context.Context) (int, error) {
 type limiter struct {
 	rate    float64
 	callers *callers
-	mu      sync.Mutex // guards shares
+	mu      sync.Mutex // guards shares, held and swept
 	shares  int
 	limiter *rate.Limiter
+	held    map[string]turn
+	swept   time.Time
 }
 
 func newLimiter(perSecond float64, callers *callers) *limiter {
-	return &limiter{rate: perSecond, callers: callers, shares: 1, limiter: rate.NewLimiter(rate.Limit(perSecond), MaxBurst)}
+	return &limiter{rate: perSecond, callers: callers, shares: 1, limiter: rate.NewLimiter(rate.Limit(perSecond), MaxBurst),
+		held: map[string]turn{}}
 }
 
-// Wait waits for the call's turn, or returns ctx's error, or an error at once if the turn comes after ctx's
-// deadline.
-func (l *limiter) Wait(ctx context.Context) error {
-	n := l.callers.Count(ctx)
+// turn is a reservation held for a delivery whose turn came too late to wait for: its retry takes it.
+type turn struct {
+	reservation *rate.Reservation
+	at          time.Time
+}
+
+// Take gets n calls' turn for key (an update): it waits for the turn when it comes within maxWait, and returns
+// 0. A later turn is reserved for key, and Take returns how long until it comes, so the caller can come back then
+// instead of holding a delivery slot; the retry with the same key takes that turn. Reserving both of an update's
+// calls at once keeps the second from missing the attempt's deadline after the first was made.
+func (l *limiter) Take(ctx context.Context, key string, n int, maxWait time.Duration) (after time.Duration, err error) {
+	count := l.callers.Count(ctx)
+	now := time.Now()
 	l.mu.Lock()
-	if n != l.shares {
-		l.shares = n
-		l.limiter.SetLimit(rate.Limit(l.rate / float64(n)))
+	if count != l.shares {
+		l.shares = count
+		l.limiter.SetLimitAt(now, rate.Limit(l.rate/float64(count)))
 		// The instances' bursts add up too.
-		l.limiter.SetBurst(max(1, MaxBurst/n))
+		l.limiter.SetBurstAt(now, max(1, MaxBurst/count))
+	}
+	held, ok := l.held[key]
+	delete(l.held, key)
+	l.forgetStale(now)
+	if !ok {
+		r := l.limiter.ReserveN(now, min(n, l.limiter.Burst()))
+		if !r.OK() {
+			l.mu.Unlock()
+			return 0, fmt.Errorf("google rate limit: %d calls can never be made at once", n)
+		}
+		held = turn{reservation: r, at: now.Add(r.DelayFrom(now))}
+	}
+	wait := held.at.Sub(now)
+	if wait > maxWait {
+		l.held[key] = held
+		l.mu.Unlock()
+		return wait, nil
 	}
 	l.mu.Unlock()
-	return l.limiter.Wait(ctx)
+	if wait <= 0 {
+		return 0, nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return 0, nil
+	case <-ctx.Done():
+		held.reservation.Cancel()
+		return 0, fmt.Errorf("google rate limit: %w", ctx.Err())
+	}
+}
+
+// staleTurn is how long after its time a held turn waits for its retry: one that another instance took, or that
+// was delivered otherwise, is then given up.
+const staleTurn = time.Minute
+
+// forgetStale drops the turns whose retry never came. l.mu is held.
+func (l *limiter) forgetStale(now time.Time) {
+	if now.Sub(l.swept) < staleTurn {
+		return
+	}
+	l.swept = now
+	for key, t := range l.held {
+		if now.Sub(t.at) > staleTurn {
+			delete(l.held, key)
+		}
+	}
 }

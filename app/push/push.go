@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/passpush/passpush/domain/pass"
 )
@@ -67,6 +68,9 @@ const (
 type Outcome struct {
 	Kind   OutcomeKind
 	Reason string
+	// After, on a Retry, says that the channel is holding the push back, not failing: its rate limit gives the
+	// target its turn after this long. Such a retry does not count as a failed attempt.
+	After time.Duration
 }
 
 // Channel delivers updates to one kind of receiver.
@@ -118,6 +122,10 @@ type Attempt struct {
 	Progress []pass.ChannelResult
 	// Pending is true while a channel waits for a retry. Otherwise every channel has settled.
 	Pending bool
+	// Throttled is true when every channel that waits is held back by its rate limit, not failing: the retry
+	// is due after RetryAfter, and is no failed attempt.
+	Throttled  bool
+	RetryAfter time.Duration
 }
 
 // Failed reports whether a settled channel failed.
@@ -170,30 +178,30 @@ func NewFanOut(channels ...Channel) (FanOut, error) {
 // Push pushes d to each channel that has not settled, and to each of its targets still missing. Channels are
 // pushed concurrently; each settles on its own.
 func (f FanOut) Push(ctx context.Context, d Delivery) Attempt {
-	results := make([]*pass.ChannelResult, len(f.channels))
+	results := make([]channelAttempt, len(f.channels))
 	var wg sync.WaitGroup
 	for i, ch := range f.channels {
 		previous, seen := findResult(d.Progress, ch.Kind())
 		if seen && previous.Outcome != "" {
-			results[i] = &previous
+			results[i] = channelAttempt{ChannelResult: previous, include: true}
 			continue
 		}
-		wg.Go(func() {
-			r, include := f.pushChannel(ctx, ch, d, previous)
-			if include {
-				results[i] = &r
-			}
-		})
+		wg.Go(func() { results[i] = f.pushChannel(ctx, ch, d, previous) })
 	}
 	wg.Wait()
-	var a Attempt
-	for _, r := range results {
-		if r == nil {
+	a := Attempt{Throttled: true}
+	for _, c := range results {
+		if !c.include {
 			continue
 		}
-		a.Progress = append(a.Progress, *r)
-		a.Pending = a.Pending || r.Outcome == ""
+		a.Progress = append(a.Progress, c.ChannelResult)
+		if c.Outcome == "" {
+			a.Pending = true
+			a.Throttled = a.Throttled && c.throttled
+			a.RetryAfter = max(a.RetryAfter, c.after)
+		}
 	}
+	a.Throttled = a.Throttled && a.Pending
 	// A channel that was pushed before and is no longer set up keeps its record.
 	for _, r := range d.Progress {
 		if _, ok := findResult(a.Progress, r.Channel); !ok {
@@ -203,9 +211,20 @@ func (f FanOut) Push(ctx context.Context, d Delivery) Attempt {
 	return a
 }
 
-// pushChannel makes one attempt on one channel, from its result so far. include is false for a channel the
-// tenant does not use for the pass.
-func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.ChannelResult) (_ pass.ChannelResult, include bool) {
+// channelAttempt is what one attempt did on one channel.
+type channelAttempt struct {
+	pass.ChannelResult
+	// include is false for a channel the tenant does not use for the pass.
+	include bool
+	// throttled is true when the channel waits only for its rate limit, which gives it a turn after after.
+	throttled bool
+	after     time.Duration
+}
+
+// pushChannel makes one attempt on one channel, from its result so far: it pushes to each target still missing,
+// and settles the channel when none waits.
+func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, previous pass.ChannelResult) channelAttempt {
+	r := channelAttempt{ChannelResult: previous, include: true}
 	r.Channel = ch.Kind()
 	// The targets are listed even for a superseded update: a channel the tenant has not set up stays out of the
 	// results rather than being recorded as superseded.
@@ -213,16 +232,17 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.
 	latest, ok := ch.(LatestOnly)
 	switch {
 	case errors.Is(err, ErrNotSetUp):
-		return r, r.Attempts > 0
+		r.include = r.Attempts > 0
+		return r
 	case err != nil:
 		// The targets could not be read (the database is down): the channel tries again later.
 		r.Attempts++
 		r.Detail = fmt.Sprintf("list targets: %v", err)
-		return r, true
+		return r
 	case ok && latest.LatestOnly() && d.Superseded:
-		return settle(r, ChannelSuperseded, ""), true
+		return r.settle(ChannelSuperseded, "")
 	case len(targets) == 0 && r.Attempts == 0:
-		return settle(r, ChannelNotInstalled, ""), true
+		return r.settle(ChannelNotInstalled, "")
 	}
 	r.Attempts++
 	// The reasons are filled in below; the map of an earlier attempt's result is not shared with it.
@@ -236,6 +256,7 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.
 	}
 	var mu sync.Mutex
 	var retries []string
+	throttled := true
 	notInstalled := 0
 	sem := make(chan struct{}, f.targetConcurrency)
 	var wg sync.WaitGroup
@@ -264,6 +285,8 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.
 				notInstalled++
 			default:
 				retries = append(retries, o.Reason)
+				throttled = throttled && o.After > 0
+				r.after = max(r.after, o.After)
 			}
 		})
 	}
@@ -278,18 +301,19 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, r pass.
 	case len(retries) > 0:
 		slices.Sort(retries)
 		r.Detail = strings.Join(slices.Compact(retries), "; ")
-		return r, true
+		r.throttled = throttled
+		return r
 	case len(r.Failed) > 0:
-		return settle(r, ChannelFailed, r.Detail), true
+		return r.settle(ChannelFailed, r.Detail)
 	case notInstalled > 0 && len(r.Pushed) == 0 && len(r.Removed) == 0:
-		return settle(r, ChannelNotInstalled, ""), true
+		return r.settle(ChannelNotInstalled, "")
 	default:
-		return settle(r, ChannelDelivered, ""), true
+		return r.settle(ChannelDelivered, "")
 	}
 }
 
 // settle ends a channel's part of a delivery.
-func settle(r pass.ChannelResult, outcome, detail string) pass.ChannelResult {
+func (r channelAttempt) settle(outcome, detail string) channelAttempt {
 	r.Outcome, r.Detail = outcome, detail
 	r.Delivered = outcome != ChannelFailed
 	return r

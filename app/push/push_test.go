@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/passpush/passpush/app/push"
 	"github.com/passpush/passpush/domain/pass"
@@ -212,5 +213,24 @@ func TestFanOut_aTargetWithoutThePassSettlesNotInstalled(t *testing.T) {
 	a := fanOut(t, wallet).Push(context.Background(), push.Delivery{Update: push.Update{EventID: "e1"}})
 	if r := result(t, a, "google"); a.Pending || a.Failed() || r.Outcome != push.ChannelNotInstalled || !r.Delivered || r.Attempts != 1 {
 		t.Errorf("google after a 404: pending %v, %+v; want settled as not_installed after 1 attempt", a.Pending, r)
+	}
+}
+
+// A channel that its rate limit holds back is throttled, not failing: the attempt says when to come back. A
+// channel that fails beside it makes the retry an ordinary one.
+func TestFanOut_aRateLimitedChannelIsThrottledNotFailing(t *testing.T) {
+	held := push.Outcome{Kind: push.Retry, Reason: "held back by the rate limit", After: 3 * time.Second}
+	webhook := &scripted{kind: "webhook", targets: []string{"default"}}
+	wallet := &scripted{kind: "google", targets: []string{"o1"}, script: map[string][]push.Outcome{"o1": {held, held}}}
+	d := push.Delivery{Update: push.Update{EventID: "e1"}}
+	a := fanOut(t, webhook, wallet).Push(context.Background(), d)
+	if !a.Pending || !a.Throttled || a.RetryAfter != 3*time.Second {
+		t.Errorf("held back: pending %v, throttled %v, retry after %s; want throttled, after 3s", a.Pending, a.Throttled, a.RetryAfter)
+	}
+	failing := &scripted{kind: "apple", targets: []string{"d1"}, script: map[string][]push.Outcome{"d1": {retry}}}
+	d.Progress = a.Progress
+	a = fanOut(t, webhook, wallet, failing).Push(context.Background(), d)
+	if !a.Pending || a.Throttled || a.RetryAfter != 3*time.Second {
+		t.Errorf("held back beside a 503: pending %v, throttled %v, retry after %s; want an ordinary retry, not before 3s", a.Pending, a.Throttled, a.RetryAfter)
 	}
 }

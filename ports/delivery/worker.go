@@ -334,13 +334,18 @@ func (w *Worker) attempt(ctx context.Context, d push.Delivery) finished {
 	ctx, cancel := context.WithTimeout(correlation.WithID(ctx, d.CorrelationID), w.config.AttemptTimeout)
 	defer cancel()
 	a := w.pusher.Push(ctx, d)
-	d.Attempts++
 	d.Progress = a.Progress
+	if a.Pending && a.Throttled {
+		// A channel's rate limit holds the update back and gives it a turn: no failure, so no attempt is spent
+		// and the backoff does not grow.
+		return finished{delivery: d, retryAt: time.Now().Add(a.RetryAfter), lastErr: a.Why()}
+	}
+	d.Attempts++
 	reason := ""
 	switch {
 	case a.Pending && d.Attempts < w.config.MaxAttempts:
 		backoff := min(w.config.Backoff<<min(d.Attempts-1, 20), w.config.MaxBackoff)
-		return finished{delivery: d, retryAt: time.Now().Add(backoff), lastErr: a.Why()}
+		return finished{delivery: d, retryAt: time.Now().Add(max(backoff, a.RetryAfter)), lastErr: a.Why()}
 	case a.Pending:
 		reason = fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, a.Why())
 		a = a.GiveUp(fmt.Sprintf("gave up after %d attempts", d.Attempts))

@@ -11,7 +11,8 @@
 //  2. one device per pass registers through the PassKit web service (not measured), then one journey updates
 //     every pass through signed execute calls over HTTP at -concurrency: pushes/s end to end, from the first
 //     execute to the last push the fake APNs took;
-//  3. then -devices devices list their serials and fetch their pass at once, over HTTP: the latency's p99;
+//  3. then -devices devices list their serials and fetch their pass at once, over HTTP: the latency's p99 (each
+//     pass is signed on its first fetch after the update); for comparison, the same again from the cache;
 //  4. the process's peak RSS (VmHWM; it includes the load generator and the fake APNs).
 //
 // It prints a summary and PASS/MISS per target.
@@ -32,6 +33,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -55,6 +57,7 @@ type options struct {
 	apnsDelay       time.Duration
 	devices         int
 	template        string
+	cpuProfile      string
 	timeout         time.Duration
 }
 
@@ -68,6 +71,7 @@ func main() {
 	flag.DurationVar(&o.apnsDelay, "apns-delay", 20*time.Millisecond, "time the fake APNs takes per push")
 	flag.IntVar(&o.devices, "devices", 500, "devices that list their serials and fetch their pass at once after the update")
 	flag.StringVar(&o.template, "template", "examples/apple-template", "the Apple template folder (its passTypeIdentifier is replaced by the test PKI's)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the devices' fetches (step 3) to this file")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "deadline of the whole run")
 	flag.Parse()
 	if err := o.validate(); err != nil {
@@ -158,9 +162,20 @@ func run(ctx context.Context, o options) error {
 	if s.push, err = b.journey(ctx); err != nil {
 		return fmt.Errorf("journey: %w", err)
 	}
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
 	logf("%d devices fetch their serials and pass at once", o.devices)
 	if s.fetch, err = b.fetchAll(ctx); err != nil {
+		stopProfile()
 		return fmt.Errorf("device fetches: %w", err)
+	}
+	logf("the same %d devices fetch again, their passes now signed", o.devices)
+	s.refetch, err = b.fetchAll(ctx)
+	stopProfile()
+	if err != nil {
+		return fmt.Errorf("device fetches again: %w", err)
 	}
 	s.hwm, s.memErr = peakRSS()
 	s.logLines, s.logPath = countLines(b.svc.log), b.svc.log
@@ -168,6 +183,26 @@ func run(ctx context.Context, o options) error {
 		return errMissed{missed}
 	}
 	return nil
+}
+
+// startCPUProfile profiles the process into path until the returned function is called; an empty path does
+// nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 func logf(format string, args ...any) {

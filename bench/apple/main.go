@@ -71,7 +71,7 @@ func main() {
 	flag.DurationVar(&o.apnsDelay, "apns-delay", 20*time.Millisecond, "time the fake APNs takes per push")
 	flag.IntVar(&o.devices, "devices", 500, "devices that list their serials and fetch their pass at once after the update")
 	flag.StringVar(&o.template, "template", "examples/apple-template", "the Apple template folder (its passTypeIdentifier is replaced by the test PKI's)")
-	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the devices' fetches (step 3) to this file")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the journey and the devices' fetches (steps 2 and 3) to this file")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "deadline of the whole run")
 	flag.Parse()
 	if err := o.validate(); err != nil {
@@ -158,13 +158,14 @@ func run(ctx context.Context, o options) error {
 	if err := b.registerDevices(ctx); err != nil {
 		return fmt.Errorf("register devices: %w", err)
 	}
-	logf("one journey updates %d passes", o.passes)
-	if s.push, err = b.journey(ctx); err != nil {
-		return fmt.Errorf("journey: %w", err)
-	}
 	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
 		return err
+	}
+	logf("one journey updates %d passes", o.passes)
+	if s.push, err = b.journey(ctx); err != nil {
+		stopProfile()
+		return fmt.Errorf("journey: %w", err)
 	}
 	logf("%d devices fetch their serials and pass at once", o.devices)
 	if s.fetch, err = b.fetchAll(ctx); err != nil {

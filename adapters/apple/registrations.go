@@ -52,9 +52,12 @@ func (r *Registrations) Devices(ctx context.Context, tenantID, passID string) ([
 
 // UpdatedSince implements query.AppleRegistrationReader with the passes read model's lastUpdated tags.
 func (r *Registrations) UpdatedSince(ctx context.Context, tenantID, deviceID, passTypeID string, since query.UpdateTag, all bool) ([]string, query.UpdateTag, error) {
+	// CROSS JOIN makes SQLite start from the device's registrations (its index) instead of every pass of the
+	// tenant, which it otherwise picked: a device's call read the whole tenant. PostgreSQL plans it as a join.
 	q := `SELECT p.pass_id, p.last_updated_tx, p.last_updated_seq
-		FROM apple_registrations r JOIN passes p ON p.tenant_id = r.tenant_id AND p.pass_id = r.pass_id
-		WHERE r.tenant_id = $1 AND r.device_library_id = $2 AND r.pass_type_id = $3 AND r.active`
+		FROM apple_registrations r CROSS JOIN passes p
+		WHERE p.tenant_id = r.tenant_id AND p.pass_id = r.pass_id
+		  AND r.tenant_id = $1 AND r.device_library_id = $2 AND r.pass_type_id = $3 AND r.active`
 	args := []any{tenantID, deviceID, passTypeID}
 	if !all {
 		q += ` AND (p.last_updated_tx > $4 OR (p.last_updated_tx = $4 AND p.last_updated_seq > $5))`

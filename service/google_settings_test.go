@@ -13,8 +13,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/passpush/passpush/adapters/google/googletest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
-	"github.com/passpush/passpush/service"
 	httpport "github.com/passpush/passpush/ports/http"
+	"github.com/passpush/passpush/service"
 	"github.com/sirupsen/logrus"
 )
 

@@ -4,7 +4,9 @@ import "testing"
 
 func TestApplePassCache_keepsTheMostRecentlyUsed(t *testing.T) {
 	c := newApplePassCache(2)
-	k := func(revision int) applePassKey { return applePassKey{tenantID: "acme", passID: "p-1", revision: revision} }
+	k := func(revision int) applePassKey {
+		return applePassKey{tenantID: "acme", passID: "p-1", revision: revision}
+	}
 	c.put(k(1), []byte("1"))
 	c.put(k(2), []byte("2"))
 	if _, ok := c.get(k(1)); !ok { // 1 is now the most recently used

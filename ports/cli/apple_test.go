@@ -63,8 +63,8 @@ func TestAppleCertificate_addFromAP12AndFromPEMThenList(t *testing.T) {
 	r = e.mustRun("apple", "certificate", "list", "--tenant", "acme")
 	noKeyIn(t, r.stdout+r.stderr, pki.Pass)
 	noKeyIn(t, r.stdout+r.stderr, other)
-	if !regexp.MustCompile(`(?m)^pass\.com\.example\.other\s+` + appletest.TeamID + `\s+\d{4}-\d\d-\d\dT\S+\s+.*UID=pass\.com\.example\.other`).MatchString(r.stdout) ||
-		!regexp.MustCompile(`(?m)^pass\.com\.example\.test\s+` + appletest.TeamID + `\s+`).MatchString(r.stdout) {
+	if !regexp.MustCompile(`(?m)^pass\.com\.example\.other\s+`+appletest.TeamID+`\s+\d{4}-\d\d-\d\dT\S+\s+.*UID=pass\.com\.example\.other`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^pass\.com\.example\.test\s+`+appletest.TeamID+`\s+`).MatchString(r.stdout) {
 		t.Errorf("list:\n%s", r.stdout)
 	}
 	if strings.Contains(r.stdout, "PRIVATE KEY") {

@@ -114,7 +114,9 @@ func (s server) servePKPass(w http.ResponseWriter, r *http.Request, passID strin
 // gorilla/mux forgets a subrouter's "method not allowed" when a later route of the same subrouter shares its
 // prefix, which would turn the passes routes' 405 into 404.
 func (s server) installLinkRoutes(r *mux.Router, _ *mux.Router) {
-	admin := func(h http.HandlerFunc) http.Handler { return s.requireAdmin(s.requireTenant(s.limitBody(maxAdminBody)(h))) }
+	admin := func(h http.HandlerFunc) http.Handler {
+		return s.requireAdmin(s.requireTenant(s.limitBody(maxAdminBody)(h)))
+	}
 	r.Handle("/api/{tenantId}/passes/{passId}/links", admin(s.postInstallLink)).Methods(http.MethodPost)
 	r.Handle("/api/{tenantId}/passes/{passId}/pass.pkpass", admin(s.getPassPKPass)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(`/api/{tenantId}/apple/passes/{passId:[^/]+}.pkpass`, s.requireTenant(http.HandlerFunc(s.getLinkedPassPKPass))).

@@ -2,9 +2,12 @@ package apple
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/passpush/passpush/adapters/internal/group"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/query"
 )
@@ -13,7 +16,12 @@ import (
 // changed since a tag. RegistrationProjection writes it.
 type Registrations struct {
 	db *sqldb.DB
+	// lookups runs the device lookups of concurrent deliveries as one query: the delivery stage pushes hundreds
+	// of passes at once, and a query each held the connections that execute calls and projections need.
+	lookups *group.Batcher[passKey, []Device]
 }
+
+type passKey struct{ tenantID, passID string }
 
 var (
 	_ Devices                       = (*Registrations)(nil)
@@ -25,27 +33,54 @@ func NewRegistrations(db *sqldb.DB) (*Registrations, error) {
 	if db == nil {
 		return nil, errors.New("new Apple registrations: nil db")
 	}
-	return &Registrations{db: db}, nil
+	r := &Registrations{db: db}
+	var err error
+	r.lookups, err = group.NewBatcher(group.Config{MaxRun: 500, Timeout: 10 * time.Second, MaxInFlight: 2}, r.devicesOf)
+	if err != nil {
+		return nil, fmt.Errorf("new Apple registrations: %w", err)
+	}
+	return r, nil
 }
 
 // Devices implements Devices: the devices registered for the tenant's pass, by id.
 func (r *Registrations) Devices(ctx context.Context, tenantID, passID string) ([]Device, error) {
-	rows, err := sqldb.ReaderFor(ctx, r.db).QueryContext(ctx, `SELECT device_library_id, pass_type_id, push_token
-		FROM apple_registrations WHERE tenant_id = $1 AND pass_id = $2 AND active ORDER BY device_library_id`, tenantID, passID)
+	devices, err := r.lookups.Do(ctx, passKey{tenantID, passID})
 	if err != nil {
 		return nil, fmt.Errorf("devices of pass %s: %w", passID, err)
 	}
-	defer rows.Close()
-	devices := []Device{}
-	for rows.Next() {
-		var d Device
-		if err := rows.Scan(&d.ID, &d.PassTypeID, &d.PushToken); err != nil {
-			return nil, fmt.Errorf("devices of pass %s: %w", passID, err)
-		}
-		devices = append(devices, d)
+	return devices, nil
+}
+
+// devicesOf reads the devices of many passes: one query per tenant among them.
+func (r *Registrations) devicesOf(ctx context.Context, keys []passKey) ([][]Device, error) {
+	byTenant := map[string][]string{}
+	for _, k := range keys {
+		byTenant[k.tenantID] = append(byTenant[k.tenantID], k.passID)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("devices of pass %s: %w", passID, err)
+	found := map[passKey][]Device{}
+	for tenantID, passIDs := range byTenant {
+		err := sqldb.QueryIn(ctx, r.db, `SELECT pass_id, device_library_id, pass_type_id, push_token
+			FROM apple_registrations WHERE tenant_id = $1 AND active AND `, "pass_id", ` ORDER BY pass_id, device_library_id`,
+			[]any{tenantID}, passIDs, func(rows *sql.Rows) error {
+				var passID string
+				var d Device
+				if err := rows.Scan(&passID, &d.ID, &d.PassTypeID, &d.PushToken); err != nil {
+					return err
+				}
+				key := passKey{tenantID, passID}
+				found[key] = append(found[key], d)
+				return nil
+			})
+		if err != nil {
+			return nil, fmt.Errorf("devices of %d passes of tenant %s: %w", len(passIDs), tenantID, err)
+		}
+	}
+	devices := make([][]Device, len(keys))
+	for i, k := range keys {
+		devices[i] = found[k]
+		if devices[i] == nil {
+			devices[i] = []Device{}
+		}
 	}
 	return devices, nil
 }

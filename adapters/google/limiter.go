@@ -13,7 +13,7 @@ import (
 )
 
 // MaxBurst is the most calls a tenant's limiter lets through at once, on all instances together.
-const MaxBurst = 5
+const MaxBurst = 4
 
 // A tenant's rate holds on all instances together because each instance takes an equal share of it: the
 // tenant's rate divided by the number of instances calling the Wallet API, which they count through the database

@@ -34,7 +34,7 @@ func (a *appleAdapters) build(db *sqldb.DB, config Config) error {
 	if a.templates, err = apple.NewTemplates(db); err != nil {
 		return err
 	}
-	if a.linkKeys, err = linkkeys.New(db, store); err != nil {
+	if a.linkKeys, err = linkkeys.New(store); err != nil {
 		return err
 	}
 	tokens, err := apple.NewTokens(db)

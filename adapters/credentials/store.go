@@ -64,6 +64,29 @@ func (s *Store) Put(ctx context.Context, tenantID, kind, name string, data []byt
 	return nil
 }
 
+// Create stores the credential only where there is none, and reports whether it did: of two instances making a
+// tenant's first key at once, one wins and both read the same. Put would replace it.
+func (s *Store) Create(ctx context.Context, tenantID, kind, name string, data []byte) (created bool, err error) {
+	now := s.now().UTC()
+	err = sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			INSERT INTO channel_credentials (tenant_id, kind, name, data, revision, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (tenant_id, kind, name) DO NOTHING`,
+			tenantID, kind, name, string(data), now.UnixMicro(), now)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		created = n == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("create %s credential %s of tenant %s: %w", kind, name, tenantID, err)
+	}
+	return created, nil
+}
+
 // Get returns the credential, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, tenantID, kind, name string) (Credential, error) {
 	c, err := scan(sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, selectCredential+`

@@ -163,3 +163,23 @@ func TestWebhook_encodesAndDecodes(t *testing.T) {
 		t.Error("DecodeWebhook of garbage: no error")
 	}
 }
+
+// Create stores a credential only where there is none: the second of two creations keeps the first one's data.
+func TestStore_createKeepsTheFirst(t *testing.T) {
+	t.Parallel()
+	store, _ := newStore(t)
+	ctx := context.Background()
+	for i, data := range []string{"first", "second"} {
+		created, err := store.Create(ctx, "t1", "link", "default", []byte(data))
+		if err != nil || created != (i == 0) {
+			t.Fatalf("create %q: created %v, %v; want created only the first time", data, created, err)
+		}
+	}
+	c, err := store.Get(ctx, "t1", "link", "default")
+	if err != nil || string(c.Data) != "first" {
+		t.Errorf("after two creations: %q, %v; want the first", c.Data, err)
+	}
+	if created, err := store.Create(ctx, "t2", "link", "default", []byte("other")); err != nil || !created {
+		t.Errorf("another tenant's creation: created %v, %v", created, err)
+	}
+}

@@ -6,16 +6,13 @@ package linkkeys
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/passpush/passpush/adapters/credentials"
-	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/query"
 	"github.com/passpush/passpush/domain/installlink"
@@ -29,7 +26,6 @@ const (
 
 // Keys are the tenants' link keys. A key never changes once made, so each is kept in memory after its first read.
 type Keys struct {
-	db    *sqldb.DB
 	store *credentials.Store
 
 	mu    sync.Mutex
@@ -41,12 +37,12 @@ var (
 	_ query.ExistingLinkKeys = (*Keys)(nil)
 )
 
-// New returns the link keys stored in store, on db.
-func New(db *sqldb.DB, store *credentials.Store) (*Keys, error) {
-	if db == nil || store == nil {
-		return nil, errors.New("new link keys: nil db or credential store")
+// New returns the link keys stored in store.
+func New(store *credentials.Store) (*Keys, error) {
+	if store == nil {
+		return nil, errors.New("new link keys: nil credential store")
 	}
-	return &Keys{db: db, store: store, known: map[string][]byte{}}, nil
+	return &Keys{store: store, known: map[string][]byte{}}, nil
 }
 
 // stored is the credential's JSON.
@@ -93,16 +89,8 @@ func (k *Keys) Key(ctx context.Context, tenantID string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// credentials.Store.Put replaces a credential, which would break the links already made with the key another
-	// instance made a moment before: this inserts it only where there is none, with Put's revision rule.
-	now := time.Now().UTC()
-	err = sqldb.InTx(ctx, k.db, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO channel_credentials (tenant_id, kind, name, data, revision, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, kind, name) DO NOTHING`,
-			tenantID, Kind, Name, string(data), now.UnixMicro(), now)
-		return err
-	})
-	if err != nil {
+	// Not Put: it would replace a key another instance made a moment before, and break the links made with it.
+	if _, err := k.store.Create(ctx, tenantID, Kind, Name, data); err != nil {
 		return nil, fmt.Errorf("store the link key of tenant %s: %w", tenantID, err)
 	}
 	return k.Existing(ctx, tenantID)

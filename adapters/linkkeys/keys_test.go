@@ -22,7 +22,7 @@ func TestKeys_madeOnceOnFirstUseAndSharedByInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	newKeys := func() *linkkeys.Keys {
-		k, err := linkkeys.New(db, store)
+		k, err := linkkeys.New(store)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -89,6 +89,11 @@ func newFixture(t *testing.T, rate float64, cfg ChannelConfig) *fixture {
 func (f *fixture) newChannel(t *testing.T, cfg ChannelConfig) *Channel {
 	t.Helper()
 	cfg.APIURL = f.fake.URL
+	if cfg.MaxTurnWait == 0 {
+		// The tests push one update after another and expect each to go out, as a delivery that came back for
+		// its turn would: they wait for the turn.
+		cfg.MaxTurnWait = time.Second
+	}
 	ch, err := NewChannel(f.db, f.store, f.objects, cfg)
 	if err != nil {
 		t.Fatal(err)

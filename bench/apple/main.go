@@ -30,13 +30,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
-	"strings"
-	"syscall"
 	"time"
+
+	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
 // The targets.
@@ -74,36 +72,13 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the journey and the devices' fetches (steps 2 and 3) to this file")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "deadline of the whole run")
 	flag.Parse()
-	if err := o.validate(); err != nil {
-		fmt.Fprintln(os.Stderr, "bench/apple:", err)
-		flag.Usage()
-		os.Exit(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	code := 0
-	if err := run(ctx, o); err != nil {
-		var miss errMissed
-		if errors.As(err, &miss) {
-			code = 2
-		} else {
-			fmt.Fprintln(os.Stderr, "bench/apple:", err)
-			code = 1
-		}
-	}
-	cancel()
-	stop()
-	os.Exit(code)
+	benchkit.Main("bench/apple", o.validate(), o.timeout, func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func (o *options) validate() error {
 	var errs []error
-	switch {
-	case o.databaseURL == "":
-	case strings.HasPrefix(o.databaseURL, "postgres://"), strings.HasPrefix(o.databaseURL, "postgresql://"):
-	case strings.HasPrefix(o.databaseURL, "sqlite:") && strings.TrimPrefix(o.databaseURL, "sqlite:") != "":
-	default:
-		errs = append(errs, errors.New("-database-url must be postgres://… or sqlite:PATH"))
+	if err := benchkit.CheckDatabaseURL(o.databaseURL); err != nil {
+		errs = append(errs, err)
 	}
 	if o.passes < 1 || o.cached < 1 || o.devices < 1 || o.devices > o.passes {
 		errs = append(errs, errors.New("-passes, -cached and -devices must be at least 1, and -devices at most -passes"))
@@ -117,28 +92,16 @@ func (o *options) validate() error {
 	return errors.Join(errs...)
 }
 
-func (o options) backend() string {
-	if strings.HasPrefix(o.databaseURL, "sqlite:") {
-		return "SQLite"
-	}
-	return "PostgreSQL"
-}
-
-// errMissed reports a completed run that missed a target.
-type errMissed struct{ n int }
-
-func (e errMissed) Error() string { return fmt.Sprintf("%d target(s) missed", e.n) }
+func (o options) backend() string { return benchkit.Backend(o.databaseURL) }
 
 func run(ctx context.Context, o options) error {
-	dir, err := os.MkdirTemp("", "passpush-bench-apple-")
+	dir, databaseURL, err := benchkit.WorkDir("apple", o.databaseURL)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if o.databaseURL == "" {
-		o.databaseURL = "sqlite:" + filepath.Join(dir, "passpush.db")
-	}
-	busy := machineBusy(time.Second)
+	o.databaseURL = databaseURL
+	busy := benchkit.MachineBusy(time.Second)
 	b, err := setUp(ctx, o, dir)
 	if err != nil {
 		return err
@@ -146,66 +109,42 @@ func run(ctx context.Context, o options) error {
 	defer b.close()
 
 	s := summary{o: o, busyBefore: busy}
-	logf("building and signing %d passes cold", o.passes)
+	benchkit.Logf("building and signing %d passes cold", o.passes)
 	if s.cold, err = b.buildAll(ctx); err != nil {
 		return fmt.Errorf("cold builds: %w", err)
 	}
-	logf("%d builds from the cache", o.cached)
+	benchkit.Logf("%d builds from the cache", o.cached)
 	if s.cached, err = b.buildCached(ctx); err != nil {
 		return fmt.Errorf("cached builds: %w", err)
 	}
-	logf("registering %d devices", o.passes)
+	benchkit.Logf("registering %d devices", o.passes)
 	if err := b.registerDevices(ctx); err != nil {
 		return fmt.Errorf("register devices: %w", err)
 	}
-	stopProfile, err := startCPUProfile(o.cpuProfile)
+	stopProfile, err := benchkit.StartCPUProfile(o.cpuProfile)
 	if err != nil {
 		return err
 	}
-	logf("one journey updates %d passes", o.passes)
+	benchkit.Logf("one journey updates %d passes", o.passes)
 	if s.push, err = b.journey(ctx); err != nil {
-		stopProfile()
+		_ = stopProfile()
 		return fmt.Errorf("journey: %w", err)
 	}
-	logf("%d devices fetch their serials and pass at once", o.devices)
+	benchkit.Logf("%d devices fetch their serials and pass at once", o.devices)
 	if s.fetch, err = b.fetchAll(ctx); err != nil {
-		stopProfile()
+		_ = stopProfile()
 		return fmt.Errorf("device fetches: %w", err)
 	}
-	logf("the same %d devices fetch again, their passes now signed", o.devices)
+	benchkit.Logf("the same %d devices fetch again, their passes now signed", o.devices)
 	s.refetch, err = b.fetchAll(ctx)
-	stopProfile()
+	_ = stopProfile()
 	if err != nil {
 		return fmt.Errorf("device fetches again: %w", err)
 	}
-	s.hwm, s.memErr = peakRSS()
-	s.logLines, s.logPath = countLines(b.svc.log), b.svc.log
+	s.hwm, s.memErr = benchkit.PeakRSS()
+	s.logLines, s.logPath = benchkit.CountLines(b.svc.LogPath), b.svc.LogPath
 	if missed := s.print(os.Stdout); missed > 0 {
-		return errMissed{missed}
+		return benchkit.Missed{N: missed}
 	}
 	return nil
-}
-
-// startCPUProfile profiles the process into path until the returned function is called; an empty path does
-// nothing.
-func startCPUProfile(path string) (stop func(), err error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		_ = f.Close()
-		return nil, err
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		_ = f.Close()
-	}, nil
-}
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
 }

@@ -14,15 +14,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/passpush/passpush/adapters/apple/appletest"
 	"github.com/passpush/passpush/app/query"
+	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
 const (
-	executePath = "/webhooks/listeners/sfmc/actions/pushupdate/execute"
-	newPoints   = "200"
-	message     = "Double points this weekend"
+	newPoints = "200"
+	message   = "Double points this weekend"
 )
 
 // parallel runs f(i) for i in [0, n) on workers goroutines, and returns the first error.
@@ -65,7 +64,7 @@ func (r buildResult) rate() float64 { return float64(r.builds) / r.elapsed.Secon
 func (b *bench) buildAll(ctx context.Context) (buildResult, error) {
 	start := time.Now()
 	err := parallel(ctx, len(b.passIDs), b.o.signConcurrency, func(i int) error {
-		file, err := b.svc.svc.App.Queries.ApplePass.Handle(ctx, query.ApplePass{TenantID: tenantID, PassID: b.passIDs[i]})
+		file, err := b.svc.Svc.App.Queries.ApplePass.Handle(ctx, query.ApplePass{TenantID: tenantID, PassID: b.passIDs[i]})
 		if err != nil {
 			return err
 		}
@@ -84,7 +83,7 @@ func (b *bench) buildAll(ctx context.Context) (buildResult, error) {
 func (b *bench) buildCached(ctx context.Context) (buildResult, error) {
 	subset := b.passIDs[:min(len(b.passIDs), 2000, query.ApplePassCacheSize)]
 	build := func(i int) error {
-		_, err := b.svc.svc.App.Queries.ApplePass.Handle(ctx, query.ApplePass{TenantID: tenantID, PassID: subset[i%len(subset)]})
+		_, err := b.svc.Svc.App.Queries.ApplePass.Handle(ctx, query.ApplePass{TenantID: tenantID, PassID: subset[i%len(subset)]})
 		return err
 	}
 	if err := parallel(ctx, len(subset), b.o.signConcurrency, build); err != nil {
@@ -101,7 +100,7 @@ func (b *bench) webService(ctx context.Context, method, path, token, body string
 	if body != "" {
 		r = strings.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, b.svc.url+"/api/"+tenantID+"/apple/v1"+path, r)
+	req, err := http.NewRequestWithContext(ctx, method, b.svc.URL+"/api/"+tenantID+"/apple/v1"+path, r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -134,7 +133,7 @@ func (b *bench) registerDevices(ctx context.Context) error {
 		return err
 	}
 	return waitFor(ctx, 2*time.Minute, "the registrations read model to list every device", func() (bool, error) {
-		n, err := b.svc.count(ctx, `SELECT COUNT(*) FROM apple_registrations WHERE tenant_id = $1 AND active`, tenantID)
+		n, err := b.svc.Count(ctx, `SELECT COUNT(*) FROM apple_registrations WHERE tenant_id = $1 AND active`, tenantID)
 		return n == len(b.passIDs), err
 	})
 }
@@ -159,30 +158,18 @@ func (b *bench) journey(ctx context.Context) (pushResult, error) {
 	var r pushResult
 	start := time.Now()
 	err := parallel(ctx, len(b.passIDs), b.o.concurrency, func(i int) error {
-		claims := jwt.MapClaims{
-			"inArguments": []map[string]any{{"passId": b.passIDs[i]}, {"points": newPoints}, {"offer": "2× points"},
-				{"message": message}},
-			"outArguments": []any{}, "activityObjectID": "object-1", "journeyId": "journey-bench",
-			"activityId": "activity-1", "definitionInstanceId": fmt.Sprintf("entry-%05d", i),
-			"activityInstanceId": "instance-1", "keyValue": fmt.Sprintf("contact-%05d", i), "mode": 0,
-		}
-		signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(sfmcSecret))
+		token, err := benchkit.ExecuteToken(sfmcSecret, fmt.Sprintf("entry-%05d", i), fmt.Sprintf("contact-%05d", i),
+			map[string]any{"passId": b.passIDs[i]}, map[string]any{"points": newPoints}, map[string]any{"offer": "2× points"},
+			map[string]any{"message": message})
 		if err != nil {
 			return err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.svc.url+"/api/"+tenantID+executePath, strings.NewReader(signed))
+		status, body, err := benchkit.PostExecute(ctx, b.client, b.svc.URL, tenantID, token)
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", "application/jwt")
-		res, err := b.client.Do(req)
-		if err != nil {
-			return err
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"scheduled"`)) {
-			return fmt.Errorf("execute %d: %d %s", i, res.StatusCode, body)
+		if status != http.StatusOK || !bytes.Contains(body, []byte(`"scheduled"`)) {
+			return fmt.Errorf("execute %d: %d %s", i, status, body)
 		}
 		return nil
 	})
@@ -215,11 +202,11 @@ func (b *bench) journey(ctx context.Context) (pushResult, error) {
 	r.pushes, r.pushed, r.refused, r.lastPush = len(pushes), b.distinctPushed(), len(b.apns.Refused()), last.Sub(start)
 	err = waitFor(ctx, 2*time.Minute, "an outcome for every update", func() (bool, error) {
 		var err error
-		r.emitted, err = b.svc.count(ctx, `SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND event_type = 'PushUpdateEmitted'`, tenantID)
+		r.emitted, err = b.svc.Count(ctx, `SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND event_type = 'PushUpdateEmitted'`, tenantID)
 		if err != nil {
 			return false, err
 		}
-		r.failed, err = b.svc.count(ctx, `SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND event_type = 'PushUpdateFailed'`, tenantID)
+		r.failed, err = b.svc.Count(ctx, `SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND event_type = 'PushUpdateFailed'`, tenantID)
 		return r.emitted+r.failed >= len(b.passIDs), err
 	})
 	return r, err

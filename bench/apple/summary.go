@@ -7,7 +7,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
+
+	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
 type summary struct {
@@ -38,43 +39,35 @@ func (s summary) print(w io.Writer) int {
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(tw, "%s\t%s\n", name, fmt.Sprintf(format, args...))
 	}
-	row("build and sign, cold", "%.0f passes/s (%d distinct passes in %s; each first build also makes its token)", s.cold.rate(), s.cold.builds, secs(s.cold.elapsed))
-	row("build, from the cache", "%.0f passes/s (%d builds in %s)", s.cached.rate(), s.cached.builds, secs(s.cached.elapsed))
-	row("execute calls", "%d in %s (%.0f/s)", p.executes, secs(p.executeElapsed), float64(p.executes)/p.executeElapsed.Seconds())
-	row("pushes end to end", "%.0f pushes/s (%d devices pushed, last push %s after the first execute)", p.rate(), p.pushed, secs(p.lastPush))
+	row("build and sign, cold", "%.0f passes/s (%d distinct passes in %s; each first build also makes its token)", s.cold.rate(), s.cold.builds, benchkit.Secs(s.cold.elapsed))
+	row("build, from the cache", "%.0f passes/s (%d builds in %s)", s.cached.rate(), s.cached.builds, benchkit.Secs(s.cached.elapsed))
+	row("execute calls", "%d in %s (%.0f/s)", p.executes, benchkit.Secs(p.executeElapsed), float64(p.executes)/p.executeElapsed.Seconds())
+	row("pushes end to end", "%.0f pushes/s (%d devices pushed, last push %s after the first execute)", p.rate(), p.pushed, benchkit.Secs(p.lastPush))
 	row("pushes the fake APNs took", "%d (%d refused as malformed)", p.pushes, p.refused)
 	row("PushUpdateEmitted / Failed", "%d / %d", p.emitted, p.failed)
 	all := f.all()
 	row("devices fetching at once", "%d: serials then pass", len(f.passes))
-	row("  serials latency", "p50 %s  p99 %s  max %s", ms(percentile(f.serials, .5)), ms(percentile(f.serials, .99)), ms(percentile(f.serials, 1)))
-	row("  pass latency", "p50 %s  p99 %s  max %s", ms(percentile(f.passes, .5)), ms(percentile(f.passes, .99)), ms(percentile(f.passes, 1)))
-	row("  all requests", "p50 %s  p99 %s  max %s (%d requests)", ms(percentile(all, .5)), ms(percentile(all, .99)), ms(percentile(all, 1)), len(all))
+	row("  serials latency", "p50 %s  p99 %s  max %s", benchkit.Millis(benchkit.Percentile(f.serials, .5), 1), benchkit.Millis(benchkit.Percentile(f.serials, .99), 1), benchkit.Millis(benchkit.Percentile(f.serials, 1), 1))
+	row("  pass latency", "p50 %s  p99 %s  max %s", benchkit.Millis(benchkit.Percentile(f.passes, .5), 1), benchkit.Millis(benchkit.Percentile(f.passes, .99), 1), benchkit.Millis(benchkit.Percentile(f.passes, 1), 1))
+	row("  all requests", "p50 %s  p99 %s  max %s (%d requests)", benchkit.Millis(benchkit.Percentile(all, .5), 1), benchkit.Millis(benchkit.Percentile(all, .99), 1), benchkit.Millis(benchkit.Percentile(all, 1), 1), len(all))
 	again := s.refetch.all()
-	row("  the same again, signed", "p50 %s  p99 %s  max %s (%d requests; the passes come from the cache)", ms(percentile(again, .5)), ms(percentile(again, .99)), ms(percentile(again, 1)), len(again))
+	row("  the same again, signed", "p50 %s  p99 %s  max %s (%d requests; the passes come from the cache)", benchkit.Millis(benchkit.Percentile(again, .5), 1), benchkit.Millis(benchkit.Percentile(again, .99), 1), benchkit.Millis(benchkit.Percentile(again, 1), 1), len(again))
 	if s.memErr == nil {
-		row("peak RSS (VmHWM)", "%.1f MiB (the whole process: service, load generator and fake APNs)", mib(s.hwm))
+		row("peak RSS (VmHWM)", "%.1f MiB (the whole process: service, load generator and fake APNs)", benchkit.MiB(s.hwm))
 	}
 	row("service log (warn and above)", "%d lines", s.logLines)
 	_ = tw.Flush()
 	if s.logLines > 0 {
-		fmt.Fprintf(w, "\nlast lines of the service log:\n%s\n", tail(s.logPath, 5))
+		fmt.Fprintf(w, "\nlast lines of the service log:\n%s\n", benchkit.Tail(s.logPath, 5))
 	}
 
-	fmt.Fprintln(w, "\ntargets:")
-	missed := 0
-	check := func(ok bool, name, got string) {
-		verdict := "PASS"
-		if !ok {
-			verdict = "MISS"
-			missed++
-		}
-		fmt.Fprintf(w, "  %s  %-58s %s\n", verdict, name, got)
-	}
+	t := benchkit.NewTargets(w, 58)
+	check := t.Check
 	check(s.cold.rate() >= targetColdRate, "build and sign cold ≥ 800 passes/s", fmt.Sprintf("%.0f/s", s.cold.rate()))
 	check(s.cached.rate() >= targetCachedRate, "build from the cache ≥ 10,000 passes/s", fmt.Sprintf("%.0f/s", s.cached.rate()))
 	check(p.rate() >= targetPushRate, "≥ 2,000 pushes/s end to end (20 ms APNs)", fmt.Sprintf("%.0f/s", p.rate()))
-	check(percentile(all, .99) <= targetFetchP99, "500 devices' serials and pass fetches p99 ≤ 50 ms", ms(percentile(all, .99)))
-	check(s.memErr == nil && s.hwm <= targetRSS, "peak RSS ≤ 200 MiB", fmt.Sprintf("%.1f MiB", mib(s.hwm)))
+	check(benchkit.Percentile(all, .99) <= targetFetchP99, "500 devices' serials and pass fetches p99 ≤ 50 ms", benchkit.Millis(benchkit.Percentile(all, .99), 1))
+	check(s.memErr == nil && s.hwm <= targetRSS, "peak RSS ≤ 200 MiB", fmt.Sprintf("%.1f MiB", benchkit.MiB(s.hwm)))
 	fmt.Fprintln(w, "correctness:")
 	check(p.pushed == o.passes && p.refused == 0, "every device pushed once at least, none refused", fmt.Sprintf("%d of %d", p.pushed, o.passes))
 	check(p.pushes == p.pushed, "no device pushed twice", fmt.Sprintf("%d pushes", p.pushes))
@@ -82,20 +75,5 @@ func (s summary) print(w io.Writer) int {
 	check(f.wrong+s.refetch.wrong == 0 && len(f.passes) == o.devices && len(s.refetch.passes) == o.devices, "every device lists its pass and fetches the new points",
 		fmt.Sprintf("%d wrong %s", f.wrong+s.refetch.wrong, strings.Join(slices.Concat(f.samples, s.refetch.samples), " | ")))
 	fmt.Fprintln(w)
-	return missed
+	return t.Missed
 }
-
-func percentile(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(d))
-	i := int(p*float64(len(s))+0.5) - 1
-	return s[max(0, min(i, len(s)-1))]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
-
-func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
-
-func mib(b int64) float64 { return float64(b) / (1 << 20) }

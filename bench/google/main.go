@@ -26,11 +26,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
+
+	"github.com/passpush/passpush/bench/internal/benchkit"
+	"github.com/passpush/passpush/service"
 )
 
 type options struct {
@@ -63,36 +62,13 @@ func main() {
 	flag.DurationVar(&o.attemptTimeout, "attempt-timeout", 0, "the delivery stage's attempt timeout; 0 means its default (10 s)")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "deadline of the whole run")
 	flag.Parse()
-	if err := o.validate(); err != nil {
-		fmt.Fprintln(os.Stderr, "bench/google:", err)
-		flag.Usage()
-		os.Exit(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	code := 0
-	if err := run(ctx, o); err != nil {
-		var miss errMissed
-		if errors.As(err, &miss) {
-			code = 2
-		} else {
-			fmt.Fprintln(os.Stderr, "bench/google:", err)
-			code = 1
-		}
-	}
-	cancel()
-	stop()
-	os.Exit(code)
+	benchkit.Main("bench/google", o.validate(), o.timeout, func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func (o *options) validate() error {
 	var errs []error
-	switch {
-	case o.databaseURL == "":
-	case strings.HasPrefix(o.databaseURL, "postgres://"), strings.HasPrefix(o.databaseURL, "postgresql://"):
-	case strings.HasPrefix(o.databaseURL, "sqlite:") && strings.TrimPrefix(o.databaseURL, "sqlite:") != "":
-	default:
-		errs = append(errs, errors.New("-database-url must be postgres://… or sqlite:PATH"))
+	if err := benchkit.CheckDatabaseURL(o.databaseURL); err != nil {
+		errs = append(errs, err)
 	}
 	if o.tenants < 1 || o.updates < o.tenants {
 		errs = append(errs, errors.New("-tenants must be at least 1 and -updates at least -tenants"))
@@ -109,27 +85,15 @@ func (o *options) validate() error {
 	return errors.Join(errs...)
 }
 
-func (o options) backend() string {
-	if strings.HasPrefix(o.databaseURL, "sqlite:") {
-		return "SQLite"
-	}
-	return "PostgreSQL"
-}
-
-// errMissed reports a completed run that missed a target.
-type errMissed struct{ n int }
-
-func (e errMissed) Error() string { return fmt.Sprintf("%d target(s) missed", e.n) }
+func (o options) backend() string { return benchkit.Backend(o.databaseURL) }
 
 func run(ctx context.Context, o options) error {
-	dir, err := os.MkdirTemp("", "passpush-bench-google-")
+	dir, databaseURL, err := benchkit.WorkDir("google", o.databaseURL)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if o.databaseURL == "" {
-		o.databaseURL = "sqlite:" + filepath.Join(dir, "passpush.db")
-	}
+	o.databaseURL = databaseURL
 	env := newFakeEnv()
 	defer env.close()
 	wallet := env.fake()
@@ -139,14 +103,21 @@ func run(ctx context.Context, o options) error {
 	rcv := newReceiver(o.receiverDelay)
 	defer rcv.close()
 
-	busy := machineBusy(time.Second)
-	svc, err := startService(ctx, o.databaseURL, gate.url, dir, o.attemptTimeout)
+	busy := benchkit.MachineBusy(time.Second)
+	svc, err := benchkit.StartService(ctx, benchkit.ServiceOptions{
+		DatabaseURL: o.databaseURL, Dir: dir, AdminToken: adminToken, RequireFresh: true,
+		Config: func(string) service.Config {
+			config := service.Config{GoogleAPIURL: gate.url, PublicURL: publicURL}
+			config.Delivery.AttemptTimeout = o.attemptTimeout
+			return config
+		},
+	})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := svc.stop(); err != nil {
-			logf("stop: %v", err)
+		if err := svc.Stop(); err != nil {
+			benchkit.Logf("stop: %v", err)
 		}
 	}()
 
@@ -158,13 +129,9 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("webhook + Google phase: %w", err)
 	}
-	s := summary{o: o, busyBefore: busy, baseline: baseline, google: google, abandoned: gate.abandonedCalls(), logLines: countLines(svc.log), logPath: svc.log}
+	s := summary{o: o, busyBefore: busy, baseline: baseline, google: google, abandoned: gate.abandonedCalls(), logLines: benchkit.CountLines(svc.LogPath), logPath: svc.LogPath}
 	if missed := s.print(os.Stdout); missed > 0 {
-		return errMissed{missed}
+		return benchkit.Missed{N: missed}
 	}
 	return nil
-}
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
 }

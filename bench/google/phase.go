@@ -4,22 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/passpush/passpush/adapters/google/googletest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/query"
+	"github.com/passpush/passpush/bench/internal/benchkit"
 	"github.com/passpush/passpush/domain/pass"
 )
 
 const (
-	executeRoute = "/webhooks/listeners/sfmc/actions/pushupdate/execute"
 	// drainTimeout bounds the wait for every update's outcome after the last execute.
 	drainTimeout = 5 * time.Minute
 )
@@ -55,14 +53,14 @@ type phase struct {
 
 // runPhase adds the tenants (prefix-1…), imports their passes, sends one execute per pass and waits for every
 // outcome. With env set the tenants have Google settings at o.rate, a class, and every pass saved in the fake.
-func runPhase(ctx context.Context, o options, svc *inProcess, rcv *receiver, env *fakeEnv, gate *quotaGate, prefix string) (*phase, error) {
+func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiver, env *fakeEnv, gate *quotaGate, prefix string) (*phase, error) {
 	p := &phase{name: "webhook only", google: env != nil, updates: o.updates, answered: map[string]time.Time{}}
 	var wallet *googletest.Fake
 	if p.google {
 		p.name = "webhook + Google"
 		wallet = gate.fake
 	}
-	logf("phase %s: %d tenants, %d updates", p.name, o.tenants, o.updates)
+	benchkit.Logf("phase %s: %d tenants, %d updates", p.name, o.tenants, o.updates)
 	for i := range o.tenants {
 		t := &tenantLoad{id: fmt.Sprintf("%s-%d", prefix, i+1)}
 		n := o.updates / o.tenants
@@ -90,12 +88,12 @@ func runPhase(ctx context.Context, o options, svc *inProcess, rcv *receiver, env
 	p.start = time.Now()
 	sendExecutes(ctx, o, svc, p)
 	p.end = time.Now()
-	logf("phase %s: %d executes answered in %s (%d errors)", p.name, len(p.answered), p.end.Sub(p.start).Round(time.Millisecond), p.executeErr)
+	benchkit.Logf("phase %s: %d executes answered in %s (%d errors)", p.name, len(p.answered), p.end.Sub(p.start).Round(time.Millisecond), p.executeErr)
 
 	deadline := time.Now().Add(drainTimeout)
 	lastLog := time.Now()
 	for {
-		emitted, failed, err := svc.outcomes(ctx, prefix+"-")
+		emitted, failed, err := outcomes(ctx, svc, prefix+"-")
 		if err == nil {
 			p.emitted, p.failed = emitted, failed
 		}
@@ -108,12 +106,12 @@ func runPhase(ctx context.Context, o options, svc *inProcess, rcv *receiver, env
 			break
 		}
 		if time.Since(lastLog) > 5*time.Second {
-			logf("phase %s: %d of %d outcomes", p.name, p.emitted+p.failed, len(p.answered))
+			benchkit.Logf("phase %s: %d of %d outcomes", p.name, p.emitted+p.failed, len(p.answered))
 			lastLog = time.Now()
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	logf("phase %s: all outcomes after %s", p.name, p.drained.Sub(p.start).Round(time.Millisecond))
+	benchkit.Logf("phase %s: all outcomes after %s", p.name, p.drained.Sub(p.start).Round(time.Millisecond))
 
 	var all []string
 	for _, t := range p.tenants {
@@ -148,8 +146,8 @@ func runPhase(ctx context.Context, o options, svc *inProcess, rcv *receiver, env
 	return p, nil
 }
 
-func addTenant(ctx context.Context, svc *inProcess, rcv *receiver, t *tenantLoad) error {
-	_, err := svc.admin(ctx, http.MethodPut, "/api/admin/tenants/"+t.id, map[string]any{
+func addTenant(ctx context.Context, svc *benchkit.Service, rcv *receiver, t *tenantLoad) error {
+	_, err := admin(ctx, svc, http.MethodPut, "/api/admin/tenants/"+t.id, map[string]any{
 		"sfmcSigningSecrets": []string{sfmcSecret},
 		"webhook":            map[string]string{"url": rcv.url, "secret": webhookSecret},
 	})
@@ -158,15 +156,15 @@ func addTenant(ctx context.Context, svc *inProcess, rcv *receiver, t *tenantLoad
 
 // setUpGoogle gives the tenant Google settings with a service account the fake knows, a loyalty class, and
 // saves every pass's object in the fake, as customers who added their passes.
-func setUpGoogle(ctx context.Context, o options, svc *inProcess, env *fakeEnv, wallet *googletest.Fake, t *tenantLoad) error {
+func setUpGoogle(ctx context.Context, o options, svc *benchkit.Service, env *fakeEnv, wallet *googletest.Fake, t *tenantLoad) error {
 	keyFile := wallet.ServiceAccount(env, "passpush@"+t.id+".iam.gserviceaccount.com")
-	if _, err := svc.admin(ctx, http.MethodPut, "/api/admin/tenants/"+t.id+"/google", map[string]any{
+	if _, err := admin(ctx, svc, http.MethodPut, "/api/admin/tenants/"+t.id+"/google", map[string]any{
 		"issuerId": t.issuer, "serviceAccount": json.RawMessage(keyFile), "rate": o.rate,
 	}); err != nil {
 		return err
 	}
 	classID := t.issuer + "." + strings.ReplaceAll(t.id, "-", "_") + "_loyalty"
-	if _, err := svc.admin(ctx, http.MethodPut, "/api/admin/tenants/"+t.id+"/google/classes/loyalty", map[string]any{
+	if _, err := admin(ctx, svc, http.MethodPut, "/api/admin/tenants/"+t.id+"/google/classes/loyalty", map[string]any{
 		"objectType": "loyalty", "classId": classID,
 		"template": map[string]any{"state": "ACTIVE", "accountId": "{{passId}}",
 			"loyaltyPoints": map[string]any{"label": "Points", "balance": map[string]any{"string": "{{points}}"}}},
@@ -193,13 +191,13 @@ func balanceOf(obj map[string]any) any {
 
 // importPasses registers the tenant's passes through the application, as pass import does, and waits for the
 // read model to show the last.
-func importPasses(ctx context.Context, svc *inProcess, t *tenantLoad) error {
+func importPasses(ctx context.Context, svc *benchkit.Service, t *tenantLoad) error {
 	cmd := command.ImportPasses{TenantID: t.id}
 	for _, id := range t.passIDs {
 		cmd.Passes = append(cmd.Passes, command.RegisterPass{TenantID: t.id, PassID: id,
 			Details: pass.Details{PassType: "loyalty", Data: map[string]string{"points": "0"}}})
 	}
-	res, err := svc.svc.App.Commands.ImportPasses.Handle(ctx, cmd)
+	res, err := svc.Svc.App.Commands.ImportPasses.Handle(ctx, cmd)
 	if err != nil {
 		return fmt.Errorf("import passes of %s: %w", t.id, err)
 	}
@@ -208,12 +206,12 @@ func importPasses(ctx context.Context, svc *inProcess, t *tenantLoad) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	_, err = svc.svc.App.Queries.PassByID.Handle(wctx, query.PassByID{TenantID: t.id, PassID: res.Last.PassID, MinStreamVersion: res.Last.StreamVersion})
+	_, err = svc.Svc.App.Queries.PassByID.Handle(wctx, query.PassByID{TenantID: t.id, PassID: res.Last.PassID, MinStreamVersion: res.Last.StreamVersion})
 	return err
 }
 
 // sendExecutes sends one signed execute per pass, the tenants' passes interleaved, o.concurrency at a time.
-func sendExecutes(ctx context.Context, o options, svc *inProcess, p *phase) {
+func sendExecutes(ctx context.Context, o options, svc *benchkit.Service, p *phase) {
 	type call struct{ tenant, passID string }
 	var calls []call
 	for j := 0; ; j++ {
@@ -237,12 +235,12 @@ func sendExecutes(ctx context.Context, o options, svc *inProcess, p *phase) {
 	for range o.concurrency {
 		wg.Go(func() {
 			for c := range work {
-				err := execute(ctx, client, svc.url, c.tenant, c.passID, o.message)
+				err := execute(ctx, client, svc.URL, c.tenant, c.passID, o.message)
 				mu.Lock()
 				if err != nil {
 					p.executeErr++
 					if p.executeErr <= 3 {
-						logf("execute %s/%s: %v", c.tenant, c.passID, err)
+						benchkit.Logf("execute %s/%s: %v", c.tenant, c.passID, err)
 					}
 				} else {
 					p.answered[c.passID] = time.Now()
@@ -264,27 +262,16 @@ func execute(ctx context.Context, client *http.Client, baseURL, tenantID, passID
 	if message {
 		args = append(args, map[string]any{"message": "Your balance is now " + balanceFor(passID)})
 	}
-	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"inArguments": args, "outArguments": []any{}, "activityObjectID": "object-1", "journeyId": "journey-bench",
-		"activityId": "activity-1", "definitionInstanceId": "entry-" + passID, "activityInstanceId": "instance-1",
-		"keyValue": "contact-" + passID, "mode": 0,
-	}).SignedString([]byte(sfmcSecret))
+	token, err := benchkit.ExecuteToken(sfmcSecret, "entry-"+passID, "contact-"+passID, args...)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/api/"+tenantID+executeRoute, strings.NewReader(token))
+	status, body, err := benchkit.PostExecute(ctx, client, baseURL, tenantID, token)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/jwt")
-	res, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"passes":1`) {
-		return fmt.Errorf("%d %s", res.StatusCode, body)
+	if status != http.StatusOK || !strings.Contains(string(body), `"passes":1`) {
+		return fmt.Errorf("%d %s", status, body)
 	}
 	return nil
 }
@@ -320,12 +307,4 @@ func (p *phase) webhookThroughput() float64 {
 		return 0
 	}
 	return float64(len(p.delivered)) / span
-}
-
-func percentile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
 }

@@ -5,9 +5,11 @@ import (
 	"io"
 	"math"
 	"runtime"
-	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
 // The webhook deliveries are not slowed by Google when, with the Google load, their throughput is at least this
@@ -34,7 +36,7 @@ func (s summary) print(w io.Writer) int {
 	fmt.Fprintf(w, "\n== passpush Google Wallet benchmark: %s, in process, %d CPUs ==\n", o.backend(), runtime.NumCPU())
 	fmt.Fprintf(w, "database %s; %d tenants at %.0f Google requests/s each; %d updates per phase (one per pass, message %v); "+
 		"fake Wallet API %s per call, quota %d calls per issuer per sliding second; webhook receiver %s per call\n",
-		redactURL(o.databaseURL), o.tenants, o.rate, o.updates, o.message, o.latency, o.quota, o.receiverDelay)
+		sqldb.Redact(o.databaseURL), o.tenants, o.rate, o.updates, o.message, o.latency, o.quota, o.receiverDelay)
 	skewed := ""
 	if s.busyBefore > 0.10 {
 		skewed = " (other work on the machine: the figures are skewed)"
@@ -45,7 +47,7 @@ func (s summary) print(w io.Writer) int {
 	fmt.Fprintln(tw, "Google, per tenant\tupdates\tcalls\tspan\tachieved rate\tmax in 1 s\t429\tPATCH 200\taddMessage 200\tmessage once\tbalance set")
 	for _, t := range s.google.tenants {
 		fmt.Fprintf(tw, "%s (issuer %s)\t%d\t%d\t%s\t%.2f/s\t%d\t%d\t%d\t%d\t%d\t%d\n", t.id, t.issuer, len(t.passIDs), len(t.google.at),
-			secs(t.google.span()), t.google.achievedRate(), t.google.maxPerSecond(), t.google.rejected, t.patches, t.adds, t.messages, t.balances)
+			benchkit.Secs(t.google.span()), t.google.achievedRate(), t.google.maxPerSecond(), t.google.rejected, t.patches, t.adds, t.messages, t.balances)
 	}
 	_ = tw.Flush()
 	calls, perUpdate := 0, 1
@@ -64,28 +66,20 @@ func (s summary) print(w io.Writer) int {
 		lat := p.webhookLatencies()
 		outcomes := "NOT REACHED: " + p.reason
 		if p.complete {
-			outcomes = secs(p.drained.Sub(p.start))
+			outcomes = benchkit.Secs(p.drained.Sub(p.start))
 		}
 		fmt.Fprintf(tw, "%s\t%d/%d\t%.0f/s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\n", p.name, len(p.delivered), p.updates,
-			p.webhookThroughput(), ms(percentile(lat, .5)), ms(percentile(lat, .95)), ms(percentile(lat, .99)), ms(percentile(lat, 1)),
-			secs(p.lastDelivered().Sub(p.start)), outcomes, p.emitted, p.failed, p.executeErr)
+			p.webhookThroughput(), benchkit.Millis(benchkit.Percentile(lat, .5), 0), benchkit.Millis(benchkit.Percentile(lat, .95), 0), benchkit.Millis(benchkit.Percentile(lat, .99), 0), benchkit.Millis(benchkit.Percentile(lat, 1), 0),
+			benchkit.Secs(p.lastDelivered().Sub(p.start)), outcomes, p.emitted, p.failed, p.executeErr)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "service log (warn and above): %d %s\n", s.logLines, plural(s.logLines, "line", "lines"))
+	fmt.Fprintf(w, "service log (warn and above): %d %s\n", s.logLines, benchkit.Plural(s.logLines, "line", "lines"))
 	if s.logLines > 0 {
-		fmt.Fprintf(w, "last lines:\n%s\n", tail(s.logPath, 5))
+		fmt.Fprintf(w, "last lines:\n%s\n", benchkit.Tail(s.logPath, 5))
 	}
 
-	fmt.Fprintln(w, "\ntargets:")
-	missed := 0
-	check := func(ok bool, name, got string) {
-		verdict := "PASS"
-		if !ok {
-			verdict = "MISS"
-			missed++
-		}
-		fmt.Fprintf(w, "  %s  %-62s %s\n", verdict, name, got)
-	}
+	targets := benchkit.NewTargets(w, 62)
+	check := targets.Check
 	rejected := 0
 	for _, t := range s.google.tenants {
 		r := t.google.achievedRate()
@@ -100,10 +94,10 @@ func (s summary) print(w io.Writer) int {
 	check(g.webhookThroughput() >= minThroughputShare*b.webhookThroughput(),
 		fmt.Sprintf("webhook throughput with Google ≥ %.0f%% of without", 100*minThroughputShare),
 		fmt.Sprintf("%.0f/s vs %.0f/s (%.0f%%)", g.webhookThroughput(), b.webhookThroughput(), 100*g.webhookThroughput()/max(b.webhookThroughput(), 1e-9)))
-	limit := slowdownFactor*percentile(bLat, .95) + slowdownSlack
-	check(percentile(gLat, .95) <= limit,
+	limit := slowdownFactor*benchkit.Percentile(bLat, .95) + slowdownSlack
+	check(benchkit.Percentile(gLat, .95) <= limit,
 		fmt.Sprintf("webhook p95 with Google ≤ %d× without + %s", slowdownFactor, slowdownSlack),
-		fmt.Sprintf("%s vs %s (limit %s)", ms(percentile(gLat, .95)), ms(percentile(bLat, .95)), ms(limit)))
+		fmt.Sprintf("%s vs %s (limit %s)", benchkit.Millis(benchkit.Percentile(gLat, .95), 0), benchkit.Millis(benchkit.Percentile(bLat, .95), 0), benchkit.Millis(limit, 0)))
 	fmt.Fprintln(w, "correctness:")
 	for _, p := range []*phase{b, g} {
 		check(p.executeErr == 0 && p.complete && p.emitted == p.updates && p.failed == 0,
@@ -119,29 +113,5 @@ func (s summary) print(w io.Writer) int {
 		check(once == objects, "every object shows its message exactly once", fmt.Sprintf("%d of %d", once, objects))
 	}
 	fmt.Fprintln(w)
-	return missed
-}
-
-func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-// redactURL drops a password from a database URL.
-func redactURL(raw string) string {
-	at := strings.LastIndex(raw, "@")
-	scheme := strings.Index(raw, "://")
-	if at < 0 || scheme < 0 {
-		return raw
-	}
-	if colon := strings.Index(raw[scheme+3:at], ":"); colon >= 0 {
-		return raw[:scheme+3+colon] + ":xxxxx" + raw[at:]
-	}
-	return raw
+	return targets.Missed
 }

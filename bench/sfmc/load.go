@@ -3,12 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"slices"
@@ -16,34 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/passpush/passpush/bench/internal/benchkit"
 )
-
-// jwtHeader is base64url({"alg":"HS256","typ":"JWT"}), what Journey Builder sends.
-var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
-
-// signer signs HS256 JWTs without reflection or per-call allocations beyond the token: the generator shares two
-// cores with the service and the database.
-type signer struct {
-	mac hash.Hash
-	buf []byte
-}
-
-func newSigner(secret string) *signer {
-	return &signer{mac: hmac.New(sha256.New, []byte(secret)), buf: make([]byte, 0, 1024)}
-}
-
-func (s *signer) sign(claims []byte) []byte {
-	b := append(s.buf[:0], jwtHeader...)
-	b = append(b, '.')
-	b = base64.RawURLEncoding.AppendEncode(b, claims)
-	s.mac.Reset()
-	s.mac.Write(b)
-	b = append(b, '.')
-	var sum [sha256.Size]byte
-	b = base64.RawURLEncoding.AppendEncode(b, s.mac.Sum(sum[:0]))
-	s.buf = b
-	return b
-}
 
 // appendClaims appends the claims of one contact entry reaching the activity, as Journey Builder sends them.
 // Every value is plain ASCII without quotes or backslashes, so no escaping is needed.
@@ -84,14 +55,6 @@ func (r loadResult) elapsed() time.Duration { return r.end.Sub(r.start) }
 func (r loadResult) throughput() float64    { return float64(r.ok) / r.elapsed().Seconds() }
 func (r loadResult) failed() int            { return r.sent - r.ok }
 
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted))*p+0.5) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
 type worker struct {
 	sent, ok, scheduled, transportErrors int
 	statuses                             map[int]int
@@ -104,7 +67,7 @@ type worker struct {
 // driveExecute sends execute calls from o.concurrency workers, each call a new contact entry (a distinct
 // definitionInstanceId) for the next pass round-robin, until o.calls are sent or o.duration has passed.
 func driveExecute(ctx context.Context, o options, baseURL, tenantID, secret, runID string, passIDs []string, tl *timeline, onStart func()) loadResult {
-	url := baseURL + "/api/" + tenantID + "/webhooks/listeners/sfmc/actions/pushupdate/execute"
+	url := baseURL + "/api/" + tenantID + benchkit.ExecutePath
 	transport := &http.Transport{
 		MaxIdleConns:        o.concurrency,
 		MaxIdleConnsPerHost: o.concurrency,
@@ -139,7 +102,7 @@ func driveExecute(ctx context.Context, o options, baseURL, tenantID, secret, run
 		}
 		workers[w] = wk
 		wg.Go(func() {
-			s := newSigner(secret)
+			s := benchkit.NewSigner(secret)
 			claims := make([]byte, 0, 512)
 			var resp struct {
 				Status string `json:"status"`
@@ -163,7 +126,7 @@ func driveExecute(ctx context.Context, o options, baseURL, tenantID, secret, run
 					}
 				}
 				claims = appendClaims(claims[:0], runID, i, passIDs[i%int64(len(passIDs))])
-				token := s.sign(claims)
+				token := s.Sign(claims)
 				t0 := time.Now()
 				if !due.IsZero() {
 					// Latency counts from when the call was due, so a backlog behind slow calls shows in it.

@@ -34,12 +34,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
 type options struct {
@@ -89,26 +88,7 @@ func main() {
 	flag.DurationVar(&o.pgActivity, "pg-activity", 0, "PostgreSQL: sample pg_stat_activity at this interval during execute and delivery (diagnosis; costs the generator some CPU)")
 	flag.Parse()
 
-	if err := o.validate(); err != nil {
-		fmt.Fprintln(os.Stderr, "bench/sfmc:", err)
-		flag.Usage()
-		os.Exit(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	code := 0
-	if err := run(ctx, o); err != nil {
-		var miss errMissed
-		if errors.As(err, &miss) {
-			code = 2
-		} else {
-			fmt.Fprintln(os.Stderr, "bench/sfmc:", err)
-			code = 1
-		}
-	}
-	cancel()
-	stop()
-	os.Exit(code)
+	benchkit.Main("bench/sfmc", o.validate(), o.timeout, func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func (o *options) validate() error {
@@ -158,18 +138,4 @@ func (o *options) validate() error {
 	return errors.Join(errs...)
 }
 
-func (o options) backend() string {
-	if strings.HasPrefix(o.databaseURL, "sqlite:") {
-		return "SQLite"
-	}
-	return "PostgreSQL"
-}
-
-// errMissed reports a completed run that missed a target.
-type errMissed struct{ n int }
-
-func (e errMissed) Error() string { return fmt.Sprintf("%d target(s) missed", e.n) }
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
-}
+func (o options) backend() string { return benchkit.Backend(o.databaseURL) }

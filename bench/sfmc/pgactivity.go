@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
 // pgActivity samples pg_stat_activity of the benchmark's database (-pg-activity): what the service's
@@ -114,8 +115,8 @@ func (a *pgActivity) print(w io.Writer) {
 	sort.Slice(a.xminHeld, func(i, j int) bool { return a.xminHeld[i] < a.xminHeld[j] })
 	fmt.Fprintf(w, "pg_stat_activity, %d samples during execute and delivery (up to %d connections of this database):\n", a.samples, a.connCount)
 	fmt.Fprintf(w, "  oldest open transaction: p50 %s, p95 %s, max %s; oldest holding an xid/xmin: p50 %s, p95 %s, max %s\n",
-		ms(percentile(a.oldestTx, .5)), ms(percentile(a.oldestTx, .95)), ms(percentile(a.oldestTx, 1)),
-		ms(percentile(a.xminHeld, .5)), ms(percentile(a.xminHeld, .95)), ms(percentile(a.xminHeld, 1)))
+		benchkit.Millis(benchkit.Percentile(a.oldestTx, .5), 1), benchkit.Millis(benchkit.Percentile(a.oldestTx, .95), 1), benchkit.Millis(benchkit.Percentile(a.oldestTx, 1), 1),
+		benchkit.Millis(benchkit.Percentile(a.xminHeld, .5), 1), benchkit.Millis(benchkit.Percentile(a.xminHeld, .95), 1), benchkit.Millis(benchkit.Percentile(a.xminHeld, 1), 1))
 	type kv struct {
 		k string
 		n int

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat and /proc/stat times; it is 100 on every Linux Go runs on.
@@ -77,7 +78,7 @@ func sampleCPU(pid int) cpuSample {
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	s.busy, s.all = machineCPU()
+	s.busy, s.all = benchkit.MachineTicks()
 	return s
 }
 
@@ -126,68 +127,6 @@ func processCPU(pid int) (time.Duration, error) {
 		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
 	}
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
-}
-
-// machineCPU is the busy and total ticks of all CPUs from /proc/stat.
-func machineCPU() (busy, all uint64) {
-	f, err := os.Open("/proc/stat")
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	if !sc.Scan() {
-		return 0, 0
-	}
-	fields := strings.Fields(sc.Text())
-	if len(fields) < 5 || fields[0] != "cpu" {
-		return 0, 0
-	}
-	for i, v := range fields[1:] {
-		n, _ := strconv.ParseUint(v, 10, 64)
-		// guest and guest_nice (fields 9 and 10) are already counted in user and nice.
-		if i >= 8 {
-			break
-		}
-		all += n
-		// idle (3) and iowait (4) are not busy.
-		if i != 3 && i != 4 {
-			busy += n
-		}
-	}
-	return busy, all
-}
-
-// memory reads VmHWM (peak resident set) and VmRSS of pid in bytes.
-func memory(pid int) (hwm, rss int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		name, value, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		var dst *int64
-		switch name {
-		case "VmHWM":
-			dst = &hwm
-		case "VmRSS":
-			dst = &rss
-		default:
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("parse %s in /proc/%d/status: %w", name, pid, err)
-		}
-		*dst = kb << 10
-	}
-	if hwm == 0 {
-		return 0, 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
-	}
-	return hwm, rss, nil
 }
 
 // dbHost is the host of a postgres:// URL.

@@ -12,12 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/passpush/passpush/bench/internal/benchkit"
 	"github.com/passpush/passpush/domain/pass"
 )
 
@@ -48,7 +48,7 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	// The service's log is kept when something went wrong.
 	defer func() {
-		var miss errMissed
+		var miss benchkit.Missed
 		if err == nil || errors.As(err, &miss) {
 			_ = os.RemoveAll(dir)
 		} else {
@@ -60,30 +60,24 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	if o.binary == "" && !o.inprocess {
-		logf("building passpush")
+		benchkit.Logf("building passpush")
 		if o.binary, err = buildPassPush(ctx, dir); err != nil {
 			return err
 		}
 	}
 
 	// Other work on the machine skews every figure: say how busy it was before the run.
-	b0, a0 := machineCPU()
-	time.Sleep(time.Second)
-	b1, a1 := machineCPU()
-	busyBefore := 0.0
-	if a1 > a0 {
-		busyBefore = float64(b1-b0) / float64(a1-a0)
-	}
-	logf("machine %.0f%% busy before the run", 100*busyBefore)
+	busyBefore := benchkit.MachineBusy(time.Second)
+	benchkit.Logf("machine %.0f%% busy before the run", 100*busyBefore)
 
 	// 1. The ceiling, before anything else runs on the database.
 	var raw rawResult
 	if !o.skipRaw {
-		logf("raw watermill-sql publish: %d goroutines for %s on topic %s", o.rawWorkers, o.rawDuration, rawTopic)
+		benchkit.Logf("raw watermill-sql publish: %d goroutines for %s on topic %s", o.rawWorkers, o.rawDuration, rawTopic)
 		if raw, err = measureRawPublish(ctx, o); err != nil {
 			return err
 		}
-		logf("raw publish: %d messages in %s = %.0f msg/s (%d errors)", raw.messages, raw.elapsed.Round(time.Millisecond), raw.rate(), raw.errors)
+		benchkit.Logf("raw publish: %d messages in %s = %.0f msg/s (%d errors)", raw.messages, raw.elapsed.Round(time.Millisecond), raw.rate(), raw.errors)
 	}
 
 	// 2. The tenant, its webhook, the passes, then the service.
@@ -120,7 +114,7 @@ func run(ctx context.Context, o options) (err error) {
 			_ = svc.stop()
 		}
 	}()
-	logf("%s listening on %s, pid %d", mode, svc.baseURL(), svc.pid())
+	benchkit.Logf("%s listening on %s, pid %d", mode, svc.baseURL(), svc.pid())
 
 	// 3. Execute load, with the optional profile around it and the delivery phase.
 	var stopProfile func() error
@@ -137,21 +131,21 @@ func run(ctx context.Context, o options) (err error) {
 	if o.duration > 0 {
 		what = "calls for " + o.duration.String()
 	}
-	logf("execute: %s at concurrency %d over %d passes", what, o.concurrency, o.passes)
+	benchkit.Logf("execute: %s at concurrency %d over %d passes", what, o.concurrency, o.passes)
 	load := driveExecute(ctx, o, svc.baseURL(), tenantID, sfmcSecret, runID, passIDs, tl, start)
 	cpuExecEnd = sampleCPU(svc.pid())
-	logf("execute: %d sent, %d scheduled (200) in %s = %.0f calls/s", load.sent, load.ok, load.elapsed().Round(time.Millisecond), load.throughput())
+	benchkit.Logf("execute: %d sent, %d scheduled (200) in %s = %.0f calls/s", load.sent, load.ok, load.elapsed().Round(time.Millisecond), load.throughput())
 
 	// 4. Until every scheduled update is delivered and has its PushUpdateEmitted.
-	logf("waiting for %d deliveries and PushUpdateEmitted events", load.scheduled)
+	benchkit.Logf("waiting for %d deliveries and PushUpdateEmitted events", load.scheduled)
 	drained := waitForDeliveries(ctx, o, svc, tenantID, adminToken, load, rcv)
 	cpuEnd = sampleCPU(svc.pid())
 	profileErr := stopProfile()
 	activity := stopActivity()
 
 	// 5. Peak RSS, before the service stops.
-	hwm, rss, memErr := memory(svc.pid())
-	logLines := countLines(svc.logPath())
+	hwm, rss, memErr := benchkit.Memory(svc.pid())
+	logLines := benchkit.CountLines(svc.logPath())
 	// Measuring is over: follow the updates through the stages with the audit API.
 	st := analyseStages(ctx, svc.baseURL(), tenantID, adminToken, runID, load, rcv, drained)
 	stopErr := svc.stop()
@@ -180,7 +174,7 @@ func run(ctx context.Context, o options) (err error) {
 		return errors.Join(errs...)
 	}
 	if missed > 0 {
-		return errMissed{missed}
+		return benchkit.Missed{N: missed}
 	}
 	return nil
 }
@@ -232,18 +226,11 @@ func passDetails(i int) pass.Details {
 func startProfile(o options, pid int) func() error {
 	switch {
 	case o.cpuProfile != "":
-		f, err := os.Create(o.cpuProfile)
+		stop, err := benchkit.StartCPUProfile(o.cpuProfile)
 		if err != nil {
 			return func() error { return err }
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			_ = f.Close()
-			return func() error { return err }
-		}
-		return func() error {
-			pprof.StopCPUProfile()
-			return f.Close()
-		}
+		return stop
 	case o.perfOut != "":
 		cmd := exec.Command("perf", "record", "-g", "-F", "499", "-p", strconv.Itoa(pid), "-o", o.perfOut)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -268,21 +255,6 @@ func startProfile(o options, pid int) func() error {
 	}
 }
 
-func mib(b int64) float64 { return float64(b) / (1 << 20) }
-
-func ms(d time.Duration) string {
-	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
-}
-
-func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + " s" }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
 func joinNonEmpty(parts ...string) string {
 	var out []string
 	for _, p := range parts {
@@ -298,7 +270,7 @@ func joinNonEmpty(parts ...string) string {
 // writer).
 func setUpSubprocess(ctx context.Context, o options, dir, adminToken, tenantID, webhookURL, passesFile string) (runningService, error) {
 	cli := passpushCLI{binary: o.binary, dir: dir, databaseURL: o.databaseURL}
-	logf("adding tenant %s (webhook %s, %s per call)", tenantID, webhookURL, o.receiverDelay)
+	benchkit.Logf("adding tenant %s (webhook %s, %s per call)", tenantID, webhookURL, o.receiverDelay)
 	if _, err := cli.run(ctx, "tenant", "add", tenantID, "--sfmc-signing-secret", sfmcSecret,
 		"--webhook-url", webhookURL, "--webhook-secret", webhookSecret); err != nil {
 		return nil, err
@@ -311,6 +283,6 @@ func setUpSubprocess(ctx context.Context, o options, dir, adminToken, tenantID, 
 	if m := regexp.MustCompile(`(\d+) created`).FindStringSubmatch(out); m == nil || m[1] != strconv.Itoa(o.passes) {
 		return nil, fmt.Errorf("pass import did not create %d passes: %s", o.passes, out)
 	}
-	logf("imported %d passes in %s", o.passes, time.Since(importStart).Round(time.Millisecond))
+	benchkit.Logf("imported %d passes in %s", o.passes, time.Since(importStart).Round(time.Millisecond))
 	return startSubprocess(ctx, cli, adminToken)
 }

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,12 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/passpush/passpush/adapters/sqldb"
-	"github.com/passpush/passpush/app"
 	"github.com/passpush/passpush/app/command"
-	httpport "github.com/passpush/passpush/ports/http"
-	"github.com/passpush/passpush/service"
-	"github.com/sirupsen/logrus"
+	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
 const (
@@ -112,7 +106,7 @@ func startSubprocess(ctx context.Context, p passpushCLI, adminToken string) (*su
 	}()
 	if err := waitHealthy(ctx, s.url, s.exited); err != nil {
 		_ = s.stop()
-		return nil, fmt.Errorf("%w (log: %s)\n%s", err, logPath, tail(logPath, 20))
+		return nil, fmt.Errorf("%w (log: %s)\n%s", err, logPath, benchkit.Tail(logPath, 20))
 	}
 	return s, nil
 }
@@ -158,129 +152,32 @@ func waitHealthy(ctx context.Context, baseURL string, exited <-chan error) error
 	}
 }
 
-// inProcess is the service main.go builds, run in this process so runtime/pprof can profile it. It is started
-// as serve starts it: the buses and the delivery stage, then the HTTP server.
-type inProcess struct {
-	url, log string
-	server   *http.Server
-	db       *sqldb.DB
-	stopBus  context.CancelFunc
-	busDone  <-chan error
-	logFile  *os.File
-	app      app.Application
-}
+// inProcess is the service run in this process, so runtime/pprof can profile it.
+type inProcess struct{ *benchkit.Service }
 
-func startInProcess(ctx context.Context, databaseURL, dir, adminToken string) (*inProcess, error) {
-	logPath := filepath.Join(dir, "serve.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	l := logrus.New()
-	l.SetOutput(logFile)
-	l.SetFormatter(&logrus.JSONFormatter{})
-	l.SetLevel(logrus.WarnLevel)
-	log := logrus.NewEntry(l)
-
-	db, err := sqldb.Open(ctx, databaseURL, sqldb.Config{})
-	if err != nil {
-		_ = logFile.Close()
-		return nil, err
-	}
-	fail := func(err error) (*inProcess, error) {
-		_ = db.Close()
-		_ = logFile.Close()
-		return nil, err
-	}
-	if _, err := sqldb.Migrate(ctx, db); err != nil {
-		return fail(err)
-	}
-	svc, err := service.New(db, service.Config{}, log)
-	if err != nil {
-		return fail(err)
-	}
-	busCtx, stopBus := context.WithCancel(context.WithoutCancel(ctx))
-	busDone, err := svc.Run(busCtx)
-	if err != nil {
-		stopBus()
-		return fail(err)
-	}
-	handler, err := httpport.NewServer(svc.App, httpport.Config{AdminToken: adminToken}, log)
-	if err != nil {
-		stopBus()
-		<-busDone
-		return fail(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		stopBus()
-		<-busDone
-		return fail(err)
-	}
-	s := &inProcess{
-		url: "http://" + ln.Addr().String(), log: logPath, db: db, app: svc.App, stopBus: stopBus, busDone: busDone, logFile: logFile,
-		server: &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute},
-	}
-	go func() { _ = s.server.Serve(ln) }()
-	return s, nil
-}
-
-func (s *inProcess) baseURL() string { return s.url }
-func (s *inProcess) pid() int        { return os.Getpid() }
-func (s *inProcess) logPath() string { return s.log }
-
-func (s *inProcess) stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-	defer cancel()
-	err := s.server.Shutdown(ctx)
-	s.stopBus()
-	select {
-	case busErr := <-s.busDone:
-		if busErr != nil && !errors.Is(busErr, context.Canceled) {
-			err = errors.Join(err, busErr)
-		}
-	case <-ctx.Done():
-		err = errors.Join(err, errors.New("buses did not stop in time"))
-	}
-	return errors.Join(err, s.db.Close(), s.logFile.Close())
-}
-
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// countLines counts the lines of a file (the service's warnings and errors).
-func countLines(path string) int {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) == 0 {
-		return 0
-	}
-	return bytes.Count(b, []byte("\n"))
-}
+func (s inProcess) baseURL() string { return s.URL }
+func (s inProcess) pid() int        { return os.Getpid() }
+func (s inProcess) logPath() string { return s.LogPath }
+func (s inProcess) stop() error     { return s.Stop() }
 
 // setUpInProcess starts the service in this process, adds the tenant through the management API and imports
 // the passes through the application, as pass import does, then waits for the read model to show them.
 func setUpInProcess(ctx context.Context, o options, dir, adminToken, tenantID, webhookURL string, passIDs []string) (runningService, error) {
-	s, err := startInProcess(ctx, o.databaseURL, dir, adminToken)
+	svc, err := benchkit.StartService(ctx, benchkit.ServiceOptions{DatabaseURL: o.databaseURL, Dir: dir, AdminToken: adminToken})
 	if err != nil {
 		return nil, err
 	}
+	s := inProcess{svc}
 	fail := func(err error) (runningService, error) {
 		_ = s.stop()
 		return nil, err
 	}
-	logf("adding tenant %s (webhook %s, %s per call)", tenantID, webhookURL, o.receiverDelay)
+	benchkit.Logf("adding tenant %s (webhook %s, %s per call)", tenantID, webhookURL, o.receiverDelay)
 	body, _ := json.Marshal(map[string]any{
 		"sfmcSigningSecrets": []string{sfmcSecret},
 		"webhook":            map[string]string{"url": webhookURL, "secret": webhookSecret},
 	})
-	if status, resp, err := adminCall(ctx, http.MethodPut, s.url+"/api/admin/tenants/"+tenantID, adminToken, body); err != nil || status/100 != 2 {
+	if status, resp, err := benchkit.AdminCall(ctx, http.MethodPut, s.URL+"/api/admin/tenants/"+tenantID, adminToken, body); err != nil || status/100 != 2 {
 		return fail(fmt.Errorf("add tenant: %d %s %v", status, resp, err))
 	}
 	importStart := time.Now()
@@ -290,15 +187,15 @@ func setUpInProcess(ctx context.Context, o options, dir, adminToken, tenantID, w
 		for j := i; j < min(i+batch, len(passIDs)); j++ {
 			cmd.Passes = append(cmd.Passes, command.RegisterPass{TenantID: tenantID, PassID: passIDs[j], Details: passDetails(j)})
 		}
-		if _, err := s.app.Commands.ImportPasses.Handle(ctx, cmd); err != nil {
+		if _, err := s.Svc.App.Commands.ImportPasses.Handle(ctx, cmd); err != nil {
 			return fail(fmt.Errorf("import passes: %w", err))
 		}
 	}
 	// The projection applies events in order: once the last pass shows, every pass does.
-	last := s.url + "/api/" + tenantID + "/passes/" + passIDs[len(passIDs)-1]
+	last := s.URL + "/api/" + tenantID + "/passes/" + passIDs[len(passIDs)-1]
 	deadline := time.Now().Add(startTimeout)
 	for {
-		status, _, err := adminCall(ctx, http.MethodGet, last, adminToken, nil)
+		status, _, err := benchkit.AdminCall(ctx, http.MethodGet, last, adminToken, nil)
 		if err == nil && status == http.StatusOK {
 			break
 		}
@@ -307,26 +204,6 @@ func setUpInProcess(ctx context.Context, o options, dir, adminToken, tenantID, w
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	logf("imported %d passes in %s", len(passIDs), time.Since(importStart).Round(time.Millisecond))
+	benchkit.Logf("imported %d passes in %s", len(passIDs), time.Since(importStart).Round(time.Millisecond))
 	return s, nil
-}
-
-func adminCall(ctx context.Context, method, url, token string, body []byte) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	return res.StatusCode, b, err
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
 // stages follows each update through the pipeline, matched by its contact entry (definitionInstanceId) and
@@ -99,7 +101,7 @@ func (st stages) print(w io.Writer) {
 	fmt.Fprintf(w, "pipeline stages per update (%d matched):               p50        p95        p99        max\n", st.matched)
 	line := func(name string, s []time.Duration) {
 		fmt.Fprintf(w, "  %-52s %9s  %9s  %9s  %9s\n", name,
-			ms(percentile(s, .5)), ms(percentile(s, .95)), ms(percentile(s, .99)), ms(percentile(s, 1)))
+			benchkit.Millis(benchkit.Percentile(s, .5), 1), benchkit.Millis(benchkit.Percentile(s, .95), 1), benchkit.Millis(benchkit.Percentile(s, .99), 1), benchkit.Millis(benchkit.Percentile(s, 1), 1))
 	}
 	line("execute 200 → PassUpdateScheduled stored", st.toScheduled)
 	line("PassUpdateScheduled → webhook delivered (incl. 50 ms)", st.toDelivered)

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
 type summary struct {
@@ -36,7 +39,7 @@ func (s summary) print(w io.Writer) int {
 		paced = fmt.Sprintf(", paced at %.0f/s", o.rate)
 	}
 	fmt.Fprintf(w, "database %s; %d passes; %d execute calls at concurrency %d%s; webhook receiver %s per call\n",
-		redactURL(o.databaseURL), o.passes, load.sent, o.concurrency, paced, o.receiverDelay)
+		sqldb.Redact(o.databaseURL), o.passes, load.sent, o.concurrency, paced, o.receiverDelay)
 	skewed := ""
 	if s.busyBefore > 0.10 {
 		skewed = " (other work: the figures are skewed)"
@@ -56,17 +59,17 @@ func (s summary) print(w io.Writer) int {
 
 	if !o.skipRaw {
 		row("raw watermill-sql publish", "%.0f msg/s (%d goroutines, 1 message per Publish, %d messages in %s, %d errors)",
-			s.raw.rate(), o.rawWorkers, s.raw.messages, secs(s.raw.elapsed), s.raw.errors)
+			s.raw.rate(), o.rawWorkers, s.raw.messages, benchkit.Secs(s.raw.elapsed), s.raw.errors)
 	}
 	execRate := load.throughput()
 	share := ""
 	if !o.skipRaw && s.raw.rate() > 0 {
 		share = fmt.Sprintf(" = %.0f%% of raw publish", 100*execRate/s.raw.rate())
 	}
-	row("execute throughput", "%.0f calls/s%s (%d × 200 in %s)", execRate, share, load.ok, secs(load.elapsed()))
+	row("execute throughput", "%.0f calls/s%s (%d × 200 in %s)", execRate, share, load.ok, benchkit.Secs(load.elapsed()))
 	row("execute latency", "p50 %s  p95 %s  p99 %s  max %s (all %d responses)",
-		ms(percentile(load.latencies, .50)), ms(percentile(load.latencies, .95)), ms(percentile(load.latencies, .99)),
-		ms(percentile(load.latencies, 1)), len(load.latencies))
+		benchkit.Millis(benchkit.Percentile(load.latencies, .50), 1), benchkit.Millis(benchkit.Percentile(load.latencies, .95), 1), benchkit.Millis(benchkit.Percentile(load.latencies, .99), 1),
+		benchkit.Millis(benchkit.Percentile(load.latencies, 1), 1), len(load.latencies))
 	row("execute non-200", "%d%s", load.failed(), s.failures())
 	row("updates scheduled", "%d", load.scheduled)
 
@@ -74,7 +77,7 @@ func (s summary) print(w io.Writer) int {
 	row("webhook deliveries", "%d unique of %d, %d calls, %d duplicate, %d bad signature, %d bad body, %d out of order per pass",
 		r.unique, load.scheduled, r.calls, r.duplicates, r.badSignature, r.badBody, r.outOfOrder)
 	if r.unique > 0 {
-		row("all delivered to webhook", "%s after the first execute", secs(r.lastUnique.Sub(load.start)))
+		row("all delivered to webhook", "%s after the first execute", benchkit.Secs(r.lastUnique.Sub(load.start)))
 	}
 	row("PushUpdateEmitted / Failed", "%d / %d (audit API, %d pages)", d.emitted.count, d.failed.count, d.emitted.pages)
 	var e2e float64
@@ -82,7 +85,7 @@ func (s summary) print(w io.Writer) int {
 		allEmitted := d.emitted.last.Sub(load.start)
 		e2e = float64(load.scheduled) / allEmitted.Seconds()
 		row("all PushUpdateEmitted", "%s after the first execute, %s after the last (audit API showed all at %s)",
-			secs(allEmitted), secs(d.emitted.last.Sub(load.end)), secs(d.auditCaughtUp.Sub(load.start)))
+			benchkit.Secs(allEmitted), benchkit.Secs(d.emitted.last.Sub(load.end)), benchkit.Secs(d.auditCaughtUp.Sub(load.start)))
 		row("end-to-end delivered", "%.0f updates/s (first execute → last PushUpdateEmitted)", e2e)
 	} else {
 		row("all PushUpdateEmitted", "NOT REACHED: %s", d.reason)
@@ -91,7 +94,7 @@ func (s summary) print(w io.Writer) int {
 	row("delivered during execute", "%.0f updates/s (%d by the last execute; backlog %d)",
 		float64(x.unique)/load.elapsed().Seconds(), x.unique, load.scheduled-x.unique)
 	if after := r.lastUnique.Sub(load.end); r.unique > x.unique && after > 0 {
-		row("delivered after execute", "%.0f updates/s (%d in %s)", float64(r.unique-x.unique)/after.Seconds(), r.unique-x.unique, secs(after))
+		row("delivered after execute", "%.0f updates/s (%d in %s)", float64(r.unique-x.unique)/after.Seconds(), r.unique-x.unique, benchkit.Secs(after))
 	}
 	if peak, at := s.peakDeliveries(); peak > 0 {
 		row("peak delivery second", "%d updates in second %d", peak, at)
@@ -108,34 +111,25 @@ func (s summary) print(w io.Writer) int {
 		row("CPU during execute", "service %.2f cores (%s per call)%s, machine %.0f%% busy",
 			s.execCPU.serviceCores, perCall.Round(time.Microsecond), selfNote, 100*s.execCPU.machineBusy)
 		row("CPU after execute", "service %.2f cores, machine %.0f%% busy over %s",
-			s.drainCPU.serviceCores, 100*s.drainCPU.machineBusy, secs(s.drainCPU.wall))
+			s.drainCPU.serviceCores, 100*s.drainCPU.machineBusy, benchkit.Secs(s.drainCPU.wall))
 	}
 	if s.memErr == nil {
 		note := ""
 		if o.inprocess {
 			note = " (includes the load generator and receiver)"
 		}
-		row("service peak RSS (VmHWM)", "%.1f MiB (VmRSS at the end %.1f MiB)%s", mib(s.hwm), mib(s.rss), note)
+		row("service peak RSS (VmHWM)", "%.1f MiB (VmRSS at the end %.1f MiB)%s", benchkit.MiB(s.hwm), benchkit.MiB(s.rss), note)
 	}
-	row("service log (warn and above)", "%d %s until the end of the measurement", s.logLines, plural(s.logLines, "line", "lines"))
+	row("service log (warn and above)", "%d %s until the end of the measurement", s.logLines, benchkit.Plural(s.logLines, "line", "lines"))
 	_ = tw.Flush()
 
 	if s.logLines > 0 {
-		fmt.Fprintf(w, "\nlast lines of the service log (shutdown included):\n%s\n", tail(s.logPath, 5))
+		fmt.Fprintf(w, "\nlast lines of the service log (shutdown included):\n%s\n", benchkit.Tail(s.logPath, 5))
 	}
 
-	fmt.Fprintln(w, "\ntargets:")
-	missed := 0
-	check := func(ok bool, name, got string) {
-		verdict := "PASS"
-		if !ok {
-			verdict = "MISS"
-			missed++
-		}
-		fmt.Fprintf(w, "  %s  %-58s %s\n", verdict, name, got)
-	}
-	info := func(name, got string) { fmt.Fprintf(w, "  info  %-58s %s\n", name, got) }
-	p99 := percentile(load.latencies, .99)
+	t := benchkit.NewTargets(w, 58)
+	check, info := t.Check, t.Info
+	p99 := benchkit.Percentile(load.latencies, .99)
 	if o.backend() == "PostgreSQL" {
 		if o.skipRaw {
 			info("execute ≥ 40% of raw publish", "not measured (-skip-raw)")
@@ -145,23 +139,23 @@ func (s summary) print(w io.Writer) int {
 			check(execRate >= targetRawShare*s.raw.rate(), "execute ≥ 40% of raw watermill-sql publish rate",
 				fmt.Sprintf("%.0f/s vs %.0f/s (need %.0f/s)", execRate, s.raw.rate(), targetRawShare*s.raw.rate()))
 		}
-		check(p99 <= targetP99, "execute p99 ≤ 25 ms", ms(p99))
+		check(p99 <= targetP99, "execute p99 ≤ 25 ms", benchkit.Millis(p99, 1))
 		if o.rate > 0 && o.rate < targetDelivered {
 			info("≥ 2,000 updates/s delivered end to end", fmt.Sprintf("not checked: paced at %.0f/s (got %.0f/s)", o.rate, e2e))
 		} else {
 			check(d.complete && e2e >= targetDelivered, "≥ 2,000 updates/s delivered end to end (50 ms receiver)",
 				fmt.Sprintf("%.0f/s", e2e))
 		}
-		check(s.memErr == nil && s.hwm <= targetRSS, "service peak RSS ≤ 150 MiB", fmt.Sprintf("%.1f MiB", mib(s.hwm)))
+		check(s.memErr == nil && s.hwm <= targetRSS, "service peak RSS ≤ 150 MiB", fmt.Sprintf("%.1f MiB", benchkit.MiB(s.hwm)))
 	} else {
 		if o.rate > 0 && o.rate < targetSQLiteRate {
 			info("execute ≥ 1,500 calls/s", fmt.Sprintf("not checked: paced at %.0f/s (got %.0f/s)", o.rate, execRate))
 		} else {
 			check(execRate >= targetSQLiteRate, "execute ≥ 1,500 calls/s", fmt.Sprintf("%.0f/s", execRate))
 		}
-		info("execute p99 (PostgreSQL target ≤ 25 ms)", ms(p99))
+		info("execute p99 (PostgreSQL target ≤ 25 ms)", benchkit.Millis(p99, 1))
 		info("end to end (PostgreSQL target ≥ 2,000/s)", fmt.Sprintf("%.0f/s", e2e))
-		info("peak RSS (PostgreSQL target ≤ 150 MiB)", fmt.Sprintf("%.1f MiB", mib(s.hwm)))
+		info("peak RSS (PostgreSQL target ≤ 150 MiB)", fmt.Sprintf("%.1f MiB", benchkit.MiB(s.hwm)))
 	}
 	fmt.Fprintln(w, "correctness:")
 	check(load.failed() == 0, "every execute answered 200 scheduled", fmt.Sprintf("%d other", load.failed()))
@@ -177,7 +171,7 @@ func (s summary) print(w io.Writer) int {
 		info("audit API errors while polling", fmt.Sprintf("%d, last: %v", d.auditErrors, d.lastAuditError))
 	}
 	fmt.Fprintln(w)
-	return missed
+	return t.Missed
 }
 
 func (s summary) failures() string {
@@ -237,22 +231,9 @@ func (s summary) printTimeline(w io.Writer) {
 		fmt.Fprintf(w, "  %4d s  exec %6d/s  scheduled %6d/s  delivered %6d/s  emitted %6d/s", i, ex/n, sc/n, de/n, em/n)
 		if step == 1 && i < len(s.load.perSecond) && len(s.load.perSecond[i]) > 0 {
 			lats := s.load.perSecond[i]
-			fmt.Fprintf(w, "  execute p50 %s p99 %s", ms(percentile(lats, 0.50)), ms(percentile(lats, 0.99)))
+			fmt.Fprintf(w, "  execute p50 %s p99 %s", benchkit.Millis(benchkit.Percentile(lats, 0.50), 1), benchkit.Millis(benchkit.Percentile(lats, 0.99), 1))
 		}
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
-}
-
-// redactURL drops a password from a database URL.
-func redactURL(raw string) string {
-	at := strings.LastIndex(raw, "@")
-	scheme := strings.Index(raw, "://")
-	if at < 0 || scheme < 0 {
-		return raw
-	}
-	if colon := strings.Index(raw[scheme+3:at], ":"); colon >= 0 {
-		return raw[:scheme+3+colon] + ":xxxxx" + raw[at:]
-	}
-	return raw
 }

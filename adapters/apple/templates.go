@@ -57,13 +57,14 @@ func NewTemplates(db *sqldb.DB) (*Templates, error) {
 }
 
 // Add implements command.AppleTemplateStore. Two puts at once get two versions: the one that loses the race for a
-// version number takes the next.
+// version number takes the next. It tries again as long as it loses: each loss is another put's success, so the
+// puts in flight all finish, however many there are.
 func (s *Templates) Add(ctx context.Context, tenantID, passType string, t applepass.Template) (int, error) {
 	zipped, err := zipTemplate(t)
 	if err != nil {
 		return 0, err
 	}
-	for attempt := 0; ; attempt++ {
+	for {
 		var version int
 		err := sqldb.InSavepoint(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
 			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM apple_templates
@@ -76,7 +77,7 @@ func (s *Templates) Add(ctx context.Context, tenantID, passType string, t applep
 				tenantID, passType, version, t.PassTypeIdentifier(), zipped, s.now().UTC())
 			return err
 		})
-		if err != nil && s.db.Dialect.IsUniqueViolation(err) && attempt < 5 {
+		if err != nil && s.db.Dialect.IsUniqueViolation(err) && ctx.Err() == nil {
 			continue
 		}
 		if err != nil {

@@ -38,23 +38,6 @@ func (b *builder) build(c Credential) (*fakeClient, error) {
 	return &fakeClient{data: string(c.Data), revision: c.Revision}, nil
 }
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func newClients(t *testing.T, cfg ClientsConfig) (*Clients[*fakeClient], *Store, *builder) {
 	t.Helper()
 	store, err := NewStore(sqldbtest.New(t))
@@ -158,7 +141,7 @@ func TestClients_rebuildsWithinMaxAgeOfAChange(t *testing.T) {
 func TestClients_checksTheRevisionOnlyAfterMaxAge(t *testing.T) {
 	t.Parallel()
 	clients, store, b := newClients(t, ClientsConfig{}) // the default MaxAge
-	clk := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := contracttest.NewClock()
 	clients.now = clk.Now
 
 	// An unknown credential is ErrNotFound, and that is kept for MaxAge too.
@@ -211,7 +194,7 @@ func TestClients_checksTheRevisionOnlyAfterMaxAge(t *testing.T) {
 func TestClients_aCredentialThatDoesNotBuildIsRetriedAfterMaxAge(t *testing.T) {
 	t.Parallel()
 	clients, store, b := newClients(t, ClientsConfig{})
-	clk := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := contracttest.NewClock()
 	clients.now = clk.Now
 	mustPut(t, store, "acme", "pass.a", "v1")
 	v1 := mustGet(t, clients, "acme", "pass.a")

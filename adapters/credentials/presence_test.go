@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/passpush/passpush/adapters/internal/contracttest"
 )
 
 // TestPresence_answersFromTheCacheUntilMaxAge: a tenant without credentials of the kind costs one read per
@@ -14,7 +16,7 @@ func TestPresence_answersFromTheCacheUntilMaxAge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := contracttest.NewClock()
 	presence.now = clk.Now
 	has := func(tenantID string) bool {
 		t.Helper()

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/passpush/passpush/adapters/internal/contracttest"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/domain/tenant"
@@ -38,23 +38,6 @@ func twoProcesses(t *testing.T) (serve, cli *Store) {
 	return first, open()
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func newTenant(id, name string) tenant.Tenant {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	return tenant.Tenant{ID: id, Name: name, SFMCSigningSecrets: []string{"s-" + name}, CreatedAt: now, UpdatedAt: now}
@@ -74,7 +57,7 @@ func TestCache_showsAnotherProcessesChangeAfterTheTTL(t *testing.T) {
 	serve, cli := twoProcesses(t)
 	ctx := context.Background()
 	const ttl = 2 * time.Second
-	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := contracttest.NewClock()
 	cache := NewCache(serve, ttl)
 	cache.now = clk.Now
 
@@ -114,7 +97,7 @@ func TestCache_unknownTenantIsNotFoundUntilAnotherProcessAddsIt(t *testing.T) {
 	serve, cli := twoProcesses(t)
 	ctx := context.Background()
 	const ttl = 2 * time.Second
-	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := contracttest.NewClock()
 	cache := NewCache(serve, ttl)
 	cache.now = clk.Now
 
@@ -137,7 +120,7 @@ func TestCache_seesItsOwnSaveAtOnce(t *testing.T) {
 	t.Parallel()
 	serve, _ := twoProcesses(t)
 	ctx := context.Background()
-	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := contracttest.NewClock()
 	cache := NewCache(serve, time.Hour)
 	cache.now = clk.Now
 

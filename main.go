@@ -13,6 +13,7 @@ import (
 	"github.com/passpush/passpush/adapters/apple"
 	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/adapters/webhook"
 	"github.com/passpush/passpush/ports/cli"
 	"github.com/passpush/passpush/ports/delivery"
 	httpport "github.com/passpush/passpush/ports/http"
@@ -44,11 +45,16 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		return nil, errors.Join(err, db.Close())
 	}
 	lease, maxAttempts, maxBackoff := config.DeliverySchedule()
+	webhooks, err := config.WebhookPolicy()
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
 	svc, err := service.New(db, service.Config{
 		Delivery:     delivery.Config{Lease: lease, MaxAttempts: maxAttempts, MaxBackoff: maxBackoff},
 		PublicURL:    config.PublicURL,
 		GoogleAPIURL: config.GoogleAPIURL,
 		APNs:         apple.ChannelConfig{URL: config.APNsURL},
+		Webhook:      webhook.Config{AllowInsecure: webhooks.AllowInsecure, AllowCIDRs: webhooks.AllowCIDRs},
 	}, log)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())

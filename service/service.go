@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
@@ -42,8 +41,8 @@ const (
 type Config struct {
 	Bus      messaging.Config
 	Delivery deliverystage.Config
-	// WebhookClient posts to tenants' webhooks; its timeout bounds one attempt.
-	WebhookClient *http.Client
+	// Webhook is the webhook policy (https, the addresses a webhook may reach) and the timeout of one attempt.
+	Webhook webhook.Config
 	// PublicURL is PASSPUSH_PUBLIC_URL: an Apple pass's webServiceURL is PublicURL + /api/{tenantId}/apple.
 	PublicURL string
 	// AppleAuthenticationTokens hands out each pass's authenticationToken; nil takes the PassKit web service's,
@@ -74,9 +73,6 @@ type Service struct {
 // New builds passpush on a migrated db: its adapters, the application on them, and the delivery stage, with the
 // projections and the command handler subscribed. Run starts the buses and the delivery stage.
 func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
-	if config.WebhookClient == nil {
-		config.WebhookClient = newWebhookClient()
-	}
 	a, err := newAdapters(db, config, log)
 	if err != nil {
 		return nil, err
@@ -130,7 +126,7 @@ func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, err
 	if err := a.newMessaging(db, config.Bus, log); err != nil {
 		return nil, err
 	}
-	if err := a.newStores(db, config.WebhookClient); err != nil {
+	if err := a.newStores(db, config.Webhook); err != nil {
 		return nil, err
 	}
 	if err := a.apple.build(db, config); err != nil {
@@ -169,7 +165,7 @@ func (a *adapters) newMessaging(db *sqldb.DB, config messaging.Config, log *logr
 
 // newStores builds the repositories, the read models and the projections on db and the event store, and the
 // directory of a pass's channels.
-func (a *adapters) newStores(db *sqldb.DB, webhookClient *http.Client) error {
+func (a *adapters) newStores(db *sqldb.DB, webhookConfig webhook.Config) error {
 	var err error
 	if a.passRepo, err = passes.NewRepository(db, a.events); err != nil {
 		return err
@@ -193,11 +189,11 @@ func (a *adapters) newStores(db *sqldb.DB, webhookClient *http.Client) error {
 	if a.deliveries, err = delivery.NewQueue(db); err != nil {
 		return err
 	}
-	return a.newChannels(db, webhookClient)
+	return a.newChannels(db, webhookConfig)
 }
 
 // newChannels builds the channels a pass's updates go out through, each with its clients cached per credential.
-func (a *adapters) newChannels(db *sqldb.DB, webhookClient *http.Client) error {
+func (a *adapters) newChannels(db *sqldb.DB, webhookConfig webhook.Config) error {
 	store, err := credentials.NewStore(db)
 	if err != nil {
 		return err
@@ -208,7 +204,7 @@ func (a *adapters) newChannels(db *sqldb.DB, webhookClient *http.Client) error {
 	if err != nil {
 		return err
 	}
-	a.webhooks, err = webhook.NewChannel(webhookClient, webhooks)
+	a.webhooks, err = webhook.NewChannel(webhookConfig, webhooks)
 	return err
 }
 
@@ -223,7 +219,7 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 		Commands: app.Commands{
 			RegisterPass:               command.NewRegisterPassHandler(a.passRepo),
 			ImportPasses:               command.NewImportPassesHandler(a.passRepo),
-			SaveTenant:                 command.NewSaveTenantHandler(a.tenantCache),
+			SaveTenant:                 command.NewSaveTenantHandler(a.tenantCache, a.webhooks.Policy()),
 			ScheduleFromJourney:        command.NewScheduleFromJourneyHandler(a.readModel, a.updateSender),
 			ScheduleJourneyPassUpdates: command.NewScheduleJourneyPassUpdatesHandler(a.passRepo, log.WithField("component", "schedule")),
 			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(a.activityLog),
@@ -311,14 +307,6 @@ func (s *Service) subscribe() error {
 		return err
 	}
 	return s.Bus.AddCommandHandler(cqrs.NewCommandHandler(ScheduleCommandsGroup, s.App.Commands.ScheduleJourneyPassUpdates.Handle))
-}
-
-func newWebhookClient() *http.Client {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	// Deliveries run hundreds at a time, mostly to one host per tenant.
-	transport.MaxIdleConns = 1024
-	transport.MaxIdleConnsPerHost = 512
-	return &http.Client{Transport: transport, Timeout: 10 * time.Second}
 }
 
 // Run starts the buses and the delivery stage and returns once every handler is subscribed. done yields when

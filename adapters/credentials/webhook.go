@@ -11,11 +11,19 @@ const (
 	DefaultName = "default"
 )
 
-// Webhook is a tenant's webhook credential: where its pass updates are POSTed, and the secret they are signed
-// with. It is the one place its JSON is read and written.
+// Webhook is a tenant's webhook credential: where its pass updates are POSTed, and the secrets they are signed
+// with (more than one during a rotation). It is the one place its JSON is read and written.
 type Webhook struct {
-	URL    string `json:"url"`
-	Secret string `json:"secret"`
+	URL     string   `json:"url"`
+	Secrets []string `json:"secrets"`
+}
+
+// storedWebhook is every form a webhook credential has been stored in: {url, secret} before rotations, then
+// {url, secrets}. Reading both spares a data migration; writing uses only the second.
+type storedWebhook struct {
+	URL     string   `json:"url"`
+	Secrets []string `json:"secrets"`
+	Secret  string   `json:"secret,omitempty"`
 }
 
 // EncodeWebhook returns the stored form of w.
@@ -27,11 +35,15 @@ func EncodeWebhook(w Webhook) ([]byte, error) {
 	return data, nil
 }
 
-// DecodeWebhook reads the stored form of a webhook credential.
+// DecodeWebhook reads the stored form of a webhook credential, old ({url, secret}) or new ({url, secrets}).
 func DecodeWebhook(data []byte) (Webhook, error) {
-	var w Webhook
-	if err := json.Unmarshal(data, &w); err != nil {
+	var s storedWebhook
+	if err := json.Unmarshal(data, &s); err != nil {
 		return Webhook{}, fmt.Errorf("decode webhook credential: %w", err)
+	}
+	w := Webhook{URL: s.URL, Secrets: s.Secrets}
+	if len(w.Secrets) == 0 && s.Secret != "" {
+		w.Secrets = []string{s.Secret}
 	}
 	return w, nil
 }

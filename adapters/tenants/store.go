@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/adapters/sqldb"
@@ -107,14 +108,14 @@ func (s *Store) saveWebhook(ctx context.Context, tenantID string, w tenant.Webho
 	if w.URL == "" {
 		return s.credentials.Delete(ctx, tenantID, credentials.KindWebhook, credentials.DefaultName)
 	}
-	want := credentials.Webhook{URL: w.URL, Secret: w.Secret}
+	want := credentials.Webhook{URL: w.URL, Secrets: w.Secrets}
 	stored, err := s.credentials.Get(ctx, tenantID, credentials.KindWebhook, credentials.DefaultName)
 	switch {
 	case errors.Is(err, credentials.ErrNotFound):
 	case err != nil:
 		return err
 	default:
-		if got, err := credentials.DecodeWebhook(stored.Data); err == nil && got == want {
+		if got, err := credentials.DecodeWebhook(stored.Data); err == nil && got.URL == want.URL && slices.Equal(got.Secrets, want.Secrets) {
 			return nil
 		}
 	}
@@ -144,7 +145,7 @@ func scan(row scanner) (tenant.Tenant, error) {
 		if err != nil {
 			return tenant.Tenant{}, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
-		t.Webhook = tenant.Webhook{URL: w.URL, Secret: w.Secret}
+		t.Webhook = tenant.Webhook{URL: w.URL, Secrets: w.Secrets}
 	}
 	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 	return t, nil

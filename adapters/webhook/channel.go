@@ -4,21 +4,16 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/app/push"
 )
-
-// SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the body, keyed with the webhook secret.
-const SignatureHeader = "X-Passpush-Signature"
 
 // Kind is the channel's name in results.
 const Kind = "webhook"
@@ -32,18 +27,28 @@ type Webhooks interface {
 // Channel posts updates to tenants' webhooks. A tenant has one webhook, so a pass has one target on it.
 type Channel struct {
 	client   *http.Client
+	policy   Policy
 	webhooks Webhooks
+	now      func() time.Time
 }
 
 var _ push.Channel = Channel{}
 
-// NewChannel returns the webhook channel. client should have a timeout: a timeout is retried.
-func NewChannel(client *http.Client, webhooks Webhooks) (Channel, error) {
-	if client == nil || webhooks == nil {
-		return Channel{}, errors.New("new webhook channel: client and webhooks are required")
+// NewChannel returns the webhook channel, which calls only the webhooks cfg's policy allows.
+func NewChannel(cfg Config, webhooks Webhooks) (Channel, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Channel{}, fmt.Errorf("invalid webhook config: %w", err)
 	}
-	return Channel{client: client, webhooks: webhooks}, nil
+	if webhooks == nil {
+		return Channel{}, errors.New("new webhook channel: webhooks are required")
+	}
+	policy := NewPolicy(cfg)
+	return Channel{client: newClient(cfg, policy), policy: policy, webhooks: webhooks, now: time.Now}, nil
 }
+
+// Policy returns the rules the channel calls webhooks by, for checking a URL when it is saved.
+func (c Channel) Policy() Policy { return c.policy }
 
 // Kind implements push.Channel.
 func (Channel) Kind() string { return Kind }
@@ -74,15 +79,8 @@ type body struct {
 	DefinitionInstanceID string            `json:"definitionInstanceId"`
 }
 
-// Sign returns the signature header value of body.
-func Sign(secret, body []byte) string {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
-}
-
-// Push implements push.Channel. 2xx is delivered; 5xx, 429 and network errors or timeouts are retried; any
-// other status is final.
+// Push implements push.Channel. 2xx is delivered; 5xx, 429 and network errors or timeouts are retried; a
+// refused URL or address, a redirect and any other status are final.
 func (c Channel) Push(ctx context.Context, t push.Target, u push.Update) push.Outcome {
 	// Read again rather than carried in the target: a secret changed since the targets were listed applies.
 	endpoint, err := c.webhooks.Get(ctx, u.TenantID, t.Credential)
@@ -100,16 +98,20 @@ func (c Channel) Push(ctx context.Context, t push.Target, u push.Update) push.Ou
 	if err != nil {
 		return push.Outcome{Kind: push.Rejected, Reason: fmt.Sprintf("encode webhook body: %v", err)}
 	}
+	// A URL stored before the policy, or before the deployment's policy changed, is refused here.
+	if err := c.policy.CheckWebhookURL(endpoint.URL); err != nil {
+		return push.Outcome{Kind: push.Rejected, Reason: err.Error()}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint.URL, bytes.NewReader(payload))
 	if err != nil {
-		return push.Outcome{Kind: push.Rejected, Reason: fmt.Sprintf("webhook request: %v", err)}
+		return push.Outcome{Kind: push.Rejected, Reason: "webhook request: the url does not make a request"}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "passpush-webhook/1")
-	req.Header.Set(SignatureHeader, Sign([]byte(endpoint.Secret), payload))
+	req.Header.Set(SignatureHeader, Sign(c.now(), endpoint.Secrets, payload))
 	res, err := c.client.Do(req)
 	if err != nil {
-		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("webhook: %v", err)}
+		return failure(req.URL, err)
 	}
 	// Drain a little so the connection can be reused; the receiver's body is not ours to read in full.
 	_, _ = io.CopyN(io.Discard, res.Body, 4096)
@@ -117,6 +119,8 @@ func (c Channel) Push(ctx context.Context, t push.Target, u push.Update) push.Ou
 	switch {
 	case res.StatusCode >= 200 && res.StatusCode < 300:
 		return push.Outcome{Kind: push.Delivered}
+	case res.StatusCode >= 300 && res.StatusCode < 400:
+		return push.Outcome{Kind: push.Rejected, Reason: fmt.Sprintf("webhook answered %d; redirects are not followed", res.StatusCode)}
 	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
 		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("webhook answered %d", res.StatusCode)}
 	default:

@@ -35,18 +35,26 @@ type TenantStore interface {
 	Save(ctx context.Context, t tenant.Tenant) error
 }
 
-// SaveTenantHandler handles SaveTenant.
-type SaveTenantHandler struct {
-	tenants TenantStore
-	now     func() time.Time
+// WebhookURLPolicy is the deployment's rule on webhook URLs (https only, which hosts): configuration, so not
+// the domain's to decide.
+type WebhookURLPolicy interface {
+	// CheckWebhookURL says why the URL may not be a webhook, in an error that does not quote its secrets.
+	CheckWebhookURL(rawURL string) error
 }
 
-// NewSaveTenantHandler returns a handler that keeps tenants in store.
-func NewSaveTenantHandler(store TenantStore) SaveTenantHandler {
-	if store == nil {
-		panic("nil tenant store")
+// SaveTenantHandler handles SaveTenant.
+type SaveTenantHandler struct {
+	tenants  TenantStore
+	webhooks WebhookURLPolicy
+	now      func() time.Time
+}
+
+// NewSaveTenantHandler returns a handler that keeps tenants in store and sets only webhook URLs the policy allows.
+func NewSaveTenantHandler(store TenantStore, webhooks WebhookURLPolicy) SaveTenantHandler {
+	if store == nil || webhooks == nil {
+		panic("nil tenant store or webhook URL policy")
 	}
-	return SaveTenantHandler{tenants: store, now: time.Now}
+	return SaveTenantHandler{tenants: store, webhooks: webhooks, now: time.Now}
 }
 
 // Handle applies the changes and reports whether the tenant is new.
@@ -67,6 +75,16 @@ func (h SaveTenantHandler) Handle(ctx context.Context, cmd SaveTenant) (tenant.T
 	now := h.now().UTC()
 	if !exists {
 		current = tenant.Tenant{ID: cmd.TenantID, CreatedAt: now, Activity: tenant.DefaultActivity}
+	}
+	if err := cmd.Changes.CheckWebhookSecrets(current); err != nil {
+		return tenant.Tenant{}, false, err
+	}
+	// Only a URL being set is checked: one stored before the policy is refused when pushed to, and must not
+	// block the tenant's other changes.
+	if u := cmd.Changes.WebhookURL; u != nil && *u != "" {
+		if err := h.webhooks.CheckWebhookURL(*u); err != nil {
+			return tenant.Tenant{}, false, fmt.Errorf("%w: %w", tenant.ErrInvalid, err)
+		}
 	}
 	updated := cmd.Changes.Apply(current)
 	updated.UpdatedAt = now

@@ -5,7 +5,6 @@ package tenant
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -32,12 +31,6 @@ func ValidateID(id string) error {
 		return fmt.Errorf("%w: tenant id %q is reserved", ErrInvalid, id)
 	}
 	return nil
-}
-
-// Webhook is where the tenant's pass updates are POSTed, signed with Secret.
-type Webhook struct {
-	URL    string
-	Secret string
 }
 
 // Activity is how the tenant's Journey Builder custom activity is declared in its config.json.
@@ -94,7 +87,7 @@ func (t Tenant) Validate() error {
 	if len(t.Name) > 255 {
 		return fmt.Errorf("%w: name is longer than 255 characters", ErrInvalid)
 	}
-	for _, text := range append([]string{t.Name, t.Webhook.URL, t.Webhook.Secret, t.Activity.Key}, t.SFMCSigningSecrets...) {
+	for _, text := range append(append([]string{t.Name, t.Webhook.URL, t.Activity.Key}, t.SFMCSigningSecrets...), t.Webhook.Secrets...) {
 		if strings.ContainsRune(text, 0) {
 			return fmt.Errorf("%w: text must not contain a NUL character", ErrInvalid)
 		}
@@ -110,16 +103,7 @@ func (t Tenant) Validate() error {
 	if err := t.Activity.Validate(); err != nil {
 		return err
 	}
-	if t.Webhook.URL != "" {
-		u, err := url.Parse(t.Webhook.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%w: webhook url %q must be an absolute http or https URL", ErrInvalid, t.Webhook.URL)
-		}
-		if t.Webhook.Secret == "" {
-			return fmt.Errorf("%w: a webhook url needs a webhook secret to sign with", ErrInvalid)
-		}
-	}
-	return nil
+	return t.Webhook.Validate()
 }
 
 // Changes is a partial update: nil fields keep their value.
@@ -127,8 +111,11 @@ type Changes struct {
 	Name               *string
 	SFMCSigningSecrets []string // nil keeps, non-nil replaces the whole list
 	WebhookURL         *string
-	WebhookSecret      *string
-	Disabled           *bool
+	// WebhookSecret adds a secret the webhook requests are signed with, and RetireWebhookSecret removes one: a
+	// rotation adds the new secret, moves the receiver to it, then retires the old.
+	WebhookSecret       *string
+	RetireWebhookSecret *string
+	Disabled            *bool
 
 	ActivityKey                *string
 	ActivityTimeoutMS          *int
@@ -139,7 +126,8 @@ type Changes struct {
 
 // Empty reports whether the changes change nothing.
 func (c Changes) Empty() bool {
-	return c.Name == nil && c.SFMCSigningSecrets == nil && c.WebhookURL == nil && c.WebhookSecret == nil && c.Disabled == nil &&
+	return c.Name == nil && c.SFMCSigningSecrets == nil && c.WebhookURL == nil && c.WebhookSecret == nil && c.RetireWebhookSecret == nil &&
+		c.Disabled == nil &&
 		c.ActivityKey == nil && c.ActivityTimeoutMS == nil && c.ActivityRetryCount == nil && c.ActivityRetryDelayMS == nil &&
 		c.ActivityConcurrentRequests == nil
 }
@@ -152,12 +140,7 @@ func (c Changes) Apply(t Tenant) Tenant {
 	if c.SFMCSigningSecrets != nil {
 		t.SFMCSigningSecrets = append([]string(nil), c.SFMCSigningSecrets...)
 	}
-	if c.WebhookURL != nil {
-		t.Webhook.URL = *c.WebhookURL
-	}
-	if c.WebhookSecret != nil {
-		t.Webhook.Secret = *c.WebhookSecret
-	}
+	t.Webhook = c.applyWebhook(t.Webhook)
 	if c.Disabled != nil {
 		t.Disabled = *c.Disabled
 	}

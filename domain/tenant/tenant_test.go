@@ -15,7 +15,7 @@ func valid() tenant.Tenant {
 		ID:                 "acme",
 		Name:               "ACME",
 		SFMCSigningSecrets: []string{"s1"},
-		Webhook:            tenant.Webhook{URL: "https://hooks.example.com/passpush", Secret: "w1"},
+		Webhook:            tenant.Webhook{URL: "https://hooks.example.com/passpush", Secrets: []string{"w1"}},
 		Activity:           tenant.DefaultActivity,
 	}
 }
@@ -47,7 +47,11 @@ func TestValidate(t *testing.T) {
 		{"ftp webhook", func(t *tenant.Tenant) { t.Webhook.URL = "ftp://example.com/hook" }, false},
 		{"webhook without host", func(t *tenant.Tenant) { t.Webhook.URL = "https:///hook" }, false},
 		{"unparsable webhook", func(t *tenant.Tenant) { t.Webhook.URL = "https://exa mple.com/%zz" }, false},
-		{"webhook without secret", func(t *tenant.Tenant) { t.Webhook.Secret = "" }, false},
+		{"webhook without secret", func(t *tenant.Tenant) { t.Webhook.Secrets = nil }, false},
+		{"an empty webhook secret", func(t *tenant.Tenant) { t.Webhook.Secrets = []string{"w1", ""} }, false},
+		{"three webhook secrets", func(t *tenant.Tenant) { t.Webhook.Secrets = []string{"w1", "w2", "w3"} }, true},
+		{"four webhook secrets", func(t *tenant.Tenant) { t.Webhook.Secrets = []string{"w1", "w2", "w3", "w4"} }, false},
+		{"a webhook secret twice", func(t *tenant.Tenant) { t.Webhook.Secrets = []string{"w1", "w1"} }, false},
 		{"secret without webhook", func(t *tenant.Tenant) { t.Webhook.URL = "" }, true},
 		{"reserved id", func(t *tenant.Tenant) { t.ID = "admin" }, false},
 		{"activity key", func(t *tenant.Tenant) { t.Activity.Key = "a3b2c1d0-0000-4000-8000-000000000000" }, true},
@@ -108,7 +112,7 @@ func TestChangesApply_setsEveryGivenField(t *testing.T) {
 		ID:                 "acme",
 		Name:               name,
 		SFMCSigningSecrets: []string{"s2", "s3"},
-		Webhook:            tenant.Webhook{URL: url, Secret: secret},
+		Webhook:            tenant.Webhook{URL: url, Secrets: []string{"w1", secret}},
 		Activity:           tenant.Activity{Key: key, TimeoutMS: timeout, RetryCount: retries, RetryDelayMS: delay, ConcurrentRequests: concurrent},
 		Disabled:           true,
 	}
@@ -145,10 +149,69 @@ func TestChangesApply_canClearTheWebhookAndReEnable(t *testing.T) {
 	before.Disabled = true
 	empty, enabled := "", false
 	got := tenant.Changes{WebhookURL: &empty, WebhookSecret: &empty, Disabled: &enabled}.Apply(before)
-	if got.Webhook != (tenant.Webhook{}) || got.Disabled {
+	if !reflect.DeepEqual(got.Webhook, tenant.Webhook{}) || got.Disabled {
 		t.Errorf("Apply = %#v, want no webhook and enabled", got)
 	}
 	if err := got.Validate(); err != nil {
 		t.Errorf("Validate() = %v", err)
+	}
+}
+
+func TestChangesApply_webhookSecretsAreAddedAndRetired(t *testing.T) {
+	before := valid() // secrets [w1]
+	add, retire := "w2", "w1"
+	added := tenant.Changes{WebhookSecret: &add}.Apply(before)
+	if !reflect.DeepEqual(added.Webhook.Secrets, []string{"w1", "w2"}) {
+		t.Fatalf("after adding w2: %q, want [w1 w2]", added.Webhook.Secrets)
+	}
+	if again := (tenant.Changes{WebhookSecret: &add}).Apply(added); !reflect.DeepEqual(again.Webhook.Secrets, []string{"w1", "w2"}) {
+		t.Errorf("adding w2 again: %q, want it kept once", again.Webhook.Secrets)
+	}
+	if err := (tenant.Changes{RetireWebhookSecret: &retire}).CheckWebhookSecrets(added); err != nil {
+		t.Fatalf("retiring w1 of two: %v", err)
+	}
+	retired := tenant.Changes{RetireWebhookSecret: &retire}.Apply(added)
+	if !reflect.DeepEqual(retired.Webhook.Secrets, []string{"w2"}) || retired.Validate() != nil {
+		t.Errorf("after retiring w1: %q, %v; want [w2], valid", retired.Webhook.Secrets, retired.Validate())
+	}
+	if added.Webhook.Secrets[0] != "w1" {
+		t.Errorf("Apply changed the tenant it was given: %q", added.Webhook.Secrets)
+	}
+
+	last := "w2"
+	err := tenant.Changes{RetireWebhookSecret: &last}.CheckWebhookSecrets(retired)
+	if !errors.Is(err, tenant.ErrInvalid) || !strings.Contains(err.Error(), "last webhook secret") {
+		t.Errorf("retiring the last secret while a URL is set: %v, want ErrInvalid naming the last secret", err)
+	}
+	unknown := "never-added"
+	if err := (tenant.Changes{RetireWebhookSecret: &unknown}).CheckWebhookSecrets(added); !errors.Is(err, tenant.ErrInvalid) {
+		t.Errorf("retiring a secret the tenant does not have: %v, want ErrInvalid", err)
+	}
+	// With the URL removed in the same change, the last secret goes with it.
+	empty := ""
+	if err := (tenant.Changes{WebhookURL: &empty, RetireWebhookSecret: &last}).CheckWebhookSecrets(retired); err != nil {
+		t.Errorf("retiring the last secret with the URL: %v", err)
+	}
+
+	full := valid()
+	full.Webhook.Secrets = []string{"w1", "w2", "w3"}
+	fourth := "w4"
+	err = tenant.Changes{WebhookSecret: &fourth}.Apply(full).Validate()
+	if !errors.Is(err, tenant.ErrInvalid) || !strings.Contains(err.Error(), "at most 3") {
+		t.Errorf("a fourth secret: %v, want ErrInvalid saying at most 3", err)
+	}
+}
+
+func TestMaskURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://hooks.example.com/p":                         "https://hooks.example.com/p",
+		"https://user:pa55@hooks.example.com/p?token=t0k&a=1": "https://user:xxxxx@hooks.example.com/p?token=xxxxx&a=xxxxx",
+		"https://t0ken@hooks.example.com/p":                   "https://xxxxx@hooks.example.com/p",
+		"https://hooks.example.com/p?t0k":                     "https://hooks.example.com/p?xxxxx",
+		"https://hooks.example.com/p#frag":                    "https://hooks.example.com/p",
+	} {
+		if got := tenant.MaskURL(raw); got != want {
+			t.Errorf("MaskURL(%q) = %q, want %q", raw, got, want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -42,6 +43,10 @@ type Config struct {
 	GoogleAPIURL string
 	// APNsURL is the address of Apple's push service, https://host[:port]: a fake's in tests and staging.
 	APNsURL string
+	// AllowInsecureWebhooks is true or false: true allows http:// webhooks to a loopback host, for development.
+	AllowInsecureWebhooks string
+	// WebhookAllowCIDRs lists, separated by commas, the CIDRs a webhook may reach although they are internal.
+	WebhookAllowCIDRs string
 }
 
 const (
@@ -134,6 +139,16 @@ func settings() []setting {
 			usage: "address of Apple's push service (APNs), https://host[:port]; its certificate is checked against the system's roots, which SSL_CERT_FILE can name",
 			field: func(c *Config) *string { return &c.APNsURL },
 		},
+		{
+			env: "PASSPUSH_ALLOW_INSECURE_WEBHOOKS", flag: "allow-insecure-webhooks", fallback: "false",
+			usage: "true allows http:// webhook URLs to a loopback host (localhost, 127.0.0.1, ::1), for development; the loopback range must also be in PASSPUSH_WEBHOOK_ALLOW_CIDRS",
+			field: func(c *Config) *string { return &c.AllowInsecureWebhooks },
+		},
+		{
+			env: "PASSPUSH_WEBHOOK_ALLOW_CIDRS", flag: "webhook-allow-cidrs",
+			usage: "comma-separated CIDRs webhooks may reach although they are loopback, private, link-local, multicast or unspecified, e.g. 10.20.0.0/16 or 127.0.0.0/8,::1/128 for a local receiver",
+			field: func(c *Config) *string { return &c.WebhookAllowCIDRs },
+		},
 	}
 }
 
@@ -204,7 +219,38 @@ func (c Config) Validate() error {
 		(u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil) {
 		err = errors.Join(err, fmt.Errorf("PASSPUSH_GOOGLE_API_URL %q must be an absolute http or https URL, such as %s", c.GoogleAPIURL, DefaultGoogleAPIURL))
 	}
+	if _, parseErr := strconv.ParseBool(c.AllowInsecureWebhooks); c.AllowInsecureWebhooks != "" && parseErr != nil {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_ALLOW_INSECURE_WEBHOOKS %q must be true or false", c.AllowInsecureWebhooks))
+	}
+	if _, parseErr := c.WebhookPolicy(); parseErr != nil {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_WEBHOOK_ALLOW_CIDRS: %w", parseErr))
+	}
 	return err
+}
+
+// WebhookPolicy is the webhook settings as values: whether http:// to loopback is allowed, and the ranges
+// webhooks may reach although they are internal.
+type WebhookPolicy struct {
+	AllowInsecure bool
+	AllowCIDRs    []netip.Prefix
+}
+
+// WebhookPolicy returns the webhook settings as values, or why PASSPUSH_WEBHOOK_ALLOW_CIDRS does not parse.
+// Empty settings mean https only and no internal address.
+func (c Config) WebhookPolicy() (WebhookPolicy, error) {
+	var p WebhookPolicy
+	p.AllowInsecure, _ = strconv.ParseBool(c.AllowInsecureWebhooks)
+	for _, s := range strings.Split(c.WebhookAllowCIDRs, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(s)
+		if err != nil {
+			return WebhookPolicy{}, fmt.Errorf("%q is not a CIDR such as 10.20.0.0/16 or fd00::/8", s)
+		}
+		p.AllowCIDRs = append(p.AllowCIDRs, prefix.Masked())
+	}
+	return p, nil
 }
 
 // DeliverySchedule returns the delivery settings as numbers. Call it on a validated config: zeros, which mean the

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"unicode"
@@ -24,10 +23,10 @@ func newTenantCommand(e *env) *cobra.Command {
 
 // tenantFlags are the flags add and update share.
 type tenantFlags struct {
-	name, webhookURL, webhookSecret string
-	signingSecrets                  []string
-	disabled                        bool
-	activity                        tenant.Activity
+	name, webhookURL, webhookSecret, retireWebhookSecret string
+	signingSecrets                                       []string
+	disabled                                             bool
+	activity                                             tenant.Activity
 }
 
 func (f *tenantFlags) register(cmd *cobra.Command, withDisabled bool) {
@@ -36,8 +35,11 @@ func (f *tenantFlags) register(cmd *cobra.Command, withDisabled bool) {
 	flags.StringArrayVar(&f.signingSecrets, "sfmc-signing-secret", nil,
 		"JWT signing secret of the installed SFMC package; repeat it to accept several during a rotation (sets the whole list)")
 	flags.StringVar(&f.name, "name", "", "display name")
-	flags.StringVar(&f.webhookURL, "webhook-url", "", "URL pass updates are POSTed to (http or https); empty removes it")
-	flags.StringVar(&f.webhookSecret, "webhook-secret", "", "secret the webhook requests are signed with")
+	flags.StringVar(&f.webhookURL, "webhook-url", "", "https URL pass updates are POSTed to; empty removes it (http:// only to a loopback host, with PASSPUSH_ALLOW_INSECURE_WEBHOOKS=true)")
+	flags.StringVar(&f.webhookSecret, "webhook-secret", "", fmt.Sprintf("adds a secret the webhook requests are signed with; at most %d are kept, each signs every request during a rotation", tenant.MaxWebhookSecrets))
+	if withDisabled {
+		flags.StringVar(&f.retireWebhookSecret, "retire-webhook-secret", "", "removes a webhook secret, once the receiver checks the new one; the last one stays while a webhook URL is set")
+	}
 	flags.StringVar(&f.activity.Key, "sfmc-activity-key", "", "key of the Journey Builder Activity component of the installed package (config.json's key)")
 	flags.IntVar(&f.activity.TimeoutMS, "activity-timeout", tenant.DefaultActivity.TimeoutMS, "execute timeout Journey Builder applies, in ms (1000-100000)")
 	flags.IntVar(&f.activity.RetryCount, "activity-retry-count", tenant.DefaultActivity.RetryCount, "how often Journey Builder retries a failed execute (0-5)")
@@ -63,6 +65,9 @@ func (f *tenantFlags) changes(cmd *cobra.Command) tenant.Changes {
 	}
 	if changed("webhook-secret") {
 		c.WebhookSecret = &f.webhookSecret
+	}
+	if changed("retire-webhook-secret") {
+		c.RetireWebhookSecret = &f.retireWebhookSecret
 	}
 	if changed("disabled") {
 		c.Disabled = &f.disabled
@@ -108,8 +113,14 @@ func newTenantUpdateCommand(e *env) *cobra.Command {
 		Use:   "update ID [flags]",
 		Short: "Change a tenant: only the flags given change",
 		Long: `update changes the flags given and keeps everything else. --sfmc-signing-secret replaces the whole list:
-to rotate, give the old and the new secret, then later only the new one.`,
+to rotate, give the old and the new secret, then later only the new one.
+
+--webhook-secret adds a webhook secret and --retire-webhook-secret removes one: every request carries a
+signature for each secret kept (at most ` + fmt.Sprint(tenant.MaxWebhookSecrets) + `). To rotate, add the new secret, move the receiver to it, then
+retire the old one.`,
 		Example: `  passpush tenant update acme --sfmc-signing-secret "$OLD" --sfmc-signing-secret "$NEW"
+  passpush tenant update acme --webhook-secret "$NEW_WEBHOOK_SECRET"
+  passpush tenant update acme --retire-webhook-secret "$OLD_WEBHOOK_SECRET"
   passpush tenant update acme --disabled=true`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -170,7 +181,7 @@ func newTenantListCommand(e *env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%t\n", t.ID, orDash(t.Name), len(t.SFMCSigningSecrets), orDash(showURL(t.Webhook.URL)),
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%t\n", t.ID, orDash(t.Name), len(t.SFMCSigningSecrets), orDash(maskedURL(t.Webhook.URL)),
 					orDash(t.Activity.Key), google, t.Disabled)
 			}
 			return w.Flush()
@@ -192,17 +203,10 @@ func orDash(s string) string {
 	}, s)
 }
 
-// showURL hides what in a webhook URL can be a credential: a password in the userinfo, and the query.
-func showURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable)"
+// maskedURL shows a webhook URL with what can be a credential in it masked, or nothing when there is none.
+func maskedURL(raw string) string {
+	if raw == "" {
+		return ""
 	}
-	if _, hasPassword := u.User.Password(); hasPassword {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = "xxxxx"
-	}
-	return u.String()
+	return tenant.MaskURL(raw)
 }

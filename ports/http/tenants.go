@@ -12,9 +12,12 @@ import (
 type putTenantRequest struct {
 	Name               *string  `json:"name"`
 	SFMCSigningSecrets []string `json:"sfmcSigningSecrets"`
-	Webhook            *struct {
-		URL    *string `json:"url"`
-		Secret *string `json:"secret"`
+	// Webhook's secret adds a signing secret (a rotation), retireSecret removes one; a client that sets url and
+	// secret together, as before rotations, still gets a working webhook.
+	Webhook *struct {
+		URL          *string `json:"url"`
+		Secret       *string `json:"secret"`
+		RetireSecret *string `json:"retireSecret"`
 	} `json:"webhook"`
 	Disabled *bool `json:"disabled"`
 	Activity *struct {
@@ -46,18 +49,28 @@ type activitySettings struct {
 	ConcurrentRequests int    `json:"concurrentRequests"`
 }
 
+// webhook shows the URL with what can be a credential in it masked, and how many secrets sign its requests.
 type webhook struct {
 	URL       string `json:"url"`
 	SecretSet bool   `json:"secretSet"`
+	Secrets   int    `json:"secrets"`
 }
 
 func viewTenant(t tenant.Tenant) tenantView {
 	return tenantView{
 		ID: t.ID, Name: t.Name, SFMCSigningSecrets: len(t.SFMCSigningSecrets),
-		Webhook:  webhook{URL: t.Webhook.URL, SecretSet: t.Webhook.Secret != ""},
+		Webhook:  viewWebhook(t.Webhook),
 		Activity: activitySettings(t.Activity),
 		Disabled: t.Disabled, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
+}
+
+func viewWebhook(w tenant.Webhook) webhook {
+	v := webhook{SecretSet: len(w.Secrets) > 0, Secrets: len(w.Secrets)}
+	if w.URL != "" {
+		v.URL = tenant.MaskURL(w.URL)
+	}
+	return v
 }
 
 // putTenant creates a tenant or changes the fields the body names; absent fields keep their value.
@@ -69,7 +82,7 @@ func (s server) putTenant(w http.ResponseWriter, r *http.Request) {
 	}
 	changes := tenant.Changes{Name: req.Name, SFMCSigningSecrets: req.SFMCSigningSecrets, Disabled: req.Disabled}
 	if req.Webhook != nil {
-		changes.WebhookURL, changes.WebhookSecret = req.Webhook.URL, req.Webhook.Secret
+		changes.WebhookURL, changes.WebhookSecret, changes.RetireWebhookSecret = req.Webhook.URL, req.Webhook.Secret, req.Webhook.RetireSecret
 	}
 	if a := req.Activity; a != nil {
 		changes.ActivityKey, changes.ActivityTimeoutMS, changes.ActivityRetryCount = a.Key, a.TimeoutMS, a.RetryCount

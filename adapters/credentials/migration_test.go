@@ -3,6 +3,7 @@ package credentials_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,7 +11,6 @@ import (
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/adapters/tenants"
-	"github.com/passpush/passpush/domain/tenant"
 )
 
 func TestMigration7_movesTheTenantsWebhooksToCredentials(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,14 +151,22 @@ func TestStore_putAndDeleteJoinTheCallersTransaction(t *testing.T) {
 
 func TestWebhook_encodesAndDecodes(t *testing.T) {
 	t.Parallel()
-	w := credentials.Webhook{URL: "https://hooks.example.com/p?x=1&y=\"2\"", Secret: "whsec — ü"}
+	w := credentials.Webhook{URL: "https://hooks.example.com/p?x=1&y=\"2\"", Secrets: []string{"whsec — ü", "next"}}
 	data, err := credentials.EncodeWebhook(w)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := credentials.DecodeWebhook(data)
-	if err != nil || got != w {
+	if err != nil || !reflect.DeepEqual(got, w) {
 		t.Errorf("DecodeWebhook(EncodeWebhook(w)) = %+v, %v; want %+v", got, err, w)
+	}
+	if strings.Contains(string(data), `"secret"`) {
+		t.Errorf("the stored form %s holds the old single secret field", data)
+	}
+	// The form stored before rotations is still read, as a list of one.
+	old, err := credentials.DecodeWebhook([]byte(`{"url":"https://hooks.example.com/p","secret":"whsec"}`))
+	if err != nil || !reflect.DeepEqual(old, credentials.Webhook{URL: "https://hooks.example.com/p", Secrets: []string{"whsec"}}) {
+		t.Errorf("DecodeWebhook of {url, secret} = %+v, %v", old, err)
 	}
 	if _, err := credentials.DecodeWebhook([]byte("not json")); err == nil {
 		t.Error("DecodeWebhook of garbage: no error")

@@ -150,7 +150,7 @@ func TestCache_returnsWhatTheStoreReturns(t *testing.T) {
 	serve, _ := twoProcesses(t)
 	ctx := context.Background()
 	want := newTenant("acme", "v1")
-	want.Webhook = tenant.Webhook{URL: "https://example.com/h", Secret: "w"}
+	want.Webhook = tenant.Webhook{URL: "https://example.com/h", Secrets: []string{"w"}}
 	if err := serve.Save(ctx, want); err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func acme() tenant.Tenant {
 		ID:                 "acme",
 		Name:               "ACME Corp — BU 7",
 		SFMCSigningSecrets: []string{"old-secret", "new-secret"},
-		Webhook:            tenant.Webhook{URL: "https://hooks.example.com/passpush?x=1", Secret: "whsec"},
+		Webhook:            tenant.Webhook{URL: "https://hooks.example.com/passpush?x=1", Secrets: []string{"whsec"}},
 		Activity:           tenant.Activity{Key: "component-key", TimeoutMS: 30000, RetryCount: 0, RetryDelayMS: 250, ConcurrentRequests: 7},
 		CreatedAt:          at(1),
 		UpdatedAt:          at(2),
@@ -158,7 +158,7 @@ func TestStore_keepsTheWebhookAsAChannelCredential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w, err := credentials.DecodeWebhook(stored.Data); err != nil || w != (credentials.Webhook{URL: acme().Webhook.URL, Secret: "whsec"}) {
+	if w, err := credentials.DecodeWebhook(stored.Data); err != nil || !reflect.DeepEqual(w, credentials.Webhook{URL: acme().Webhook.URL, Secrets: []string{"whsec"}}) {
 		t.Errorf("webhook credential = %+v, %v", w, err)
 	}
 
@@ -173,7 +173,7 @@ func TestStore_keepsTheWebhookAsAChannelCredential(t *testing.T) {
 	}
 	// A new secret is a new revision.
 	rotated := renamed
-	rotated.Webhook.Secret = "rotated"
+	rotated.Webhook.Secrets = []string{"whsec", "rotated"}
 	if err := store.Save(ctx, rotated); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/passes"
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/adapters/webhook/webhooktest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/domain/pass"
 	"github.com/passpush/passpush/domain/tenant"
@@ -70,7 +71,7 @@ func newStage(t *testing.T, db *sqldb.DB) *stage {
 	t.Helper()
 	logger, hook := test.NewNullLogger()
 	logger.SetLevel(logrus.DebugLevel)
-	svc, err := service.New(db, service.Config{}, logrus.NewEntry(logger))
+	svc, err := service.New(db, service.Config{Webhook: webhooktest.LocalConfig()}, logrus.NewEntry(logger))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/passpush/passpush/adapters/delivery"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/adapters/webhook"
+	"github.com/passpush/passpush/adapters/webhook/webhooktest"
 	deliverystage "github.com/passpush/passpush/ports/delivery"
 )
 
@@ -158,7 +159,7 @@ func TestWorker_aChannelThatFailsForGoodDoesNotCancelAnothersRetry(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	webhookChannel, err := webhook.NewChannel(&http.Client{Timeout: 5 * time.Second}, webhooks)
+	webhookChannel, err := webhook.NewChannel(webhooktest.LocalConfig(), webhooks)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,7 +171,7 @@ func TestDelivery_aRetriedUpdateStillArrivesBeforeThePassesNextOne(t *testing.T)
 
 func TestDelivery_retriesATimeout(t *testing.T) {
 	config := fastRetries(5)
-	config.WebhookClient = &http.Client{Timeout: time.Second}
+	config.Webhook.Timeout = time.Second
 	h, jb, rcv := deliveryFixture(t, config, 1)
 	rcv.configure(func(r *receiver) {
 		r.behave = func(msg map[string]any, call int) (int, time.Duration) {
@@ -271,7 +271,7 @@ func TestDelivery_givesUpAfterMaxAttemptsAndMovesOn(t *testing.T) {
 // heldCallsConfig is a service whose delivery attempts outlast a receiver that holds its calls for minutes.
 func heldCallsConfig() service.Config {
 	var config service.Config
-	config.WebhookClient = &http.Client{Timeout: 2 * time.Minute}
+	config.Webhook.Timeout = 2 * time.Minute
 	config.Delivery.AttemptTimeout = 2 * time.Minute
 	return config
 }

@@ -46,7 +46,7 @@ func (p Policy) CheckWebhookURL(rawURL string) error {
 	}
 	if addr, err := netip.ParseAddr(host); err == nil {
 		if err := p.checkAddr(addr); err != nil {
-			return err
+			return fmt.Errorf("%w (PASSPUSH_WEBHOOK_ALLOW_CIDRS can open its range)", err)
 		}
 	}
 	return nil

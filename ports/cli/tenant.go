@@ -155,7 +155,8 @@ func (e *env) saveTenant(cmd *cobra.Command, id string, changes tenant.Changes, 
 		verb = "added"
 	}
 	e.log.WithField("tenant", t.ID).Info("tenant " + verb)
-	fmt.Fprintf(cmd.OutOrStdout(), "%s tenant %s (%d SFMC signing secrets, disabled: %t)\n", verb, t.ID, len(t.SFMCSigningSecrets), t.Disabled)
+	fmt.Fprintf(cmd.OutOrStdout(), "%s tenant %s (%d SFMC signing secrets, %d webhook secrets, disabled: %t)\n", verb, t.ID,
+		len(t.SFMCSigningSecrets), len(t.Webhook.Secrets), t.Disabled)
 	return nil
 }
 

@@ -60,3 +60,54 @@ func TestTenantAdd_refusesAnExistingTenantAndUpdateAnUnknownOne(t *testing.T) {
 		t.Errorf("add without a signing secret: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
+
+func TestTenantUpdate_addsAndRetiresWebhookSecrets(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1",
+		"--webhook-url", "https://hookuser:pa55w0rd@hooks.example.com/passpush?token=t0k3n", "--webhook-secret", "whsec-1")
+	if out := e.mustRun("tenant", "update", "acme", "--webhook-secret", "whsec-2").stdout; !strings.Contains(out, "2 webhook secrets") {
+		t.Errorf("after adding a secret: %q, want 2 webhook secrets", out)
+	}
+	e.mustRun("tenant", "update", "acme", "--webhook-secret", "whsec-3")
+	if r := e.run("tenant", "update", "acme", "--webhook-secret", "whsec-4"); r.code == 0 || !strings.Contains(r.stderr, "at most 3 webhook secrets") {
+		t.Errorf("a fourth secret: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	e.mustRun("tenant", "update", "acme", "--retire-webhook-secret", "whsec-1")
+	if out := e.mustRun("tenant", "update", "acme", "--retire-webhook-secret", "whsec-2").stdout; !strings.Contains(out, "1 webhook secrets") {
+		t.Errorf("after retiring two of three: %q, want 1 webhook secret", out)
+	}
+	if r := e.run("tenant", "update", "acme", "--retire-webhook-secret", "whsec-3"); r.code == 0 || !strings.Contains(r.stderr, "last webhook secret") {
+		t.Errorf("retiring the last secret: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if r := e.run("tenant", "update", "acme", "--retire-webhook-secret", "never-added"); r.code == 0 || !strings.Contains(r.stderr, "not one of the tenant's") {
+		t.Errorf("retiring an unknown secret: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	list := e.mustRun("tenant", "list")
+	if !strings.Contains(list.stdout, "https://hookuser:xxxxx@hooks.example.com/passpush?token=xxxxx") {
+		t.Errorf("tenant list does not show the masked URL:\n%s", list.stdout)
+	}
+	for _, secret := range []string{"pa55w0rd", "t0k3n", "whsec-"} {
+		if strings.Contains(list.stdout+list.stderr, secret) {
+			t.Errorf("tenant list shows %q:\n%s", secret, list.stdout)
+		}
+	}
+}
+
+func TestTenantAdd_refusesAnHTTPWebhookWithoutTheDevelopmentSetting(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	r := e.run("tenant", "add", "acme", "--sfmc-signing-secret", "s1", "--webhook-url", "http://127.0.0.1:9000/hook", "--webhook-secret", "w")
+	if r.code == 0 || !strings.Contains(r.stderr, "must be https") {
+		t.Errorf("http webhook: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	e.extraEnv = []string{"PASSPUSH_ALLOW_INSECURE_WEBHOOKS=true", "PASSPUSH_WEBHOOK_ALLOW_CIDRS=127.0.0.0/8,::1/128"}
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1", "--webhook-url", "http://127.0.0.1:9000/hook", "--webhook-secret", "w")
+	if r := e.run("tenant", "update", "acme", "--webhook-url", "http://hooks.example.com/hook"); r.code == 0 || !strings.Contains(r.stderr, "only for a loopback host") {
+		t.Errorf("http to another host in development: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	e.extraEnv = []string{"PASSPUSH_WEBHOOK_ALLOW_CIDRS=10.0.0.0/33"}
+	if r := e.run("tenant", "list"); r.code == 0 || !strings.Contains(r.stderr, "PASSPUSH_WEBHOOK_ALLOW_CIDRS") {
+		t.Errorf("a bad CIDR: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}

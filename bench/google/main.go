@@ -28,6 +28,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/passpush/passpush/adapters/webhook/webhooktest"
 	"github.com/passpush/passpush/bench/internal/benchkit"
 	"github.com/passpush/passpush/service"
 )
@@ -107,7 +108,8 @@ func run(ctx context.Context, o options) error {
 	svc, err := benchkit.StartService(ctx, benchkit.ServiceOptions{
 		DatabaseURL: o.databaseURL, Dir: dir, AdminToken: adminToken, RequireFresh: true,
 		Config: func(string) service.Config {
-			config := service.Config{GoogleAPIURL: gate.url, PublicURL: publicURL}
+			// The receiver is a local http server, which only the development webhook policy lets passpush call.
+			config := service.Config{GoogleAPIURL: gate.url, PublicURL: publicURL, Webhook: webhooktest.LocalConfig()}
 			config.Delivery.AttemptTimeout = o.attemptTimeout
 			return config
 		},

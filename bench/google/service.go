@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +11,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/adapters/webhook"
+	"github.com/passpush/passpush/adapters/webhook/webhooktest"
 	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
@@ -78,9 +76,7 @@ func (r *receiver) close() { r.server.Close() }
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
-	mac := hmac.New(sha256.New, []byte(webhookSecret))
-	mac.Write(body)
-	good := req.Header.Get(webhook.SignatureHeader) == "sha256="+hex.EncodeToString(mac.Sum(nil))
+	good := webhooktest.Verify(req.Header.Get(webhook.SignatureHeader), body, webhookSecret, time.Now()) == nil
 	timer := time.NewTimer(r.delay)
 	select {
 	case <-timer.C:

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/passpush/passpush/adapters/webhook/webhooktest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/bench/internal/benchkit"
 )
@@ -35,6 +36,8 @@ func (p passpushCLI) env(extra ...string) []string {
 			env = append(env, kv)
 		}
 	}
+	// The receiver is a local http server, which only the development webhook policy lets passpush call.
+	env = append(env, webhooktest.Env...)
 	return append(append(env, "PASSPUSH_DATABASE_URL="+p.databaseURL, "PASSPUSH_LOG_LEVEL=warn"), extra...)
 }
 

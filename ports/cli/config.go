@@ -43,7 +43,8 @@ type Config struct {
 	GoogleAPIURL string
 	// APNsURL is the address of Apple's push service, https://host[:port]: a fake's in tests and staging.
 	APNsURL string
-	// AllowInsecureWebhooks is true or false: true allows http:// webhooks to a loopback host, for development.
+	// AllowInsecureWebhooks is true or false (empty): true allows http:// webhooks to a loopback host, for
+	// development.
 	AllowInsecureWebhooks string
 	// WebhookAllowCIDRs lists, separated by commas, the CIDRs a webhook may reach although they are internal.
 	WebhookAllowCIDRs string
@@ -140,7 +141,7 @@ func settings() []setting {
 			field: func(c *Config) *string { return &c.APNsURL },
 		},
 		{
-			env: "PASSPUSH_ALLOW_INSECURE_WEBHOOKS", flag: "allow-insecure-webhooks", fallback: "false",
+			env: "PASSPUSH_ALLOW_INSECURE_WEBHOOKS", flag: "allow-insecure-webhooks",
 			usage: "true allows http:// webhook URLs to a loopback host (localhost, 127.0.0.1, ::1), for development; the loopback range must also be in PASSPUSH_WEBHOOK_ALLOW_CIDRS",
 			field: func(c *Config) *string { return &c.AllowInsecureWebhooks },
 		},

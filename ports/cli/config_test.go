@@ -42,6 +42,10 @@ func TestConfigValidate(t *testing.T) {
 		{"delivery max attempts zero", func(c *Config) { c.DeliveryMaxAttempts = "0" }, "PASSPUSH_DELIVERY_MAX_ATTEMPTS"},
 		{"delivery max backoff", func(c *Config) { c.DeliveryMaxBackoff = "1h" }, ""},
 		{"delivery max backoff below the first wait", func(c *Config) { c.DeliveryMaxBackoff = "500ms" }, "PASSPUSH_DELIVERY_MAX_BACKOFF"},
+		{"insecure webhooks", func(c *Config) { c.AllowInsecureWebhooks = "true" }, ""},
+		{"insecure webhooks not a bool", func(c *Config) { c.AllowInsecureWebhooks = "yes please" }, "PASSPUSH_ALLOW_INSECURE_WEBHOOKS"},
+		{"webhook allowed ranges", func(c *Config) { c.WebhookAllowCIDRs = "127.0.0.0/8, ::1/128,10.20.0.0/16" }, ""},
+		{"webhook allowed range without length", func(c *Config) { c.WebhookAllowCIDRs = "10.0.0.1" }, "PASSPUSH_WEBHOOK_ALLOW_CIDRS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,5 +87,15 @@ func TestConfig_flagWinsOverEnvironmentWhichWinsOverDefault(t *testing.T) {
 		DeliveryLease: DefaultDeliveryLease, DeliveryMaxBackoff: DefaultDeliveryMaxBackoff, GoogleAPIURL: DefaultGoogleAPIURL, APNsURL: DefaultAPNsURL}
 	if got != want {
 		t.Errorf("resolved config = %+v, want %+v", got, want)
+	}
+}
+
+func TestConfigWebhookPolicy(t *testing.T) {
+	p, err := Config{AllowInsecureWebhooks: "true", WebhookAllowCIDRs: " 127.0.0.1/8 ,::1/128,"}.WebhookPolicy()
+	if err != nil || !p.AllowInsecure || len(p.AllowCIDRs) != 2 || p.AllowCIDRs[0].String() != "127.0.0.0/8" || p.AllowCIDRs[1].String() != "::1/128" {
+		t.Errorf("WebhookPolicy() = %+v, %v; want insecure allowed and 127.0.0.0/8, ::1/128", p, err)
+	}
+	if p, err := (Config{}).WebhookPolicy(); err != nil || p.AllowInsecure || p.AllowCIDRs != nil {
+		t.Errorf("WebhookPolicy() of an empty config = %+v, %v; want https only and no range", p, err)
 	}
 }

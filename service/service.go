@@ -12,6 +12,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/passpush/passpush/adapters/activities"
+	"github.com/passpush/passpush/adapters/apikeys"
 	"github.com/passpush/passpush/adapters/apple"
 	"github.com/passpush/passpush/adapters/audit"
 	"github.com/passpush/passpush/adapters/credentials"
@@ -113,6 +114,8 @@ type adapters struct {
 	passProjection *passes.Projection
 	tenantStore    *tenants.Store
 	tenantCache    *tenants.Cache
+	tenantChanges  *tenants.ChangeLog
+	apiKeys        *apikeys.Store
 	activityLog    *activities.Log
 	auditLog       *audit.Log
 	deliveries     *delivery.Queue
@@ -131,6 +134,9 @@ func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, err
 		return nil, err
 	}
 	if err := a.newStores(db, config.WebhookClient); err != nil {
+		return nil, err
+	}
+	if err := a.newTenantSecurity(db, log); err != nil {
 		return nil, err
 	}
 	if err := a.apple.build(db, config); err != nil {
@@ -196,6 +202,17 @@ func (a *adapters) newStores(db *sqldb.DB, webhookClient *http.Client) error {
 	return a.newChannels(db, webhookClient)
 }
 
+// newTenantSecurity builds the tenants' API keys and the log of their changes, which forgets the cached tenant
+// once a change is committed.
+func (a *adapters) newTenantSecurity(db *sqldb.DB, log *logrus.Entry) error {
+	var err error
+	if a.apiKeys, err = apikeys.NewStore(db); err != nil {
+		return err
+	}
+	a.tenantChanges, err = tenants.NewChangeLog(db, a.events, log.WithField("component", "security"), a.tenantCache.Forget)
+	return err
+}
+
 // newChannels builds the channels a pass's updates go out through, each with its clients cached per credential.
 func (a *adapters) newChannels(db *sqldb.DB, webhookClient *http.Client) error {
 	store, err := credentials.NewStore(db)
@@ -223,7 +240,7 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 		Commands: app.Commands{
 			RegisterPass:               command.NewRegisterPassHandler(a.passRepo),
 			ImportPasses:               command.NewImportPassesHandler(a.passRepo),
-			SaveTenant:                 command.NewSaveTenantHandler(a.tenantCache),
+			SaveTenant:                 command.NewSaveTenantHandler(a.tenantCache, a.tenantChanges),
 			ScheduleFromJourney:        command.NewScheduleFromJourneyHandler(a.readModel, a.updateSender),
 			ScheduleJourneyPassUpdates: command.NewScheduleJourneyPassUpdatesHandler(a.passRepo, log.WithField("component", "schedule")),
 			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(a.activityLog),
@@ -239,6 +256,9 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 
 			RegisterAppleDevice:   command.NewRegisterAppleDeviceHandler(holders, a.passRepo),
 			UnregisterAppleDevice: command.NewUnregisterAppleDeviceHandler(holders, a.passRepo),
+
+			CreateAPIKey: command.NewCreateAPIKeyHandler(a.tenantStore, a.apiKeys, a.tenantChanges),
+			RevokeAPIKey: command.NewRevokeAPIKeyHandler(a.apiKeys, a.tenantChanges),
 		},
 		Queries: app.Queries{
 			PassByID:     query.NewPassByIDHandler(a.readModel),
@@ -258,6 +278,9 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 
 			ApplePassHolder:    holders,
 			UpdatedApplePasses: query.NewUpdatedApplePassesHandler(a.apple.registrations),
+
+			ListAPIKeys:        query.NewListAPIKeysHandler(a.tenantStore, a.apiKeys),
+			AuthenticateAPIKey: query.NewAuthenticateAPIKeyHandler(a.apiKeys),
 		},
 		Push: fanOut,
 	}, nil

@@ -26,6 +26,8 @@ type SaveTenant struct {
 	TenantID string
 	Changes  tenant.Changes
 	Mode     SaveMode
+	// Actor is who asks, as the tenant's audit event records it.
+	Actor tenant.Actor
 }
 
 // TenantStore stores tenants.
@@ -38,32 +40,56 @@ type TenantStore interface {
 // SaveTenantHandler handles SaveTenant.
 type SaveTenantHandler struct {
 	tenants TenantStore
+	changes TenantChangeLog
 	now     func() time.Time
 }
 
-// NewSaveTenantHandler returns a handler that keeps tenants in store.
-func NewSaveTenantHandler(store TenantStore) SaveTenantHandler {
-	if store == nil {
-		panic("nil tenant store")
+// NewSaveTenantHandler returns a handler that keeps tenants in store and records each change in changes.
+func NewSaveTenantHandler(store TenantStore, changes TenantChangeLog) SaveTenantHandler {
+	if store == nil || changes == nil {
+		panic("nil tenant store or change log")
 	}
-	return SaveTenantHandler{tenants: store, now: time.Now}
+	return SaveTenantHandler{tenants: store, changes: changes, now: time.Now}
 }
 
-// Handle applies the changes and reports whether the tenant is new.
+// Handle applies the changes and reports whether the tenant is new. The change and its TenantCreated or
+// TenantChanged event commit together.
 func (h SaveTenantHandler) Handle(ctx context.Context, cmd SaveTenant) (tenant.Tenant, bool, error) {
 	if err := tenant.ValidateID(cmd.TenantID); err != nil {
 		return tenant.Tenant{}, false, err
 	}
+	var saved tenant.Tenant
+	var created bool
+	err := h.changes.Record(ctx, cmd.TenantID, func(ctx context.Context) ([]tenant.Event, error) {
+		before, after, isNew, err := h.save(ctx, cmd)
+		if err != nil {
+			return nil, err
+		}
+		saved, created = after, isNew
+		if e := tenant.SaveEvent(before, after, isNew, cmd.Actor); e != nil {
+			return []tenant.Event{e}, nil
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return tenant.Tenant{}, false, err
+	}
+	return saved, created, nil
+}
+
+// save applies the changes and returns the tenant before and after, and whether it is new.
+func (h SaveTenantHandler) save(ctx context.Context, cmd SaveTenant) (before, after tenant.Tenant, created bool, err error) {
 	current, err := h.tenants.Get(ctx, cmd.TenantID)
 	exists := err == nil
 	switch {
 	case err != nil && !errors.Is(err, tenant.ErrNotFound):
-		return tenant.Tenant{}, false, fmt.Errorf("load tenant %s: %w", cmd.TenantID, err)
+		return tenant.Tenant{}, tenant.Tenant{}, false, fmt.Errorf("load tenant %s: %w", cmd.TenantID, err)
 	case exists && cmd.Mode == CreateOnly:
-		return tenant.Tenant{}, false, fmt.Errorf("add tenant %s: %w", cmd.TenantID, ErrTenantExists)
+		return tenant.Tenant{}, tenant.Tenant{}, false, fmt.Errorf("add tenant %s: %w", cmd.TenantID, ErrTenantExists)
 	case !exists && cmd.Mode == UpdateOnly:
-		return tenant.Tenant{}, false, fmt.Errorf("update tenant %s: %w", cmd.TenantID, tenant.ErrNotFound)
+		return tenant.Tenant{}, tenant.Tenant{}, false, fmt.Errorf("update tenant %s: %w", cmd.TenantID, tenant.ErrNotFound)
 	}
+	before = current
 	now := h.now().UTC()
 	if !exists {
 		current = tenant.Tenant{ID: cmd.TenantID, CreatedAt: now, Activity: tenant.DefaultActivity}
@@ -71,10 +97,10 @@ func (h SaveTenantHandler) Handle(ctx context.Context, cmd SaveTenant) (tenant.T
 	updated := cmd.Changes.Apply(current)
 	updated.UpdatedAt = now
 	if err := updated.Validate(); err != nil {
-		return tenant.Tenant{}, false, err
+		return tenant.Tenant{}, tenant.Tenant{}, false, err
 	}
 	if err := h.tenants.Save(ctx, updated); err != nil {
-		return tenant.Tenant{}, false, fmt.Errorf("save tenant %s: %w", cmd.TenantID, err)
+		return tenant.Tenant{}, tenant.Tenant{}, false, fmt.Errorf("save tenant %s: %w", cmd.TenantID, err)
 	}
-	return updated, !exists, nil
+	return before, updated, !exists, nil
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/passpush/passpush/adapters/apple/appletest"
+	"github.com/passpush/passpush/adapters/google/googletest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/domain/tenant"
@@ -456,3 +458,34 @@ func TestTenantChanges_areAuditedEventsAndLogged(t *testing.T) {
 }
 
 func pointerTo[T any](v T) *T { return &v }
+
+func TestTenantChanges_includeItsAppleCertificatesAndGoogleSettingsButNotTheirKeys(t *testing.T) {
+	h := startWithTenant(t)
+	pki := appletest.NewPKI(t)
+	h.putCertificate("acme", pki)
+	key := googletest.NewKeyFile(t)
+	if res := h.admin(http.MethodPut, "/api/admin/tenants/acme/google", googleSettingsBody(t, googleIssuer, key, 0)); res.status != http.StatusOK {
+		t.Fatalf("PUT google settings: %d %s", res.status, res.body)
+	}
+	var changes []string
+	eventually(t, 10*time.Second, "the changes in the audit log", func() bool {
+		changes = nil
+		for _, e := range h.auditAll("acme", "type=TenantChanged", 100) {
+			var c struct {
+				Actor   tenant.Actor `json:"actor"`
+				Changes []string     `json:"changes"`
+			}
+			if err := json.Unmarshal(e.Data, &c); err != nil || c.Actor.Name != "admin token" {
+				t.Fatalf("%s: %+v, %v", e.Data, c, err)
+			}
+			noSecret(t, e.Data, pki.Pass, "")
+			noGoogleKeyIn(t, "the audit log", string(e.Data), key)
+			changes = append(changes, c.Changes...)
+		}
+		return len(changes) == 2
+	})
+	want := []string{"apple certificate " + appletest.PassTypeID + " set", "google settings set (issuer id, service account key, rate)"}
+	if !slices.Equal(changes, want) {
+		t.Fatalf("changes %q, want %q", changes, want)
+	}
+}

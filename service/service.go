@@ -246,12 +246,12 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(a.activityLog),
 			RecordPushOutcomes:         command.NewRecordPushOutcomesHandler(a.passRepo),
 
-			AddAppleCertificate: command.NewAddAppleCertificateHandler(a.tenantStore, a.apple.certificates),
+			AddAppleCertificate: command.NewAddAppleCertificateHandler(a.tenantStore, a.apple.certificates, a.tenantChanges),
 			PutAppleTemplate: command.NewPutAppleTemplateHandler(a.tenantStore, apple.TemplateFiles{}, a.apple.templates,
 				a.apple.certificates),
 			MakeInstallLink: command.NewMakeInstallLinkHandler(a.readModel, a.apple.linkKeys),
 
-			PutGoogleSettings: command.NewPutGoogleSettingsHandler(a.tenantStore, a.google.settings),
+			PutGoogleSettings: command.NewPutGoogleSettingsHandler(a.tenantStore, a.google.settings, a.tenantChanges),
 			PutGoogleClass:    command.NewPutGoogleClassHandler(a.tenantStore, a.google.settings, a.google.classes),
 
 			RegisterAppleDevice:   command.NewRegisterAppleDeviceHandler(holders, a.passRepo),

@@ -203,7 +203,8 @@ func (a *adapters) newStores(db *sqldb.DB, webhookClient *http.Client) error {
 }
 
 // newTenantSecurity builds the tenants' API keys and the log of their changes, which forgets the cached tenant
-// once a change is committed.
+// once a change is committed: SaveTenant reads and writes the store itself, inside the change's transaction, so
+// the change is made to, and its event describes, the tenant as committed, not a cached copy.
 func (a *adapters) newTenantSecurity(db *sqldb.DB, log *logrus.Entry) error {
 	var err error
 	if a.apiKeys, err = apikeys.NewStore(db); err != nil {
@@ -240,7 +241,7 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 		Commands: app.Commands{
 			RegisterPass:               command.NewRegisterPassHandler(a.passRepo),
 			ImportPasses:               command.NewImportPassesHandler(a.passRepo),
-			SaveTenant:                 command.NewSaveTenantHandler(a.tenantCache, a.tenantChanges),
+			SaveTenant:                 command.NewSaveTenantHandler(a.tenantStore, a.tenantChanges),
 			ScheduleFromJourney:        command.NewScheduleFromJourneyHandler(a.readModel, a.updateSender),
 			ScheduleJourneyPassUpdates: command.NewScheduleJourneyPassUpdatesHandler(a.passRepo, log.WithField("component", "schedule")),
 			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(a.activityLog),

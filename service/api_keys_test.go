@@ -370,14 +370,19 @@ func TestTenantChanges_areAuditedEventsAndLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The changes are the tenant-acme stream, in order.
-	var stream []storedEvent
-	for _, e := range h.storedEvents() {
-		if e.StreamID == "tenant-acme" {
-			stream = append(stream, storedEventOf(t, e))
-		}
-	}
+	// The changes are the tenant-acme stream, in order. The store shows events once every older transaction
+	// has ended (on PostgreSQL), so the read is polled.
 	wantTypes := []string{"TenantCreated", "TenantChanged", "TenantAPIKeyCreated", "TenantAPIKeyRevoked", "TenantChanged"}
+	var stream []storedEvent
+	eventually(t, 10*time.Second, "the tenant-acme stream", func() bool {
+		stream = nil
+		for _, e := range h.storedEvents() {
+			if e.StreamID == "tenant-acme" {
+				stream = append(stream, storedEventOf(t, e))
+			}
+		}
+		return len(stream) >= len(wantTypes)
+	})
 	if len(stream) != len(wantTypes) {
 		t.Fatalf("tenant-acme holds %d events, want %v", len(stream), wantTypes)
 	}

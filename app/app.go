@@ -34,6 +34,9 @@ type Commands struct {
 
 	RegisterAppleDevice   command.RegisterAppleDeviceHandler
 	UnregisterAppleDevice command.UnregisterAppleDeviceHandler
+
+	CreateAPIKey command.CreateAPIKeyHandler
+	RevokeAPIKey command.RevokeAPIKeyHandler
 }
 
 type Queries struct {
@@ -53,4 +56,7 @@ type Queries struct {
 
 	ApplePassHolder    query.ApplePassHolderHandler
 	UpdatedApplePasses query.UpdatedApplePassesHandler
+
+	ListAPIKeys        query.ListAPIKeysHandler
+	AuthenticateAPIKey query.AuthenticateAPIKeyHandler
 }

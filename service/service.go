@@ -11,6 +11,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/passpush/passpush/adapters/activities"
+	"github.com/passpush/passpush/adapters/apikeys"
 	"github.com/passpush/passpush/adapters/apple"
 	"github.com/passpush/passpush/adapters/audit"
 	"github.com/passpush/passpush/adapters/credentials"
@@ -109,6 +110,8 @@ type adapters struct {
 	passProjection *passes.Projection
 	tenantStore    *tenants.Store
 	tenantCache    *tenants.Cache
+	tenantChanges  *tenants.ChangeLog
+	apiKeys        *apikeys.Store
 	activityLog    *activities.Log
 	auditLog       *audit.Log
 	deliveries     *delivery.Queue
@@ -127,6 +130,9 @@ func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, err
 		return nil, err
 	}
 	if err := a.newStores(db, config.Webhook); err != nil {
+		return nil, err
+	}
+	if err := a.newTenantSecurity(db, log); err != nil {
 		return nil, err
 	}
 	if err := a.apple.build(db, config); err != nil {
@@ -192,6 +198,18 @@ func (a *adapters) newStores(db *sqldb.DB, webhookConfig webhook.Config) error {
 	return a.newChannels(db, webhookConfig)
 }
 
+// newTenantSecurity builds the tenants' API keys and the log of their changes, which forgets the cached tenant
+// once a change is committed: SaveTenant reads and writes the store itself, inside the change's transaction, so
+// the change is made to, and its event describes, the tenant as committed, not a cached copy.
+func (a *adapters) newTenantSecurity(db *sqldb.DB, log *logrus.Entry) error {
+	var err error
+	if a.apiKeys, err = apikeys.NewStore(db); err != nil {
+		return err
+	}
+	a.tenantChanges, err = tenants.NewChangeLog(db, a.events, log.WithField("component", "security"), a.tenantCache.Forget)
+	return err
+}
+
 // newChannels builds the channels a pass's updates go out through, each with its clients cached per credential.
 func (a *adapters) newChannels(db *sqldb.DB, webhookConfig webhook.Config) error {
 	store, err := credentials.NewStore(db)
@@ -219,22 +237,25 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 		Commands: app.Commands{
 			RegisterPass:               command.NewRegisterPassHandler(a.passRepo),
 			ImportPasses:               command.NewImportPassesHandler(a.passRepo),
-			SaveTenant:                 command.NewSaveTenantHandler(a.tenantCache, a.webhooks.Policy()),
+			SaveTenant:                 command.NewSaveTenantHandler(a.tenantStore, a.tenantChanges, a.webhooks.Policy()),
 			ScheduleFromJourney:        command.NewScheduleFromJourneyHandler(a.readModel, a.updateSender),
 			ScheduleJourneyPassUpdates: command.NewScheduleJourneyPassUpdatesHandler(a.passRepo, log.WithField("component", "schedule")),
 			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(a.activityLog),
 			RecordPushOutcomes:         command.NewRecordPushOutcomesHandler(a.passRepo),
 
-			AddAppleCertificate: command.NewAddAppleCertificateHandler(a.tenantStore, a.apple.certificates),
+			AddAppleCertificate: command.NewAddAppleCertificateHandler(a.tenantStore, a.apple.certificates, a.tenantChanges),
 			PutAppleTemplate: command.NewPutAppleTemplateHandler(a.tenantStore, apple.TemplateFiles{}, a.apple.templates,
 				a.apple.certificates),
 			MakeInstallLink: command.NewMakeInstallLinkHandler(a.readModel, a.apple.linkKeys),
 
-			PutGoogleSettings: command.NewPutGoogleSettingsHandler(a.tenantStore, a.google.settings),
+			PutGoogleSettings: command.NewPutGoogleSettingsHandler(a.tenantStore, a.google.settings, a.tenantChanges),
 			PutGoogleClass:    command.NewPutGoogleClassHandler(a.tenantStore, a.google.settings, a.google.classes),
 
 			RegisterAppleDevice:   command.NewRegisterAppleDeviceHandler(holders, a.passRepo),
 			UnregisterAppleDevice: command.NewUnregisterAppleDeviceHandler(holders, a.passRepo),
+
+			CreateAPIKey: command.NewCreateAPIKeyHandler(a.tenantStore, a.apiKeys, a.tenantChanges),
+			RevokeAPIKey: command.NewRevokeAPIKeyHandler(a.apiKeys, a.tenantChanges),
 		},
 		Queries: app.Queries{
 			PassByID:     query.NewPassByIDHandler(a.readModel),
@@ -254,6 +275,9 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 
 			ApplePassHolder:    holders,
 			UpdatedApplePasses: query.NewUpdatedApplePassesHandler(a.apple.registrations),
+
+			ListAPIKeys:        query.NewListAPIKeysHandler(a.tenantStore, a.apiKeys),
+			AuthenticateAPIKey: query.NewAuthenticateAPIKeyHandler(a.apiKeys),
 		},
 		Push: fanOut,
 	}, nil

@@ -65,3 +65,11 @@ func (c *Cache) Save(ctx context.Context, t tenant.Tenant) error {
 	c.mu.Unlock()
 	return err
 }
+
+// Forget drops the cached copy of a tenant, so the next Get reads the store: for a change committed after Save
+// returned, in a transaction Save joined.
+func (c *Cache) Forget(id string) {
+	c.mu.Lock()
+	delete(c.entries, id)
+	c.mu.Unlock()
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/domain/applepass"
+	"github.com/passpush/passpush/domain/tenant"
 )
 
 // AddAppleCertificate stores a tenant's Pass Type ID certificate, one per Pass Type ID: from a .p12 (P12 and its
@@ -16,6 +17,8 @@ type AddAppleCertificate struct {
 	// PassTypeID, when set, must be the certificate's (its subject UID): the admin API's path names it.
 	PassTypeID string
 	Files      AppleCertificateFiles
+	// Actor is who asks, as the tenant's audit event records it.
+	Actor tenant.Actor
 }
 
 // AppleCertificateFiles are a certificate as the user hands it over. P12Password and PrivateKeyPEM are secrets.
@@ -42,15 +45,17 @@ type AppleCertificateStore interface {
 type AddAppleCertificateHandler struct {
 	tenants      TenantGetter
 	certificates AppleCertificateStore
+	changes      TenantChangeLog
 	now          func() time.Time
 }
 
-// NewAddAppleCertificateHandler returns a handler that stores into certificates the certificates of tenants.
-func NewAddAppleCertificateHandler(tenants TenantGetter, certificates AppleCertificateStore) AddAppleCertificateHandler {
-	if tenants == nil || certificates == nil {
-		panic("nil tenants or Apple certificate store")
+// NewAddAppleCertificateHandler returns a handler that stores into certificates the certificates of tenants, and
+// records each in changes.
+func NewAddAppleCertificateHandler(tenants TenantGetter, certificates AppleCertificateStore, changes TenantChangeLog) AddAppleCertificateHandler {
+	if tenants == nil || certificates == nil || changes == nil {
+		panic("nil tenants, Apple certificate store or change log")
 	}
-	return AddAppleCertificateHandler{tenants: tenants, certificates: certificates, now: time.Now}
+	return AddAppleCertificateHandler{tenants: tenants, certificates: certificates, changes: changes, now: time.Now}
 }
 
 // Handle checks and stores the certificate and returns what may be shown of it.
@@ -70,5 +75,17 @@ func (h AddAppleCertificateHandler) Handle(ctx context.Context, cmd AddAppleCert
 	case len(f.WWDR) == 0:
 		return applepass.CertificateInfo{}, fmt.Errorf("%w: the WWDR intermediate certificate is missing", applepass.ErrInvalidCertificate)
 	}
-	return h.certificates.Put(ctx, cmd.TenantID, cmd.PassTypeID, f, h.now())
+	var info applepass.CertificateInfo
+	err := h.changes.Record(ctx, cmd.TenantID, func(ctx context.Context) ([]tenant.Event, error) {
+		var err error
+		if info, err = h.certificates.Put(ctx, cmd.TenantID, cmd.PassTypeID, f, h.now()); err != nil {
+			return nil, err
+		}
+		// The certificate's private key is a secret: the event names the certificate, never the key.
+		return []tenant.Event{tenant.Changed{Actor: cmd.Actor.OrUnnamed(), Changes: []string{"apple certificate " + info.PassTypeID + " set"}}}, nil
+	})
+	if err != nil {
+		return applepass.CertificateInfo{}, err
+	}
+	return info, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/passpush/passpush/domain/googlepass"
+	"github.com/passpush/passpush/domain/tenant"
 )
 
 // PutGoogleSettings sets a tenant's Google Wallet settings, in place of those it had: its issuer id, its service
@@ -16,6 +17,8 @@ type PutGoogleSettings struct {
 	// ServiceAccount is the key file: a secret, which String leaves out.
 	ServiceAccount []byte
 	Rate           float64
+	// Actor is who asks, as the tenant's audit event records it.
+	Actor tenant.Actor
 }
 
 // String keeps the key file out of logs and errors.
@@ -37,14 +40,16 @@ type GoogleSettingsStore interface {
 type PutGoogleSettingsHandler struct {
 	tenants  TenantGetter
 	settings GoogleSettingsStore
+	changes  TenantChangeLog
 }
 
-// NewPutGoogleSettingsHandler returns a handler that stores the settings of tenants in settings.
-func NewPutGoogleSettingsHandler(tenants TenantGetter, settings GoogleSettingsStore) PutGoogleSettingsHandler {
-	if tenants == nil || settings == nil {
-		panic("nil tenants or Google settings store")
+// NewPutGoogleSettingsHandler returns a handler that stores the settings of tenants in settings, and records each
+// change in changes.
+func NewPutGoogleSettingsHandler(tenants TenantGetter, settings GoogleSettingsStore, changes TenantChangeLog) PutGoogleSettingsHandler {
+	if tenants == nil || settings == nil || changes == nil {
+		panic("nil tenants, Google settings store or change log")
 	}
-	return PutGoogleSettingsHandler{tenants: tenants, settings: settings}
+	return PutGoogleSettingsHandler{tenants: tenants, settings: settings, changes: changes}
 }
 
 // Handle checks and stores the settings and returns what may be shown of them.
@@ -55,5 +60,17 @@ func (h PutGoogleSettingsHandler) Handle(ctx context.Context, cmd PutGoogleSetti
 	if len(cmd.ServiceAccount) == 0 {
 		return googlepass.SettingsInfo{}, fmt.Errorf("%w: the service account's key file is missing", googlepass.ErrInvalidSettings)
 	}
-	return h.settings.Put(ctx, cmd.TenantID, cmd.IssuerID, cmd.ServiceAccount, cmd.Rate)
+	var info googlepass.SettingsInfo
+	err := h.changes.Record(ctx, cmd.TenantID, func(ctx context.Context) ([]tenant.Event, error) {
+		var err error
+		if info, err = h.settings.Put(ctx, cmd.TenantID, cmd.IssuerID, cmd.ServiceAccount, cmd.Rate); err != nil {
+			return nil, err
+		}
+		// The service account's key is a secret: the event says it was set, never what it is.
+		return []tenant.Event{tenant.Changed{Actor: cmd.Actor.OrUnnamed(), Changes: []string{"google settings set (issuer id, service account key, rate)"}}}, nil
+	})
+	if err != nil {
+		return googlepass.SettingsInfo{}, err
+	}
+	return info, nil
 }

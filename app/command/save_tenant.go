@@ -26,6 +26,8 @@ type SaveTenant struct {
 	TenantID string
 	Changes  tenant.Changes
 	Mode     SaveMode
+	// Actor is who asks, as the tenant's audit event records it.
+	Actor tenant.Actor
 }
 
 // TenantStore stores tenants.
@@ -45,54 +47,79 @@ type WebhookURLPolicy interface {
 // SaveTenantHandler handles SaveTenant.
 type SaveTenantHandler struct {
 	tenants  TenantStore
+	changes  TenantChangeLog
 	webhooks WebhookURLPolicy
 	now      func() time.Time
 }
 
-// NewSaveTenantHandler returns a handler that keeps tenants in store and sets only webhook URLs the policy allows.
-func NewSaveTenantHandler(store TenantStore, webhooks WebhookURLPolicy) SaveTenantHandler {
-	if store == nil || webhooks == nil {
-		panic("nil tenant store or webhook URL policy")
+// NewSaveTenantHandler returns a handler that keeps tenants in store, records each change in changes, and sets
+// only webhook URLs the policy allows.
+func NewSaveTenantHandler(store TenantStore, changes TenantChangeLog, webhooks WebhookURLPolicy) SaveTenantHandler {
+	if store == nil || changes == nil || webhooks == nil {
+		panic("nil tenant store, change log or webhook URL policy")
 	}
-	return SaveTenantHandler{tenants: store, webhooks: webhooks, now: time.Now}
+	return SaveTenantHandler{tenants: store, changes: changes, webhooks: webhooks, now: time.Now}
 }
 
-// Handle applies the changes and reports whether the tenant is new.
+// Handle applies the changes and reports whether the tenant is new. The change and its TenantCreated or
+// TenantChanged event commit together.
 func (h SaveTenantHandler) Handle(ctx context.Context, cmd SaveTenant) (tenant.Tenant, bool, error) {
 	if err := tenant.ValidateID(cmd.TenantID); err != nil {
 		return tenant.Tenant{}, false, err
 	}
+	var saved tenant.Tenant
+	var created bool
+	err := h.changes.Record(ctx, cmd.TenantID, func(ctx context.Context) ([]tenant.Event, error) {
+		before, after, isNew, err := h.save(ctx, cmd)
+		if err != nil {
+			return nil, err
+		}
+		saved, created = after, isNew
+		if e := tenant.SaveEvent(before, after, isNew, cmd.Actor); e != nil {
+			return []tenant.Event{e}, nil
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return tenant.Tenant{}, false, err
+	}
+	return saved, created, nil
+}
+
+// save applies the changes and returns the tenant before and after, and whether it is new.
+func (h SaveTenantHandler) save(ctx context.Context, cmd SaveTenant) (before, after tenant.Tenant, created bool, err error) {
 	current, err := h.tenants.Get(ctx, cmd.TenantID)
 	exists := err == nil
 	switch {
 	case err != nil && !errors.Is(err, tenant.ErrNotFound):
-		return tenant.Tenant{}, false, fmt.Errorf("load tenant %s: %w", cmd.TenantID, err)
+		return tenant.Tenant{}, tenant.Tenant{}, false, fmt.Errorf("load tenant %s: %w", cmd.TenantID, err)
 	case exists && cmd.Mode == CreateOnly:
-		return tenant.Tenant{}, false, fmt.Errorf("add tenant %s: %w", cmd.TenantID, ErrTenantExists)
+		return tenant.Tenant{}, tenant.Tenant{}, false, fmt.Errorf("add tenant %s: %w", cmd.TenantID, ErrTenantExists)
 	case !exists && cmd.Mode == UpdateOnly:
-		return tenant.Tenant{}, false, fmt.Errorf("update tenant %s: %w", cmd.TenantID, tenant.ErrNotFound)
+		return tenant.Tenant{}, tenant.Tenant{}, false, fmt.Errorf("update tenant %s: %w", cmd.TenantID, tenant.ErrNotFound)
 	}
+	before = current
 	now := h.now().UTC()
 	if !exists {
 		current = tenant.Tenant{ID: cmd.TenantID, CreatedAt: now, Activity: tenant.DefaultActivity}
 	}
 	if err := cmd.Changes.CheckWebhookSecrets(current); err != nil {
-		return tenant.Tenant{}, false, err
+		return tenant.Tenant{}, tenant.Tenant{}, false, err
 	}
 	// Only a URL being set is checked: one stored before the policy is refused when pushed to, and must not
 	// block the tenant's other changes.
 	if u := cmd.Changes.WebhookURL; u != nil && *u != "" {
 		if err := h.webhooks.CheckWebhookURL(*u); err != nil {
-			return tenant.Tenant{}, false, fmt.Errorf("%w: %w", tenant.ErrInvalid, err)
+			return tenant.Tenant{}, tenant.Tenant{}, false, fmt.Errorf("%w: %w", tenant.ErrInvalid, err)
 		}
 	}
 	updated := cmd.Changes.Apply(current)
 	updated.UpdatedAt = now
 	if err := updated.Validate(); err != nil {
-		return tenant.Tenant{}, false, err
+		return tenant.Tenant{}, tenant.Tenant{}, false, err
 	}
 	if err := h.tenants.Save(ctx, updated); err != nil {
-		return tenant.Tenant{}, false, fmt.Errorf("save tenant %s: %w", cmd.TenantID, err)
+		return tenant.Tenant{}, tenant.Tenant{}, false, fmt.Errorf("save tenant %s: %w", cmd.TenantID, err)
 	}
-	return updated, !exists, nil
+	return before, updated, !exists, nil
 }

@@ -79,7 +79,7 @@ certificate. A warning is printed when it expires within 30 days.`,
 				return err
 			}
 			defer e.closeBackend(b)
-			info, err := b.App.Commands.AddAppleCertificate.Handle(cmd.Context(), command.AddAppleCertificate{TenantID: tenantID, Files: files})
+			info, err := b.App.Commands.AddAppleCertificate.Handle(cmd.Context(), command.AddAppleCertificate{TenantID: tenantID, Files: files, Actor: cliActor(cmd)})
 			if err != nil {
 				return err
 			}

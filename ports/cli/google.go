@@ -47,7 +47,7 @@ client_email or token_uri. The key is kept as a channel credential and never pri
 			}
 			defer e.closeBackend(b)
 			info, err := b.App.Commands.PutGoogleSettings.Handle(cmd.Context(), command.PutGoogleSettings{
-				TenantID: tenantID, IssuerID: issuerID, ServiceAccount: key, Rate: rate,
+				TenantID: tenantID, IssuerID: issuerID, ServiceAccount: key, Rate: rate, Actor: cliActor(cmd),
 			})
 			if err != nil {
 				return err

@@ -18,6 +18,7 @@ func newTenantCommand(e *env) *cobra.Command {
 		Short: "Add, change and list tenants (SFMC business units)",
 	}
 	tenants.AddCommand(newTenantAddCommand(e), newTenantUpdateCommand(e), newTenantListCommand(e))
+	tenants.AddCommand(newTenantKeyCommand(e))
 	return tenants
 }
 
@@ -141,7 +142,7 @@ func (e *env) saveTenant(cmd *cobra.Command, id string, changes tenant.Changes, 
 		return err
 	}
 	defer e.closeBackend(b)
-	t, created, err := b.App.Commands.SaveTenant.Handle(cmd.Context(), command.SaveTenant{TenantID: id, Changes: changes, Mode: mode})
+	t, created, err := b.App.Commands.SaveTenant.Handle(cmd.Context(), command.SaveTenant{TenantID: id, Changes: changes, Mode: mode, Actor: cliActor(cmd)})
 	switch {
 	case errors.Is(err, command.ErrTenantExists):
 		return fmt.Errorf("tenant %s already exists; change it with: passpush tenant update %s", id, id)

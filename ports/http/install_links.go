@@ -109,13 +109,13 @@ func (s server) servePKPass(w http.ResponseWriter, r *http.Request, passID strin
 	}
 }
 
-// installLinkRoutes are a pass's install links and its .pkpass: made and downloaded by the admin, and downloaded
-// by anyone holding a link, which needs no admin token. They are routes of r itself, not of the passes subrouter:
+// installLinkRoutes are a pass's install links and its .pkpass: made and downloaded with the admin token or the
+// tenant's API key, and downloaded by anyone holding a link, which needs neither. They are routes of r itself, not of the passes subrouter:
 // gorilla/mux forgets a subrouter's "method not allowed" when a later route of the same subrouter shares its
 // prefix, which would turn the passes routes' 405 into 404.
 func (s server) installLinkRoutes(r *mux.Router, _ *mux.Router) {
 	admin := func(h http.HandlerFunc) http.Handler {
-		return s.requireAdmin(s.requireTenant(s.limitBody(maxAdminBody)(h)))
+		return s.requireTenantCredential(s.requireTenant(s.limitBody(maxAdminBody)(h)))
 	}
 	r.Handle("/api/{tenantId}/passes/{passId}/links", admin(s.postInstallLink)).Methods(http.MethodPost)
 	r.Handle("/api/{tenantId}/passes/{passId}/pass.pkpass", admin(s.getPassPKPass)).Methods(http.MethodGet, http.MethodHead)

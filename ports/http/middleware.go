@@ -97,6 +97,9 @@ func (s server) requireAdmin(next http.Handler) http.Handler {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		got := sha256.Sum256([]byte(strings.TrimSpace(token)))
 		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			if _, isKey := tenant.LooksLikeAPIKey(strings.TrimSpace(token)); isKey {
+				s.logRefusedCredential(r, strings.TrimSpace(token), "API key on an admin route")
+			}
 			s.respondError(w, r, httperr.Unauthorized("missing or wrong admin token"))
 			return
 		}

@@ -66,16 +66,17 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	admin.HandleFunc("/tenants", s.listTenants).Methods(http.MethodGet)
 	admin.HandleFunc("/tenants/{tenantId}", s.getTenant).Methods(http.MethodGet)
 	admin.HandleFunc("/tenants/{tenantId}", s.putTenant).Methods(http.MethodPut)
+	s.apiKeyRoutes(admin)
 
 	passes := r.PathPrefix("/api/{tenantId}/passes").Subrouter()
-	passes.Use(s.requireAdmin, s.requireTenant, s.limitBody(maxAdminBody))
+	passes.Use(s.requireTenantCredential, s.requireTenant, s.limitBody(maxAdminBody))
 	passes.HandleFunc("", s.findPasses).Methods(http.MethodGet)
 	passes.HandleFunc("/{passId}", s.getPass).Methods(http.MethodGet)
 	passes.HandleFunc("/{passId}", s.putPass).Methods(http.MethodPut)
 	s.installLinkRoutes(r, passes)
 
 	audit := r.PathPrefix("/api/{tenantId}/audit").Subrouter()
-	audit.Use(s.requireAdmin, s.requireTenant)
+	audit.Use(s.requireTenantCredential, s.requireTenant)
 	audit.HandleFunc("", s.auditLog).Methods(http.MethodGet)
 
 	// Journey Builder authenticates with the JWT it signs, not with the admin token.

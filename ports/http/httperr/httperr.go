@@ -90,6 +90,12 @@ func classify(err error) *Error {
 		return &Error{Status: http.StatusNotFound, Code: "unknown_tenant", Message: "unknown tenant"}
 	case errors.Is(err, pass.ErrNotFound):
 		return NotFound("pass not found")
+	case errors.Is(err, tenant.ErrAPIKeyRefused):
+		return Unauthorized("unknown or revoked API key")
+	case errors.Is(err, tenant.ErrAPIKeyNotFound):
+		return &Error{Status: http.StatusNotFound, Code: "unknown_api_key", Message: "the tenant has no API key of that name"}
+	case errors.Is(err, tenant.ErrAPIKeyExists):
+		return &Error{Status: http.StatusConflict, Code: "api_key_exists", Message: err.Error()}
 	case errors.Is(err, command.ErrTenantExists):
 		return &Error{Status: http.StatusConflict, Code: "tenant_exists", Message: err.Error()}
 	default:

@@ -421,7 +421,7 @@ func TestTenantChanges_areAuditedEventsAndLogged(t *testing.T) {
 	admin := tenant.Actor{Name: "admin token", Address: "127.0.0.1"}
 	want := []change{
 		{Actor: admin, Changes: []string{"name", "sfmcSigningSecrets changed (1 added, 0 removed)"}},
-		{Actor: admin, Changes: []string{"sfmcSigningSecrets changed (1 added, 0 removed)", "webhook url added", "webhook secret added"}},
+		{Actor: admin, Changes: []string{"sfmcSigningSecrets changed (1 added, 0 removed)", "webhook url added", "webhook secrets changed (1 added, 0 removed)"}},
 		{Actor: admin, Key: "crm"},
 		{Actor: admin, Key: "crm"},
 		{Actor: tenant.Actor{Name: "cli", Via: "passpush tenant update"}, Changes: []string{"activity timeout"}},

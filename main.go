@@ -12,6 +12,7 @@ import (
 
 	"github.com/passpush/passpush/adapters/apple"
 	"github.com/passpush/passpush/adapters/messaging"
+	"github.com/passpush/passpush/adapters/secretbox"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/ports/cli"
 	"github.com/passpush/passpush/ports/delivery"
@@ -34,6 +35,10 @@ func main() {
 
 // open builds passpush on the configured database: adapters, then the application, then the HTTP port.
 func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backend, error) {
+	currentKey, previousKey, err := config.SecretKeys()
+	if err != nil {
+		return nil, err
+	}
 	maxConns, maxIdleTime := config.DBPool()
 	db, err := sqldb.Open(ctx, config.DatabaseURL, sqldb.Config{MaxConns: maxConns, MaxIdleTime: maxIdleTime})
 	if err != nil {
@@ -43,12 +48,20 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
+	secrets, err := service.NewSecretBox(service.SecretKeys{Current: currentKey, Previous: previousKey}, config.DatabaseURL, log)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	if err := service.SealSecrets(ctx, db, secrets, log); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
 	lease, maxAttempts, maxBackoff := config.DeliverySchedule()
 	svc, err := service.New(db, service.Config{
 		Delivery:     delivery.Config{Lease: lease, MaxAttempts: maxAttempts, MaxBackoff: maxBackoff},
 		PublicURL:    config.PublicURL,
 		GoogleAPIURL: config.GoogleAPIURL,
 		APNs:         apple.ChannelConfig{URL: config.APNsURL},
+		Secrets:      secrets,
 	}, log)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
@@ -67,6 +80,13 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		Poison:             poisonQueue,
 		NewHTTPHandler: func() (http.Handler, error) {
 			return httpport.NewServer(svc.App, httpport.Config{AdminToken: config.AdminToken, PublicURL: config.PublicURL}, log)
+		},
+		RotateSecretKey: func(ctx context.Context, newKey string) error {
+			next, err := secretbox.ParseKey(newKey)
+			if err != nil {
+				return err
+			}
+			return service.RotateSecretKey(ctx, db, secrets, next, log)
 		},
 		Close: db.Close,
 	}, nil

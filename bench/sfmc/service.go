@@ -26,6 +26,9 @@ const (
 // passpushCLI runs one-off passpush commands on the benchmark's database.
 type passpushCLI struct {
 	binary, dir, databaseURL string
+	// secretKey is the run's PASSPUSH_SECRET_KEY, which PostgreSQL requires: the run's database is its own, and
+	// the CLI and serve share the key.
+	secretKey string
 }
 
 func (p passpushCLI) env(extra ...string) []string {
@@ -35,7 +38,7 @@ func (p passpushCLI) env(extra ...string) []string {
 			env = append(env, kv)
 		}
 	}
-	return append(append(env, "PASSPUSH_DATABASE_URL="+p.databaseURL, "PASSPUSH_LOG_LEVEL=warn"), extra...)
+	return append(append(env, "PASSPUSH_DATABASE_URL="+p.databaseURL, "PASSPUSH_LOG_LEVEL=warn", "PASSPUSH_SECRET_KEY="+p.secretKey), extra...)
 }
 
 func (p passpushCLI) run(ctx context.Context, args ...string) (string, error) {

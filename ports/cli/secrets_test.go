@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/passpush/passpush/adapters/secretbox"
+	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 )
 
 func TestServe_refusesToStartOnPostgreSQLWithoutASecretKey(t *testing.T) {
@@ -93,5 +95,45 @@ func TestSecretsRotateKey_reEncryptsWithTheNewKey(t *testing.T) {
 	e.secretKey = oldKey
 	if r := e.run("tenant", "list"); r.code == 0 || !strings.Contains(r.stderr, "not configured") {
 		t.Errorf("tenant list with the old key: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestMigrate_sealsTheSecretsEarlierVersionsStoredInPlainText(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	ctx := t.Context()
+	db, err := sqldb.Open(ctx, e.databaseURL, sqldb.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := sqldbtest.Migrations(t, db).UpTo(ctx, 12); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`INSERT INTO tenants (tenant_id, name, sfmc_signing_secrets, disabled, created_at, updated_at)
+			VALUES ('acme', 'ACME', '["legacy-acme-sfmc-secret"]', FALSE, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`,
+		`INSERT INTO channel_credentials (tenant_id, kind, name, data, revision, updated_at) VALUES
+			('acme', 'webhook', 'default', '{"url":"https://hooks.example.com/h","secret":"legacy-webhook-secret"}', 1, CURRENT_TIMESTAMP)`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := e.mustRun("migrate")
+	if !strings.Contains(r.stdout, "applied") || !strings.Contains(r.stderr, "encrypted the stored secrets") {
+		t.Errorf("migrate:\n%s%s", r.stdout, r.stderr)
+	}
+	var secrets, webhook string
+	if err := db.QueryRowContext(ctx, `SELECT t.sfmc_signing_secrets, c.data FROM tenants t JOIN channel_credentials c ON c.tenant_id = t.tenant_id`).
+		Scan(&secrets, &webhook); err != nil {
+		t.Fatal(err)
+	}
+	if !secretbox.IsSealed(secrets) || !secretbox.IsSealed(webhook) || strings.Contains(secrets+webhook, "legacy") {
+		t.Errorf("after migrate: %q, %q", secrets, webhook)
+	}
+	if r := e.mustRun("tenant", "list"); !strings.Contains(r.stdout, "https://hooks.example.com/h") {
+		t.Errorf("tenant list after migrate:\n%s", r.stdout)
 	}
 }

@@ -73,7 +73,8 @@ func newStage(t *testing.T, db *sqldb.DB) *stage {
 	t.Helper()
 	logger, hook := test.NewNullLogger()
 	logger.SetLevel(logrus.DebugLevel)
-	box := secretboxtest.New(t)
+	// Shared: the stages of one test are instances on one database.
+	box := secretboxtest.Shared(t)
 	svc, err := service.New(db, service.Config{Secrets: box}, logrus.NewEntry(logger))
 	if err != nil {
 		t.Fatal(err)

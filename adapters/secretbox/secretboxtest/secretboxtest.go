@@ -2,6 +2,7 @@
 package secretboxtest
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/passpush/passpush/adapters/secretbox"
@@ -25,4 +26,21 @@ func Key(t testing.TB) secretbox.Key {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// shared holds the box of each test that asked Shared for one.
+var shared sync.Map // testing.TB → *secretbox.Box
+
+// Shared returns one box per test: every call with the same test gets the same key, as the instances of passpush
+// on one database must.
+func Shared(t testing.TB) *secretbox.Box {
+	t.Helper()
+	if box, ok := shared.Load(t); ok {
+		return box.(*secretbox.Box)
+	}
+	box, loaded := shared.LoadOrStore(t, New(t))
+	if !loaded {
+		t.Cleanup(func() { shared.Delete(t) })
+	}
+	return box.(*secretbox.Box)
 }

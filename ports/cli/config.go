@@ -147,7 +147,7 @@ func settings() []setting {
 		},
 		{
 			env: "PASSPUSH_SECRET_KEY", flag: "secret-key",
-			usage: "base64 of the 32 random bytes the stored secrets are encrypted with (AES-256-GCM), e.g. from: head -c 32 /dev/urandom | base64; required on PostgreSQL; on SQLite, without it, a key file is made beside the database; prefer the _FILE form, since the environment and flags of a process can be read by others",
+			usage: "base64 of the 32 random bytes the stored secrets are encrypted with (AES-256-GCM), e.g. from: head -c 32 /dev/urandom | base64; required on PostgreSQL; on SQLite, without it, a key file is made beside the database; as a flag it is visible to other users (ps): prefer the environment or the _FILE form",
 			field: func(c *Config) *string { return &c.SecretKey },
 		},
 		{

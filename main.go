@@ -12,6 +12,7 @@ import (
 
 	"github.com/passpush/passpush/adapters/apple"
 	"github.com/passpush/passpush/adapters/messaging"
+	"github.com/passpush/passpush/adapters/secretbox"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/webhook"
 	"github.com/passpush/passpush/ports/cli"
@@ -35,6 +36,10 @@ func main() {
 
 // open builds passpush on the configured database: adapters, then the application, then the HTTP port.
 func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backend, error) {
+	currentKey, previousKey, err := config.SecretKeys()
+	if err != nil {
+		return nil, err
+	}
 	maxConns, maxIdleTime := config.DBPool()
 	db, err := sqldb.Open(ctx, config.DatabaseURL, sqldb.Config{MaxConns: maxConns, MaxIdleTime: maxIdleTime})
 	if err != nil {
@@ -42,6 +47,13 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 	}
 	applied, err := sqldb.Migrate(ctx, db)
 	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	secrets, err := service.NewSecretBox(service.SecretKeys{Current: currentKey, Previous: previousKey}, config.DatabaseURL, log)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	if err := service.SealSecrets(ctx, db, secrets, log); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
 	lease, maxAttempts, maxBackoff := config.DeliverySchedule()
@@ -55,6 +67,7 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		GoogleAPIURL: config.GoogleAPIURL,
 		APNs:         apple.ChannelConfig{URL: config.APNsURL},
 		Webhook:      webhook.Config{AllowInsecure: webhooks.AllowInsecure, AllowCIDRs: webhooks.AllowCIDRs},
+		Secrets:      secrets,
 	}, log)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
@@ -73,6 +86,13 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		Poison:             poisonQueue,
 		NewHTTPHandler: func() (http.Handler, error) {
 			return httpport.NewServer(svc.App, httpport.Config{AdminToken: config.AdminToken, PublicURL: config.PublicURL}, log)
+		},
+		RotateSecretKey: func(ctx context.Context, newKey string) error {
+			next, err := secretbox.ParseKey(newKey)
+			if err != nil {
+				return err
+			}
+			return service.RotateSecretKey(ctx, db, secrets, next, log)
 		},
 		Close: db.Close,
 	}, nil

@@ -140,7 +140,7 @@ func TestActivityConfig_describesTheTenantsActivityWithDefaults(t *testing.T) {
 
 func TestActivityConfig_followsTheTenantsSettings(t *testing.T) {
 	h := start(t, httpport.Config{AdminToken: adminToken, PublicURL: examplePublicURL})
-	put := h.admin(http.MethodPut, "/api/admin/tenants/acme", `{"sfmcSigningSecrets":["s"],"activity":{"key":"passpush-acme-push","timeout":100000,"retryCount":0,"retryDelay":10000,"concurrentRequests":50}}`)
+	put := h.admin(http.MethodPut, "/api/admin/tenants/acme", `{"sfmcSigningSecrets":["sfmc-secret-of-acme"],"activity":{"key":"passpush-acme-push","timeout":100000,"retryCount":0,"retryDelay":10000,"concurrentRequests":50}}`)
 	if put.status != http.StatusCreated {
 		t.Fatalf("create tenant: %d %s", put.status, put.body)
 	}

@@ -24,7 +24,7 @@ type appleAdapters struct {
 }
 
 func (a *appleAdapters) build(db *sqldb.DB, config Config) error {
-	store, err := credentials.NewStore(db)
+	store, err := credentials.NewStore(db, config.Secrets)
 	if err != nil {
 		return err
 	}

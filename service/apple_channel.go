@@ -10,7 +10,7 @@ import (
 // pass, with the tenant's Pass Type ID certificates, one long-lived client per certificate. It runs after the
 // Apple adapters are built.
 func (a *adapters) newAppleChannel(db *sqldb.DB, config apple.ChannelConfig) error {
-	store, err := credentials.NewStore(db)
+	store, err := credentials.NewStore(db, a.secrets)
 	if err != nil {
 		return err
 	}

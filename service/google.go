@@ -3,6 +3,7 @@ package service
 import (
 	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/adapters/google"
+	"github.com/passpush/passpush/adapters/secretbox"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/query"
 )
@@ -16,8 +17,8 @@ type googleAdapters struct {
 	saveLinks *google.SaveLinks
 }
 
-func (g *googleAdapters) build(db *sqldb.DB, passes query.PassGetter, publicURL string) error {
-	store, err := credentials.NewStore(db)
+func (g *googleAdapters) build(db *sqldb.DB, box *secretbox.Box, passes query.PassGetter, publicURL string) error {
+	store, err := credentials.NewStore(db, box)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/passpush/passpush/adapters/google/googletest"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	httpport "github.com/passpush/passpush/ports/http"
 	"github.com/passpush/passpush/service"
@@ -48,7 +49,7 @@ func startLogged(t *testing.T) (*harness, *logBuffer) {
 	log.SetFormatter(&logrus.JSONFormatter{})
 	log.SetLevel(logrus.DebugLevel)
 	const publicURL = "https://passpush.example.com"
-	svc, err := service.New(sqldbtest.New(t), service.Config{PublicURL: publicURL}, logrus.NewEntry(log))
+	svc, err := service.New(sqldbtest.New(t), service.Config{PublicURL: publicURL, Secrets: secretboxtest.New(t)}, logrus.NewEntry(log))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/passpush/passpush/adapters/eventstore"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/adapters/webhook"
 	"github.com/passpush/passpush/adapters/webhook/webhooktest"
@@ -34,8 +35,10 @@ import (
 )
 
 const (
-	adminToken    = "test-admin-token"
-	sfmcSecret    = "sfmc-secret"
+	adminToken = "test-admin-token"
+	// sfmcSecret is acme's SFMC signing secret (sfmcSecretOf("acme")): each tenant has its own, of at least 16
+	// bytes.
+	sfmcSecret    = "sfmc-secret-of-acme"
 	sfmcRoute     = "/webhooks/listeners/sfmc/actions/pushupdate"
 	webhookSecret = "whsec"
 )
@@ -84,6 +87,9 @@ func runService(tb testing.TB, config service.Config) (*service.Service, http.Ha
 	return run(tb, config, testConfig())
 }
 
+// sfmcSecretOf is the SFMC signing secret the harness gives a tenant: no two tenants may share one.
+func sfmcSecretOf(tenantID string) string { return "sfmc-secret-of-" + tenantID }
+
 // run starts passpush on a fresh database and returns it with its HTTP handler. Everything stops when the test
 // ends.
 func run(tb testing.TB, config service.Config, server httpport.Config) (*service.Service, http.Handler) {
@@ -95,6 +101,9 @@ func run(tb testing.TB, config service.Config, server httpport.Config) (*service
 	if !config.Webhook.AllowInsecure && config.Webhook.AllowCIDRs == nil {
 		local := webhooktest.LocalConfig()
 		config.Webhook.AllowInsecure, config.Webhook.AllowCIDRs = local.AllowInsecure, local.AllowCIDRs
+	}
+	if config.Secrets == nil {
+		config.Secrets = secretboxtest.New(tb)
 	}
 	svc, err := service.New(db, config, logrus.NewEntry(log))
 	if err != nil {
@@ -125,7 +134,7 @@ func run(tb testing.TB, config service.Config, server httpport.Config) (*service
 func (h *harness) addTenant(id string) {
 	h.t.Helper()
 	_, _, err := h.svc.App.Commands.SaveTenant.Handle(context.Background(), command.SaveTenant{
-		TenantID: id, Mode: command.CreateOnly, Changes: tenant.Changes{SFMCSigningSecrets: []string{sfmcSecret}},
+		TenantID: id, Mode: command.CreateOnly, Changes: tenant.Changes{SFMCSigningSecrets: []string{sfmcSecretOf(id)}},
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -218,7 +227,7 @@ func (h *harness) putTenant(id, body string) {
 // tenantWithWebhook creates the tenant with the usual signing secret and its webhook at rcv.
 func (h *harness) tenantWithWebhook(id string, rcv *receiver) {
 	h.t.Helper()
-	h.putTenant(id, fmt.Sprintf(`{"sfmcSigningSecrets":[%q],"webhook":{"url":%q,"secret":%q}}`, sfmcSecret, rcv.server.URL, webhookSecret))
+	h.putTenant(id, fmt.Sprintf(`{"sfmcSigningSecrets":[%q],"webhook":{"url":%q,"secret":%q}}`, sfmcSecretOf(id), rcv.server.URL, webhookSecret))
 }
 
 // putPass registers one pass through the management API, which answers once the read model shows it.

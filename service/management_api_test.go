@@ -95,11 +95,11 @@ func TestFindPasses_matchesEmailCaseInsensitivelyAndPages(t *testing.T) {
 
 func TestTenantAPI_createsUpdatesAndNeverShowsSecrets(t *testing.T) {
 	h := start(t, httpport.Config{AdminToken: adminToken})
-	created := h.admin(http.MethodPut, "/api/admin/tenants/acme", `{"name":"Acme","sfmcSigningSecrets":["s1","s2"],"webhook":{"url":"https://hooks.example.com/x","secret":"whsec"}}`)
+	created := h.admin(http.MethodPut, "/api/admin/tenants/acme", `{"name":"Acme","sfmcSigningSecrets":["sfmc-secret-of-acme-1","sfmc-secret-of-acme-2"],"webhook":{"url":"https://hooks.example.com/x","secret":"whsec"}}`)
 	if created.status != http.StatusCreated {
 		t.Fatalf("create: %d %s", created.status, created.body)
 	}
-	updated := h.admin(http.MethodPut, "/api/admin/tenants/acme", `{"sfmcSigningSecrets":["s3"]}`)
+	updated := h.admin(http.MethodPut, "/api/admin/tenants/acme", `{"sfmcSigningSecrets":["sfmc-secret-of-acme-3"]}`)
 	if updated.status != http.StatusOK {
 		t.Fatalf("update: %d %s", updated.status, updated.body)
 	}
@@ -154,8 +154,8 @@ func TestErrors_answerWithStatusAndStableCode(t *testing.T) {
 		{"bad limit", http.MethodGet, "/api/acme/passes?limit=0", adminToken, "", 400, "invalid_request"},
 		{"body over 1 MiB", http.MethodPut, "/api/acme/passes/p", adminToken, big, 413, "body_too_large"},
 		{"tenant without secret", http.MethodPut, "/api/admin/tenants/new", adminToken, `{"name":"x"}`, 400, "invalid_request"},
-		{"reserved tenant id", http.MethodPut, "/api/admin/tenants/admin", adminToken, `{"sfmcSigningSecrets":["s"]}`, 400, "invalid_request"},
-		{"webhook without secret", http.MethodPut, "/api/admin/tenants/new", adminToken, `{"sfmcSigningSecrets":["s"],"webhook":{"url":"https://x.example"}}`, 400, "invalid_request"},
+		{"reserved tenant id", http.MethodPut, "/api/admin/tenants/admin", adminToken, `{"sfmcSigningSecrets":["sfmc-secret-of-admin"]}`, 400, "invalid_request"},
+		{"webhook without secret", http.MethodPut, "/api/admin/tenants/new", adminToken, `{"sfmcSigningSecrets":["sfmc-secret-of-new"],"webhook":{"url":"https://x.example"}}`, 400, "invalid_request"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/passpush/passpush/adapters/messaging"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/domain/pass"
@@ -21,7 +22,7 @@ import (
 func TestRebuildDeliveries_queuesAgainEveryUpdateWithoutAnOutcome(t *testing.T) {
 	db := sqldbtest.New(t)
 	// The service is built but not run: nothing projects, so no update is queued, as if every one was lost.
-	svc, err := service.New(db, service.Config{}, logrus.NewEntry(logrus.StandardLogger()))
+	svc, err := service.New(db, service.Config{Secrets: secretboxtest.New(t)}, logrus.NewEntry(logrus.StandardLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/passpush/passpush/adapters/google"
 	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/passes"
+	"github.com/passpush/passpush/adapters/secretbox"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/tenants"
 	"github.com/passpush/passpush/adapters/webhook"
@@ -54,6 +55,9 @@ type Config struct {
 	// APNs tunes the Apple channel: APNs' address (PASSPUSH_APNS_URL), and for tests in one process the roots
 	// APNs' certificate is checked against.
 	APNs apple.ChannelConfig
+	// Secrets seals the secrets stored in the database (channel credentials, SFMC signing secrets); required.
+	// NewSecretBox builds it from the configured keys.
+	Secrets *secretbox.Box
 }
 
 // Service is passpush on one database.
@@ -121,11 +125,17 @@ type adapters struct {
 
 	apple  appleAdapters
 	google googleAdapters
+
+	// secrets seals the secrets the stores keep (Config.Secrets).
+	secrets *secretbox.Box
 }
 
 // newAdapters builds the adapters on db.
 func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, error) {
-	a := &adapters{}
+	if config.Secrets == nil {
+		return nil, errors.New("new service: no secret box to seal the stored secrets with (Config.Secrets)")
+	}
+	a := &adapters{secrets: config.Secrets}
 	if err := a.newMessaging(db, config.Bus, log); err != nil {
 		return nil, err
 	}
@@ -138,10 +148,10 @@ func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, err
 	if err := a.apple.build(db, config); err != nil {
 		return nil, err
 	}
-	if err := a.google.build(db, a.readModel, config.PublicURL); err != nil {
+	if err := a.google.build(db, config.Secrets, a.readModel, config.PublicURL); err != nil {
 		return nil, err
 	}
-	googleChannel, err := newGoogleChannel(db, a.google.objects, config.GoogleAPIURL)
+	googleChannel, err := newGoogleChannel(db, config.Secrets, a.google.objects, config.GoogleAPIURL)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +192,7 @@ func (a *adapters) newStores(db *sqldb.DB, webhookConfig webhook.Config) error {
 	if a.passProjection, err = passes.NewProjection(db); err != nil {
 		return err
 	}
-	if a.tenantStore, err = tenants.NewStore(db); err != nil {
+	if a.tenantStore, err = tenants.NewStore(db, a.secrets); err != nil {
 		return err
 	}
 	a.tenantCache = tenants.NewCache(a.tenantStore, TenantCacheTTL)
@@ -212,7 +222,7 @@ func (a *adapters) newTenantSecurity(db *sqldb.DB, log *logrus.Entry) error {
 
 // newChannels builds the channels a pass's updates go out through, each with its clients cached per credential.
 func (a *adapters) newChannels(db *sqldb.DB, webhookConfig webhook.Config) error {
-	store, err := credentials.NewStore(db)
+	store, err := credentials.NewStore(db, a.secrets)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/query"
@@ -16,7 +17,7 @@ import (
 
 func TestRegisterPass_readModelShowsIt(t *testing.T) {
 	db := sqldbtest.New(t)
-	svc, err := service.New(db, service.Config{}, logrus.NewEntry(logrus.StandardLogger()))
+	svc, err := service.New(db, service.Config{Secrets: secretboxtest.New(t)}, logrus.NewEntry(logrus.StandardLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestRegisterPass_readModelShowsIt(t *testing.T) {
 // each under its own call's correlation id.
 func TestScheduleJourneyPassUpdates_aRefusedUpdateDoesNotHoldBackTheOthers(t *testing.T) {
 	db := sqldbtest.New(t)
-	svc, err := service.New(db, service.Config{}, logrus.NewEntry(logrus.StandardLogger()))
+	svc, err := service.New(db, service.Config{Secrets: secretboxtest.New(t)}, logrus.NewEntry(logrus.StandardLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}

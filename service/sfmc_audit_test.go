@@ -26,6 +26,7 @@ func auditFixture(t *testing.T) (*harness, map[string]string) {
 	requestIDs := map[string]string{}
 	send := func(tenantID, journeyID, entry, passID string) {
 		jb.journeyID = journeyID
+		jb.secret = sfmcSecretOf(tenantID)
 		req, err := http.NewRequest(http.MethodPost, h.url+"/api/"+tenantID+sfmcRoute+"/execute",
 			strings.NewReader(jb.sign(jb.executeClaims(entry, in("passId", passID)))))
 		if err != nil {

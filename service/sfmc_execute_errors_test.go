@@ -167,13 +167,13 @@ func TestExecute_acceptsTheJWTRawWrappedAndPadded(t *testing.T) {
 
 func TestExecute_verifiesWithAnyOfTheTenantsSecretsDuringRotation(t *testing.T) {
 	h, jb := executeFixture(t)
-	h.putTenant("acme", `{"sfmcSigningSecrets":["old-secret","new-secret"]}`)
-	wantScheduled(t, jb.execute("acme", jb.signedWithSecret("new-secret", jb.executeClaims("entry-new", in("passId", "p-1")))), 1)
-	wantScheduled(t, jb.execute("acme", jb.signedWithSecret("old-secret", jb.executeClaims("entry-old", in("passId", "p-1")))), 1)
+	h.putTenant("acme", `{"sfmcSigningSecrets":["old-sfmc-secret-of-acme","new-sfmc-secret-of-acme"]}`)
+	wantScheduled(t, jb.execute("acme", jb.signedWithSecret("new-sfmc-secret-of-acme", jb.executeClaims("entry-new", in("passId", "p-1")))), 1)
+	wantScheduled(t, jb.execute("acme", jb.signedWithSecret("old-sfmc-secret-of-acme", jb.executeClaims("entry-old", in("passId", "p-1")))), 1)
 	wantError(t, jb.execute("acme", jb.sign(jb.executeClaims("entry-retired", in("passId", "p-1")))), http.StatusUnauthorized, "invalid_jwt")
 	expired := jb.executeClaims("entry-expired", in("passId", "p-1"))
 	expired["exp"] = time.Now().Add(-time.Minute).Unix()
-	wantError(t, jb.execute("acme", jb.signedWithSecret("new-secret", expired)), http.StatusUnauthorized, "invalid_jwt")
+	wantError(t, jb.execute("acme", jb.signedWithSecret("new-sfmc-secret-of-acme", expired)), http.StatusUnauthorized, "invalid_jwt")
 }
 
 func TestExecute_unknownOrDisabledTenantAnswers404(t *testing.T) {

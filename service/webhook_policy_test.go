@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/adapters/credentials"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/webhook"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/service"
@@ -117,8 +118,10 @@ func TestWebhookPolicy_aRedirectIsNotFollowed(t *testing.T) {
 
 // A webhook URL stored before the policy (here written around the command) is refused when pushed to.
 func TestWebhookPolicy_refusesAStoredURLThatBreaksItAtPushTime(t *testing.T) {
-	h, jb := webhookFixture(t, strictWebhooks(fastRetries(3)), "https://hooks.example.com/hook")
-	store, err := credentials.NewStore(h.svc.DB)
+	config := strictWebhooks(fastRetries(3))
+	config.Secrets = secretboxtest.New(t)
+	h, jb := webhookFixture(t, config, "https://hooks.example.com/hook")
+	store, err := credentials.NewStore(h.svc.DB, config.Secrets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +141,9 @@ func TestWebhookPolicy_refusesAStoredURLThatBreaksItAtPushTime(t *testing.T) {
 // The admin API adds a secret with webhook.secret and removes one with webhook.retireSecret; every delivery is
 // signed with each secret kept, so a receiver with either accepts it during the rotation.
 func TestWebhookSecrets_rotateThroughTheAdminAPI(t *testing.T) {
-	h, jb, rcv := deliveryFixture(t, fastRetries(3), 2)
+	config := fastRetries(3)
+	config.Secrets = secretboxtest.New(t)
+	h, jb, rcv := deliveryFixture(t, config, 2)
 	const newSecret = "whsec-rotated"
 	added := h.admin(http.MethodPut, "/api/admin/tenants/acme", fmt.Sprintf(`{"webhook":{"secret":%q}}`, newSecret))
 	if added.status != http.StatusOK || added.json(t)["webhook"].(map[string]any)["secrets"] != 2.0 {
@@ -159,7 +164,7 @@ func TestWebhookSecrets_rotateThroughTheAdminAPI(t *testing.T) {
 	if retired.status != http.StatusOK || retired.json(t)["webhook"].(map[string]any)["secrets"] != 1.0 {
 		t.Fatalf("retire the old secret: %d %s, want 1 secret", retired.status, retired.body)
 	}
-	store, err := credentials.NewStore(h.svc.DB)
+	store, err := credentials.NewStore(h.svc.DB, config.Secrets)
 	if err != nil {
 		t.Fatal(err)
 	}

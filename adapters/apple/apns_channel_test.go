@@ -14,6 +14,7 @@ import (
 	"github.com/passpush/passpush/adapters/apple"
 	"github.com/passpush/passpush/adapters/apple/appletest"
 	"github.com/passpush/passpush/adapters/credentials"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/push"
 )
@@ -57,7 +58,7 @@ func newAPNsFixture(t *testing.T, cfg apple.ChannelConfig) *apnsFixture {
 	f := &apnsFixture{pki: appletest.NewPKI(t), devices: &apnsDevices{byPass: map[string][]apple.Device{}}}
 	f.apns = appletest.NewAPNs(t, f.pki)
 	var err error
-	if f.store, err = credentials.NewStore(sqldbtest.New(t)); err != nil {
+	if f.store, err = credentials.NewStore(sqldbtest.New(t), secretboxtest.New(t)); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.URL == "" {
@@ -416,7 +417,7 @@ func TestAPNsChannel_aSupersededUpdateIsNotPushed(t *testing.T) {
 }
 
 func TestAPNsChannel_refusesAConfigItCannotRunWith(t *testing.T) {
-	store, err := credentials.NewStore(sqldbtest.New(t))
+	store, err := credentials.NewStore(sqldbtest.New(t), secretboxtest.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +450,7 @@ func BenchmarkAPNsChannel_push(b *testing.B) {
 	pki := appletest.NewPKI(b)
 	fake := appletest.NewAPNs(b, pki)
 	fake.SetDelay(20 * time.Millisecond)
-	store, err := credentials.NewStore(sqldbtest.New(b))
+	store, err := credentials.NewStore(sqldbtest.New(b), secretboxtest.New(b))
 	if err != nil {
 		b.Fatal(err)
 	}

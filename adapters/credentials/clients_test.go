@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/adapters/internal/contracttest"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 )
 
@@ -40,7 +41,7 @@ func (b *builder) build(c Credential) (*fakeClient, error) {
 
 func newClients(t *testing.T, cfg ClientsConfig) (*Clients[*fakeClient], *Store, *builder) {
 	t.Helper()
-	store, err := NewStore(sqldbtest.New(t))
+	store, err := NewStore(sqldbtest.New(t), secretboxtest.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func (c *idleCloser) CloseIdleConnections() { c.closed.Store(true) }
 
 func TestClients_closesIdleConnectionsOfAReplacedClient(t *testing.T) {
 	t.Parallel()
-	store, err := NewStore(sqldbtest.New(t))
+	store, err := NewStore(sqldbtest.New(t), secretboxtest.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +267,7 @@ func TestClientsConfig_Validate(t *testing.T) {
 	if err := (ClientsConfig{MaxAge: -time.Second}).Validate(); err == nil {
 		t.Error("a negative max age is valid")
 	}
-	store, err := NewStore(sqldbtest.New(t))
+	store, err := NewStore(sqldbtest.New(t), secretboxtest.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}

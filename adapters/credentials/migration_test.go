@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/adapters/credentials"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/adapters/tenants"
@@ -39,7 +40,8 @@ func TestMigration7_movesTheTenantsWebhooksToCredentials(t *testing.T) {
 	if _, err := sqldb.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	store, err := credentials.NewStore(db)
+	box := secretboxtest.New(t)
+	store, err := credentials.NewStore(db, box)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func TestMigration7_movesTheTenantsWebhooksToCredentials(t *testing.T) {
 	if _, err := store.Get(ctx, "quiet", credentials.KindWebhook, credentials.DefaultName); !errors.Is(err, credentials.ErrNotFound) {
 		t.Errorf("a tenant without a webhook got a credential: %v", err)
 	}
-	ts, err := tenants.NewStore(db)
+	ts, err := tenants.NewStore(db, box)
 	if err != nil {
 		t.Fatal(err)
 	}

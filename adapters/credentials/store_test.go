@@ -11,6 +11,7 @@ import (
 
 	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/adapters/internal/contracttest"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 )
@@ -18,7 +19,7 @@ import (
 func newStore(t *testing.T) (*credentials.Store, *sqldb.DB) {
 	t.Helper()
 	db := sqldbtest.New(t)
-	store, err := credentials.NewStore(db)
+	store, err := credentials.NewStore(db, secretboxtest.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/adapters/google/googletest"
 	"github.com/passpush/passpush/adapters/internal/contracttest"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/push"
@@ -69,7 +70,7 @@ func newFixture(t *testing.T, rate float64, cfg ChannelConfig) *fixture {
 	t.Helper()
 	f := &fixture{db: sqldbtest.New(t), fake: googletest.New(t), objects: &passObjects{data: map[string]string{"offer": "10% off"}}}
 	var err error
-	if f.store, err = credentials.NewStore(f.db); err != nil {
+	if f.store, err = credentials.NewStore(f.db, secretboxtest.New(t)); err != nil {
 		t.Fatal(err)
 	}
 	data, err := EncodeSettings(Settings{IssuerID: testIssuer, Rate: rate,

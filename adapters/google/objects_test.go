@@ -10,6 +10,7 @@ import (
 	"github.com/passpush/passpush/adapters/google"
 	"github.com/passpush/passpush/adapters/google/googletest"
 	"github.com/passpush/passpush/adapters/internal/contracttest"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/push"
 	"github.com/passpush/passpush/app/query"
@@ -39,7 +40,7 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	db := sqldbtest.New(t)
-	store, err := credentials.NewStore(db)
+	store, err := credentials.NewStore(db, secretboxtest.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}

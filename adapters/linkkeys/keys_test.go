@@ -9,6 +9,7 @@ import (
 
 	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/adapters/linkkeys"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/query"
 	"github.com/passpush/passpush/domain/installlink"
@@ -17,7 +18,7 @@ import (
 func TestKeys_madeOnceOnFirstUseAndSharedByInstances(t *testing.T) {
 	ctx := context.Background()
 	db := sqldbtest.New(t)
-	store, err := credentials.NewStore(db)
+	store, err := credentials.NewStore(db, secretboxtest.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}

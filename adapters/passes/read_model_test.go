@@ -12,6 +12,7 @@ import (
 
 	"github.com/passpush/passpush/adapters/internal/contracttest"
 	"github.com/passpush/passpush/adapters/passes"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/query"
@@ -29,7 +30,7 @@ type live struct {
 func startService(t *testing.T) live {
 	t.Helper()
 	db := sqldbtest.New(t)
-	svc, err := service.New(db, service.Config{}, contracttest.Logger())
+	svc, err := service.New(db, service.Config{Secrets: secretboxtest.New(t)}, contracttest.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -102,6 +103,9 @@ func Open(ctx context.Context, url string, config Config) (*DB, error) {
 		if target.SynchronousFull {
 			synchronous = "FULL"
 		}
+		if err := createPrivate(path); err != nil {
+			return nil, err
+		}
 		db, err := sql.Open("sqlite", sqliteDSN(path, synchronous)+"&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -143,6 +147,18 @@ func sqliteDSN(path, synchronous string) string {
 		"&_pragma=busy_timeout(10000)" +
 		"&_pragma=synchronous(" + synchronous + ")" +
 		"&_pragma=foreign_keys(ON)"
+}
+
+// createPrivate makes the SQLite file, when there is none yet, readable by its owner only: it holds the tenants'
+// data and their (sealed) secrets. SQLite would make it with 0644 less the umask. SQLite gives the -wal and -shm
+// files it makes beside it the database file's mode, so they are private too. An existing file keeps its mode:
+// the operator may have chosen it.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create sqlite file %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // sqliteReaders is how many read connections an SQLite database gets: one per core here is enough to keep reads

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -406,6 +407,33 @@ func TestOpen_refusesABudgetTheServiceCannotRunIn(t *testing.T) {
 		if err == nil {
 			_ = db.Close()
 			t.Errorf("Open with %+v succeeded, want an error", config)
+		}
+	}
+}
+
+func TestOpen_makesTheSQLiteFilesReadableByTheOwnerOnly(t *testing.T) {
+	t.Parallel()
+	// Under the usual umask of 022, SQLite would make its files 0644: readable by every user of the host.
+	path := filepath.Join(t.TempDir(), "passpush.db")
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, "sqlite:"+path, sqldb.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.ExecContext(ctx, `CREATE TABLE things (id TEXT PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO things (id) VALUES ('a')`); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %o: others can read it", filepath.Base(name), perm)
 		}
 	}
 }

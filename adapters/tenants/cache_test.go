@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/adapters/internal/contracttest"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/domain/tenant"
@@ -19,13 +20,14 @@ func twoProcesses(t *testing.T) (serve, cli *Store) {
 	t.Helper()
 	url := sqldbtest.NewURL(t)
 	ctx := context.Background()
+	box := secretboxtest.New(t)
 	open := func() *Store {
 		db, err := sqldb.Open(ctx, url, sqldb.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = db.Close() })
-		store, err := NewStore(db)
+		store, err := NewStore(db, box)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +42,7 @@ func twoProcesses(t *testing.T) (serve, cli *Store) {
 
 func newTenant(id, name string) tenant.Tenant {
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	return tenant.Tenant{ID: id, Name: name, SFMCSigningSecrets: []string{"s-" + name}, CreatedAt: now, UpdatedAt: now}
+	return tenant.Tenant{ID: id, Name: name, SFMCSigningSecrets: []string{"sfmc-secret-of-" + id + "-" + name}, CreatedAt: now, UpdatedAt: now}
 }
 
 func getName(t *testing.T, c *Cache, id string) string {

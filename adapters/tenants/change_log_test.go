@@ -9,6 +9,7 @@ import (
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/internal/contracttest"
 	"github.com/passpush/passpush/adapters/messaging"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/adapters/tenants"
 	"github.com/passpush/passpush/domain/tenant"
@@ -25,7 +26,7 @@ func newChangeLog(t *testing.T, committed func(string)) (*tenants.Store, *events
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := tenants.NewStore(db)
+	store, err := tenants.NewStore(db, secretboxtest.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}

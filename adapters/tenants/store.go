@@ -10,27 +10,34 @@ import (
 	"slices"
 
 	"github.com/passpush/passpush/adapters/credentials"
+	"github.com/passpush/passpush/adapters/secretbox"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/domain/tenant"
 )
 
 // Store is the tenants table, and the tenant's webhook, which is a channel credential (adapters/credentials).
+// The SFMC signing secrets are sealed with box, and each has a fingerprint in sfmc_secret_fingerprints, whose
+// primary key keeps two tenants from having the same one.
 type Store struct {
 	db          *sqldb.DB
+	box         *secretbox.Box
 	credentials *credentials.Store
 }
 
-// NewStore returns the tenants table of db.
-func NewStore(db *sqldb.DB) (*Store, error) {
+// NewStore returns the tenants table of db, whose secrets box seals.
+func NewStore(db *sqldb.DB, box *secretbox.Box) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("new tenant store: nil db")
 	}
-	creds, err := credentials.NewStore(db)
+	creds, err := credentials.NewStore(db, box)
 	if err != nil {
 		return nil, fmt.Errorf("new tenant store: %w", err)
 	}
-	return &Store{db: db, credentials: creds}, nil
+	return &Store{db: db, box: box, credentials: creds}, nil
 }
+
+// SigningSecretsLabel is the additional data the SFMC signing secrets are sealed with besides the tenant.
+const SigningSecretsLabel = "tenants/sfmc_signing_secrets"
 
 // selectTenant reads a tenant with its webhook credential, whose data is NULL when it has none.
 const selectTenant = `SELECT t.tenant_id, t.name, t.sfmc_signing_secrets, w.data, t.disabled, t.created_at, t.updated_at,
@@ -40,7 +47,7 @@ const selectTenant = `SELECT t.tenant_id, t.name, t.sfmc_signing_secrets, w.data
 
 // Get returns the tenant, disabled or not, or tenant.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (tenant.Tenant, error) {
-	t, err := scan(sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, selectTenant+`WHERE t.tenant_id = $1`, id))
+	t, err := s.scan(sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, selectTenant+`WHERE t.tenant_id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return tenant.Tenant{}, tenant.ErrNotFound
 	}
@@ -59,7 +66,7 @@ func (s *Store) List(ctx context.Context) ([]tenant.Tenant, error) {
 	defer rows.Close()
 	var ts []tenant.Tenant
 	for rows.Next() {
-		t, err := scan(rows)
+		t, err := s.scan(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list tenants: %w", err)
 		}
@@ -70,11 +77,12 @@ func (s *Store) List(ctx context.Context) ([]tenant.Tenant, error) {
 
 // Save creates or replaces the tenant, and its webhook credential in the same transaction: it is deleted when
 // the tenant has no webhook URL, and written only when it changed, so that saving a tenant's other fields does
-// not make the webhook's client be rebuilt.
+// not make the webhook's client be rebuilt. A signing secret another tenant has fails it with
+// tenant.ErrSigningSecretInUse.
 func (s *Store) Save(ctx context.Context, t tenant.Tenant) error {
-	secrets, err := json.Marshal(t.SFMCSigningSecrets)
+	secrets, err := s.sealSigningSecrets(t.ID, t.SFMCSigningSecrets)
 	if err != nil {
-		return fmt.Errorf("encode signing secrets: %w", err)
+		return err
 	}
 	err = sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `
@@ -91,14 +99,66 @@ func (s *Store) Save(ctx context.Context, t tenant.Tenant) error {
 				activity_retry_count = excluded.activity_retry_count,
 				activity_retry_delay_ms = excluded.activity_retry_delay_ms,
 				activity_concurrent_requests = excluded.activity_concurrent_requests`,
-			t.ID, t.Name, string(secrets), t.Disabled, t.CreatedAt.UTC(), t.UpdatedAt.UTC(),
+			t.ID, t.Name, secrets, t.Disabled, t.CreatedAt.UTC(), t.UpdatedAt.UTC(),
 			t.Activity.Key, t.Activity.TimeoutMS, t.Activity.RetryCount, t.Activity.RetryDelayMS, t.Activity.ConcurrentRequests); err != nil {
+			return err
+		}
+		if err := s.putFingerprints(ctx, tx, t.ID, t.SFMCSigningSecrets); err != nil {
 			return err
 		}
 		return s.saveWebhook(ctx, t.ID, t.Webhook)
 	})
 	if err != nil {
 		return fmt.Errorf("save tenant %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// sealSigningSecrets returns the stored form of a tenant's signing secrets: their JSON list, sealed.
+func (s *Store) sealSigningSecrets(tenantID string, secrets []string) (string, error) {
+	list, err := json.Marshal(secrets)
+	if err != nil {
+		return "", fmt.Errorf("encode signing secrets: %w", err)
+	}
+	sealed, err := s.box.Seal(tenantID, SigningSecretsLabel, list)
+	if err != nil {
+		return "", fmt.Errorf("seal signing secrets of tenant %s: %w", tenantID, err)
+	}
+	return sealed, nil
+}
+
+// openSigningSecrets reads the stored form of a tenant's signing secrets, sealed or (before the start-up step
+// sealed it) plain.
+func (s *Store) openSigningSecrets(tenantID, stored string) ([]string, error) {
+	list, err := s.box.Open(tenantID, SigningSecretsLabel, stored)
+	if err != nil {
+		return nil, err
+	}
+	var secrets []string
+	if err := json.Unmarshal(list, &secrets); err != nil {
+		return nil, fmt.Errorf("decode signing secrets of tenant %s: %w", tenantID, err)
+	}
+	return secrets, nil
+}
+
+// putFingerprints replaces the tenant's fingerprints with those of secrets, under every key of the box. The
+// primary key refuses a fingerprint another tenant has; concurrent saves of one secret by two tenants wait on
+// each other's row, and the second fails.
+func (s *Store) putFingerprints(ctx context.Context, tx *sql.Tx, tenantID string, secrets []string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sfmc_secret_fingerprints WHERE tenant_id = $1`, tenantID); err != nil {
+		return fmt.Errorf("delete signing secret fingerprints: %w", err)
+	}
+	for _, secret := range secrets {
+		for _, fp := range s.box.Fingerprints(secret) {
+			_, err := tx.ExecContext(ctx, `INSERT INTO sfmc_secret_fingerprints (key_id, fingerprint, tenant_id)
+				VALUES ($1, $2, $3)`, fp.KeyID, fp.Sum, tenantID)
+			if s.db.Dialect.IsUniqueViolation(err) {
+				return tenant.ErrSigningSecretInUse
+			}
+			if err != nil {
+				return fmt.Errorf("insert signing secret fingerprint: %w", err)
+			}
+		}
 	}
 	return nil
 }
@@ -128,7 +188,7 @@ func (s *Store) saveWebhook(ctx context.Context, tenantID string, w tenant.Webho
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scan(row scanner) (tenant.Tenant, error) {
+func (s *Store) scan(row scanner) (tenant.Tenant, error) {
 	var t tenant.Tenant
 	var secrets string
 	var webhook sql.NullString
@@ -137,11 +197,16 @@ func scan(row scanner) (tenant.Tenant, error) {
 		&a.Key, &a.TimeoutMS, &a.RetryCount, &a.RetryDelayMS, &a.ConcurrentRequests); err != nil {
 		return tenant.Tenant{}, err
 	}
-	if err := json.Unmarshal([]byte(secrets), &t.SFMCSigningSecrets); err != nil {
-		return tenant.Tenant{}, fmt.Errorf("decode signing secrets of tenant %s: %w", t.ID, err)
+	var err error
+	if t.SFMCSigningSecrets, err = s.openSigningSecrets(t.ID, secrets); err != nil {
+		return tenant.Tenant{}, err
 	}
 	if webhook.Valid {
-		w, err := credentials.DecodeWebhook([]byte(webhook.String))
+		data, err := s.credentials.Open(t.ID, credentials.KindWebhook, credentials.DefaultName, webhook.String)
+		if err != nil {
+			return tenant.Tenant{}, err
+		}
+		w, err := credentials.DecodeWebhook(data)
 		if err != nil {
 			return tenant.Tenant{}, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/adapters/credentials"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/adapters/tenants"
@@ -17,7 +18,7 @@ import (
 
 func newStore(t *testing.T) *tenants.Store {
 	t.Helper()
-	store, err := tenants.NewStore(sqldbtest.New(t))
+	store, err := tenants.NewStore(sqldbtest.New(t), secretboxtest.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func acme() tenant.Tenant {
 	return tenant.Tenant{
 		ID:                 "acme",
 		Name:               "ACME Corp — BU 7",
-		SFMCSigningSecrets: []string{"old-secret", "new-secret"},
+		SFMCSigningSecrets: []string{"old-sfmc-secret-of-acme", "new-sfmc-secret-of-acme"},
 		Webhook:            tenant.Webhook{URL: "https://hooks.example.com/passpush?x=1", Secrets: []string{"whsec"}},
 		Activity:           tenant.Activity{Key: "component-key", TimeoutMS: 30000, RetryCount: 0, RetryDelayMS: 250, ConcurrentRequests: 7},
 		CreatedAt:          at(1),
@@ -58,7 +59,7 @@ func TestStore_savesAndReadsEveryField(t *testing.T) {
 	store := newStore(t)
 	ctx := context.Background()
 	full := acme()
-	minimal := tenant.Tenant{ID: "0-minimal", SFMCSigningSecrets: []string{"s"}, Disabled: true, CreatedAt: at(3), UpdatedAt: at(3)}
+	minimal := tenant.Tenant{ID: "0-minimal", SFMCSigningSecrets: []string{"sfmc-secret-of-0-minimal"}, Disabled: true, CreatedAt: at(3), UpdatedAt: at(3)}
 	for _, tn := range []tenant.Tenant{full, minimal} {
 		if err := store.Save(ctx, tn); err != nil {
 			t.Fatal(err)
@@ -95,7 +96,7 @@ func TestStore_saveReplacesTheTenant(t *testing.T) {
 	}
 	changed := acme()
 	changed.Name = ""
-	changed.SFMCSigningSecrets = []string{"rotated"}
+	changed.SFMCSigningSecrets = []string{"rotated-sfmc-secret-of-acme"}
 	changed.Webhook = tenant.Webhook{}
 	changed.Disabled = true
 	changed.Activity = tenant.DefaultActivity
@@ -138,11 +139,12 @@ func TestStore_unknownTenantIsNotFound(t *testing.T) {
 func TestStore_keepsTheWebhookAsAChannelCredential(t *testing.T) {
 	t.Parallel()
 	db := sqldbtest.New(t)
-	store, err := tenants.NewStore(db)
+	box := secretboxtest.New(t)
+	store, err := tenants.NewStore(db, box)
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds, err := credentials.NewStore(db)
+	creds, err := credentials.NewStore(db, box)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +202,7 @@ func TestStore_keepsTheWebhookAsAChannelCredential(t *testing.T) {
 func TestStore_savesTheTenantAndItsWebhookInOneTransaction(t *testing.T) {
 	t.Parallel()
 	db := sqldbtest.New(t)
-	store, err := tenants.NewStore(db)
+	store, err := tenants.NewStore(db, secretboxtest.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/passpush/passpush/adapters/secretbox"
 )
 
 // Targets from the foundation issue, on a 2-core machine.
@@ -85,8 +87,8 @@ func run(ctx context.Context, opts options) error {
 	}
 	// A tenant of its own per run, so every pass is new even when the database is reused.
 	tenantID := fmt.Sprintf("bench-%d", time.Now().UnixNano())
-	p := passpush{binary: opts.binary, dir: dir, databaseURL: opts.databaseURL}
-	if _, err := p.run(ctx, "tenant", "add", tenantID, "--sfmc-signing-secret", "bench-secret"); err != nil {
+	p := passpush{binary: opts.binary, dir: dir, databaseURL: opts.databaseURL, secretKey: secretbox.GenerateKeyText()}
+	if _, err := p.run(ctx, "tenant", "add", tenantID, "--sfmc-signing-secret", "bench-import-sfmc-secret"); err != nil {
 		return err
 	}
 
@@ -131,6 +133,8 @@ func writePasses(path string, n int) error {
 
 type passpush struct {
 	binary, dir, databaseURL string
+	// secretKey is the run's PASSPUSH_SECRET_KEY, which PostgreSQL requires: the run's database is its own.
+	secretKey string
 }
 
 // run runs passpush with only the database configured, passing its progress through to stderr.
@@ -142,7 +146,7 @@ func (p passpush) run(ctx context.Context, args ...string) (string, error) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "PASSPUSH_DATABASE_URL="+p.databaseURL, "PASSPUSH_LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, "PASSPUSH_DATABASE_URL="+p.databaseURL, "PASSPUSH_LOG_LEVEL=warn", "PASSPUSH_SECRET_KEY="+p.secretKey)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(os.Stderr)

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/passpush/passpush/adapters/secretbox"
 	"github.com/passpush/passpush/bench/internal/benchkit"
 	"github.com/passpush/passpush/domain/pass"
 )
@@ -269,7 +270,7 @@ func joinNonEmpty(parts ...string) string {
 // The CLI runs before the service starts, so it does not compete with it for the database (SQLite has one
 // writer).
 func setUpSubprocess(ctx context.Context, o options, dir, adminToken, tenantID, webhookURL, passesFile string) (runningService, error) {
-	cli := passpushCLI{binary: o.binary, dir: dir, databaseURL: o.databaseURL}
+	cli := passpushCLI{binary: o.binary, dir: dir, databaseURL: o.databaseURL, secretKey: secretbox.GenerateKeyText()}
 	benchkit.Logf("adding tenant %s (webhook %s, %s per call)", tenantID, webhookURL, o.receiverDelay)
 	if _, err := cli.run(ctx, "tenant", "add", tenantID, "--sfmc-signing-secret", sfmcSecret,
 		"--webhook-url", webhookURL, "--webhook-secret", webhookSecret); err != nil {

@@ -27,6 +27,9 @@ const (
 // passpushCLI runs one-off passpush commands on the benchmark's database.
 type passpushCLI struct {
 	binary, dir, databaseURL string
+	// secretKey is the run's PASSPUSH_SECRET_KEY, which PostgreSQL requires: the run's database is its own, and
+	// the CLI and serve share the key.
+	secretKey string
 }
 
 func (p passpushCLI) env(extra ...string) []string {
@@ -38,7 +41,7 @@ func (p passpushCLI) env(extra ...string) []string {
 	}
 	// The receiver is a local http server, which only the development webhook policy lets passpush call.
 	env = append(env, webhooktest.Env...)
-	return append(append(env, "PASSPUSH_DATABASE_URL="+p.databaseURL, "PASSPUSH_LOG_LEVEL=warn"), extra...)
+	return append(append(env, "PASSPUSH_DATABASE_URL="+p.databaseURL, "PASSPUSH_LOG_LEVEL=warn", "PASSPUSH_SECRET_KEY="+p.secretKey), extra...)
 }
 
 func (p passpushCLI) run(ctx context.Context, args ...string) (string, error) {

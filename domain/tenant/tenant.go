@@ -15,6 +15,18 @@ var (
 	ErrInvalid = errors.New("invalid tenant")
 	// ErrNotFound means no tenant has the id, or it is disabled.
 	ErrNotFound = errors.New("unknown tenant")
+	// ErrSigningSecretInUse means another tenant already has one of the SFMC signing secrets: a JWT signed with
+	// it would prove nothing about which tenant it came from. The store finds it (it alone sees every tenant).
+	ErrSigningSecretInUse = errors.New("an SFMC signing secret is already used by another tenant; each tenant's installed package has its own")
+)
+
+const (
+	// MinSigningSecretLength is the shortest SFMC signing secret accepted, in bytes: shorter ones can be guessed
+	// from a signed JWT offline.
+	MinSigningSecretLength = 16
+	// MaxSigningSecrets is how many SFMC signing secrets a tenant may have: two during a rotation and one spare.
+	// A JWT is verified against each, so more would multiply the work an unsigned flood costs.
+	MaxSigningSecrets = 3
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
@@ -95,10 +107,20 @@ func (t Tenant) Validate() error {
 	if len(t.SFMCSigningSecrets) == 0 {
 		return fmt.Errorf("%w: at least one SFMC signing secret is required", ErrInvalid)
 	}
-	for _, s := range t.SFMCSigningSecrets {
-		if s == "" {
-			return fmt.Errorf("%w: an SFMC signing secret is empty", ErrInvalid)
+	if len(t.SFMCSigningSecrets) > MaxSigningSecrets {
+		return fmt.Errorf("%w: at most %d SFMC signing secrets, got %d; remove an old one when you add a new one",
+			ErrInvalid, MaxSigningSecrets, len(t.SFMCSigningSecrets))
+	}
+	seen := make(map[string]bool, len(t.SFMCSigningSecrets))
+	for i, s := range t.SFMCSigningSecrets {
+		// The message names the secret's position, never the secret.
+		if len(s) < MinSigningSecretLength {
+			return fmt.Errorf("%w: SFMC signing secret %d is %d bytes; it must be at least %d", ErrInvalid, i+1, len(s), MinSigningSecretLength)
 		}
+		if seen[s] {
+			return fmt.Errorf("%w: SFMC signing secret %d is given twice", ErrInvalid, i+1)
+		}
+		seen[s] = true
 	}
 	if err := t.Activity.Validate(); err != nil {
 		return err

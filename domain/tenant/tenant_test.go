@@ -14,7 +14,7 @@ func valid() tenant.Tenant {
 	return tenant.Tenant{
 		ID:                 "acme",
 		Name:               "ACME",
-		SFMCSigningSecrets: []string{"s1"},
+		SFMCSigningSecrets: []string{"acme-sfmc-secret-1"},
 		Webhook:            tenant.Webhook{URL: "https://hooks.example.com/passpush", Secrets: []string{"w1"}},
 		Activity:           tenant.DefaultActivity,
 	}
@@ -29,7 +29,16 @@ func TestValidate(t *testing.T) {
 		{"valid", func(t *tenant.Tenant) {}, true},
 		{"no webhook", func(t *tenant.Tenant) { t.Webhook = tenant.Webhook{} }, true},
 		{"http webhook", func(t *tenant.Tenant) { t.Webhook.URL = "http://localhost:9000/hook" }, true},
-		{"two secrets for a rotation", func(t *tenant.Tenant) { t.SFMCSigningSecrets = []string{"old", "new"} }, true},
+		{"two secrets for a rotation", func(t *tenant.Tenant) { t.SFMCSigningSecrets = []string{"old-sfmc-secret-1", "new-sfmc-secret-2"} }, true},
+		{"three secrets", func(t *tenant.Tenant) {
+			t.SFMCSigningSecrets = []string{"sfmc-secret-0001", "sfmc-secret-0002", "sfmc-secret-0003"}
+		}, true},
+		{"a fourth secret", func(t *tenant.Tenant) {
+			t.SFMCSigningSecrets = []string{"sfmc-secret-0001", "sfmc-secret-0002", "sfmc-secret-0003", "sfmc-secret-0004"}
+		}, false},
+		{"a secret of 16 bytes", func(t *tenant.Tenant) { t.SFMCSigningSecrets = []string{strings.Repeat("s", 16)} }, true},
+		{"a secret of 15 bytes", func(t *tenant.Tenant) { t.SFMCSigningSecrets = []string{strings.Repeat("s", 15)} }, false},
+		{"a secret given twice", func(t *tenant.Tenant) { t.SFMCSigningSecrets = []string{"sfmc-secret-0001", "sfmc-secret-0001"} }, false},
 		{"disabled", func(t *tenant.Tenant) { t.Disabled = true }, true},
 		{"name of 255", func(t *tenant.Tenant) { t.Name = strings.Repeat("n", 255) }, true},
 		{"name of 256", func(t *tenant.Tenant) { t.Name = strings.Repeat("n", 256) }, false},
@@ -42,7 +51,7 @@ func TestValidate(t *testing.T) {
 		{"id with _ and -", func(t *tenant.Tenant) { t.ID = "a_b-c" }, true},
 		{"no secret", func(t *tenant.Tenant) { t.SFMCSigningSecrets = nil }, false},
 		{"empty secret list", func(t *tenant.Tenant) { t.SFMCSigningSecrets = []string{} }, false},
-		{"an empty secret", func(t *tenant.Tenant) { t.SFMCSigningSecrets = []string{"s1", ""} }, false},
+		{"an empty secret", func(t *tenant.Tenant) { t.SFMCSigningSecrets = []string{"acme-sfmc-secret-1", ""} }, false},
 		{"relative webhook", func(t *tenant.Tenant) { t.Webhook.URL = "/hook" }, false},
 		{"ftp webhook", func(t *tenant.Tenant) { t.Webhook.URL = "ftp://example.com/hook" }, false},
 		{"webhook without host", func(t *tenant.Tenant) { t.Webhook.URL = "https:///hook" }, false},
@@ -212,6 +221,16 @@ func TestMaskURL(t *testing.T) {
 	} {
 		if got := tenant.MaskURL(raw); got != want {
 			t.Errorf("MaskURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func TestValidate_namesNoSigningSecret(t *testing.T) {
+	for _, secrets := range [][]string{{"short-secret"}, {"sfmc-secret-0001", "sfmc-secret-0001"}} {
+		tn := valid()
+		tn.SFMCSigningSecrets = secrets
+		if err := tn.Validate(); err == nil || strings.Contains(err.Error(), secrets[0]) {
+			t.Errorf("Validate() = %v: want an error that does not quote the secret", err)
 		}
 	}
 }

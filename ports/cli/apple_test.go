@@ -46,7 +46,7 @@ func TestAppleCertificate_addFromAP12AndFromPEMThenList(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	pki := appletest.NewPKI(t)
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1")
 
 	_, p12File := pki.P12(t, pki.Pass, false)
 	pwFile := e.writeFile("p12-password", appletest.P12Password+"\n")
@@ -76,7 +76,7 @@ func TestAppleCertificate_addRefusesAndWarns(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	pki := appletest.NewPKI(t)
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1")
 	_, otherKey := pki.OtherKeyPEM(t)
 	expired, notPass := pki.Expired(t), pki.NotPass(t)
 	for _, tc := range []struct {
@@ -115,7 +115,7 @@ func TestTemplatePut_andPassLink(t *testing.T) {
 	e := newTestEnv(t)
 	e.extraEnv = append(e.extraEnv, "PASSPUSH_PUBLIC_URL=https://passpush.example.com")
 	pki := appletest.NewPKI(t)
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1")
 
 	good := e.templateDir("loyalty", cliPassJSON, true)
 	if r := e.run("template", "put", "--tenant", "acme", "--pass-type", "loyalty", good); r.code == 0 || !strings.Contains(r.stderr, "pass.json: passTypeIdentifier") {

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +50,15 @@ type Config struct {
 	AllowInsecureWebhooks string
 	// WebhookAllowCIDRs lists, separated by commas, the CIDRs a webhook may reach although they are internal.
 	WebhookAllowCIDRs string
+	// SecretKey is the base64 of the 32-byte key the secrets stored in the database are encrypted with;
+	// SecretKeyFile names a file holding it instead. One of them is required on PostgreSQL; on SQLite, without
+	// either, a key file is made beside the database.
+	SecretKey     string
+	SecretKeyFile string
+	// SecretKeyPrevious (or SecretKeyPreviousFile) is the key used before SecretKey, during a key rotation: secrets
+	// are read with either until passpush secrets rotate-key has encrypted them all with SecretKey.
+	SecretKeyPrevious     string
+	SecretKeyPreviousFile string
 }
 
 const (
@@ -150,6 +161,26 @@ func settings() []setting {
 			usage: "comma-separated CIDRs webhooks may reach although they are loopback, private, link-local, multicast or unspecified, e.g. 10.20.0.0/16 or 127.0.0.0/8,::1/128 for a local receiver",
 			field: func(c *Config) *string { return &c.WebhookAllowCIDRs },
 		},
+		{
+			env: "PASSPUSH_SECRET_KEY", flag: "secret-key",
+			usage: "base64 of the 32 random bytes the stored secrets are encrypted with (AES-256-GCM), e.g. from: head -c 32 /dev/urandom | base64; required on PostgreSQL; on SQLite, without it, a key file is made beside the database; as a flag it is visible to other users (ps): prefer the environment or the _FILE form",
+			field: func(c *Config) *string { return &c.SecretKey },
+		},
+		{
+			env: "PASSPUSH_SECRET_KEY_FILE", flag: "secret-key-file",
+			usage: "file holding PASSPUSH_SECRET_KEY instead",
+			field: func(c *Config) *string { return &c.SecretKeyFile },
+		},
+		{
+			env: "PASSPUSH_SECRET_KEY_PREVIOUS", flag: "secret-key-previous",
+			usage: "the secret key used before PASSPUSH_SECRET_KEY, during a key rotation: secrets are read with either until passpush secrets rotate-key has encrypted them all with the new one",
+			field: func(c *Config) *string { return &c.SecretKeyPrevious },
+		},
+		{
+			env: "PASSPUSH_SECRET_KEY_PREVIOUS_FILE", flag: "secret-key-previous-file",
+			usage: "file holding PASSPUSH_SECRET_KEY_PREVIOUS instead",
+			field: func(c *Config) *string { return &c.SecretKeyPreviousFile },
+		},
 	}
 }
 
@@ -226,6 +257,9 @@ func (c Config) Validate() error {
 	if _, parseErr := c.WebhookPolicy(); parseErr != nil {
 		err = errors.Join(err, fmt.Errorf("PASSPUSH_WEBHOOK_ALLOW_CIDRS: %w", parseErr))
 	}
+	if _, _, keyErr := c.SecretKeys(); keyErr != nil {
+		err = errors.Join(err, keyErr)
+	}
 	return err
 }
 
@@ -252,6 +286,60 @@ func (c Config) WebhookPolicy() (WebhookPolicy, error) {
 		p.AllowCIDRs = append(p.AllowCIDRs, prefix.Masked())
 	}
 	return p, nil
+}
+
+// SecretKeyBytes is the length of a secret key: AES-256.
+const SecretKeyBytes = 32
+
+// SecretKeys returns the current and previous secret keys as base64 text, reading the files that hold them, and
+// checks that each is the base64 of SecretKeyBytes bytes. current is empty when neither PASSPUSH_SECRET_KEY nor its
+// file is set, which only SQLite allows. The errors never quote a key.
+func (c Config) SecretKeys() (current, previous string, err error) {
+	current, err = secretKey("PASSPUSH_SECRET_KEY", c.SecretKey, c.SecretKeyFile)
+	previous, prevErr := secretKey("PASSPUSH_SECRET_KEY_PREVIOUS", c.SecretKeyPrevious, c.SecretKeyPreviousFile)
+	err = errors.Join(err, prevErr)
+	if target, parseErr := dburl.Parse(c.DatabaseURL); parseErr == nil && target.Kind == dburl.Postgres && current == "" && err == nil {
+		err = errors.New("PASSPUSH_SECRET_KEY or PASSPUSH_SECRET_KEY_FILE must be set on PostgreSQL: the secrets stored in the database (SFMC signing secrets, webhook secrets, Apple and Google keys) are encrypted with it; make one with: head -c 32 /dev/urandom | base64")
+	}
+	if previous != "" && current == "" && err == nil {
+		err = errors.New("PASSPUSH_SECRET_KEY_PREVIOUS is set without PASSPUSH_SECRET_KEY: a rotation needs the new key as the current one")
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return current, previous, nil
+}
+
+// secretKey reads one key from its variable or its file, which may not both be set.
+func secretKey(name, value, file string) (string, error) {
+	switch {
+	case value != "" && file != "":
+		return "", fmt.Errorf("%s and %s_FILE are both set; set one", name, name)
+	case file != "":
+		return readSecretKeyFile(name+"_FILE", file)
+	case value == "":
+		return "", nil
+	}
+	return checkSecretKey(name, value)
+}
+
+// readSecretKeyFile reads a key from file; what names the setting in errors.
+func readSecretKeyFile(what, file string) (string, error) {
+	text, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return checkSecretKey(what+" "+file, string(text))
+}
+
+// checkSecretKey checks that value is the base64 of a key, and returns it without the white space around it.
+func checkSecretKey(what, value string) (string, error) {
+	value = strings.TrimSpace(value)
+	raw, err := base64.StdEncoding.DecodeString(value)
+	if err != nil || len(raw) != SecretKeyBytes {
+		return "", fmt.Errorf("%s must hold the standard base64 of %d random bytes, such as head -c 32 /dev/urandom | base64 makes", what, SecretKeyBytes)
+	}
+	return value, nil
 }
 
 // DeliverySchedule returns the delivery settings as numbers. Call it on a validated config: zeros, which mean the

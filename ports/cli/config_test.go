@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,14 +13,34 @@ import (
 
 func TestConfigValidate(t *testing.T) {
 	valid := Config{HTTPAddr: ":8080", LogLevel: "info", DBMaxConns: "20", DBMaxIdleTime: "5m"}
+	dir := t.TempDir()
+	keyFile, emptyFile, shortFile := filepath.Join(dir, "key"), filepath.Join(dir, "empty"), filepath.Join(dir, "short")
+	for path, content := range map[string]string{keyFile: testSecretKey + "\n", emptyFile: "", shortFile: "c2hvcnQ=\n"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const pg = "postgres://u:p@db:5432/passpush"
 	tests := []struct {
 		name    string
 		change  func(c *Config)
 		wantErr string
 	}{
 		{"defaults", func(c *Config) {}, ""},
-		{"postgres", func(c *Config) { c.DatabaseURL = "postgres://u:p@db:5432/passpush" }, ""},
-		{"postgresql", func(c *Config) { c.DatabaseURL = "postgresql://db/passpush" }, ""},
+		{"postgres", func(c *Config) { c.DatabaseURL = pg; c.SecretKey = testSecretKey }, ""},
+		{"postgresql", func(c *Config) { c.DatabaseURL = "postgresql://db/passpush"; c.SecretKeyFile = keyFile }, ""},
+		{"postgres without a secret key", func(c *Config) { c.DatabaseURL = pg }, "PASSPUSH_SECRET_KEY or PASSPUSH_SECRET_KEY_FILE must be set on PostgreSQL"},
+		{"sqlite with a secret key", func(c *Config) { c.SecretKey = testSecretKey }, ""},
+		{"secret key not base64", func(c *Config) { c.SecretKey = "not base64!" }, "PASSPUSH_SECRET_KEY must hold the standard base64 of 32"},
+		{"secret key of 5 bytes", func(c *Config) { c.SecretKey = "c2hvcnQ=" }, "PASSPUSH_SECRET_KEY must hold"},
+		{"secret key and its file", func(c *Config) { c.SecretKey = testSecretKey; c.SecretKeyFile = keyFile }, "both set"},
+		{"missing secret key file", func(c *Config) { c.SecretKeyFile = filepath.Join(dir, "none") }, "PASSPUSH_SECRET_KEY_FILE"},
+		{"empty secret key file", func(c *Config) { c.SecretKeyFile = emptyFile }, "PASSPUSH_SECRET_KEY_FILE"},
+		{"short secret key file", func(c *Config) { c.SecretKeyFile = shortFile }, "PASSPUSH_SECRET_KEY_FILE " + shortFile + " must hold"},
+		{"previous key", func(c *Config) { c.DatabaseURL = pg; c.SecretKeyFile = keyFile; c.SecretKeyPrevious = otherSecretKey }, ""},
+		{"previous key file", func(c *Config) { c.SecretKey = otherSecretKey; c.SecretKeyPreviousFile = keyFile }, ""},
+		{"previous key without a current one", func(c *Config) { c.SecretKeyPrevious = otherSecretKey }, "PASSPUSH_SECRET_KEY_PREVIOUS is set without"},
+		{"previous key not base64", func(c *Config) { c.SecretKey = testSecretKey; c.SecretKeyPrevious = "x" }, "PASSPUSH_SECRET_KEY_PREVIOUS must hold"},
 		{"sqlite file", func(c *Config) { c.DatabaseURL = "sqlite:/var/lib/passpush.db" }, ""},
 		{"sqlite without path", func(c *Config) { c.DatabaseURL = "sqlite:" }, "needs a path"},
 		{"mysql", func(c *Config) { c.DatabaseURL = "mysql://root@db/passpush" }, "PASSPUSH_DATABASE_URL"},
@@ -62,11 +84,22 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// Keys for the tests: base64 of 32 bytes.
+const (
+	testSecretKey  = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	otherSecretKey = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="
+)
+
 func TestConfigValidate_neverEchoesSecrets(t *testing.T) {
 	c := Config{DatabaseURL: "mysql://root:db-password@db/x", HTTPAddr: ":8080", LogLevel: "info", AdminToken: " admin-secret ", DBMaxConns: "20", DBMaxIdleTime: "5m"}
 	err := c.Validate()
 	if err == nil || strings.Contains(err.Error(), "db-password") || strings.Contains(err.Error(), "admin-secret") {
 		t.Errorf("Validate() = %v: want an error that does not contain the secrets", err)
+	}
+	// A key that is almost right: 31 bytes.
+	c = Config{HTTPAddr: ":8080", LogLevel: "info", DBMaxConns: "20", DBMaxIdleTime: "5m", SecretKey: testSecretKey[:40] + "MDEy", SecretKeyPrevious: otherSecretKey[:40]}
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), testSecretKey[:40]) || strings.Contains(err.Error(), otherSecretKey[:40]) {
+		t.Errorf("Validate() = %v: want an error that does not contain the keys", err)
 	}
 }
 

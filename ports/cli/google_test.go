@@ -27,8 +27,8 @@ func noGoogleKeyIn(t *testing.T, out string, key googletest.KeyFile) {
 func TestGoogleSet_refusesBadKeyFilesThenSetsAndListsWithoutTheKey(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.mustRun("tenant", "add", "acme", "--name", "ACME", "--sfmc-signing-secret", "s1")
-	e.mustRun("tenant", "add", "globex", "--sfmc-signing-secret", "s2")
+	e.mustRun("tenant", "add", "acme", "--name", "ACME", "--sfmc-signing-secret", "cli-sfmc-secret-1")
+	e.mustRun("tenant", "add", "globex", "--sfmc-signing-secret", "cli-sfmc-secret-2")
 
 	for name, c := range map[string]struct {
 		file googletest.KeyFile
@@ -71,7 +71,7 @@ func TestGoogleClass_checkedThenPassLinkAddsTheGoogleLink(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.extraEnv = append(e.extraEnv, "PASSPUSH_PUBLIC_URL=https://passpush.example.com")
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1")
 	good := e.writeFile("loyalty.json", `{"state":"ACTIVE","accountName":"{{email}}","loyaltyPoints":{"balance":{"string":"{{points}}"}}}`)
 	class := func(template, objectType, classID string) result {
 		return e.run("google", "class", "--tenant", "acme", "--pass-type", "loyalty", "--object-type", objectType,

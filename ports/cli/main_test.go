@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passpush/passpush/adapters/secretbox"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 )
 
@@ -48,11 +49,18 @@ type testEnv struct {
 	databaseURL string
 	dir         string
 	extraEnv    []string
+	// secretKey is PASSPUSH_SECRET_KEY: set on PostgreSQL, which requires it; empty on SQLite, where passpush
+	// makes a key file beside the database.
+	secretKey string
 }
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	return &testEnv{t: t, databaseURL: sqldbtest.NewURL(t), dir: t.TempDir()}
+	e := &testEnv{t: t, databaseURL: sqldbtest.NewURL(t), dir: t.TempDir()}
+	if !strings.HasPrefix(e.databaseURL, "sqlite:") {
+		e.secretKey = secretbox.GenerateKeyText()
+	}
+	return e
 }
 
 // environ is the test process's environment without any PASSPUSH_ setting, plus the test's own, so a variable
@@ -66,6 +74,9 @@ func (e *testEnv) environ() []string {
 		}
 	}
 	env = append(env, "PASSPUSH_DATABASE_URL="+e.databaseURL)
+	if e.secretKey != "" {
+		env = append(env, "PASSPUSH_SECRET_KEY="+e.secretKey)
+	}
 	return append(env, e.extraEnv...)
 }
 

@@ -47,7 +47,7 @@ func assertSummary(t *testing.T, out, want string) {
 func TestPassImport_reportsBadLinesStoresTheRestAndIsIdempotent(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1")
 	file := e.writeFile("passes.jsonl", importFile)
 
 	r := e.mustRun("pass", "import", "--tenant", "acme", file)
@@ -96,7 +96,7 @@ func TestPassImport_reportsBadLinesStoresTheRestAndIsIdempotent(t *testing.T) {
 func TestPassImport_manyBatchesAllReachTheReadModel(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1")
 	var b strings.Builder
 	for i := range 250 {
 		b.WriteString(`{"passId":"p-` + itoa(i) + `","passType":"loyalty","data":{"n":"` + itoa(i) + `"}}` + "\n")

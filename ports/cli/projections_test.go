@@ -10,7 +10,7 @@ import (
 func TestProjectionsRebuild_rebuildsTheSamePasses(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1")
 	e.mustRun("pass", "import", "--tenant", "acme", e.writeFile("a.jsonl", importFile))
 	e.mustRun("pass", "import", "--tenant", "acme", e.writeFile("b.jsonl",
 		`{"passId":"p-1","passType":"loyalty","email":"ann@example.com","data":{"points":"99"}}`))
@@ -37,7 +37,7 @@ func TestProjectionsRebuild_rebuildsTheSamePasses(t *testing.T) {
 func TestProjectionsRebuild_deliveriesQueuesNothingWhenEveryUpdateHasItsOutcome(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1")
 	e.mustRun("pass", "import", "--tenant", "acme", e.writeFile("a.jsonl", importFile))
 	out := e.mustRun("projections", "rebuild", "--projection", "deliveries").stdout
 	if !strings.Contains(out, "rebuilt the delivery queue: queued 0 updates that had no outcome") {
@@ -51,7 +51,7 @@ func TestProjectionsRebuild_deliveriesQueuesNothingWhenEveryUpdateHasItsOutcome(
 func TestProjectionsSkip_recordsTheSkipAndRefusesWhatItCannotSkip(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1")
 	e.mustRun("pass", "import", "--tenant", "acme", e.writeFile("a.jsonl", importFile))
 
 	for _, c := range []struct {

@@ -36,6 +36,8 @@ type Backend struct {
 	SkipEvent func(ctx context.Context, projection string, position int64, reason string) (string, error)
 	// Poison is the poison topic, which passpush poison lists and replays.
 	Poison poison.Queue
+	// RotateSecretKey re-encrypts every stored secret with newKey (base64 text), in one transaction.
+	RotateSecretKey func(ctx context.Context, newKey string) error
 	// NewHTTPHandler builds the HTTP port on App.
 	NewHTTPHandler func() (http.Handler, error)
 	// Close releases the database.
@@ -111,6 +113,7 @@ Flags given on the command line win over the environment.`,
 		newAppleCommand(e),
 		newTemplateCommand(e),
 		newGoogleCommand(e),
+		newSecretsCommand(e),
 	)
 	return root
 }

@@ -130,7 +130,7 @@ func (s *server) stop() int {
 func TestServe_killNineRightAfterA2xxPutLosesNothing(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1")
 
 	first := e.startServe("PASSPUSH_ADMIN_TOKEN=" + adminToken)
 	if status, body := first.request(http.MethodGet, "/healthz", ""); status != http.StatusOK {

@@ -33,14 +33,14 @@ func TestTenantList_showsTenantsButNeverTheirSecrets(t *testing.T) {
 func TestTenantUpdate_changesOnlyTheFlagsGiven(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.mustRun("tenant", "add", "acme", "--name", "ACME", "--sfmc-signing-secret", "s1", "--sfmc-signing-secret", "s2")
+	e.mustRun("tenant", "add", "acme", "--name", "ACME", "--sfmc-signing-secret", "cli-sfmc-secret-1", "--sfmc-signing-secret", "cli-sfmc-secret-2")
 
 	e.mustRun("tenant", "update", "acme", "--disabled=true")
 	if out := e.mustRun("tenant", "list").stdout; !regexp.MustCompile(`(?m)^acme\s+ACME\s+2\s+-\s+(.*\s)?true$`).MatchString(out) {
 		t.Errorf("after --disabled=true:\n%s\nwant the name and both secrets kept, disabled true", out)
 	}
 
-	e.mustRun("tenant", "update", "acme", "--disabled=false", "--sfmc-signing-secret", "s3")
+	e.mustRun("tenant", "update", "acme", "--disabled=false", "--sfmc-signing-secret", "cli-sfmc-secret-3")
 	if out := e.mustRun("tenant", "list").stdout; !regexp.MustCompile(`(?m)^acme\s+ACME\s+1\s+-\s+(.*\s)?false$`).MatchString(out) {
 		t.Errorf("after a new secret list:\n%s\nwant one secret, enabled", out)
 	}
@@ -49,8 +49,8 @@ func TestTenantUpdate_changesOnlyTheFlagsGiven(t *testing.T) {
 func TestTenantAdd_refusesAnExistingTenantAndUpdateAnUnknownOne(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
-	if r := e.run("tenant", "add", "acme", "--sfmc-signing-secret", "s2"); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1")
+	if r := e.run("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-2"); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
 		t.Errorf("second add: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 	if r := e.run("tenant", "update", "nobody", "--name", "x"); r.code == 0 || !strings.Contains(r.stderr, "no tenant nobody") {

@@ -16,6 +16,8 @@ import (
 	"github.com/passpush/passpush/adapters/delivery"
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/passes"
+	"github.com/passpush/passpush/adapters/secretbox"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/webhook/webhooktest"
 	"github.com/passpush/passpush/app/command"
@@ -61,6 +63,7 @@ func poll(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 type stage struct {
 	t   *testing.T
 	db  *sqldb.DB
+	box *secretbox.Box
 	svc *service.Service
 	log *logrus.Entry
 	// logs records what the workers log, so a test can fail on a warning.
@@ -71,11 +74,13 @@ func newStage(t *testing.T, db *sqldb.DB) *stage {
 	t.Helper()
 	logger, hook := test.NewNullLogger()
 	logger.SetLevel(logrus.DebugLevel)
-	svc, err := service.New(db, service.Config{Webhook: webhooktest.LocalConfig()}, logrus.NewEntry(logger))
+	// Shared: the stages of one test are instances on one database.
+	box := secretboxtest.Shared(t)
+	svc, err := service.New(db, service.Config{Webhook: webhooktest.LocalConfig(), Secrets: box}, logrus.NewEntry(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &stage{t: t, db: db, svc: svc, log: logrus.NewEntry(logger), logs: hook}
+	return &stage{t: t, db: db, box: box, svc: svc, log: logrus.NewEntry(logger), logs: hook}
 }
 
 // runProjections runs the buses, which turn scheduled updates into deliveries.
@@ -93,7 +98,7 @@ func (s *stage) runProjections() {
 
 // tenantWithWebhook creates the tenant with its webhook at url.
 func (s *stage) tenantWithWebhook(tenantID, url string) {
-	secret, whsec := "sfmc-secret", "whsec"
+	secret, whsec := "sfmc-secret-of-"+tenantID, "whsec"
 	_, _, err := s.svc.App.Commands.SaveTenant.Handle(context.Background(), command.SaveTenant{TenantID: tenantID,
 		Changes: tenant.Changes{SFMCSigningSecrets: []string{secret}, WebhookURL: &url, WebhookSecret: &whsec}})
 	if err != nil {

@@ -150,7 +150,7 @@ func TestWorker_aChannelThatFailsForGoodDoesNotCancelAnothersRetry(t *testing.T)
 	s.tenantWithWebhook("t1", rcv.url)
 	s.schedule("t1", 1, 1)
 
-	store, err := credentials.NewStore(s.db)
+	store, err := credentials.NewStore(s.db, s.box)
 	if err != nil {
 		t.Fatal(err)
 	}

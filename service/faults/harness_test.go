@@ -35,6 +35,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+	"github.com/passpush/passpush/adapters/secretbox"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/adapters/webhook/webhooktest"
@@ -101,6 +102,9 @@ type database struct {
 	// admin connects to the same database as a superuser, for the checks and the faults: the role's backends can
 	// be terminated without cutting the test's own connection.
 	admin *sqldb.DB
+	// secretKey is PASSPUSH_SECRET_KEY for every passpush process on the database: PostgreSQL requires one, and
+	// the instances must share it.
+	secretKey string
 }
 
 func newDatabase(t *testing.T) *database {
@@ -108,14 +112,15 @@ func newDatabase(t *testing.T) *database {
 	base := os.Getenv(sqldbtest.EnvURL)
 	if base == "" || base == "sqlite" {
 		path := filepath.Join(t.TempDir(), "passpush.db")
-		return &database{t: t, url: "sqlite:" + path}
+		return &database{t: t, url: "sqlite:" + path, secretKey: secretbox.GenerateKeyText()}
 	}
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("parse %s: %v", sqldbtest.EnvURL, err)
 	}
 	suffix := strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-	d := &database{t: t, postgres: true, name: "passpush_fault_" + suffix, role: "passpush_fault_" + suffix}
+	d := &database{t: t, postgres: true, name: "passpush_fault_" + suffix, role: "passpush_fault_" + suffix,
+		secretKey: secretbox.GenerateKeyText()}
 	server, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatalf("open %s: %v", sqldb.Redact(base), err)
@@ -288,7 +293,7 @@ func (d *database) passpushEnv(extra ...string) []string {
 	}
 	// The receiver is a local http server, which only the development policy lets passpush call.
 	env = append(env, webhooktest.Env...)
-	return append(append(env, "PASSPUSH_DATABASE_URL="+d.url), extra...)
+	return append(append(env, "PASSPUSH_DATABASE_URL="+d.url, "PASSPUSH_SECRET_KEY="+d.secretKey), extra...)
 }
 
 // run runs a passpush command to the end and fails the test unless it exits 0.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/passpush/passpush/adapters/secretbox"
 	"github.com/passpush/passpush/adapters/sqldb"
 	httpport "github.com/passpush/passpush/ports/http"
 	"github.com/passpush/passpush/service"
@@ -88,6 +89,16 @@ func StartService(ctx context.Context, o ServiceOptions) (*Service, error) {
 	var config service.Config
 	if o.Config != nil {
 		config = o.Config(url)
+	}
+	if config.Secrets == nil {
+		// A bench run's database is its own: a key of its own, which lives as long as the run, seals its secrets.
+		key, err := secretbox.ParseKey(secretbox.GenerateKeyText())
+		if err != nil {
+			return fail(err)
+		}
+		if config.Secrets, err = secretbox.New(key); err != nil {
+			return fail(err)
+		}
 	}
 	svc, err := service.New(db, config, log)
 	if err != nil {

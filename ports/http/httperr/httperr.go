@@ -98,6 +98,9 @@ func classify(err error) *Error {
 		return &Error{Status: http.StatusConflict, Code: "api_key_exists", Message: err.Error()}
 	case errors.Is(err, command.ErrTenantExists):
 		return &Error{Status: http.StatusConflict, Code: "tenant_exists", Message: err.Error()}
+	case errors.Is(err, tenant.ErrSigningSecretInUse):
+		// The fixed message: it names neither the secret nor the tenant that has it.
+		return &Error{Status: http.StatusConflict, Code: "sfmc_secret_in_use", Message: tenant.ErrSigningSecretInUse.Error()}
 	default:
 		return &Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "the store is unavailable; retry later"}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/passpush/passpush/adapters/apple/appletest"
 	"github.com/passpush/passpush/adapters/google/googletest"
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/domain/tenant"
@@ -235,8 +236,9 @@ func TestAPIKeys_workAndStopOnEveryInstanceAtOnce(t *testing.T) {
 	log.SetOutput(io.Discard)
 	var instances [2]*service.Service
 	var urls [2]string
+	box := secretboxtest.Shared(t) // the instances share one database, and so one key
 	for i, db := range dbs {
-		svc, err := service.New(db, service.Config{}, logrus.NewEntry(log))
+		svc, err := service.New(db, service.Config{Secrets: box}, logrus.NewEntry(log))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +270,7 @@ func startWithSecurityLog(t *testing.T) (*harness, *logtest.Hook) {
 	t.Helper()
 	log, hook := logtest.NewNullLogger()
 	log.SetLevel(logrus.InfoLevel)
-	svc, err := service.New(sqldbtest.New(t), service.Config{}, logrus.NewEntry(log))
+	svc, err := service.New(sqldbtest.New(t), service.Config{Secrets: secretboxtest.New(t)}, logrus.NewEntry(log))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func TestTenantAdd_refusesAnExistingTenantAndUpdateAnUnknownOne(t *testing.T) {
 func TestTenantUpdate_addsAndRetiresWebhookSecrets(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1",
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "acme-sfmc-secret-0001",
 		"--webhook-url", "https://hookuser:pa55w0rd@hooks.example.com/passpush?token=t0k3n", "--webhook-secret", "whsec-1")
 	if out := e.mustRun("tenant", "update", "acme", "--webhook-secret", "whsec-2").stdout; !strings.Contains(out, "2 webhook secrets") {
 		t.Errorf("after adding a secret: %q, want 2 webhook secrets", out)
@@ -97,12 +97,12 @@ func TestTenantUpdate_addsAndRetiresWebhookSecrets(t *testing.T) {
 func TestTenantAdd_refusesAnHTTPWebhookWithoutTheDevelopmentSetting(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	r := e.run("tenant", "add", "acme", "--sfmc-signing-secret", "s1", "--webhook-url", "http://127.0.0.1:9000/hook", "--webhook-secret", "w")
+	r := e.run("tenant", "add", "acme", "--sfmc-signing-secret", "acme-sfmc-secret-0001", "--webhook-url", "http://127.0.0.1:9000/hook", "--webhook-secret", "w")
 	if r.code == 0 || !strings.Contains(r.stderr, "must be https") {
 		t.Errorf("http webhook: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 	e.extraEnv = []string{"PASSPUSH_ALLOW_INSECURE_WEBHOOKS=true", "PASSPUSH_WEBHOOK_ALLOW_CIDRS=127.0.0.0/8,::1/128"}
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1", "--webhook-url", "http://127.0.0.1:9000/hook", "--webhook-secret", "w")
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "acme-sfmc-secret-0001", "--webhook-url", "http://127.0.0.1:9000/hook", "--webhook-secret", "w")
 	if r := e.run("tenant", "update", "acme", "--webhook-url", "http://hooks.example.com/hook"); r.code == 0 || !strings.Contains(r.stderr, "only for a loopback host") {
 		t.Errorf("http to another host in development: exit %d, stderr:\n%s", r.code, r.stderr)
 	}

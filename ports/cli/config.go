@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +44,11 @@ type Config struct {
 	GoogleAPIURL string
 	// APNsURL is the address of Apple's push service, https://host[:port]: a fake's in tests and staging.
 	APNsURL string
+	// TrustedProxies is a comma-separated list of CIDRs (or addresses) whose Forwarded and X-Forwarded-* headers
+	// are believed when PublicURL is empty; empty trusts no one.
+	TrustedProxies string
+	// FrameAncestors is the configuration page's CSP frame-ancestors: the origins that may frame it.
+	FrameAncestors string
 }
 
 const (
@@ -63,6 +70,9 @@ const (
 	// DefaultAPNsURL is apple.DefaultAPNsURL, Apple's production push service (passes have no sandbox); a test
 	// keeps the two equal.
 	DefaultAPNsURL = "https://api.push.apple.com"
+	// DefaultFrameAncestors is httpport.DefaultFrameAncestors, Marketing Cloud's origins; a test keeps the two
+	// equal.
+	DefaultFrameAncestors = "https://*.exacttarget.com https://*.marketingcloudapps.com"
 )
 
 // setting ties a Config field to its environment variable and flag, so the two never drift apart and --help can
@@ -134,6 +144,16 @@ func settings() []setting {
 			usage: "address of Apple's push service (APNs), https://host[:port]; its certificate is checked against the system's roots, which SSL_CERT_FILE can name",
 			field: func(c *Config) *string { return &c.APNsURL },
 		},
+		{
+			env: "PASSPUSH_TRUSTED_PROXIES", flag: "trusted-proxies",
+			usage: "comma-separated CIDRs of the reverse proxies whose Forwarded and X-Forwarded-Proto/Host/For headers are believed, e.g. 10.0.0.0/8; empty believes no one. Only used without PASSPUSH_PUBLIC_URL for URLs, always for the client address in the security log",
+			field: func(c *Config) *string { return &c.TrustedProxies },
+		},
+		{
+			env: "PASSPUSH_FRAME_ANCESTORS", flag: "frame-ancestors", fallback: DefaultFrameAncestors,
+			usage: "space-separated CSP frame-ancestors sources: the origins that may frame the activity's configuration page",
+			field: func(c *Config) *string { return &c.FrameAncestors },
+		},
 	}
 }
 
@@ -204,7 +224,43 @@ func (c Config) Validate() error {
 		(u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil) {
 		err = errors.Join(err, fmt.Errorf("PASSPUSH_GOOGLE_API_URL %q must be an absolute http or https URL, such as %s", c.GoogleAPIURL, DefaultGoogleAPIURL))
 	}
+	if _, parseErr := c.TrustedProxyPrefixes(); parseErr != nil {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_TRUSTED_PROXIES %q must be comma-separated CIDRs or addresses, such as 10.0.0.0/8,192.168.1.7: %w", c.TrustedProxies, parseErr))
+	}
+	if c.FrameAncestors != "" && !frameAncestorsPattern.MatchString(c.FrameAncestors) {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_FRAME_ANCESTORS %q must be space-separated CSP sources, such as %s", c.FrameAncestors, DefaultFrameAncestors))
+	}
 	return err
+}
+
+// frameAncestorsPattern is a list of CSP source expressions ('self', 'none', a scheme such as https:, or
+// [scheme://]host[:port][/path] with * wildcards): nothing that could end the directive or the header.
+var frameAncestorsPattern = regexp.MustCompile(`^\s*(?:(?:'self'|'none'|[A-Za-z][A-Za-z0-9+.-]*:|(?:[A-Za-z][A-Za-z0-9+.-]*://)?[A-Za-z0-9*.-]+(?::(?:[0-9]+|\*))?(?:/[A-Za-z0-9._~/%-]*)?)(?:\s+|$))+$`)
+
+// TrustedProxyPrefixes parses TrustedProxies: comma-separated CIDRs, a bare address being one host.
+func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var prefixes []netip.Prefix
+	for _, part := range strings.Split(c.TrustedProxies, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			addr, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, err
+			}
+			addr = addr.Unmap()
+			prefixes = append(prefixes, netip.PrefixFrom(addr, addr.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, err
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return prefixes, nil
 }
 
 // DeliverySchedule returns the delivery settings as numbers. Call it on a validated config: zeros, which mean the

@@ -8,10 +8,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/passpush/passpush/domain/activity"
-
 	"github.com/gorilla/mux"
 	"github.com/passpush/passpush/app"
+	"github.com/passpush/passpush/domain/activity"
 	"github.com/passpush/passpush/ports/http/httperr"
 	"github.com/sirupsen/logrus"
 )

@@ -43,7 +43,8 @@ type Cache struct {
 	mu    sync.Mutex
 	known map[string]cacheEntry
 	// unknown holds the ids that were not found. The LRU is the library's; the expiry is kept in the entry so
-	// that the cache's clock, which tests move by hand, decides it.
+	// that the cache's clock, which tests move by hand, decides it. (The library's expirable LRU reads
+	// time.Now itself and starts a goroutine per cache that never ends.)
 	unknown *lru.Cache[string, negativeEntry]
 	// tenants is the number of tenants, read at checked; -1 before the first read.
 	tenants int

@@ -85,7 +85,15 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		SkipEvent:          svc.SkipEvent,
 		Poison:             poisonQueue,
 		NewHTTPHandler: func() (http.Handler, error) {
-			return httpport.NewServer(svc.App, httpport.Config{AdminToken: config.AdminToken, PublicURL: config.PublicURL}, log)
+			// Validate has parsed them already.
+			proxies, err := config.TrustedProxyPrefixes()
+			if err != nil {
+				return nil, err
+			}
+			return httpport.NewServer(svc.App, httpport.Config{
+				AdminToken: config.AdminToken, PublicURL: config.PublicURL,
+				TrustedProxies: proxies, FrameAncestors: config.FrameAncestors,
+			}, log)
 		},
 		RotateSecretKey: func(ctx context.Context, newKey string) error {
 			next, err := secretbox.ParseKey(newKey)

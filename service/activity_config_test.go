@@ -3,6 +3,7 @@ package service_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -199,16 +200,13 @@ func TestActivityConfig_urlsReachTheActivitysRoutes(t *testing.T) {
 	}
 }
 
-func TestActivityConfig_withoutPublicURLUsesTheRequestsHost(t *testing.T) {
-	h := start(t, httpport.Config{AdminToken: adminToken})
-	h.addTenant("acme")
-
-	res := h.do(http.MethodGet, activityBase+"/config.json", "", nil)
-	checkActivityConfig(t, res, h.url+activityBase, activitySettings{timeout: 20000, retryCount: 3, retryDelay: 1000, concurrentRequests: 5})
-
+// executeURLWith fetches config.json with the given headers and returns its execute URL and its Vary header.
+func executeURLWith(t *testing.T, h *harness, headers map[string]string) (string, string) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, h.url+activityBase+"/config.json", nil)
-	req.Header.Set("X-Forwarded-Proto", "https, http")
-	req.Header.Set("X-Forwarded-Host", "jb.example.org, internal:8080")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	got, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -220,11 +218,39 @@ func TestActivityConfig_withoutPublicURLUsesTheRequestsHost(t *testing.T) {
 	if err := json.NewDecoder(got.Body).Decode(&c); err != nil {
 		t.Fatal(err)
 	}
-	if want := "https://jb.example.org" + activityBase + "/execute"; c.Arguments.Execute.URL != want {
-		t.Fatalf("behind a proxy, execute url = %q, want %q", c.Arguments.Execute.URL, want)
+	return c.Arguments.Execute.URL, got.Header.Get("Vary")
+}
+
+var proxyHeaders = map[string]string{"X-Forwarded-Proto": "https, http", "X-Forwarded-Host": "jb.example.org, internal:8080"}
+
+func TestActivityConfig_withoutPublicURLUsesTheRequestsHost(t *testing.T) {
+	h := start(t, httpport.Config{AdminToken: adminToken})
+	h.addTenant("acme")
+
+	res := h.do(http.MethodGet, activityBase+"/config.json", "", nil)
+	checkActivityConfig(t, res, h.url+activityBase, activitySettings{timeout: 20000, retryCount: 3, retryDelay: 1000, concurrentRequests: 5})
+
+	// Issue 13 §7: the test's client is not a trusted proxy, so what it claims in forwarded headers is ignored.
+	for _, headers := range []map[string]string{proxyHeaders, {"Forwarded": `proto=https;host="evil.example.org"`}} {
+		if got, _ := executeURLWith(t, h, headers); got != h.url+activityBase+"/execute" {
+			t.Fatalf("forwarded headers %v from an untrusted peer made the execute url %q", headers, got)
+		}
 	}
-	if vary := got.Header.Get("Vary"); !strings.Contains(vary, "X-Forwarded-Host") || !strings.Contains(vary, "X-Forwarded-Proto") {
+}
+
+func TestActivityConfig_behindATrustedProxyUsesItsForwardedHeaders(t *testing.T) {
+	h := start(t, httpport.Config{AdminToken: adminToken, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}})
+	h.addTenant("acme")
+	got, vary := executeURLWith(t, h, proxyHeaders)
+	if want := "https://jb.example.org" + activityBase + "/execute"; got != want {
+		t.Fatalf("behind a proxy, execute url = %q, want %q", got, want)
+	}
+	if !strings.Contains(vary, "X-Forwarded-Host") || !strings.Contains(vary, "X-Forwarded-Proto") || !strings.Contains(vary, "Forwarded") {
 		t.Fatalf("Vary = %q: a shared cache could hand one caller's URLs to another", vary)
+	}
+	got, _ = executeURLWith(t, h, map[string]string{"Forwarded": `for=192.0.2.60;proto=https;host="jb.example.net", for=10.0.0.1`})
+	if want := "https://jb.example.net" + activityBase + "/execute"; got != want {
+		t.Fatalf("behind a proxy that sets Forwarded, execute url = %q, want %q", got, want)
 	}
 }
 

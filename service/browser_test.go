@@ -21,6 +21,12 @@ import (
 	httpport "github.com/passpush/passpush/ports/http"
 )
 
+// browserTestConfig lets the Journey Builder test double, served from the loopback, frame the page: by default
+// only Marketing Cloud's origins may (PASSPUSH_FRAME_ANCESTORS), and chromium enforces that.
+func browserTestConfig() httpport.Config {
+	return httpport.Config{AdminToken: adminToken, FrameAncestors: "http://127.0.0.1:*"}
+}
+
 // chromiumPath is Debian's chromium, which .ci/install-chromium.sh installs.
 const chromiumPath = "/usr/bin/chromium"
 
@@ -390,7 +396,7 @@ func asJSON(t *testing.T, v any) any {
 }
 
 func TestConfigPage_roundTripsAConfigurationThroughPostmonger(t *testing.T) {
-	h := start(t, httpport.Config{AdminToken: adminToken})
+	h := start(t, browserTestConfig())
 	h.addTenant("acme")
 	p := openConfigPage(t, h)
 
@@ -407,10 +413,22 @@ func TestConfigPage_roundTripsAConfigurationThroughPostmonger(t *testing.T) {
 	if !reflect.DeepEqual(restored, want) {
 		t.Fatalf("the page shows\n%+v\nwant\n%+v", restored, want)
 	}
-	for _, call := range []string{"requestTokens", "requestEndpoints", "requestSchema"} {
+	for _, call := range []string{"requestEndpoints", "requestSchema"} {
 		if !jbValue[bool](p, fmt.Sprintf(`jb.log.indexOf(%q) >= 0`, call)) {
 			t.Errorf("the page never sent %s", call)
 		}
+	}
+	// Issue 13 §7: the page has no use for SFMC tokens and does not ask for them, and it talks to Journey
+	// Builder's origin only, never to "*".
+	if jbValue[bool](p, `jb.log.indexOf('requestTokens') >= 0`) {
+		t.Errorf("the page asked for SFMC tokens")
+	}
+	var parentOrigin string
+	if err := json.Unmarshal(p.call("body", `function () { return this.ownerDocument.defaultView.passpushActivity.parentOrigin; }`), &parentOrigin); err != nil {
+		t.Fatal(err)
+	}
+	if want := jbValue[string](p, `window.location.origin`); parentOrigin != want {
+		t.Errorf("the page talks to %q, want Journey Builder's origin %q", parentOrigin, want)
 	}
 	if b := jbValue[map[string]any](p, `jb.buttons.next`); b["text"] != "next" || b["visible"] != true {
 		t.Errorf("on the first step Journey Builder's button must read next: %v", b)
@@ -471,7 +489,7 @@ func TestConfigPage_roundTripsAConfigurationThroughPostmonger(t *testing.T) {
 }
 
 func TestConfigPage_showsValidationErrorsNextToTheInputs(t *testing.T) {
-	h := start(t, httpport.Config{AdminToken: adminToken})
+	h := start(t, browserTestConfig())
 	h.addTenant("acme")
 	p := openConfigPage(t, h)
 	p.waitState("the saved configuration", func(s pageState) bool { return s.Identifier != "" })

@@ -32,6 +32,7 @@ import (
 	httpport "github.com/passpush/passpush/ports/http"
 	"github.com/passpush/passpush/service"
 	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 )
 
 const (
@@ -94,9 +95,28 @@ func sfmcSecretOf(tenantID string) string { return "sfmc-secret-of-" + tenantID 
 // ends.
 func run(tb testing.TB, config service.Config, server httpport.Config) (*service.Service, http.Handler) {
 	tb.Helper()
-	db := sqldbtest.New(tb)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
+	return runWithLog(tb, config, server, log)
+}
+
+// startWithLogHook is start with the test's admin token and the tenant acme, logging to a hook the test reads.
+func startWithLogHook(t *testing.T, server httpport.Config) (*harness, *logtest.Hook) {
+	t.Helper()
+	log, hook := logtest.NewNullLogger()
+	log.SetLevel(logrus.DebugLevel)
+	svc, handler := runWithLog(t, service.Config{}, server, log)
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	h := &harness{t: t, svc: svc, url: srv.URL}
+	h.addTenant("acme")
+	return h, hook
+}
+
+// runWithLog is run with the given logger.
+func runWithLog(tb testing.TB, config service.Config, server httpport.Config, log *logrus.Logger) (*service.Service, http.Handler) {
+	tb.Helper()
+	db := sqldbtest.New(tb)
 	// The receivers are local http servers, which the default policy refuses; a test of the policy sets its own.
 	if !config.Webhook.AllowInsecure && config.Webhook.AllowCIDRs == nil {
 		local := webhooktest.LocalConfig()

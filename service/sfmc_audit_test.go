@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // auditFixture is two tenants that use the same pass id and journey id: acme with p-1 and p-2 updated by two
@@ -47,7 +49,7 @@ func auditFixture(t *testing.T) (*harness, map[string]string) {
 	send("acme", "journey-1", "entry-1", "p-1")
 	send("acme", "journey-2", "entry-2", "p-2")
 	send("other", "journey-1", "entry-3", "p-1")
-	if res := jb.post("acme", "save", "application/json", string(mustJSON(t, lifecycleBody("save", "journey-1")))); res.status != http.StatusOK {
+	if res := jb.post("acme", "save", "application/jwt", jb.sign(jwt.MapClaims(lifecycleBody("save", "journey-1")))); res.status != http.StatusOK {
 		t.Fatalf("save: %d %s", res.status, res.body)
 	}
 	h.settled(30 * time.Second)

@@ -6,70 +6,140 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/passpush/passpush/domain/tenant"
 )
 
+const (
+	// NegativeTTL is how long a lookup of an unknown tenant id is remembered.
+	NegativeTTL = 60 * time.Second
+	// NegativeCacheSize bounds the unknown ids remembered. A flood of random ids evicts only other unknown ids:
+	// the known tenants are kept apart.
+	NegativeCacheSize = 10_000
+)
+
+// Source is what the cache reads through: the Store.
+type Source interface {
+	Get(ctx context.Context, id string) (tenant.Tenant, error)
+	List(ctx context.Context) ([]tenant.Tenant, error)
+	Save(ctx context.Context, t tenant.Tenant) error
+	Count(ctx context.Context) (int, error)
+}
+
 // Cache keeps tenants read from a Store for a short time, because every request on a tenant route looks its
 // tenant up. TTL bounds how long a change made by another process (the CLI beside `serve`) takes to apply.
+//
+// Unknown ids are remembered apart, in an LRU, for NegativeTTL, so that random ids in URLs don't each cost a
+// query and can't push the known tenants out. A tenant created by another process after its id was looked up
+// still shows within TTL: each negative entry carries the number of tenants seen before its lookup, and while
+// negative entries are being used that number is read again once per TTL (one query, whatever the number of
+// ids); an entry from before a change is not believed. Tenants are never deleted, so a new number means a new
+// tenant. A save in this process forgets the id at once.
 type Cache struct {
-	store *Store
+	store Source
 	ttl   time.Duration
 	now   func() time.Time
 
-	mu      sync.Mutex
-	entries map[string]cacheEntry
+	mu    sync.Mutex
+	known map[string]cacheEntry
+	// unknown holds the ids that were not found. The LRU is the library's; the expiry is kept in the entry so
+	// that the cache's clock, which tests move by hand, decides it. (The library's expirable LRU reads
+	// time.Now itself and starts a goroutine per cache that never ends.)
+	unknown *lru.Cache[string, negativeEntry]
+	// tenants is the number of tenants, read at checked; -1 before the first read.
+	tenants int
+	checked time.Time
 }
 
 type cacheEntry struct {
 	tenant  tenant.Tenant
-	err     error
 	expires time.Time
 }
 
-// NewCache caches store's tenants for ttl.
-func NewCache(store *Store, ttl time.Duration) *Cache {
-	return &Cache{store: store, ttl: ttl, now: time.Now, entries: map[string]cacheEntry{}}
+// negativeEntry is an id that was not found while there were tenants tenants.
+type negativeEntry struct {
+	expires time.Time
+	tenants int
 }
 
-// Get returns the tenant as Store.Get does, from the cache when it is fresh. Unknown tenants are cached too, so
-// garbage ids do not each cost a query; errors of the database are not.
+// NewCache caches store's tenants for ttl.
+func NewCache(store Source, ttl time.Duration) *Cache {
+	unknown, err := lru.New[string, negativeEntry](NegativeCacheSize)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &Cache{store: store, ttl: ttl, now: time.Now, known: map[string]cacheEntry{}, unknown: unknown, tenants: -1}
+}
+
+// Get returns the tenant as Store.Get does, from the cache when it is fresh. Errors of the database are not
+// cached.
 func (c *Cache) Get(ctx context.Context, id string) (tenant.Tenant, error) {
 	now := c.now()
 	c.mu.Lock()
-	e, ok := c.entries[id]
-	c.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.tenant, e.err
+	if e, ok := c.known[id]; ok && now.Before(e.expires) {
+		c.mu.Unlock()
+		return e.tenant, nil
 	}
+	negative, isNegative := c.unknown.Get(id)
+	isNegative = isNegative && now.Before(negative.expires)
+	// The number of tenants is read before the first lookup, so that every negative entry has one from before
+	// its lookup, and again when a negative entry would answer and the number is older than TTL. checked is
+	// set before the query, so that a flood of lookups makes one query per TTL, not one each.
+	count := c.tenants < 0 || (isNegative && now.Sub(c.checked) >= c.ttl)
+	if count {
+		c.checked = now
+	}
+	tenants := c.tenants
+	c.mu.Unlock()
+
+	if count {
+		n, err := c.store.Count(ctx)
+		if err != nil {
+			return tenant.Tenant{}, err
+		}
+		c.mu.Lock()
+		c.tenants, tenants = n, n
+		c.mu.Unlock()
+	}
+	if isNegative && negative.tenants == tenants {
+		return tenant.Tenant{}, tenant.ErrNotFound
+	}
+
 	t, err := c.store.Get(ctx, id)
-	if err != nil && !errors.Is(err, tenant.ErrNotFound) {
+	switch {
+	case errors.Is(err, tenant.ErrNotFound):
+		c.mu.Lock()
+		c.unknown.Add(id, negativeEntry{expires: now.Add(NegativeTTL), tenants: tenants})
+		c.mu.Unlock()
+		return tenant.Tenant{}, err
+	case err != nil:
 		return tenant.Tenant{}, err
 	}
 	c.mu.Lock()
-	if len(c.entries) > 10000 {
-		c.entries = map[string]cacheEntry{}
-	}
-	c.entries[id] = cacheEntry{tenant: t, err: err, expires: now.Add(c.ttl)}
+	c.known[id] = cacheEntry{tenant: t, expires: now.Add(c.ttl)}
 	c.mu.Unlock()
-	return t, err
+	return t, nil
 }
 
 // List is never cached: it is an admin call.
 func (c *Cache) List(ctx context.Context) ([]tenant.Tenant, error) { return c.store.List(ctx) }
 
-// Save stores the tenant and forgets the cached copy, so this process sees its own change at once.
+// Save stores the tenant and forgets the cached copy, or that it was unknown, so this process sees its own change
+// at once.
 func (c *Cache) Save(ctx context.Context, t tenant.Tenant) error {
 	err := c.store.Save(ctx, t)
 	c.mu.Lock()
-	delete(c.entries, t.ID)
+	delete(c.known, t.ID)
+	c.unknown.Remove(t.ID)
 	c.mu.Unlock()
 	return err
 }
 
-// Forget drops the cached copy of a tenant, so the next Get reads the store: for a change committed after Save
+// Forget drops the cached copy of a tenant, or that it was unknown, so the next Get reads the store: for a change committed after Save
 // returned, in a transaction Save joined.
 func (c *Cache) Forget(id string) {
 	c.mu.Lock()
-	delete(c.entries, id)
+	delete(c.known, id)
+	c.unknown.Remove(id)
 	c.mu.Unlock()
 }

@@ -3,7 +3,9 @@ package tenants
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,5 +167,115 @@ func TestCache_returnsWhatTheStoreReturns(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("Get = %+v, want %+v", got, want)
 		}
+	}
+}
+
+// countingStore is the real store, counting the lookups that reach the database.
+type countingStore struct {
+	*Store
+	mu          sync.Mutex
+	gets        map[string]int
+	counts      int
+	unknownGets int
+}
+
+func (s *countingStore) Get(ctx context.Context, id string) (tenant.Tenant, error) {
+	t, err := s.Store.Get(ctx, id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gets == nil {
+		s.gets = map[string]int{}
+	}
+	s.gets[id]++
+	if errors.Is(err, tenant.ErrNotFound) {
+		s.unknownGets++
+	}
+	return t, err
+}
+
+func (s *countingStore) Count(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	s.counts++
+	s.mu.Unlock()
+	return s.Store.Count(ctx)
+}
+
+func (s *countingStore) stats(id string) (gets, counts int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gets[id], s.counts
+}
+
+func TestCache_unknownIdsReachTheDatabaseOncePerNegativeTTL(t *testing.T) {
+	t.Parallel()
+	serve, _ := twoProcesses(t)
+	ctx := context.Background()
+	store := &countingStore{Store: serve}
+	const ttl = 2 * time.Second
+	clk := contracttest.NewClock()
+	cache := NewCache(store, ttl)
+	cache.now = clk.Now
+
+	for range 50 {
+		if _, err := cache.Get(ctx, "nobody"); !errors.Is(err, tenant.ErrNotFound) {
+			t.Fatalf("Get(nobody) err = %v, want tenant.ErrNotFound", err)
+		}
+	}
+	if gets, counts := store.stats("nobody"); gets != 1 || counts != 1 {
+		t.Fatalf("50 lookups of an unknown id made %d lookups and %d counts, want 1 and 1", gets, counts)
+	}
+	// Past the TTL of known tenants, one count (not a lookup per id) tells that no tenant was created.
+	clk.Advance(ttl)
+	for range 50 {
+		_, _ = cache.Get(ctx, "nobody")
+	}
+	if gets, counts := store.stats("nobody"); gets != 1 || counts != 2 {
+		t.Fatalf("after %s, 50 more lookups made %d lookups and %d counts in all, want 1 and 2", ttl, gets, counts)
+	}
+	// The negative entry ends after NegativeTTL.
+	clk.Advance(NegativeTTL)
+	_, _ = cache.Get(ctx, "nobody")
+	if gets, _ := store.stats("nobody"); gets != 2 {
+		t.Fatalf("after NegativeTTL the id was looked up %d times in all, want 2", gets)
+	}
+}
+
+func TestCache_aFloodOfRandomIdsEvictsNoKnownTenant(t *testing.T) {
+	t.Parallel()
+	serve, _ := twoProcesses(t)
+	ctx := context.Background()
+	if err := serve.Save(ctx, newTenant("acme", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	store := &countingStore{Store: serve}
+	clk := contracttest.NewClock()
+	cache := NewCache(store, time.Hour)
+	cache.now = clk.Now
+	if got := getName(t, cache, "acme"); got != "v1" {
+		t.Fatalf("Get(acme) = %s", got)
+	}
+	// More random ids than the negative cache holds, as a flood of made-up URLs would bring. The cache is made
+	// small so that the test stays fast under the race detector (10,000 lookups take 25 s there).
+	cache.unknown.Resize(100)
+	const flood = 1000
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < flood; i += 4 {
+				if _, err := cache.Get(ctx, fmt.Sprintf("random-%d", i)); !errors.Is(err, tenant.ErrNotFound) {
+					t.Errorf("Get(random-%d) err = %v", i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := getName(t, cache, "acme"); got != "v1" {
+		t.Fatalf("after the flood Get(acme) = %s", got)
+	}
+	if gets, _ := store.stats("acme"); gets != 1 {
+		t.Errorf("after a flood of %d random ids the known tenant was read from the database %d times, want once: the flood evicted it", flood, gets)
 	}
 }

@@ -215,3 +215,13 @@ func (s *Store) scan(row scanner) (tenant.Tenant, error) {
 	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 	return t, nil
 }
+
+// Count returns how many tenants there are, disabled or not. Tenants are never deleted, so a change of the count
+// means a tenant was created: the cache checks it to forget its negative lookups.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	var n int
+	if err := sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, `SELECT COUNT(*) FROM tenants`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count tenants: %w", err)
+	}
+	return n, nil
+}

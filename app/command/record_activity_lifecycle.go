@@ -7,15 +7,30 @@ import (
 	"github.com/passpush/passpush/domain/activity"
 )
 
-// RecordActivityLifecycle records a Journey Builder lifecycle call (save, validate, publish, stop, unpublish).
+// RecordActivityLifecycle records a Journey Builder lifecycle call (save, validate, publish, stop, unpublish)
+// whose JWT verified. The port never hands it an unsigned call: nothing unauthenticated is stored.
 type RecordActivityLifecycle struct {
 	TenantID string
 	Call     activity.Lifecycle
 }
 
-// ActivityLog appends lifecycle events to the activity's stream.
+// LifecycleOutcome says what became of a lifecycle call.
+type LifecycleOutcome string
+
+const (
+	// LifecycleRecorded: the call is a new event.
+	LifecycleRecorded LifecycleOutcome = "recorded"
+	// LifecycleDuplicate: the same stage of the same activity and journey version was recorded before.
+	LifecycleDuplicate LifecycleOutcome = "duplicate"
+	// LifecycleUnidentified: the call names neither its activity nor its journey, so nothing is recorded.
+	LifecycleUnidentified LifecycleOutcome = "unidentified"
+)
+
+// ActivityLog appends lifecycle events, once per activity.Lifecycle.Key.
 type ActivityLog interface {
-	Append(ctx context.Context, tenantID string, call activity.Lifecycle) error
+	// Append records the call unless a call with the same key is already recorded, and says whether it did.
+	// Two appends of the same key at once, from any instance, record one event.
+	Append(ctx context.Context, tenantID string, call activity.Lifecycle) (appended bool, err error)
 }
 
 // RecordActivityLifecycleHandler handles RecordActivityLifecycle.
@@ -31,13 +46,20 @@ func NewRecordActivityLifecycleHandler(log ActivityLog) RecordActivityLifecycleH
 	return RecordActivityLifecycleHandler{log: log}
 }
 
-// Handle validates the call's format and records it.
-func (h RecordActivityLifecycleHandler) Handle(ctx context.Context, cmd RecordActivityLifecycle) error {
+// Handle validates the call's format and records it once.
+func (h RecordActivityLifecycleHandler) Handle(ctx context.Context, cmd RecordActivityLifecycle) (LifecycleOutcome, error) {
 	if err := cmd.Call.Validate(); err != nil {
-		return err
+		return "", err
 	}
-	if err := h.log.Append(ctx, cmd.TenantID, cmd.Call); err != nil {
-		return fmt.Errorf("record %s of activity %s: %w", cmd.Call.Stage, cmd.Call.StreamKey(), err)
+	if !cmd.Call.Identified() {
+		return LifecycleUnidentified, nil
 	}
-	return nil
+	appended, err := h.log.Append(ctx, cmd.TenantID, cmd.Call)
+	if err != nil {
+		return "", fmt.Errorf("record %s of activity %s: %w", cmd.Call.Stage, cmd.Call.Key(), err)
+	}
+	if !appended {
+		return LifecycleDuplicate, nil
+	}
+	return LifecycleRecorded, nil
 }

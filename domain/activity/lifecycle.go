@@ -46,9 +46,8 @@ type Lifecycle struct {
 	InteractionVersion   string `json:"interactionVersion"`
 	// IsPublished comes with publish only.
 	IsPublished *bool `json:"isPublished,omitempty"`
-	// Signed says whether the call came as a verified JWT. Journey Builder often sends lifecycle calls as plain
-	// JSON even with useJwt, so unsigned calls are recorded, and marked.
-	Signed bool `json:"signed"`
+	// Events stored before issue 13 also carry "signed" (false for the plain-JSON calls recorded then); it is
+	// ignored when they are decoded. Only calls whose JWT verifies are recorded now, so the field went.
 }
 
 // Name is the event type.
@@ -89,13 +88,13 @@ func (l Lifecycle) Validate() error {
 	return nil
 }
 
-// StreamKey is the id of the stream the call belongs to: the activity on the canvas, else the journey.
-func (l Lifecycle) StreamKey() string {
-	switch {
-	case l.ActivityObjectID != "":
-		return l.ActivityObjectID
-	case l.InteractionID != "":
-		return l.InteractionID
-	}
-	return "unidentified"
+// Identified reports whether the call names its activity or its journey. One that names neither cannot be
+// told from another, so it is not recorded.
+func (l Lifecycle) Identified() bool { return l.ActivityObjectID != "" || l.InteractionID != "" }
+
+// Key identifies the call for deduplication: one event per stage of one activity in one journey version, so
+// Journey Builder's resends (and a replayed signed call) are recorded once. Neither id may hold a "/" (see
+// Validate) and the stage is one of ours, so the key is unambiguous with the free-form version last.
+func (l Lifecycle) Key() string {
+	return l.ActivityObjectID + "/" + l.InteractionID + "/" + string(l.Stage) + "/" + l.InteractionVersion
 }

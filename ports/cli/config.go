@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,11 @@ type Config struct {
 	// are read with either until passpush secrets rotate-key has encrypted them all with SecretKey.
 	SecretKeyPrevious     string
 	SecretKeyPreviousFile string
+	// TrustedProxies is a comma-separated list of CIDRs (or addresses) whose Forwarded and X-Forwarded-* headers
+	// are believed when PublicURL is empty; empty trusts no one.
+	TrustedProxies string
+	// FrameAncestors is the configuration page's CSP frame-ancestors: the origins that may frame it.
+	FrameAncestors string
 }
 
 const (
@@ -80,6 +86,9 @@ const (
 	// DefaultAPNsURL is apple.DefaultAPNsURL, Apple's production push service (passes have no sandbox); a test
 	// keeps the two equal.
 	DefaultAPNsURL = "https://api.push.apple.com"
+	// DefaultFrameAncestors is httpport.DefaultFrameAncestors, Marketing Cloud's origins; a test keeps the two
+	// equal.
+	DefaultFrameAncestors = "https://*.exacttarget.com https://*.marketingcloudapps.com"
 )
 
 // setting ties a Config field to its environment variable and flag, so the two never drift apart and --help can
@@ -181,6 +190,16 @@ func settings() []setting {
 			usage: "file holding PASSPUSH_SECRET_KEY_PREVIOUS instead",
 			field: func(c *Config) *string { return &c.SecretKeyPreviousFile },
 		},
+		{
+			env: "PASSPUSH_TRUSTED_PROXIES", flag: "trusted-proxies",
+			usage: "comma-separated CIDRs of the reverse proxies whose Forwarded and X-Forwarded-Proto/Host/For headers are believed, e.g. 10.0.0.0/8; empty believes no one. Only used without PASSPUSH_PUBLIC_URL for URLs, always for the client address in the security log",
+			field: func(c *Config) *string { return &c.TrustedProxies },
+		},
+		{
+			env: "PASSPUSH_FRAME_ANCESTORS", flag: "frame-ancestors", fallback: DefaultFrameAncestors,
+			usage: "space-separated CSP frame-ancestors sources: the origins that may frame the activity's configuration page",
+			field: func(c *Config) *string { return &c.FrameAncestors },
+		},
 	}
 }
 
@@ -259,6 +278,12 @@ func (c Config) Validate() error {
 	}
 	if _, _, keyErr := c.SecretKeys(); keyErr != nil {
 		err = errors.Join(err, keyErr)
+	}
+	if _, parseErr := c.TrustedProxyPrefixes(); parseErr != nil {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_TRUSTED_PROXIES %q must be comma-separated CIDRs or addresses, such as 10.0.0.0/8,192.168.1.7: %w", c.TrustedProxies, parseErr))
+	}
+	if c.FrameAncestors != "" && !frameAncestorsPattern.MatchString(c.FrameAncestors) {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_FRAME_ANCESTORS %q must be space-separated CSP sources, such as %s", c.FrameAncestors, DefaultFrameAncestors))
 	}
 	return err
 }
@@ -340,6 +365,36 @@ func checkSecretKey(what, value string) (string, error) {
 		return "", fmt.Errorf("%s must hold the standard base64 of %d random bytes, such as head -c 32 /dev/urandom | base64 makes", what, SecretKeyBytes)
 	}
 	return value, nil
+}
+
+// frameAncestorsPattern is a list of CSP source expressions ('self', 'none', a scheme such as https:, or
+// [scheme://]host[:port][/path] with * wildcards): nothing that could end the directive or the header.
+var frameAncestorsPattern = regexp.MustCompile(`^\s*(?:(?:'self'|'none'|[A-Za-z][A-Za-z0-9+.-]*:|(?:[A-Za-z][A-Za-z0-9+.-]*://)?[A-Za-z0-9*.-]+(?::(?:[0-9]+|\*))?(?:/[A-Za-z0-9._~/%-]*)?)(?:\s+|$))+$`)
+
+// TrustedProxyPrefixes parses TrustedProxies: comma-separated CIDRs, a bare address being one host.
+func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var prefixes []netip.Prefix
+	for _, part := range strings.Split(c.TrustedProxies, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			addr, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, err
+			}
+			addr = addr.Unmap()
+			prefixes = append(prefixes, netip.PrefixFrom(addr, addr.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, err
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return prefixes, nil
 }
 
 // DeliverySchedule returns the delivery settings as numbers. Call it on a validated config: zeros, which mean the

@@ -20,6 +20,9 @@ const (
 	writeTimeout      = 2 * time.Minute
 	idleTimeout       = 2 * time.Minute
 	shutdownTimeout   = 15 * time.Second
+	// maxHeaderBytes bounds a request's headers: Journey Builder's and Apple's are a few KiB, and the default
+	// (1 MiB) lets every connection make the server hold much more.
+	maxHeaderBytes = 64 << 10
 )
 
 // Backoff while the database is unreachable at start.
@@ -116,6 +119,7 @@ func newHTTPServer(ctx context.Context, handler http.Handler) *http.Server {
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		// Requests do not inherit the signal's cancellation: on SIGTERM the ones in flight finish during
 		// Shutdown instead of failing halfway.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },

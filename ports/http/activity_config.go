@@ -5,9 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/passpush/passpush/domain/activity"
 	"net/http"
-	"strings"
+
+	"github.com/passpush/passpush/domain/activity"
 
 	"github.com/gorilla/mux"
 	"github.com/passpush/passpush/domain/tenant"
@@ -152,7 +152,7 @@ func (s server) activityConfigJSON(w http.ResponseWriter, r *http.Request) {
 	sum := sha256.Sum256(body)
 	if s.config.PublicURL == "" {
 		// The URLs come from these headers: a shared cache must not hand one caller's URLs to another.
-		w.Header().Set("Vary", "X-Forwarded-Host, X-Forwarded-Proto")
+		w.Header().Set("Vary", "Forwarded, X-Forwarded-Host, X-Forwarded-Proto")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	// Tenant settings change it at any time: caches must ask again, and get a 304 while it is unchanged.
@@ -167,34 +167,10 @@ func allowAnyOrigin(w http.ResponseWriter) {
 
 // activityBaseURL is the absolute URL of the tenant's activity routes, {public URL}/api/{tenantId}{SFMCBasePath}.
 //
-// Without PASSPUSH_PUBLIC_URL it is derived from the request: X-Forwarded-Proto and X-Forwarded-Host when a
-// proxy sets them, else the Host header and whether the connection is TLS. That suits a proxy that rewrites
-// those headers; one that doesn't should be paired with PASSPUSH_PUBLIC_URL, because Journey Builder must be able
-// to reach every URL in config.json.
+// Without PASSPUSH_PUBLIC_URL it is derived from the request (see publicURL): the forwarded headers of a proxy in
+// PASSPUSH_TRUSTED_PROXIES, else the Host header and whether the connection is TLS. A proxy that doesn't set
+// those headers should be paired with PASSPUSH_PUBLIC_URL, because Journey Builder must be able to reach every
+// URL in config.json.
 func (s server) activityBaseURL(r *http.Request) string {
 	return s.publicURL(r) + "/api/" + mux.Vars(r)["tenantId"] + SFMCBasePath
-}
-
-func (s server) publicURL(r *http.Request) string {
-	if s.config.PublicURL != "" {
-		return strings.TrimRight(s.config.PublicURL, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if proto := strings.ToLower(firstHeaderValue(r, "X-Forwarded-Proto")); proto == "http" || proto == "https" {
-		scheme = proto
-	}
-	host := r.Host
-	if fwd := firstHeaderValue(r, "X-Forwarded-Host"); fwd != "" && !strings.ContainsAny(fwd, "/\\@ ") {
-		host = fwd
-	}
-	return scheme + "://" + host
-}
-
-// firstHeaderValue is the first of a comma-separated header's values: the one the outermost proxy set.
-func firstHeaderValue(r *http.Request, name string) string {
-	v, _, _ := strings.Cut(r.Header.Get(name), ",")
-	return strings.TrimSpace(v)
 }

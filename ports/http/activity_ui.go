@@ -86,9 +86,9 @@ func etagOf(body []byte, suffix string) string {
 	return `"` + hex.EncodeToString(sum[:12]) + suffix + `"`
 }
 
-// activityUIPolicy keeps the page to its own scripts and styles. Journey Builder frames it from its own origin,
-// so framing stays allowed.
-const activityUIPolicy = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'"
+// activityUIPolicy keeps the page to its own scripts and styles. frame-ancestors lets only Marketing Cloud
+// (PASSPUSH_FRAME_ANCESTORS) frame it, so another site cannot show it and click through it.
+const activityUIPolicy = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors "
 
 // activityUI serves the configuration page at {base}/ and {base}/index.html, and the files it loads.
 func (s server) activityUI(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +108,7 @@ func (s server) activityUI(w http.ResponseWriter, r *http.Request) {
 	h.Set("Vary", "Accept-Encoding")
 	allowAnyOrigin(w)
 	if name == "index.html" {
-		h.Set("Content-Security-Policy", activityUIPolicy)
+		h.Set("Content-Security-Policy", activityUIPolicy+s.config.FrameAncestors)
 		h.Set("Referrer-Policy", "no-referrer")
 	}
 	body, etag := a.body, a.etag

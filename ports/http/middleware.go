@@ -144,6 +144,18 @@ func (s server) limitBody(limit int64) mux.MiddlewareFunc {
 	}
 }
 
+// withSafeHeaders makes every answer no-store and nosniff: the API's answers are per tenant and often carry
+// what a shared cache or a browser's disk must not keep, and none is meant to be sniffed into HTML. A handler
+// that may be cached says so itself, over the default (the configuration page's files, config.json).
+func (s server) withSafeHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
 // refuseNUL answers 400 to a query string with a NUL character: PostgreSQL cannot even compare such text, and
 // no real client sends it.
 func (s server) refuseNUL(next http.Handler) http.Handler {

@@ -4,12 +4,13 @@ package httpport
 import (
 	"encoding/json"
 	"errors"
-	"github.com/passpush/passpush/domain/activity"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/passpush/passpush/app"
+	"github.com/passpush/passpush/domain/activity"
 	"github.com/passpush/passpush/ports/http/httperr"
 	"github.com/sirupsen/logrus"
 )
@@ -22,11 +23,29 @@ type Config struct {
 	PublicURL string
 	// ReadYourWritesTimeout bounds how long a write waits for the read model to show it. Default 5s.
 	ReadYourWritesTimeout time.Duration
+	// TrustedProxies are PASSPUSH_TRUSTED_PROXIES: the peers whose Forwarded and X-Forwarded-* headers are
+	// believed, for the URLs built without PublicURL and for the client address in the security log. Empty
+	// trusts no one.
+	TrustedProxies []netip.Prefix
+	// FrameAncestors is PASSPUSH_FRAME_ANCESTORS, the CSP frame-ancestors sources of the configuration page.
+	// Default DefaultFrameAncestors, Marketing Cloud's origins.
+	FrameAncestors string
+	// Now is the clock of the limit on failed JWT verifications and of its sampled log. Default time.Now.
+	Now func() time.Time
 }
+
+// DefaultFrameAncestors are the origins Journey Builder frames the configuration page from.
+const DefaultFrameAncestors = "https://*.exacttarget.com https://*.marketingcloudapps.com"
 
 func (c *Config) setDefaults() {
 	if c.ReadYourWritesTimeout == 0 {
 		c.ReadYourWritesTimeout = 5 * time.Second
+	}
+	if c.FrameAncestors == "" {
+		c.FrameAncestors = DefaultFrameAncestors
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -37,6 +56,8 @@ type server struct {
 	app    app.Application
 	config Config
 	log    *logrus.Entry
+	// jwtFailures counts failed JWT verifications per tenant: the 429 limit and the sampled security log.
+	jwtFailures *jwtFailures
 }
 
 // NewServer returns the HTTP handler of every passpush route.
@@ -45,16 +66,16 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 		return nil, errors.New("new http server: nil logger")
 	}
 	config.setDefaults()
-	s := server{app: application, config: config, log: log}
+	s := server{app: application, config: config, log: log, jwtFailures: newJWTFailures(config.Now)}
 
 	r := mux.NewRouter()
-	r.Use(s.withRequestID, s.withRecovery, s.refuseNUL)
-	r.NotFoundHandler = s.withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	r.Use(s.withRequestID, s.withRecovery, s.withSafeHeaders, s.refuseNUL)
+	r.NotFoundHandler = s.withRequestID(s.withSafeHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.respondError(w, r, httperr.NotFound("no such route"))
-	}))
-	r.MethodNotAllowedHandler = s.withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})))
+	r.MethodNotAllowedHandler = s.withRequestID(s.withSafeHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.respondError(w, r, &httperr.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed on this route"})
-	}))
+	})))
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 

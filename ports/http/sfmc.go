@@ -2,6 +2,8 @@ package httpport
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"github.com/passpush/passpush/domain/activity"
 	"github.com/passpush/passpush/domain/pass"
 	"github.com/passpush/passpush/ports/http/httperr"
+	"github.com/sirupsen/logrus"
 )
 
 // SFMCBasePath is the base of the Journey Builder activity's routes, under /api/{tenantId}.
@@ -38,9 +41,8 @@ func (s server) execute(w http.ResponseWriter, r *http.Request) {
 		s.respondError(w, r, httperr.BadRequest("execute takes a JWT signed with the installed package's signing secret"))
 		return
 	}
-	claims, err := verifySFMCToken(in.token, t.SFMCSigningSecrets, func() jwt.Claims { return &executeClaims{} })
-	if err != nil {
-		s.respondError(w, r, err)
+	claims, ok := s.verifyJourneyBuilder(w, r, t.ID, in.token, t.SFMCSigningSecrets, func() jwt.Claims { return &executeClaims{} })
+	if !ok {
 		return
 	}
 	call, err := scheduleCall(t.ID, claims.(*executeClaims))
@@ -177,7 +179,7 @@ func parseAdditionalData(v json.RawMessage) (map[string]string, error) {
 	return data, nil
 }
 
-// lifecycleClaims is a lifecycle call's body, signed or not. Journey Builder sends some ids as numbers.
+// lifecycleClaims is a signed lifecycle call's claims. Journey Builder sends some ids as numbers.
 type lifecycleClaims struct {
 	jwt.RegisteredClaims
 	ActivityObjectID     flexString `json:"activityObjectID"`
@@ -188,12 +190,16 @@ type lifecycleClaims struct {
 	IsPublished          *flexBool  `json:"isPublished"`
 }
 
-// lifecycle records save, validate, publish, stop and unpublish. A JWT must verify; plain JSON is accepted and
-// recorded as unsigned, because Journey Builder sends it so in practice.
+// lifecycle records save, validate, publish, stop and unpublish.
 func (s server) lifecycle(stage activity.Stage) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) { s.recordLifecycle(w, r, stage) }
 }
 
+// recordLifecycle records a lifecycle call whose JWT verifies, once per stage of an activity in a journey
+// version. Journey Builder sometimes sends these calls as plain JSON even with useJwt, and a non-200 would block
+// the journey's activation, so an unsigned call gets 200 too; but it stores nothing, since anyone (a hostile
+// page through a browser, with a text/plain POST) can send one. It is logged with a hash of its body, which
+// lets an operator match it to Journey Builder's without the log holding what a stranger wrote.
 func (s server) recordLifecycle(w http.ResponseWriter, r *http.Request, stage activity.Stage) {
 	t := tenantFrom(r)
 	in, err := readSFMCRequest(r)
@@ -201,21 +207,20 @@ func (s server) recordLifecycle(w http.ResponseWriter, r *http.Request, stage ac
 		s.respondError(w, r, err)
 		return
 	}
-	claims := &lifecycleClaims{}
-	signed := in.token != ""
-	if signed {
-		verified, err := verifySFMCToken(in.token, t.SFMCSigningSecrets, func() jwt.Claims { return &lifecycleClaims{} })
-		if err != nil {
-			s.respondError(w, r, err)
-			return
-		}
-		claims = verified.(*lifecycleClaims)
-	} else if err := json.Unmarshal(in.plain, claims); err != nil {
-		s.respondError(w, r, httperr.BadRequest(fmt.Sprintf("malformed %s body: %v", stage, err)))
+	log := requestLog(r, s.log).WithFields(logrus.Fields{"tenant": t.ID, "stage": string(stage)})
+	if in.token == "" {
+		sum := sha256.Sum256(in.plain)
+		log.WithField("body_sha256", hex.EncodeToString(sum[:])).Info("unsigned lifecycle call: answered 200, nothing recorded")
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		return
 	}
+	verified, ok := s.verifyJourneyBuilder(w, r, t.ID, in.token, t.SFMCSigningSecrets, func() jwt.Claims { return &lifecycleClaims{} })
+	if !ok {
+		return
+	}
+	claims := verified.(*lifecycleClaims)
 	call := activity.Lifecycle{
-		Stage: stage, Signed: signed,
+		Stage:            stage,
 		ActivityObjectID: string(claims.ActivityObjectID), InteractionID: string(claims.InteractionID),
 		OriginalDefinitionID: string(claims.OriginalDefinitionID), InteractionKey: string(claims.InteractionKey),
 		InteractionVersion: string(claims.InteractionVersion),
@@ -224,9 +229,13 @@ func (s server) recordLifecycle(w http.ResponseWriter, r *http.Request, stage ac
 		published := bool(*claims.IsPublished)
 		call.IsPublished = &published
 	}
-	if err := s.app.Commands.RecordActivityLifecycle.Handle(r.Context(), command.RecordActivityLifecycle{TenantID: t.ID, Call: call}); err != nil {
+	outcome, err := s.app.Commands.RecordActivityLifecycle.Handle(r.Context(), command.RecordActivityLifecycle{TenantID: t.ID, Call: call})
+	if err != nil {
 		s.respondError(w, r, err)
 		return
+	}
+	if outcome == command.LifecycleUnidentified {
+		log.Info("signed lifecycle call without activityObjectID or interactionId: answered 200, nothing recorded")
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

@@ -33,7 +33,12 @@
     { value: '{{Contact.Key}}', label: 'Contact key' }
   ];
 
-  var connection = new Postmonger.Session();
+  // Postmonger talks only to the window that framed the page, and only at that window's origin: the default
+  // ("*") would post the activity to whatever page framed this one and take messages from any origin. The
+  // origin is the parent's as the browser reports it (location.ancestorOrigins where there is one, else the
+  // referrer Journey Builder's frame navigation sends); without either, the page talks to no one but itself.
+  var parentOrigin = journeyBuilderOrigin();
+  var connection = new Postmonger.Session({ connect: window.parent, from: parentOrigin, to: parentOrigin });
   var activity = {};
   var step = 'pass';
   var dirty = false;
@@ -48,12 +53,26 @@
 
   // ---- Journey Builder ----
 
-  // What Journey Builder told us beyond the activity; kept for troubleshooting in the browser console.
-  var received = { tokens: null, endpoints: null, schema: null };
-  window.passpushActivity = { received: received, inArguments: function () { return inArguments(readForm()); } };
+  // What Journey Builder told us beyond the activity; kept for troubleshooting in the browser console. The page
+  // never asks for SFMC tokens: it has no use for them, and what it doesn't hold can't leak.
+  var received = { endpoints: null, schema: null };
+  window.passpushActivity = { received: received, parentOrigin: parentOrigin, inArguments: function () { return inArguments(readForm()); } };
+
+  function journeyBuilderOrigin() {
+    var ancestors = window.location.ancestorOrigins;
+    if (ancestors && ancestors.length > 0 && ancestors[0] !== 'null') {
+      return ancestors[0];
+    }
+    try {
+      var origin = new URL(document.referrer).origin;
+      if (origin && origin !== 'null') {
+        return origin;
+      }
+    } catch (e) { /* no referrer */ }
+    return window.location.origin;
+  }
 
   connection.on('initActivity', initActivity);
-  connection.on('requestedTokens', function (tokens) { received.tokens = tokens; });
   connection.on('requestedEndpoints', function (endpoints) { received.endpoints = endpoints; });
   connection.on('requestedSchema', function (payload) {
     received.schema = payload && payload.schema;
@@ -380,7 +399,6 @@
   offerBindings([]);
   showNoFields();
   connection.trigger('ready');
-  connection.trigger('requestTokens');
   connection.trigger('requestEndpoints');
   connection.trigger('requestSchema');
 }());

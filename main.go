@@ -44,8 +44,10 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		return nil, errors.Join(err, db.Close())
 	}
 	lease, maxAttempts, maxBackoff := config.DeliverySchedule()
+	maxInFlight, tenantShare := config.Limits()
 	svc, err := service.New(db, service.Config{
-		Delivery:     delivery.Config{Lease: lease, MaxAttempts: maxAttempts, MaxBackoff: maxBackoff},
+		Delivery: delivery.Config{Lease: lease, MaxAttempts: maxAttempts, MaxBackoff: maxBackoff,
+			TenantShare: tenantShare},
 		PublicURL:    config.PublicURL,
 		GoogleAPIURL: config.GoogleAPIURL,
 		APNs:         apple.ChannelConfig{URL: config.APNsURL},
@@ -66,7 +68,8 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		SkipEvent:          svc.SkipEvent,
 		Poison:             poisonQueue,
 		NewHTTPHandler: func() (http.Handler, error) {
-			return httpport.NewServer(svc.App, httpport.Config{AdminToken: config.AdminToken, PublicURL: config.PublicURL}, log)
+			return httpport.NewServer(svc.App, httpport.Config{AdminToken: config.AdminToken, PublicURL: config.PublicURL,
+				MaxInFlight: maxInFlight}, log)
 		},
 		Close: db.Close,
 	}, nil

@@ -75,7 +75,14 @@ type Config struct {
 	MaxBackoff time.Duration
 	// FlushInterval is how long finished deliveries wait to be recorded together in one transaction.
 	FlushInterval time.Duration
+	// TenantShare is the percentage (1-100) of the slots one tenant's deliveries may hold while other tenants
+	// have deliveries due, so a tenant whose webhook hangs or fails cannot hold up the others (fair.go). 100
+	// turns it off. Default DefaultTenantShare.
+	TenantShare int
 }
+
+// DefaultTenantShare is the default TenantShare, in percent.
+const DefaultTenantShare = 25
 
 func (c *Config) setDefaults() {
 	if c.Concurrency == 0 {
@@ -112,6 +119,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.FlushInterval == 0 {
 		c.FlushInterval = 10 * time.Millisecond
+	}
+	if c.TenantShare == 0 {
+		c.TenantShare = DefaultTenantShare
 	}
 }
 
@@ -161,6 +171,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAttempts < 1 {
 		err = errors.Join(err, errors.New("max attempts must be at least 1"))
+	}
+	if c.TenantShare < 1 || c.TenantShare > 100 {
+		err = errors.Join(err, errors.New("tenant share must be a percentage from 1 to 100"))
 	}
 	return err
 }

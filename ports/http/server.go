@@ -22,11 +22,17 @@ type Config struct {
 	PublicURL string
 	// ReadYourWritesTimeout bounds how long a write waits for the read model to show it. Default 5s.
 	ReadYourWritesTimeout time.Duration
+	// MaxInFlight caps the requests served at once (PASSPUSH_MAX_IN_FLIGHT); past it they get 503. Default
+	// DefaultMaxInFlight.
+	MaxInFlight int
 }
 
 func (c *Config) setDefaults() {
 	if c.ReadYourWritesTimeout == 0 {
 		c.ReadYourWritesTimeout = 5 * time.Second
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
 	}
 }
 
@@ -91,7 +97,7 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 
 	s.appleWebServiceRoutes(r)
 
-	return r, nil
+	return s.limitInFlight(r), nil
 }
 
 func (s server) healthz(w http.ResponseWriter, r *http.Request) {

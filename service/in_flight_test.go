@@ -1,0 +1,74 @@
+package service_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	httpport "github.com/passpush/passpush/ports/http"
+)
+
+// With PASSPUSH_MAX_IN_FLIGHT requests held in a handler, the next one is refused at once with 503 overloaded and
+// Retry-After, /healthz still answers, and once the held requests end a request is served again.
+func TestRequestsPastTheInFlightCapAreRefused(t *testing.T) {
+	const limit = 2
+	h := start(t, httpport.Config{AdminToken: adminToken, MaxInFlight: limit})
+	h.addTenant("acme")
+
+	// A PUT whose body has not arrived stays in its handler, which reads the body, until the body ends. It is
+	// written by hand on a connection, so its headers are on the wire before any of its body.
+	body := `{"passType":"loyalty","data":{"points":"1"}}`
+	var conns []net.Conn
+	for _, passID := range []string{"held-1", "held-2"}[:limit] {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		_, err = fmt.Fprintf(conn, "PUT /api/acme/passes/%s HTTP/1.1\r\nHost: passpush\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n", passID, adminToken, len(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+	}
+
+	// The held requests take their slots as soon as their headers arrive; until then a request may still pass.
+	var refused response
+	eventually(t, 5*time.Second, "a request past the cap to be refused", func() bool {
+		refused = h.do(http.MethodGet, "/api/acme/passes/nope", adminToken, nil)
+		return refused.status == http.StatusServiceUnavailable
+	})
+	wantError(t, refused, http.StatusServiceUnavailable, "overloaded")
+	if refused.header.Get("Retry-After") == "" {
+		t.Fatalf("a refusal without Retry-After: %v", refused.header)
+	}
+	if res := h.do(http.MethodGet, "/no/such/route", "", nil); res.status != http.StatusServiceUnavailable {
+		t.Fatalf("an unknown route past the cap got %d, want 503: the cap covers the whole router", res.status)
+	}
+	if res := h.do(http.MethodGet, "/healthz", "", nil); res.status != http.StatusOK {
+		t.Fatalf("/healthz past the cap got %d %s, want 200", res.status, res.body)
+	}
+
+	for _, conn := range conns {
+		if _, err := io.WriteString(conn, body); err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("a held PUT ended with %d, want 201", res.StatusCode)
+		}
+	}
+	if res := h.do(http.MethodGet, "/api/acme/passes/held-1", adminToken, strings.NewReader("")); res.status != http.StatusOK {
+		t.Fatalf("after the held requests ended, a request got %d %s, want 200", res.status, res.body)
+	}
+}

@@ -17,11 +17,14 @@ import (
 //
 //   - A tenant's share is TenantShare percent of the slots (at least one). While other tenants have deliveries
 //     due, a tenant that holds its share gets no more.
-//   - Slots the tenants with due deliveries cannot use within their shares are lent to them, evenly, so a tenant
-//     alone uses the stage (work-conserving) — except one share's worth, which stays free: a tenant whose
-//     deliveries come due next starts its share at once, instead of waiting for a hanging tenant's attempts to
-//     time out. A tenant alone thus has all slots but one share (384 of 512 by default); a fast receiver needs
-//     far fewer for the stage's throughput.
+//   - A tenant whose deliveries are the only ones due is lent the slots beyond its share, so it has the stage to
+//     itself (work-conserving) — except one share's worth, which stays free: a tenant whose deliveries come due
+//     next starts its share at once, instead of waiting for a hanging tenant's attempts to time out, which would
+//     then hold every slot. A tenant alone thus has all slots but one share (384 of 512 by default); a fast
+//     receiver needs far fewer for the stage's throughput. Lent slots are not taken back: once another tenant
+//     has work, the one that holds more than its share gets nothing more until it is back under it.
+//   - While several tenants have deliveries due, nothing is lent, as the share is the most a tenant may hold
+//     then; slots the due tenants' shares leave free stay free until a tenant comes due alone.
 //
 // Counting per tenant in the worker, and claiming each tenant's part in one statement (Queue.ClaimTenants),
 // rather than excluding the saturated tenants from one claim ordered across tenants: that claim would scan a
@@ -75,20 +78,15 @@ func (s *tenantSlots) quotas(due []string, free, limit, most int) []push.TenantQ
 	due = slices.Clone(due)
 	slices.SortFunc(due, func(a, b string) int { return cmp.Or(cmp.Compare(s.held[a], s.held[b]), cmp.Compare(a, b)) })
 
-	// What each tenant's share leaves it, then what is lent: the free slots beyond those and beyond one share.
+	// What each tenant's share leaves it; a tenant alone is lent the free slots beyond that and beyond one share.
 	want := make([]int, len(due))
 	wanted := 0
 	for i, t := range due {
 		want[i] = max(0, share-s.held[t])
 		wanted += want[i]
 	}
-	if lend := free - wanted - share; lend > 0 {
-		for i := range due {
-			want[i] += lend / len(due)
-			if i < lend%len(due) {
-				want[i]++
-			}
-		}
+	if lend := free - wanted - share; len(due) == 1 && lend > 0 {
+		want[0] += lend
 	}
 
 	// Hand out at most min(free, most), to the tenants that hold the fewest first, and to at most

@@ -42,6 +42,14 @@ func TestConfigValidate(t *testing.T) {
 		{"delivery max attempts zero", func(c *Config) { c.DeliveryMaxAttempts = "0" }, "PASSPUSH_DELIVERY_MAX_ATTEMPTS"},
 		{"delivery max backoff", func(c *Config) { c.DeliveryMaxBackoff = "1h" }, ""},
 		{"delivery max backoff below the first wait", func(c *Config) { c.DeliveryMaxBackoff = "500ms" }, "PASSPUSH_DELIVERY_MAX_BACKOFF"},
+		{"max in flight", func(c *Config) { c.MaxInFlight = "1" }, ""},
+		{"max in flight zero", func(c *Config) { c.MaxInFlight = "0" }, "PASSPUSH_MAX_IN_FLIGHT"},
+		{"max in flight not a number", func(c *Config) { c.MaxInFlight = "lots" }, "PASSPUSH_MAX_IN_FLIGHT"},
+		{"tenant delivery share", func(c *Config) { c.TenantDeliveryShare = "100" }, ""},
+		{"tenant delivery share with a percent sign", func(c *Config) { c.TenantDeliveryShare = "30%" }, ""},
+		{"tenant delivery share zero", func(c *Config) { c.TenantDeliveryShare = "0" }, "PASSPUSH_TENANT_DELIVERY_SHARE"},
+		{"tenant delivery share past 100", func(c *Config) { c.TenantDeliveryShare = "101" }, "PASSPUSH_TENANT_DELIVERY_SHARE"},
+		{"tenant delivery share a fraction", func(c *Config) { c.TenantDeliveryShare = "0.25" }, "PASSPUSH_TENANT_DELIVERY_SHARE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,5 +91,17 @@ func TestConfig_flagWinsOverEnvironmentWhichWinsOverDefault(t *testing.T) {
 		DeliveryLease: DefaultDeliveryLease, DeliveryMaxBackoff: DefaultDeliveryMaxBackoff, GoogleAPIURL: DefaultGoogleAPIURL, APNsURL: DefaultAPNsURL}
 	if got != want {
 		t.Errorf("resolved config = %+v, want %+v", got, want)
+	}
+}
+
+func TestConfig_limitsDefaultAndParse(t *testing.T) {
+	var c Config
+	c.setDefaults()
+	if maxInFlight, share := c.Limits(); maxInFlight != 1024 || share != 25 {
+		t.Errorf("default limits %d in flight, %d%% share; want 1024 and 25%%", maxInFlight, share)
+	}
+	c.MaxInFlight, c.TenantDeliveryShare = "64", "40%"
+	if maxInFlight, share := c.Limits(); maxInFlight != 64 || share != 40 {
+		t.Errorf("limits %d in flight, %d%% share; want 64 and 40%%", maxInFlight, share)
 	}
 }

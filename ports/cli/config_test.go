@@ -89,6 +89,7 @@ func TestConfig_flagWinsOverEnvironmentWhichWinsOverDefault(t *testing.T) {
 	}, open)
 	want := Config{HTTPAddr: ":9000", LogLevel: "warn", PublicURL: "https://env.example.com", DBMaxConns: DefaultDBMaxConns, DBMaxIdleTime: DefaultDBMaxIdleTime,
 		DeliveryLease: DefaultDeliveryLease, DeliveryMaxBackoff: DefaultDeliveryMaxBackoff, GoogleAPIURL: DefaultGoogleAPIURL, APNsURL: DefaultAPNsURL}
+	want.MaxInFlight, want.TenantDeliveryShare = DefaultMaxInFlight, DefaultTenantDeliveryShare
 	if got != want {
 		t.Errorf("resolved config = %+v, want %+v", got, want)
 	}

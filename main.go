@@ -61,8 +61,10 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
+	maxInFlight, tenantShare := config.Limits()
 	svc, err := service.New(db, service.Config{
-		Delivery:     delivery.Config{Lease: lease, MaxAttempts: maxAttempts, MaxBackoff: maxBackoff},
+		Delivery: delivery.Config{Lease: lease, MaxAttempts: maxAttempts, MaxBackoff: maxBackoff,
+			TenantShare: tenantShare},
 		PublicURL:    config.PublicURL,
 		GoogleAPIURL: config.GoogleAPIURL,
 		APNs:         apple.ChannelConfig{URL: config.APNsURL},
@@ -92,7 +94,7 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 			}
 			return httpport.NewServer(svc.App, httpport.Config{
 				AdminToken: config.AdminToken, PublicURL: config.PublicURL,
-				TrustedProxies: proxies, FrameAncestors: config.FrameAncestors,
+				TrustedProxies: proxies, FrameAncestors: config.FrameAncestors, MaxInFlight: maxInFlight,
 			}, log)
 		},
 		RotateSecretKey: func(ctx context.Context, newKey string) error {

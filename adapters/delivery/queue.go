@@ -103,35 +103,105 @@ func (q *Queue) Enqueue(ctx context.Context, events []eventstore.Event) error {
 // Claim leases up to limit due deliveries, each the oldest pending one of its pass. A lease that runs out (the
 // process died) makes the delivery claimable again: delivery is at least once, and receivers dedupe on eventId.
 // A delivery is superseded when a later one of the same pass is queued behind it.
+func (q *Queue) Claim(ctx context.Context, limit int, lease time.Duration) ([]push.Delivery, error) {
+	// On PostgreSQL SKIP LOCKED passes over rows that another claim, a renewal or a finish holds instead of
+	// waiting for them, so a claim never waits and cannot be part of a deadlock. A pass whose oldest delivery is
+	// locked stays unclaimable: NOT EXISTS still sees that row. The outer lease check repeats the inner one, for
+	// a row that changed between the subquery's snapshot and its lock.
+	return q.claim(ctx, lease, func() (string, []any) {
+		return `
+			SELECT d.event_id FROM deliveries d
+			WHERE ` + claimable + `
+			ORDER BY d.next_attempt_at
+			LIMIT $3` + q.db.Dialect.LockRows(true), []any{limit}
+	})
+}
+
+// claimable is what a claim takes: a due delivery, not leased, the oldest pending one of its pass. $1 is now.
+const claimable = `d.next_attempt_at <= $1 AND d.lease_until <= $1
+			  AND NOT EXISTS (
+				SELECT 1 FROM deliveries e
+				WHERE e.tenant_id = d.tenant_id AND e.pass_id = d.pass_id AND e.stream_version < d.stream_version)`
+
+// ClaimTenants is Claim with a limit per tenant: it leases up to each quota's limit of the tenant's oldest due
+// deliveries, in one statement. Each tenant's part walks deliveries_tenant_due from the tenant's oldest due row,
+// so a tenant with a large backlog costs the others nothing; a claim ordered across tenants would have to scan
+// past that backlog to reach them.
+func (q *Queue) ClaimTenants(ctx context.Context, quotas []push.TenantQuota, lease time.Duration) ([]push.Delivery, error) {
+	if len(quotas) == 0 {
+		return nil, nil
+	}
+	return q.claim(ctx, lease, func() (string, []any) {
+		parts := make([]string, 0, len(quotas))
+		args := make([]any, 0, 2*len(quotas))
+		for i, quota := range quotas {
+			tenant, limit := 3+2*i, 4+2*i
+			parts = append(parts, fmt.Sprintf(`
+			SELECT event_id FROM (
+				SELECT d.event_id FROM deliveries d
+				WHERE d.tenant_id = $%d AND `+claimable+`
+				ORDER BY d.next_attempt_at
+				LIMIT $%d`+q.db.Dialect.LockRows(true)+`) q%d`, tenant, limit, i))
+			args = append(args, quota.TenantID, quota.Limit)
+		}
+		return strings.Join(parts, "\n\t\t\tUNION ALL"), args
+	})
+}
+
+// DueTenants lists the tenants that have a due delivery nobody holds. It steps through deliveries_tenant_due one
+// tenant at a time (a loose index scan, which neither database does by itself), so it costs one index lookup
+// per tenant with deliveries, however many deliveries they have.
+func (q *Queue) DueTenants(ctx context.Context) ([]string, error) {
+	now := q.now().UnixMilli()
+	rows, err := q.db.QueryContext(ctx, `
+		WITH RECURSIVE t(id) AS (
+			SELECT * FROM (SELECT tenant_id FROM deliveries ORDER BY tenant_id LIMIT 1) f
+			UNION ALL
+			SELECT (SELECT tenant_id FROM deliveries WHERE tenant_id > t.id ORDER BY tenant_id LIMIT 1)
+			FROM t WHERE t.id IS NOT NULL)
+		SELECT id FROM t
+		WHERE id IS NOT NULL AND EXISTS (
+			SELECT 1 FROM deliveries d WHERE d.tenant_id = t.id AND d.next_attempt_at <= $1 AND d.lease_until <= $1)`,
+		now)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants with due deliveries: %w", err)
+	}
+	defer rows.Close()
+	var tenants []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list tenants with due deliveries: %w", err)
+		}
+		tenants = append(tenants, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tenants with due deliveries: %w", err)
+	}
+	return tenants, nil
+}
+
+// claim leases the rows that pick selects: pick returns a SELECT of event_id over deliveries with its arguments,
+// numbered from $3 ($1 is now, $2 the lease's end).
 //
 // The claim commits when its statement ends, before its rows are read, so a scan cut short would leave rows
 // leased that nobody works on until their lease runs out. It is scanned in full whatever ctx says; the caller
 // releases what it will not push. The lease bounds it instead: rows read after their lease ran out may already
 // be someone else's.
-func (q *Queue) Claim(ctx context.Context, limit int, lease time.Duration) ([]push.Delivery, error) {
+func (q *Queue) claim(ctx context.Context, lease time.Duration, pick func() (string, []any)) ([]push.Delivery, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lease)
 	defer cancel()
 	now := q.now().UnixMilli()
-	// On PostgreSQL SKIP LOCKED passes over rows that another claim, a renewal or a finish holds instead of
-	// waiting for them, so a claim never waits and cannot be part of a deadlock. A pass whose oldest delivery is
-	// locked stays unclaimable: NOT EXISTS still sees that row. The outer lease check repeats the inner one, for
-	// a row that changed between the subquery's snapshot and its lock.
+	selection, args := pick()
 	rows, err := q.db.QueryContext(ctx, `
 		UPDATE deliveries SET lease_until = $2
-		WHERE event_id IN (
-			SELECT d.event_id FROM deliveries d
-			WHERE d.next_attempt_at <= $1 AND d.lease_until <= $1
-			  AND NOT EXISTS (
-				SELECT 1 FROM deliveries e
-				WHERE e.tenant_id = d.tenant_id AND e.pass_id = d.pass_id AND e.stream_version < d.stream_version)
-			ORDER BY d.next_attempt_at
-			LIMIT $3`+q.db.Dialect.LockRows(true)+`)
+		WHERE event_id IN (`+selection+`)
 		  AND lease_until <= $1
 		RETURNING payload, attempts, results, EXISTS (
 			SELECT 1 FROM deliveries l
 			WHERE l.tenant_id = deliveries.tenant_id AND l.pass_id = deliveries.pass_id
 			  AND l.stream_version > deliveries.stream_version)`,
-		q.db.Dialect.Planned(now, now+lease.Milliseconds(), limit)...)
+		q.db.Dialect.Planned(append([]any{now, now + lease.Milliseconds()}, args...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}

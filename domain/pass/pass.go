@@ -52,18 +52,6 @@ func (d Details) Validate() error {
 	return validateFields(d.Data)
 }
 
-func validateFields(fields map[string]string) error {
-	for k, v := range fields {
-		if strings.TrimSpace(k) == "" {
-			return fmt.Errorf("%w: a field name is empty", ErrInvalid)
-		}
-		if err := ValidateText(k, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // ValidateText refuses a NUL character in any of texts: no database stores it in a text column, and no wallet
 // shows it.
 func ValidateText(texts ...string) error {
@@ -173,6 +161,10 @@ func (p *Pass) ScheduleUpdate(u UpdateFromJourney) (scheduled bool, err error) {
 		data = map[string]string{}
 	}
 	maps.Copy(data, u.Fields)
+	// The caps hold for the data the pass ends up with, not only for the update's own fields.
+	if err := validateFields(data); err != nil {
+		return false, fmt.Errorf("pass %s with this update's fields: %w", p.id, err)
+	}
 	if u.Fields == nil {
 		u.Fields = map[string]string{}
 	}

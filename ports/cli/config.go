@@ -65,6 +65,11 @@ type Config struct {
 	TrustedProxies string
 	// FrameAncestors is the configuration page's CSP frame-ancestors: the origins that may frame it.
 	FrameAncestors string
+	// MaxInFlight is how many HTTP requests serve handles at once, a whole number of at least 1; past it, 503.
+	MaxInFlight string
+	// TenantDeliveryShare is the percentage (1-100) of the delivery slots one tenant may hold while other
+	// tenants have deliveries waiting.
+	TenantDeliveryShare string
 }
 
 const (
@@ -89,6 +94,10 @@ const (
 	// DefaultFrameAncestors is httpport.DefaultFrameAncestors, Marketing Cloud's origins; a test keeps the two
 	// equal.
 	DefaultFrameAncestors = "https://*.exacttarget.com https://*.marketingcloudapps.com"
+	// DefaultMaxInFlight is httpport.DefaultMaxInFlight.
+	DefaultMaxInFlight = "1024"
+	// DefaultTenantDeliveryShare is delivery.DefaultTenantShare, in percent.
+	DefaultTenantDeliveryShare = "25"
 )
 
 // setting ties a Config field to its environment variable and flag, so the two never drift apart and --help can
@@ -200,6 +209,16 @@ func settings() []setting {
 			usage: "space-separated CSP frame-ancestors sources: the origins that may frame the activity's configuration page",
 			field: func(c *Config) *string { return &c.FrameAncestors },
 		},
+		{
+			env: "PASSPUSH_MAX_IN_FLIGHT", flag: "max-in-flight", fallback: DefaultMaxInFlight,
+			usage: "most HTTP requests served at once; past it a request gets 503 overloaded with Retry-After (GET /healthz is never refused)",
+			field: func(c *Config) *string { return &c.MaxInFlight },
+		},
+		{
+			env: "PASSPUSH_TENANT_DELIVERY_SHARE", flag: "tenant-delivery-share", fallback: DefaultTenantDeliveryShare,
+			usage: "percentage (1-100) of the delivery slots one tenant's deliveries may hold while other tenants have deliveries waiting, so a slow or failing webhook cannot hold up the others; 100 turns this off",
+			field: func(c *Config) *string { return &c.TenantDeliveryShare },
+		},
 	}
 }
 
@@ -284,6 +303,13 @@ func (c Config) Validate() error {
 	}
 	if c.FrameAncestors != "" && !frameAncestorsPattern.MatchString(c.FrameAncestors) {
 		err = errors.Join(err, fmt.Errorf("PASSPUSH_FRAME_ANCESTORS %q must be space-separated CSP sources, such as %s", c.FrameAncestors, DefaultFrameAncestors))
+	}
+	// Empty takes the defaults, as the delivery settings do.
+	if n, parseErr := strconv.Atoi(c.MaxInFlight); c.MaxInFlight != "" && (parseErr != nil || n < 1) {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_MAX_IN_FLIGHT %q must be a whole number of at least 1, such as %s", c.MaxInFlight, DefaultMaxInFlight))
+	}
+	if n, parseErr := strconv.Atoi(strings.TrimSuffix(c.TenantDeliveryShare, "%")); c.TenantDeliveryShare != "" && (parseErr != nil || n < 1 || n > 100) {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_TENANT_DELIVERY_SHARE %q must be a whole percentage from 1 to 100, such as %s", c.TenantDeliveryShare, DefaultTenantDeliveryShare))
 	}
 	return err
 }
@@ -395,6 +421,14 @@ func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
 		prefixes = append(prefixes, p.Masked())
 	}
 	return prefixes, nil
+}
+
+// Limits returns the abuse limits as numbers. Call it on a validated config: zeros, which mean the defaults of
+// the HTTP port and the delivery stage, stand for what is empty.
+func (c Config) Limits() (maxInFlight, tenantDeliveryShare int) {
+	maxInFlight, _ = strconv.Atoi(c.MaxInFlight)
+	tenantDeliveryShare, _ = strconv.Atoi(strings.TrimSuffix(c.TenantDeliveryShare, "%"))
+	return maxInFlight, tenantDeliveryShare
 }
 
 // DeliverySchedule returns the delivery settings as numbers. Call it on a validated config: zeros, which mean the

@@ -68,6 +68,14 @@ func TestConfigValidate(t *testing.T) {
 		{"insecure webhooks not a bool", func(c *Config) { c.AllowInsecureWebhooks = "yes please" }, "PASSPUSH_ALLOW_INSECURE_WEBHOOKS"},
 		{"webhook allowed ranges", func(c *Config) { c.WebhookAllowCIDRs = "127.0.0.0/8, ::1/128,10.20.0.0/16" }, ""},
 		{"webhook allowed range without length", func(c *Config) { c.WebhookAllowCIDRs = "10.0.0.1" }, "PASSPUSH_WEBHOOK_ALLOW_CIDRS"},
+		{"max in flight", func(c *Config) { c.MaxInFlight = "1" }, ""},
+		{"max in flight zero", func(c *Config) { c.MaxInFlight = "0" }, "PASSPUSH_MAX_IN_FLIGHT"},
+		{"max in flight not a number", func(c *Config) { c.MaxInFlight = "lots" }, "PASSPUSH_MAX_IN_FLIGHT"},
+		{"tenant delivery share", func(c *Config) { c.TenantDeliveryShare = "100" }, ""},
+		{"tenant delivery share with a percent sign", func(c *Config) { c.TenantDeliveryShare = "30%" }, ""},
+		{"tenant delivery share zero", func(c *Config) { c.TenantDeliveryShare = "0" }, "PASSPUSH_TENANT_DELIVERY_SHARE"},
+		{"tenant delivery share past 100", func(c *Config) { c.TenantDeliveryShare = "101" }, "PASSPUSH_TENANT_DELIVERY_SHARE"},
+		{"tenant delivery share a fraction", func(c *Config) { c.TenantDeliveryShare = "0.25" }, "PASSPUSH_TENANT_DELIVERY_SHARE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +127,7 @@ func TestConfig_flagWinsOverEnvironmentWhichWinsOverDefault(t *testing.T) {
 	want := Config{HTTPAddr: ":9000", LogLevel: "warn", PublicURL: "https://env.example.com", DBMaxConns: DefaultDBMaxConns, DBMaxIdleTime: DefaultDBMaxIdleTime,
 		DeliveryLease: DefaultDeliveryLease, DeliveryMaxBackoff: DefaultDeliveryMaxBackoff, GoogleAPIURL: DefaultGoogleAPIURL, APNsURL: DefaultAPNsURL,
 		FrameAncestors: DefaultFrameAncestors}
+	want.MaxInFlight, want.TenantDeliveryShare = DefaultMaxInFlight, DefaultTenantDeliveryShare
 	if got != want {
 		t.Errorf("resolved config = %+v, want %+v", got, want)
 	}
@@ -131,5 +140,17 @@ func TestConfigWebhookPolicy(t *testing.T) {
 	}
 	if p, err := (Config{}).WebhookPolicy(); err != nil || p.AllowInsecure || p.AllowCIDRs != nil {
 		t.Errorf("WebhookPolicy() of an empty config = %+v, %v; want https only and no range", p, err)
+	}
+}
+
+func TestConfig_limitsDefaultAndParse(t *testing.T) {
+	var c Config
+	c.setDefaults()
+	if maxInFlight, share := c.Limits(); maxInFlight != 1024 || share != 25 {
+		t.Errorf("default limits %d in flight, %d%% share; want 1024 and 25%%", maxInFlight, share)
+	}
+	c.MaxInFlight, c.TenantDeliveryShare = "64", "40%"
+	if maxInFlight, share := c.Limits(); maxInFlight != 64 || share != 40 {
+		t.Errorf("limits %d in flight, %d%% share; want 64 and 40%%", maxInFlight, share)
 	}
 }

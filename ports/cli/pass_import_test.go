@@ -125,3 +125,47 @@ func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
 }
+
+// Issue 13 §6: import keeps the caps on pass data. A line past one is reported, naming the limit, and nothing of
+// it is stored; a line at every limit is imported.
+func TestPassImport_dataPastItsLimitsIsABadLine(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	line := func(passID string, data map[string]string) string {
+		b, err := json.Marshal(map[string]any{"passId": passID, "passType": "loyalty", "data": data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b) + "\n"
+	}
+	fields := func(n int) map[string]string {
+		m := map[string]string{}
+		for i := range n {
+			m["f"+itoa(i)] = "v"
+		}
+		return m
+	}
+	atLimits := fields(99)
+	atLimits[strings.Repeat("k", 64)] = strings.Repeat("v", 2048)
+	file := e.writeFile("passes.jsonl", line("at-limits", atLimits)+
+		line("fields", fields(101))+
+		line("name", map[string]string{strings.Repeat("k", 65): "v"})+
+		line("value", map[string]string{"k": strings.Repeat("v", 2049)}))
+
+	r := e.mustRun("pass", "import", "--tenant", "acme", file)
+	assertSummary(t, r.stdout, "4 lines, 1 created, 0 changed, 0 unchanged, 3 bad")
+	for n, want := range map[int]string{2: "limit of 100 fields", 3: "limit of 64 bytes", 4: "limit of 2048 bytes"} {
+		if !regexp.MustCompile(`(?m)^line ` + itoa(n) + `: .*` + want).MatchString(r.stderr) {
+			t.Errorf("stderr does not report line %d with %q:\n%s", n, want, r.stderr)
+		}
+	}
+	if p := e.getPass("acme", "at-limits"); len(p.Data) != 100 {
+		t.Errorf("the pass at the limits has %d fields, want 100", len(p.Data))
+	}
+	for _, id := range []string{"fields", "name", "value"} {
+		if r := e.run("pass", "get", "--tenant", "acme", id); r.code == 0 {
+			t.Errorf("the bad line's pass %s exists: %s", id, r.stdout)
+		}
+	}
+}

@@ -25,6 +25,9 @@ import (
 type Queue interface {
 	// Claim leases up to limit due deliveries, each the oldest pending one of its pass.
 	Claim(ctx context.Context, limit int, lease time.Duration) ([]push.Delivery, error)
+	// ClaimTenants is Claim with a limit per tenant; DueTenants lists the tenants with due deliveries (fair.go).
+	ClaimTenants(ctx context.Context, quotas []push.TenantQuota, lease time.Duration) ([]push.Delivery, error)
+	DueTenants(ctx context.Context) ([]string, error)
 	// Renew extends the lease of deliveries in flight; Release hands unstarted ones back.
 	Renew(ctx context.Context, eventIDs []string, lease time.Duration) error
 	Release(ctx context.Context, eventIDs []string) error
@@ -75,7 +78,14 @@ type Config struct {
 	MaxBackoff time.Duration
 	// FlushInterval is how long finished deliveries wait to be recorded together in one transaction.
 	FlushInterval time.Duration
+	// TenantShare is the percentage (1-100) of the slots one tenant's deliveries may hold while other tenants
+	// have deliveries due, so a tenant whose webhook hangs or fails cannot hold up the others (fair.go). 100
+	// turns it off. Default DefaultTenantShare.
+	TenantShare int
 }
+
+// DefaultTenantShare is the default TenantShare, in percent.
+const DefaultTenantShare = 25
 
 func (c *Config) setDefaults() {
 	if c.Concurrency == 0 {
@@ -112,6 +122,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.FlushInterval == 0 {
 		c.FlushInterval = 10 * time.Millisecond
+	}
+	if c.TenantShare == 0 {
+		c.TenantShare = DefaultTenantShare
 	}
 }
 
@@ -162,6 +175,9 @@ func (c Config) Validate() error {
 	if c.MaxAttempts < 1 {
 		err = errors.Join(err, errors.New("max attempts must be at least 1"))
 	}
+	if c.TenantShare < 1 || c.TenantShare > 100 {
+		err = errors.Join(err, errors.New("tenant share must be a percentage from 1 to 100"))
+	}
 	return err
 }
 
@@ -203,11 +219,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	slots := make(chan struct{}, w.config.Concurrency)
 	done := make(chan finished, w.config.Concurrency)
 	held := newHeldSet()
+	claims := w.newClaimer()
 	var inFlight sync.WaitGroup
 	flushed := make(chan struct{})
 	go func() {
 		defer close(flushed)
-		w.flushLoop(done, slots, held)
+		w.flushLoop(done, slots, held, claims.tenants)
 	}()
 	// Leases are renewed until the last delivery is written back, after ctx ends too.
 	renewing, stopRenewing := context.WithCancel(context.WithoutCancel(ctx))
@@ -239,7 +256,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		items, err := w.queue.Claim(ctx, min(free, 500), w.config.Lease)
+		items, err := claims.claim(ctx, free, limit)
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.WithError(err).Warn("claim deliveries failed; retrying")
@@ -258,6 +275,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		for _, d := range items {
 			slots <- struct{}{}
+			claims.tenants.take(d.Update.TenantID)
 			held.add(d.Update.EventID)
 			inFlight.Go(func() { done <- w.attempt(attemptCtx, d) })
 		}
@@ -385,12 +403,13 @@ func (w *Worker) renewLoop(ctx context.Context, held *heldSet) {
 // flushLoop writes finished attempts in batches: outcomes and the removal of their rows in one transaction per
 // batch, retries one row each. A slot is freed only once its delivery is written, so the pass's next update
 // cannot be claimed before this one's outcome is stored.
-func (w *Worker) flushLoop(done <-chan finished, slots <-chan struct{}, held *heldSet) {
+func (w *Worker) flushLoop(done <-chan finished, slots <-chan struct{}, held *heldSet, tenants *tenantSlots) {
 	var batch []finished
 	ticker := time.NewTicker(w.config.FlushInterval)
 	defer ticker.Stop()
 	written := func(f finished) {
 		held.remove(f.delivery.Update.EventID)
+		tenants.give(f.delivery.Update.TenantID)
 		<-slots
 	}
 	flush := func() {

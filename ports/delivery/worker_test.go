@@ -303,7 +303,7 @@ func schedule(c deliverystage.Config) time.Duration {
 	return total
 }
 
-// stopDuringClaim calls stop when a claim has leased its rows, before the worker gets them.
+// stopDuringClaim calls stop when a claim (a plain or a fair one) has leased its rows, before the worker gets them.
 type stopDuringClaim struct {
 	*delivery.Queue
 	stop func()
@@ -311,6 +311,14 @@ type stopDuringClaim struct {
 
 func (q stopDuringClaim) Claim(ctx context.Context, limit int, lease time.Duration) ([]push.Delivery, error) {
 	claimed, err := q.Queue.Claim(ctx, limit, lease)
+	if len(claimed) > 0 {
+		q.stop()
+	}
+	return claimed, err
+}
+
+func (q stopDuringClaim) ClaimTenants(ctx context.Context, quotas []push.TenantQuota, lease time.Duration) ([]push.Delivery, error) {
+	claimed, err := q.Queue.ClaimTenants(ctx, quotas, lease)
 	if len(claimed) > 0 {
 		q.stop()
 	}

@@ -32,6 +32,9 @@ type Config struct {
 	FrameAncestors string
 	// Now is the clock of the limit on failed JWT verifications and of its sampled log. Default time.Now.
 	Now func() time.Time
+	// MaxInFlight caps the requests served at once (PASSPUSH_MAX_IN_FLIGHT); past it they get 503. Default
+	// DefaultMaxInFlight.
+	MaxInFlight int
 }
 
 // DefaultFrameAncestors are the origins Journey Builder frames the configuration page from.
@@ -46,6 +49,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
 	}
 }
 
@@ -113,7 +119,7 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 
 	s.appleWebServiceRoutes(r)
 
-	return r, nil
+	return s.limitInFlight(r), nil
 }
 
 func (s server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -37,6 +37,12 @@ func Unauthorized(message string) *Error {
 	return &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: message}
 }
 
+// Overloaded is a 503 overloaded: the server refuses the request before doing any of it. It is not a failure
+// to log as one: the refusal is the server protecting itself.
+func Overloaded(message string) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "overloaded", Message: message}
+}
+
 // NotFound is a 404 not_found.
 func NotFound(message string) *Error {
 	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: message}
@@ -55,7 +61,9 @@ type body struct {
 func Respond(w http.ResponseWriter, r *http.Request, log logrus.FieldLogger, err error) {
 	e := classify(err)
 	if e.Status == http.StatusServiceUnavailable {
-		log.WithError(err).Error("request failed")
+		if e.Code != "overloaded" {
+			log.WithError(err).Error("request failed")
+		}
 		w.Header().Set("Retry-After", "1")
 	}
 	var b body

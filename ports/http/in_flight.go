@@ -1,0 +1,69 @@
+package httpport
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/passpush/passpush/ports/http/httperr"
+	"github.com/sirupsen/logrus"
+)
+
+// DefaultMaxInFlight is how many requests an instance serves at once unless configured otherwise.
+const DefaultMaxInFlight = 1024
+
+// limitInFlight caps the requests being served at once. Past the cap a request is answered 503 overloaded with
+// Retry-After at once, before any work, rather than queued: a flood then costs the instance a refusal each, its
+// database connections and memory stay with the requests it took, and Journey Builder, which retries a 5xx, or a
+// load balancer sends the call again or elsewhere.
+//
+// It wraps the whole router, not mux's Use, so that unknown routes count too. /healthz is exempt: it touches
+// nothing but the process, and a load balancer that saw 503 there would take a busy but healthy instance out of
+// rotation, moving its load onto the others and overloading them in turn.
+//
+// A buffered channel is the semaphore: a non-blocking send takes a slot, a receive gives it back. That is all
+// a library semaphore would do here.
+func (s server) limitInFlight(next http.Handler) http.Handler {
+	slots := make(chan struct{}, s.config.MaxInFlight)
+	refusals := newRefusalLog(s.log, s.config.MaxInFlight)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			next.ServeHTTP(w, r)
+		default:
+			refusals.add()
+			httperr.Respond(w, r, s.log, httperr.Overloaded(
+				"the server has as many requests in flight as it takes (PASSPUSH_MAX_IN_FLIGHT); retry later"))
+		}
+	})
+}
+
+// refusalLog logs refusals at most once a second, with how many there were, so an overload does not also flood
+// the log.
+type refusalLog struct {
+	log   *logrus.Entry
+	limit int
+	mu    sync.Mutex
+	count int
+	last  time.Time
+}
+
+func newRefusalLog(log *logrus.Entry, limit int) *refusalLog {
+	return &refusalLog{log: log, limit: limit}
+}
+
+func (l *refusalLog) add() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.count++
+	if now := time.Now(); now.Sub(l.last) >= time.Second {
+		l.log.WithFields(logrus.Fields{"refused": l.count, "max_in_flight": l.limit}).
+			Warn("requests refused: too many in flight")
+		l.count, l.last = 0, now
+	}
+}

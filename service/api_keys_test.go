@@ -59,6 +59,10 @@ func routesOf(t *testing.T, svc *service.Service, match func(template string) bo
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The router is wrapped by the limit on requests in flight.
+	if wrapper, ok := handler.(interface{ Unwrap() http.Handler }); ok {
+		handler = wrapper.Unwrap()
+	}
 	var routes []tenantRoute
 	err = handler.(*mux.Router).Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
 		template, err := route.GetPathTemplate()

@@ -131,7 +131,7 @@ func itoa(i int) string {
 func TestPassImport_dataPastItsLimitsIsABadLine(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "s1")
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "acme-sfmc-secret-0001")
 	line := func(passID string, data map[string]string) string {
 		b, err := json.Marshal(map[string]any{"passId": passID, "passType": "loyalty", "data": data})
 		if err != nil {

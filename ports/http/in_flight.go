@@ -24,24 +24,40 @@ const DefaultMaxInFlight = 1024
 // A buffered channel is the semaphore: a non-blocking send takes a slot, a receive gives it back. That is all
 // a library semaphore would do here.
 func (s server) limitInFlight(next http.Handler) http.Handler {
-	slots := make(chan struct{}, s.config.MaxInFlight)
-	refusals := newRefusalLog(s.log, s.config.MaxInFlight)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-			next.ServeHTTP(w, r)
-		default:
-			refusals.add()
-			httperr.Respond(w, r, s.log, httperr.Overloaded(
-				"the server has as many requests in flight as it takes (PASSPUSH_MAX_IN_FLIGHT); retry later"))
-		}
-	})
+	return &inFlightLimit{
+		next: next, log: s.log,
+		slots:    make(chan struct{}, s.config.MaxInFlight),
+		refusals: newRefusalLog(s.log, s.config.MaxInFlight),
+	}
 }
+
+// inFlightLimit is the handler limitInFlight returns.
+type inFlightLimit struct {
+	next     http.Handler
+	log      *logrus.Entry
+	slots    chan struct{}
+	refusals *refusalLog
+}
+
+func (l *inFlightLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" {
+		l.next.ServeHTTP(w, r)
+		return
+	}
+	select {
+	case l.slots <- struct{}{}:
+		defer func() { <-l.slots }()
+		l.next.ServeHTTP(w, r)
+	default:
+		l.refusals.add()
+		httperr.Respond(w, r, l.log, httperr.Overloaded(
+			"the server has as many requests in flight as it takes (PASSPUSH_MAX_IN_FLIGHT); retry later"))
+	}
+}
+
+// Unwrap returns the router the limit wraps, as http.ResponseController's Unwrap convention does for writers:
+// for a caller that walks the routes.
+func (l *inFlightLimit) Unwrap() http.Handler { return l.next }
 
 // refusalLog logs refusals at most once a second, with how many there were, so an overload does not also flood
 // the log.

@@ -48,7 +48,7 @@ func (s server) postAPIKey(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	k, err := s.app.Commands.CreateAPIKey.Handle(r.Context(), command.CreateAPIKey{
-		TenantID: mux.Vars(r)["tenantId"], Name: req.Name, Actor: requestActor(r),
+		TenantID: mux.Vars(r)["tenantId"], Name: req.Name, Actor: s.requestActor(r),
 	})
 	if err != nil {
 		s.respondError(w, r, err)
@@ -74,7 +74,7 @@ func (s server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 // deleteAPIKey revokes a key: 204, or 404 unknown_api_key.
 func (s server) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
 	err := s.app.Commands.RevokeAPIKey.Handle(r.Context(), command.RevokeAPIKey{
-		TenantID: mux.Vars(r)["tenantId"], Name: mux.Vars(r)["name"], Actor: requestActor(r),
+		TenantID: mux.Vars(r)["tenantId"], Name: mux.Vars(r)["name"], Actor: s.requestActor(r),
 	})
 	if err != nil {
 		s.respondError(w, r, err)

@@ -50,7 +50,7 @@ func (s server) putAppleCertificate(w http.ResponseWriter, r *http.Request) {
 	}
 	vars := mux.Vars(r)
 	info, err := s.app.Commands.AddAppleCertificate.Handle(r.Context(), command.AddAppleCertificate{
-		TenantID: vars["tenantId"], PassTypeID: vars["passTypeIdentifier"], Files: files, Actor: requestActor(r),
+		TenantID: vars["tenantId"], PassTypeID: vars["passTypeIdentifier"], Files: files, Actor: s.requestActor(r),
 	})
 	if err != nil {
 		s.respondError(w, r, err)

@@ -46,7 +46,7 @@ func (s server) putGoogleSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	info, err := s.app.Commands.PutGoogleSettings.Handle(r.Context(), command.PutGoogleSettings{
 		TenantID: mux.Vars(r)["tenantId"], IssuerID: req.IssuerID, ServiceAccount: keyFile, Rate: req.Rate,
-		Actor: requestActor(r),
+		Actor: s.requestActor(r),
 	})
 	if err != nil {
 		s.respondError(w, r, err)

@@ -11,7 +11,6 @@ import (
 	"strconv"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/gorilla/mux"
 	"github.com/passpush/passpush/ports/http/httperr"
 	"github.com/sirupsen/logrus"
 )
@@ -174,15 +173,8 @@ func (s server) verifyJourneyBuilder(w http.ResponseWriter, r *http.Request, ten
 	}
 	verdict := s.jwtFailures.fail(tenantID)
 	if verdict.logCount > 0 {
-		route := r.URL.Path
-		if current := mux.CurrentRoute(r); current != nil {
-			if tpl, tplErr := current.GetPathTemplate(); tplErr == nil {
-				route = tpl
-			}
-		}
-		requestLog(r, s.log).WithFields(logrus.Fields{
-			"tenant": tenantID, "route": route, "client": s.clientAddress(r), "reason": reason,
-			"failures": verdict.logCount, "limited": verdict.retryAfter > 0,
+		s.securityLog(r).WithFields(logrus.Fields{
+			"reason": reason, "failures": verdict.logCount, "limited": verdict.retryAfter > 0,
 		}).Info("JWT verification failed")
 	}
 	if verdict.retryAfter > 0 {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 
@@ -69,56 +68,24 @@ func bearerToken(r *http.Request) (string, bool) {
 
 // requestActor is who makes the request, for the audit events of the changes it makes: the admin token, or the
 // API key that requireTenantCredential let through.
-func requestActor(r *http.Request) tenant.Actor {
+func (s server) requestActor(r *http.Request) tenant.Actor {
 	name, ok := r.Context().Value(credentialCtxKey{}).(string)
 	if !ok {
 		// Only requireAdmin guards the management API, and it lets nothing else through.
 		name = tenant.ActorAdminToken
 	}
-	return tenant.Actor{Name: name, Address: requestClient(r), Via: r.Method + " " + r.URL.Path}
+	return tenant.Actor{Name: name, Address: s.clientAddress(r), Via: r.Method + " " + r.URL.Path}
 }
 
 // logRefusedCredential is the security log's line for a refused credential. It shows at most the credential's
 // first 8 characters, and only of one shaped like an API key: anything else may be a mistyped admin token.
 func (s server) logRefusedCredential(r *http.Request, key, reason string, more ...string) {
-	fields := logrus.Fields{
-		"security": true, "tenant": routeTenant(r), "route": routeTemplate(r), "client": requestClient(r),
-		"reason": reason,
-	}
+	fields := logrus.Fields{"reason": reason}
 	if key != "" {
 		fields["key_prefix"] = tenant.LogPrefix(key)
 	}
 	for i := 0; i+1 < len(more); i += 2 {
 		fields[more[i]] = more[i+1]
 	}
-	requestLog(r, s.log).WithFields(fields).Info("credential refused")
-}
-
-// routeTenant is the route's tenant id, if it is a valid one: the path is the caller's and may hold anything.
-func routeTenant(r *http.Request) string {
-	id := mux.Vars(r)["tenantId"]
-	if tenant.ValidateID(id) != nil {
-		return ""
-	}
-	return id
-}
-
-// routeTemplate is the matched route's template, e.g. /api/{tenantId}/passes/{passId}: a log line names the
-// route without the caller's path, which may hold anything.
-func routeTemplate(r *http.Request) string {
-	if route := mux.CurrentRoute(r); route != nil {
-		if t, err := route.GetPathTemplate(); err == nil {
-			return t
-		}
-	}
-	return ""
-}
-
-// requestClient is the client's address as the connection shows it.
-func requestClient(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	s.securityLog(r).WithFields(fields).Info("credential refused")
 }

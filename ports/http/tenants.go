@@ -89,7 +89,7 @@ func (s server) putTenant(w http.ResponseWriter, r *http.Request) {
 		changes.ActivityRetryDelayMS, changes.ActivityConcurrentRequests = a.RetryDelayMS, a.ConcurrentRequests
 	}
 	t, created, err := s.app.Commands.SaveTenant.Handle(r.Context(), command.SaveTenant{
-		TenantID: mux.Vars(r)["tenantId"], Changes: changes, Mode: command.CreateOrUpdate, Actor: requestActor(r),
+		TenantID: mux.Vars(r)["tenantId"], Changes: changes, Mode: command.CreateOrUpdate, Actor: s.requestActor(r),
 	})
 	if err != nil {
 		s.respondError(w, r, err)

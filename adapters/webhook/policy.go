@@ -61,10 +61,15 @@ func isLoopbackHost(host string) bool {
 	return host == "localhost" || strings.HasSuffix(host, ".localhost")
 }
 
+var (
+	nat64              = netip.MustParsePrefix("64:ff9b::/96")
+	sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+)
+
 // AddressError is a dial refused because of the address it would reach.
 type AddressError struct {
 	Addr   netip.Addr
-	Reason string // loopback, private, link-local, multicast, unspecified, broadcast
+	Reason string // loopback, private, link-local, shared (carrier-grade NAT), multicast, unspecified, broadcast
 }
 
 func (e *AddressError) Error() string {
@@ -75,6 +80,12 @@ func (e *AddressError) Error() string {
 // it. An IPv4-mapped IPv6 address is judged as the IPv4 address it maps.
 func (p Policy) checkAddr(addr netip.Addr) error {
 	plain := addr.Unmap()
+	// A NAT64 address (64:ff9b::/96) reaches the IPv4 address in its last four bytes through the network's
+	// translator, so it is judged as that address.
+	if nat64.Contains(plain) {
+		b := plain.As16()
+		plain = netip.AddrFrom4([4]byte(b[12:]))
+	}
 	for _, allowed := range p.allow {
 		if allowed.Contains(addr) || allowed.Contains(plain) {
 			return nil
@@ -88,6 +99,8 @@ func (p Policy) checkAddr(addr netip.Addr) error {
 		reason = "private"
 	case plain.IsLinkLocalUnicast(): // 169.254.0.0/16, with the clouds' metadata service, and fe80::/10
 		reason = "link-local"
+	case sharedAddressSpace.Contains(plain): // RFC 6598, where some clouds keep their metadata and DNS services
+		reason = "shared (carrier-grade NAT)"
 	case plain.IsMulticast():
 		reason = "multicast"
 	case plain.IsUnspecified(), plain.Is4() && plain.As4()[0] == 0: // 0.0.0.0/8 reaches this machine on Linux

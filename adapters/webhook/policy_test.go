@@ -33,6 +33,9 @@ func TestPolicy_dialRefusesInternalAddresses(t *testing.T) {
 		"[::ffff:169.254.169.254]:80": "link-local",
 		"[::ffff:127.0.0.1]:9":        "loopback",
 		"255.255.255.255:9":           "broadcast",
+		"100.100.100.200:80":          "shared (carrier-grade NAT)",
+		"[64:ff9b::a9fe:a9fe]:80":     "link-local",
+		"[64:ff9b::a00:5]:9":          "private",
 	} {
 		conn, err := dial(context.Background(), "tcp", addr)
 		if conn != nil {
@@ -47,7 +50,7 @@ func TestPolicy_dialRefusesInternalAddresses(t *testing.T) {
 			t.Errorf("dial %s: %q does not say %q", addr, err, want)
 		}
 	}
-	for _, public := range []string{"8.8.8.8", "2001:4860:4860::8888", "::ffff:8.8.8.8", "100.64.0.1"} {
+	for _, public := range []string{"8.8.8.8", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808", "100.128.0.1"} {
 		if err := NewPolicy(Config{}).checkAddr(netip.MustParseAddr(public)); err != nil {
 			t.Errorf("public address %s refused: %v", public, err)
 		}

@@ -49,6 +49,7 @@ func auditFixture(t *testing.T) (*harness, map[string]string) {
 	send("acme", "journey-1", "entry-1", "p-1")
 	send("acme", "journey-2", "entry-2", "p-2")
 	send("other", "journey-1", "entry-3", "p-1")
+	jb.secret = sfmcSecretOf("acme")
 	if res := jb.post("acme", "save", "application/jwt", jb.sign(jwt.MapClaims(lifecycleBody("save", "journey-1")))); res.status != http.StatusOK {
 		t.Fatalf("save: %d %s", res.status, res.body)
 	}

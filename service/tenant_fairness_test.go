@@ -38,17 +38,19 @@ func TestDeliveries_aHangingTenantDoesNotHoldUpAnother(t *testing.T) {
 	h.importPasses("slow", passesOf(20))
 	h.importPasses("fast", passesOf(10))
 	jb := newJourneyBuilder(h)
-	entry := jb.sign(jb.executeClaims("entry-1", in("email", "contact@example.com"), in("points", "1")))
+	entryOf := func(tenantID string) string {
+		return jb.signedWithSecret(sfmcSecretOf(tenantID), jb.executeClaims("entry-1", in("email", "contact@example.com"), in("points", "1")))
+	}
 
 	// The slow tenant's 20 updates come first and, alone, take all the slots the stage lends out.
-	wantScheduled(t, jb.execute("slow", entry), 20)
+	wantScheduled(t, jb.execute("slow", entryOf("slow")), 20)
 	eventually(t, 10*time.Second, "the hanging tenant's calls to fill the lent slots", func() bool {
 		var n int
 		hanging.configure(func(r *receiver) { n = r.inFlight })
 		return n >= slots-slots*share/100
 	})
 
-	wantScheduled(t, jb.execute("fast", entry), 10)
+	wantScheduled(t, jb.execute("fast", entryOf("fast")), 10)
 	eventually(t, 10*time.Second, "every update of the other tenant to be delivered", func() bool {
 		return healthy.delivered() == 10
 	})

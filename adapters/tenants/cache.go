@@ -22,7 +22,6 @@ const (
 type Source interface {
 	Get(ctx context.Context, id string) (tenant.Tenant, error)
 	List(ctx context.Context) ([]tenant.Tenant, error)
-	Save(ctx context.Context, t tenant.Tenant) error
 	Count(ctx context.Context) (int, error)
 }
 
@@ -34,7 +33,7 @@ type Source interface {
 // still shows within TTL: each negative entry carries the number of tenants seen before its lookup, and while
 // negative entries are being used that number is read again once per TTL (one query, whatever the number of
 // ids); an entry from before a change is not believed. Tenants are never deleted, so a new number means a new
-// tenant. A save in this process forgets the id at once.
+// tenant. A change committed in this process forgets the id at once (Forget).
 type Cache struct {
 	store Source
 	ttl   time.Duration
@@ -124,19 +123,8 @@ func (c *Cache) Get(ctx context.Context, id string) (tenant.Tenant, error) {
 // List is never cached: it is an admin call.
 func (c *Cache) List(ctx context.Context) ([]tenant.Tenant, error) { return c.store.List(ctx) }
 
-// Save stores the tenant and forgets the cached copy, or that it was unknown, so this process sees its own change
-// at once.
-func (c *Cache) Save(ctx context.Context, t tenant.Tenant) error {
-	err := c.store.Save(ctx, t)
-	c.mu.Lock()
-	delete(c.known, t.ID)
-	c.unknown.Remove(t.ID)
-	c.mu.Unlock()
-	return err
-}
-
-// Forget drops the cached copy of a tenant, or that it was unknown, so the next Get reads the store: for a change committed after Save
-// returned, in a transaction Save joined.
+// Forget drops the cached copy of a tenant, or that it was unknown, so that this process sees its own change at
+// once: the change log calls it once a tenant's change has committed.
 func (c *Cache) Forget(id string) {
 	c.mu.Lock()
 	delete(c.known, id)

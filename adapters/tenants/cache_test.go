@@ -120,7 +120,7 @@ func TestCache_unknownTenantIsNotFoundUntilAnotherProcessAddsIt(t *testing.T) {
 	}
 }
 
-func TestCache_seesItsOwnSaveAtOnce(t *testing.T) {
+func TestCache_seesAChangeItForgetsAtOnce(t *testing.T) {
 	t.Parallel()
 	serve, _ := twoProcesses(t)
 	ctx := context.Background()
@@ -131,15 +131,17 @@ func TestCache_seesItsOwnSaveAtOnce(t *testing.T) {
 	if _, err := cache.Get(ctx, "acme"); !errors.Is(err, tenant.ErrNotFound) {
 		t.Fatalf("err = %v, want tenant.ErrNotFound", err)
 	}
-	if err := cache.Save(ctx, newTenant("acme", "v1")); err != nil {
+	if err := serve.Save(ctx, newTenant("acme", "v1")); err != nil {
 		t.Fatal(err)
 	}
+	cache.Forget("acme")
 	if got := getName(t, cache, "acme"); got != "v1" {
 		t.Errorf("after its own save Get = %s, want v1", got)
 	}
-	if err := cache.Save(ctx, newTenant("acme", "v2")); err != nil {
+	if err := serve.Save(ctx, newTenant("acme", "v2")); err != nil {
 		t.Fatal(err)
 	}
+	cache.Forget("acme")
 	if got := getName(t, cache, "acme"); got != "v2" {
 		t.Errorf("after its own second save Get = %s, want v2", got)
 	}

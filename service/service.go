@@ -243,6 +243,10 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 		return app.Application{}, err
 	}
 	holders := query.NewApplePassHolderHandler(a.apple.tokenChecker, a.apple.templates)
+	checkPass, err := newCheckPassHandler(a)
+	if err != nil {
+		return app.Application{}, err
+	}
 	return app.Application{
 		Commands: app.Commands{
 			RegisterPass:               command.NewRegisterPassHandler(a.passRepo),
@@ -252,6 +256,7 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 			ScheduleJourneyPassUpdates: command.NewScheduleJourneyPassUpdatesHandler(a.passRepo, log.WithField("component", "schedule")),
 			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(a.activityLog),
 			RecordPushOutcomes:         command.NewRecordPushOutcomesHandler(a.passRepo),
+			CheckPass:                  checkPass,
 
 			AddAppleCertificate: command.NewAddAppleCertificateHandler(a.tenantStore, a.apple.certificates, a.tenantChanges),
 			PutAppleTemplate: command.NewPutAppleTemplateHandler(a.tenantStore, apple.TemplateFiles{}, a.apple.templates,

@@ -20,5 +20,5 @@ func newCheckPassHandler(a *adapters) (command.CheckPassHandler, error) {
 	}
 	return command.NewCheckPassHandler(a.readModel, installs, a.googleChannel,
 		command.NewMakeInstallLinkHandler(a.readModel, a.apple.linkKeys), query.NewGoogleSaveLinkHandler(a.google.saveLinks),
-		decisions, command.CheckPassConfig{})
+		decisions, a.passCheck)
 }

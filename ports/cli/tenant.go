@@ -179,14 +179,14 @@ func newTenantListCommand(e *env) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tSIGNING SECRETS\tWEBHOOK URL\tACTIVITY KEY\tGOOGLE ISSUER\tGOOGLE SERVICE ACCOUNT\tGOOGLE RATE\tDISABLED")
+			fmt.Fprintln(w, "ID\tNAME\tSIGNING SECRETS\tWEBHOOK URL\tACTIVITY KEY\tSPLIT KEY\tGOOGLE ISSUER\tGOOGLE SERVICE ACCOUNT\tGOOGLE RATE\tDISABLED")
 			for _, t := range ts {
 				google, err := googleColumns(b, cmd, t.ID)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%t\n", t.ID, orDash(t.Name), len(t.SFMCSigningSecrets), orDash(maskedURL(t.Webhook.URL)),
-					orDash(t.Activity.Key), google, t.Disabled)
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%t\n", t.ID, orDash(t.Name), len(t.SFMCSigningSecrets), orDash(maskedURL(t.Webhook.URL)),
+					orDash(t.Activity.Key), orDash(t.Activity.SplitKey), google, t.Disabled)
 			}
 			return w.Flush()
 		},

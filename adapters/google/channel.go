@@ -203,6 +203,11 @@ func (c *Channel) addMessage(ctx context.Context, client *walletClient, api obje
 
 // InstallStates implements command.GoogleInstalls' read: the states the channel's answers left.
 func (c *Channel) InstallStates(ctx context.Context, tenantID string, passIDs []string) (map[string]command.GoogleInstallState, error) {
+	// A tenant without Google settings has no states: the client cache says so without a query, on the split's
+	// path.
+	if _, err := c.clients.Get(ctx, tenantID, DefaultName); errors.Is(err, credentials.ErrNotFound) {
+		return map[string]command.GoogleInstallState{}, nil
+	}
 	return c.states.get(ctx, tenantID, passIDs)
 }
 

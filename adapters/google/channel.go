@@ -201,6 +201,22 @@ func (c *Channel) addMessage(ctx context.Context, client *walletClient, api obje
 	return push.Outcome{Kind: push.Delivered}
 }
 
+// SetUp implements command.GoogleInstalls from the client cache, which remembers a tenant without settings for a
+// while: the split asks it on every call.
+func (c *Channel) SetUp(ctx context.Context, tenantID string) (bool, error) {
+	_, err := c.clients.Get(ctx, tenantID, DefaultName)
+	switch {
+	case errors.Is(err, credentials.ErrNotFound):
+		return false, nil
+	case errors.Is(err, ErrInvalidSettings):
+		// Settings that can't make a client can't sign a link either; the split goes on without Google.
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
 // InstallStates implements command.GoogleInstalls' read: the states the channel's answers left.
 func (c *Channel) InstallStates(ctx context.Context, tenantID string, passIDs []string) (map[string]command.GoogleInstallState, error) {
 	// A tenant without Google settings has no states: the client cache says so without a query, on the split's

@@ -58,6 +58,8 @@ type GoogleInstallState struct {
 
 // GoogleInstalls keeps the Google install state of passes (adapters/google).
 type GoogleInstalls interface {
+	// SetUp reports whether the tenant has Google settings; without them there is no state, refresh or link.
+	SetUp(ctx context.Context, tenantID string) (bool, error)
 	// InstallStates returns the last known state of each pass that has one.
 	InstallStates(ctx context.Context, tenantID string, passIDs []string) (map[string]GoogleInstallState, error)
 	// RefreshInstallState asks the Wallet API, within the tenant's rate limit, and stores the answer. Its error
@@ -158,9 +160,15 @@ func (h CheckPassHandler) Handle(ctx context.Context, cmd CheckPass) (PassCheck,
 // check decides for the matching passes ids, sorted: the first is reported, and any installed one makes the
 // branch installed.
 func (h CheckPassHandler) check(ctx context.Context, tenantID string, ids []string) (PassCheck, error) {
-	google, err := h.googleInstalled(ctx, tenantID, ids)
+	googleSetUp, err := h.google.SetUp(ctx, tenantID)
 	if err != nil {
-		return PassCheck{}, err
+		return PassCheck{}, fmt.Errorf("google settings of tenant %s: %w", tenantID, err)
+	}
+	google := map[string]bool{}
+	if googleSetUp {
+		if google, err = h.googleInstalled(ctx, tenantID, ids); err != nil {
+			return PassCheck{}, err
+		}
 	}
 	c := PassCheck{Branch: BranchNotInstalled, PassID: ids[0], GoogleInstalled: google[ids[0]]}
 	installed := false
@@ -180,8 +188,10 @@ func (h CheckPassHandler) check(ctx context.Context, tenantID string, ids []stri
 	if c.ApplePath, err = h.appleLink(ctx, tenantID, c.PassID); err != nil {
 		return PassCheck{}, err
 	}
-	if c.GoogleLink, err = h.googleLinks.Handle(ctx, query.GoogleSaveLink{TenantID: tenantID, PassID: c.PassID}); err != nil {
-		return PassCheck{}, err
+	if googleSetUp {
+		if c.GoogleLink, err = h.googleLinks.Handle(ctx, query.GoogleSaveLink{TenantID: tenantID, PassID: c.PassID}); err != nil {
+			return PassCheck{}, err
+		}
 	}
 	return c, nil
 }

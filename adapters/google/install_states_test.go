@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/passpush/passpush/adapters/google/googletest"
+	"github.com/passpush/passpush/adapters/internal/contracttest"
+	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/push"
 )
 
@@ -62,5 +65,25 @@ func TestChannel_refreshInstallStateGetsTheObject(t *testing.T) {
 	}
 	if _, err := f.channel.RefreshInstallState(ctx, "t-without-google", testPass); !errors.Is(err, push.ErrNotSetUp) {
 		t.Errorf("refresh for a tenant without Google settings: %v, want push.ErrNotSetUp", err)
+	}
+}
+
+// A refresh takes a turn under the tenant's rate only when one comes soon, and holds none when it does not: the
+// split uses the last state instead, and the pushes keep the turns.
+func TestLimiter_tryTakeHoldsNoTurn(t *testing.T) {
+	l := newLimiter(1, newCallers(sqldbtest.New(t)))
+	ctx := contracttest.Context(t)
+	for i := range MaxBurst {
+		if !l.TryTake(ctx, 0) {
+			t.Fatalf("burst call %d refused", i)
+		}
+	}
+	if l.TryTake(ctx, 0) {
+		t.Fatal("a call past the burst, at 1/s, took a turn at once")
+	}
+	// The refused call reserved nothing: the next push's turn is the first after the burst, about a second.
+	after, err := l.Take(ctx, "push", 1, 0)
+	if err != nil || after > 1100*time.Millisecond {
+		t.Errorf("the next push waits %s (%v), want its turn within a second", after, err)
 	}
 }

@@ -24,6 +24,7 @@ type Commands struct {
 	ScheduleJourneyPassUpdates command.ScheduleJourneyPassUpdatesHandler
 	RecordActivityLifecycle    command.RecordActivityLifecycleHandler
 	RecordPushOutcomes         command.RecordPushOutcomesHandler
+	CheckPass                  command.CheckPassHandler
 
 	AddAppleCertificate command.AddAppleCertificateHandler
 	PutAppleTemplate    command.PutAppleTemplateHandler

@@ -58,6 +58,9 @@ type Config struct {
 	// Secrets seals the secrets stored in the database (channel credentials, SFMC signing secrets); required.
 	// NewSecretBox builds it from the configured keys.
 	Secrets *secretbox.Box
+	// PassCheck tunes the "Wallet pass?" split: how old a Google install state may get, how long its refresh may
+	// take, and the clock the age is measured on (tests move it by hand).
+	PassCheck command.CheckPassConfig
 }
 
 // Service is passpush on one database.
@@ -122,6 +125,7 @@ type adapters struct {
 	webhooks       webhook.Channel
 	googleChannel  *google.Channel
 	appleChannel   *apple.Channel
+	passCheck      command.CheckPassConfig
 
 	apple  appleAdapters
 	google googleAdapters
@@ -135,7 +139,7 @@ func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, err
 	if config.Secrets == nil {
 		return nil, errors.New("new service: no secret box to seal the stored secrets with (Config.Secrets)")
 	}
-	a := &adapters{secrets: config.Secrets}
+	a := &adapters{secrets: config.Secrets, passCheck: config.PassCheck}
 	if err := a.newMessaging(db, config.Bus, log); err != nil {
 		return nil, err
 	}
@@ -243,6 +247,10 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 		return app.Application{}, err
 	}
 	holders := query.NewApplePassHolderHandler(a.apple.tokenChecker, a.apple.templates)
+	checkPass, err := newCheckPassHandler(a)
+	if err != nil {
+		return app.Application{}, err
+	}
 	return app.Application{
 		Commands: app.Commands{
 			RegisterPass:               command.NewRegisterPassHandler(a.passRepo),
@@ -252,6 +260,7 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 			ScheduleJourneyPassUpdates: command.NewScheduleJourneyPassUpdatesHandler(a.passRepo, log.WithField("component", "schedule")),
 			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(a.activityLog),
 			RecordPushOutcomes:         command.NewRecordPushOutcomesHandler(a.passRepo),
+			CheckPass:                  checkPass,
 
 			AddAppleCertificate: command.NewAddAppleCertificateHandler(a.tenantStore, a.apple.certificates, a.tenantChanges),
 			PutAppleTemplate: command.NewPutAppleTemplateHandler(a.tenantStore, apple.TemplateFiles{}, a.apple.templates,

@@ -37,6 +37,10 @@ func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 	rows := make([][]any, len(events))
 	for i, e := range events {
 		passID, _ := passes.PassIDOf(e.StreamID)
+		if d, ok := decisionOf(e); ok {
+			// A decision's stream is its own (adapters/activities.PassCheckLog); its pass is in its payload.
+			passID = d.PassID
+		}
 		rows[i] = []any{e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyOf(e), passID, e.CorrelationID, string(e.Payload)}
 	}
 	return sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
@@ -67,8 +71,18 @@ func journeyOf(e eventstore.Event) string {
 		return ev.JourneyID
 	case activity.Lifecycle:
 		return ev.InteractionID
+	case activity.PassCheckDecided:
+		return ev.JourneyID
 	}
 	return ""
+}
+
+func decisionOf(e eventstore.Event) (activity.PassCheckDecided, bool) {
+	if e.Type != activity.PassCheckDecidedName {
+		return activity.PassCheckDecided{}, false
+	}
+	d, _, err := activity.DecodePassCheckEvent(e.Type, e.Payload)
+	return d, err == nil
 }
 
 // Reset empties the audit log, for a rebuild that replays every event into Handle. Positions are given anew,

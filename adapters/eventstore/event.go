@@ -42,6 +42,9 @@ func (e Event) Decode() (decoded DomainEvent, known bool, err error) {
 	if !known {
 		decoded, known, err = activity.DecodeEvent(e.Type, e.Payload)
 	}
+	if !known {
+		decoded, known, err = activity.DecodePassCheckEvent(e.Type, e.Payload)
+	}
 	if err != nil {
 		return nil, true, e.Fail(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/passpush/passpush/adapters/credentials"
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/push"
 	"google.golang.org/api/walletobjects/v1"
 )
@@ -51,6 +52,7 @@ type Channel struct {
 	objects     ObjectBuilder
 	clients     *credentials.Clients[*walletClient]
 	messages    messages
+	states      InstallStates
 	maxTurnWait time.Duration
 }
 
@@ -88,7 +90,8 @@ func NewChannel(db *sqldb.DB, store *credentials.Store, objects ObjectBuilder, c
 	if err != nil {
 		return nil, err
 	}
-	return &Channel{objects: objects, clients: clients, messages: messages{db: db, now: time.Now}, maxTurnWait: cfg.MaxTurnWait}, nil
+	return &Channel{objects: objects, clients: clients, messages: messages{db: db, now: time.Now},
+		states: InstallStates{db: db, now: time.Now}, maxTurnWait: cfg.MaxTurnWait}, nil
 }
 
 // Kind implements push.Channel.
@@ -153,9 +156,14 @@ func (c *Channel) Push(ctx context.Context, t push.Target, u push.Update) push.O
 	case after > 0:
 		return push.Outcome{Kind: push.Retry, Reason: "held back by the tenant's Google rate limit", After: after}
 	}
-	if err := api.patch(ctx, obj.ID, body); err != nil {
+	hasUsers, err := api.patch(ctx, obj.ID, body)
+	if statusOf(err) == http.StatusNotFound {
+		c.states.record(ctx, u.TenantID, u.PassID, false)
+	}
+	if err != nil {
 		return outcomeOf("patch", err)
 	}
+	c.states.record(ctx, u.TenantID, u.PassID, hasUsers)
 	if u.Message == "" {
 		return push.Outcome{Kind: push.Delivered}
 	}
@@ -191,4 +199,68 @@ func (c *Channel) addMessage(ctx context.Context, client *walletClient, api obje
 		return o
 	}
 	return push.Outcome{Kind: push.Delivered}
+}
+
+// SetUp implements command.GoogleInstalls from the client cache, which remembers a tenant without settings for a
+// while: the split asks it on every call.
+func (c *Channel) SetUp(ctx context.Context, tenantID string) (bool, error) {
+	_, err := c.clients.Get(ctx, tenantID, DefaultName)
+	switch {
+	case errors.Is(err, credentials.ErrNotFound):
+		return false, nil
+	case errors.Is(err, ErrInvalidSettings):
+		// Settings that can't make a client can't sign a link either; the split goes on without Google.
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// InstallStates implements command.GoogleInstalls' read: the states the channel's answers left.
+func (c *Channel) InstallStates(ctx context.Context, tenantID string, passIDs []string) (map[string]command.GoogleInstallState, error) {
+	// A tenant without Google settings has no states: the client cache says so without a query, on the split's
+	// path.
+	if _, err := c.clients.Get(ctx, tenantID, DefaultName); errors.Is(err, credentials.ErrNotFound) {
+		return map[string]command.GoogleInstallState{}, nil
+	}
+	return c.states.get(ctx, tenantID, passIDs)
+}
+
+// refreshTurnWait is the longest a refresh waits for a turn under the tenant's rate limit: the split that asks
+// waits on it, and the last known state does without.
+const refreshTurnWait = 100 * time.Millisecond
+
+// RefreshInstallState implements command.GoogleInstalls: a GET of the pass's object, through the tenant's client
+// and within its rate limit, whose answer is stored. A pass without an object (404) is not installed. Its error
+// wraps push.ErrNotSetUp when the tenant has no Google settings or no class for the pass's type.
+func (c *Channel) RefreshInstallState(ctx context.Context, tenantID, passID string) (bool, error) {
+	if _, err := c.clients.Get(ctx, tenantID, DefaultName); errors.Is(err, credentials.ErrNotFound) {
+		return false, push.ErrNotSetUp
+	}
+	obj, err := c.objects.Build(ctx, tenantID, passID)
+	if err != nil {
+		return false, fmt.Errorf("google object of pass %s: %w", passID, err)
+	}
+	client, err := c.clients.Get(ctx, tenantID, DefaultName)
+	if err != nil {
+		return false, fmt.Errorf("google client: %w", err)
+	}
+	api, ok := objectAPIOf(client.service, obj.Type)
+	if !ok {
+		return false, fmt.Errorf("unknown google object type %q", obj.Type)
+	}
+	if !client.limiter.TryTake(ctx, refreshTurnWait) {
+		return false, errors.New("held back by the tenant's Google rate limit")
+	}
+	hasUsers, err := api.get(ctx, obj.ID)
+	if statusOf(err) == http.StatusNotFound {
+		hasUsers, err = false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("google get: %w", err)
+	}
+	// The answer is stored even when the caller has stopped waiting for it: the next split uses it.
+	c.states.record(context.WithoutCancel(ctx), tenantID, passID, hasUsers)
+	return hasUsers, nil
 }

@@ -152,6 +152,40 @@ func (l *limiter) Take(ctx context.Context, key string, n int, maxWait time.Dura
 	}
 }
 
+// TryTake gets one call's turn when it comes within maxWait, and waits for it; otherwise it takes nothing and
+// returns false at once. Unlike Take it holds no turn for a retry: the install state's refresh (the split) has a
+// last known state to fall back on, and a held turn would delay the pushes behind it.
+func (l *limiter) TryTake(ctx context.Context, maxWait time.Duration) bool {
+	count := l.callers.Count(ctx)
+	now := time.Now()
+	l.mu.Lock()
+	if count != l.shares {
+		l.shares = count
+		l.limiter.SetLimitAt(now, rate.Limit(l.rate/float64(count)))
+		l.limiter.SetBurstAt(now, max(1, MaxBurst/count))
+	}
+	r := l.limiter.ReserveN(now, 1)
+	wait := r.DelayFrom(now)
+	if !r.OK() || wait > maxWait {
+		r.CancelAt(now)
+		l.mu.Unlock()
+		return false
+	}
+	l.mu.Unlock()
+	if wait <= 0 {
+		return true
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		r.Cancel()
+		return false
+	}
+}
+
 // staleTurn is how long after its time a held turn waits for its retry: one that another instance took, or that
 // was delivered otherwise, is then given up.
 const staleTurn = time.Minute

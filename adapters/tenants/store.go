@@ -41,7 +41,8 @@ const SigningSecretsLabel = "tenants/sfmc_signing_secrets"
 
 // selectTenant reads a tenant with its webhook credential, whose data is NULL when it has none.
 const selectTenant = `SELECT t.tenant_id, t.name, t.sfmc_signing_secrets, w.data, t.disabled, t.created_at, t.updated_at,
-	t.activity_key, t.activity_timeout_ms, t.activity_retry_count, t.activity_retry_delay_ms, t.activity_concurrent_requests
+	t.activity_key, t.activity_timeout_ms, t.activity_retry_count, t.activity_retry_delay_ms, t.activity_concurrent_requests,
+	t.activity_split_key
 	FROM tenants t LEFT JOIN channel_credentials w
 	ON w.tenant_id = t.tenant_id AND w.kind = '` + credentials.KindWebhook + `' AND w.name = '` + credentials.DefaultName + `' `
 
@@ -87,8 +88,9 @@ func (s *Store) Save(ctx context.Context, t tenant.Tenant) error {
 	err = sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO tenants (tenant_id, name, sfmc_signing_secrets, disabled, created_at, updated_at,
-				activity_key, activity_timeout_ms, activity_retry_count, activity_retry_delay_ms, activity_concurrent_requests)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+				activity_key, activity_timeout_ms, activity_retry_count, activity_retry_delay_ms, activity_concurrent_requests,
+				activity_split_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (tenant_id) DO UPDATE SET
 				name = excluded.name,
 				sfmc_signing_secrets = excluded.sfmc_signing_secrets,
@@ -98,9 +100,11 @@ func (s *Store) Save(ctx context.Context, t tenant.Tenant) error {
 				activity_timeout_ms = excluded.activity_timeout_ms,
 				activity_retry_count = excluded.activity_retry_count,
 				activity_retry_delay_ms = excluded.activity_retry_delay_ms,
-				activity_concurrent_requests = excluded.activity_concurrent_requests`,
+				activity_concurrent_requests = excluded.activity_concurrent_requests,
+				activity_split_key = excluded.activity_split_key`,
 			t.ID, t.Name, secrets, t.Disabled, t.CreatedAt.UTC(), t.UpdatedAt.UTC(),
-			t.Activity.Key, t.Activity.TimeoutMS, t.Activity.RetryCount, t.Activity.RetryDelayMS, t.Activity.ConcurrentRequests); err != nil {
+			t.Activity.Key, t.Activity.TimeoutMS, t.Activity.RetryCount, t.Activity.RetryDelayMS, t.Activity.ConcurrentRequests,
+			t.Activity.SplitKey); err != nil {
 			return err
 		}
 		if err := s.putFingerprints(ctx, tx, t.ID, t.SFMCSigningSecrets); err != nil {
@@ -194,7 +198,7 @@ func (s *Store) scan(row scanner) (tenant.Tenant, error) {
 	var webhook sql.NullString
 	a := &t.Activity
 	if err := row.Scan(&t.ID, &t.Name, &secrets, &webhook, &t.Disabled, &t.CreatedAt, &t.UpdatedAt,
-		&a.Key, &a.TimeoutMS, &a.RetryCount, &a.RetryDelayMS, &a.ConcurrentRequests); err != nil {
+		&a.Key, &a.TimeoutMS, &a.RetryCount, &a.RetryDelayMS, &a.ConcurrentRequests, &a.SplitKey); err != nil {
 		return tenant.Tenant{}, err
 	}
 	var err error

@@ -68,6 +68,9 @@ type worker struct {
 // definitionInstanceId) for the next pass round-robin, until o.calls are sent or o.duration has passed.
 func driveExecute(ctx context.Context, o options, baseURL, tenantID, secret, runID string, passIDs []string, tl *timeline, onStart func()) loadResult {
 	url := baseURL + "/api/" + tenantID + benchkit.ExecutePath
+	if o.split {
+		url = baseURL + "/api/" + tenantID + benchkit.PassCheckExecutePath
+	}
 	transport := &http.Transport{
 		MaxIdleConns:        o.concurrency,
 		MaxIdleConnsPerHost: o.concurrency,
@@ -107,6 +110,8 @@ func driveExecute(ctx context.Context, o options, baseURL, tenantID, secret, run
 			var resp struct {
 				Status string `json:"status"`
 				Passes int    `json:"passes"`
+				// The split's answer (-split).
+				BranchResult string `json:"branchResult"`
 			}
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
@@ -152,8 +157,8 @@ func driveExecute(ctx context.Context, o options, baseURL, tenantID, secret, run
 				done := time.Now()
 				lat := done.Sub(t0)
 				wk.latencies = append(wk.latencies, lat)
-				resp.Status, resp.Passes = "", 0
-				if res.StatusCode == http.StatusOK && json.Unmarshal(body, &resp) == nil && resp.Status == "scheduled" {
+				resp.Status, resp.Passes, resp.BranchResult = "", 0, ""
+				if res.StatusCode == http.StatusOK && json.Unmarshal(body, &resp) == nil && (resp.Status == "scheduled" || o.split && resp.BranchResult != "") {
 					wk.ok++
 					wk.scheduled += resp.Passes
 					wk.okLatencies = append(wk.okLatencies, lat)

@@ -136,6 +136,20 @@ func run(ctx context.Context, o options) (err error) {
 	load := driveExecute(ctx, o, svc.baseURL(), tenantID, sfmcSecret, runID, passIDs, tl, start)
 	cpuExecEnd = sampleCPU(svc.pid())
 	benchkit.Logf("execute: %d sent, %d scheduled (200) in %s = %.0f calls/s", load.sent, load.ok, load.elapsed().Round(time.Millisecond), load.throughput())
+	if o.split {
+		// The split schedules nothing: there is nothing to drain.
+		_ = stopProfile()
+		stopErr := svc.stop()
+		stopped = true
+		missed := printSplit(os.Stdout, o, load, busyBefore)
+		if stopErr != nil {
+			return fmt.Errorf("stop service: %w", stopErr)
+		}
+		if missed > 0 {
+			return benchkit.Missed{N: missed}
+		}
+		return nil
+	}
 
 	// 4. Until every scheduled update is delivered and has its PushUpdateEmitted.
 	benchkit.Logf("waiting for %d deliveries and PushUpdateEmitted events", load.scheduled)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,9 +15,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/passpush/passpush/adapters/webhook"
 	"github.com/passpush/passpush/adapters/webhook/webhooktest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/bench/internal/benchkit"
+	"github.com/passpush/passpush/service"
 )
 
 const (
@@ -169,7 +172,11 @@ func (s inProcess) stop() error     { return s.Stop() }
 // setUpInProcess starts the service in this process, adds the tenant through the management API and imports
 // the passes through the application, as pass import does, then waits for the read model to show them.
 func setUpInProcess(ctx context.Context, o options, dir, adminToken, tenantID, webhookURL string, passIDs []string) (runningService, error) {
-	svc, err := benchkit.StartService(ctx, benchkit.ServiceOptions{DatabaseURL: o.databaseURL, Dir: dir, AdminToken: adminToken})
+	svc, err := benchkit.StartService(ctx, benchkit.ServiceOptions{DatabaseURL: o.databaseURL, Dir: dir, AdminToken: adminToken,
+		// The receiver is this process's, on loopback over http, as PASSPUSH_ALLOW_INSECURE_WEBHOOKS and PASSPUSH_WEBHOOK_ALLOW_CIDRS let serve use.
+		Config: func(string) service.Config {
+			return service.Config{Webhook: webhook.Config{AllowInsecure: true, AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
+		}})
 	if err != nil {
 		return nil, err
 	}

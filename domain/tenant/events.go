@@ -112,6 +112,7 @@ func Describe(before, after Tenant) []string {
 		out = append(out, map[bool]string{true: "disabled", false: "enabled"}[after.Disabled])
 	}
 	note(before.Activity.Key != after.Activity.Key, "activity key")
+	note(before.Activity.SplitKey != after.Activity.SplitKey, "split activity key")
 	note(before.Activity.TimeoutMS != after.Activity.TimeoutMS, "activity timeout")
 	note(before.Activity.RetryCount != after.Activity.RetryCount, "activity retryCount")
 	note(before.Activity.RetryDelayMS != after.Activity.RetryDelayMS, "activity retryDelay")

@@ -49,6 +49,9 @@ func ValidateID(id string) error {
 type Activity struct {
 	// Key must equal the component key of the installed package's Journey Builder Activity.
 	Key string
+	// SplitKey must equal the component key of the installed package's "Wallet pass?" split activity (the
+	// passcheck config.json's key). The split shares the timeout, retry and concurrency settings below.
+	SplitKey string
 	// TimeoutMS, RetryCount and RetryDelayMS tell Journey Builder how to call execute.
 	TimeoutMS          int
 	RetryCount         int
@@ -73,6 +76,9 @@ func (a Activity) Validate() error {
 	check("concurrent requests", a.ConcurrentRequests, 1, 50)
 	if len(a.Key) > 255 {
 		err = errors.Join(err, fmt.Errorf("%w: activity key is longer than 255 characters", ErrInvalid))
+	}
+	if len(a.SplitKey) > 255 {
+		err = errors.Join(err, fmt.Errorf("%w: split activity key is longer than 255 characters", ErrInvalid))
 	}
 	return err
 }
@@ -99,7 +105,7 @@ func (t Tenant) Validate() error {
 	if len(t.Name) > 255 {
 		return fmt.Errorf("%w: name is longer than 255 characters", ErrInvalid)
 	}
-	for _, text := range append(append([]string{t.Name, t.Webhook.URL, t.Activity.Key}, t.SFMCSigningSecrets...), t.Webhook.Secrets...) {
+	for _, text := range append(append([]string{t.Name, t.Webhook.URL, t.Activity.Key, t.Activity.SplitKey}, t.SFMCSigningSecrets...), t.Webhook.Secrets...) {
 		if strings.ContainsRune(text, 0) {
 			return fmt.Errorf("%w: text must not contain a NUL character", ErrInvalid)
 		}
@@ -140,6 +146,7 @@ type Changes struct {
 	Disabled            *bool
 
 	ActivityKey                *string
+	ActivitySplitKey           *string
 	ActivityTimeoutMS          *int
 	ActivityRetryCount         *int
 	ActivityRetryDelayMS       *int
@@ -150,7 +157,7 @@ type Changes struct {
 func (c Changes) Empty() bool {
 	return c.Name == nil && c.SFMCSigningSecrets == nil && c.WebhookURL == nil && c.WebhookSecret == nil && c.RetireWebhookSecret == nil &&
 		c.Disabled == nil &&
-		c.ActivityKey == nil && c.ActivityTimeoutMS == nil && c.ActivityRetryCount == nil && c.ActivityRetryDelayMS == nil &&
+		c.ActivityKey == nil && c.ActivitySplitKey == nil && c.ActivityTimeoutMS == nil && c.ActivityRetryCount == nil && c.ActivityRetryDelayMS == nil &&
 		c.ActivityConcurrentRequests == nil
 }
 
@@ -167,6 +174,7 @@ func (c Changes) Apply(t Tenant) Tenant {
 		t.Disabled = *c.Disabled
 	}
 	setIf(&t.Activity.Key, c.ActivityKey)
+	setIf(&t.Activity.SplitKey, c.ActivitySplitKey)
 	setIf(&t.Activity.TimeoutMS, c.ActivityTimeoutMS)
 	setIf(&t.Activity.RetryCount, c.ActivityRetryCount)
 	setIf(&t.Activity.RetryDelayMS, c.ActivityRetryDelayMS)

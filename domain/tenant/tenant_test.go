@@ -65,6 +65,9 @@ func TestValidate(t *testing.T) {
 		{"reserved id", func(t *tenant.Tenant) { t.ID = "admin" }, false},
 		{"activity key", func(t *tenant.Tenant) { t.Activity.Key = "a3b2c1d0-0000-4000-8000-000000000000" }, true},
 		{"activity key of 256", func(t *tenant.Tenant) { t.Activity.Key = strings.Repeat("k", 256) }, false},
+		{"split key", func(t *tenant.Tenant) { t.Activity.SplitKey = "b3b2c1d0-0000-4000-8000-000000000000" }, true},
+		{"split key of 256", func(t *tenant.Tenant) { t.Activity.SplitKey = strings.Repeat("k", 256) }, false},
+		{"split key with NUL", func(t *tenant.Tenant) { t.Activity.SplitKey = "k\x00" }, false},
 		{"no activity settings", func(t *tenant.Tenant) { t.Activity = tenant.Activity{} }, false},
 		{"timeout 1000 ms", func(t *tenant.Tenant) { t.Activity.TimeoutMS = 1000 }, true},
 		{"timeout 999 ms", func(t *tenant.Tenant) { t.Activity.TimeoutMS = 999 }, false},
@@ -104,7 +107,7 @@ func TestChangesApply_nilFieldsKeepTheirValue(t *testing.T) {
 
 func TestChangesApply_setsEveryGivenField(t *testing.T) {
 	name, url, secret, disabled := "New name", "https://other.example.com/h", "w2", true
-	key, timeout, retries, delay, concurrent := "k1", 30000, 0, 500, 10
+	key, splitKey, timeout, retries, delay, concurrent := "k1", "s1", 30000, 0, 500, 10
 	got := tenant.Changes{
 		Name:                       &name,
 		SFMCSigningSecrets:         []string{"s2", "s3"},
@@ -112,6 +115,7 @@ func TestChangesApply_setsEveryGivenField(t *testing.T) {
 		WebhookSecret:              &secret,
 		Disabled:                   &disabled,
 		ActivityKey:                &key,
+		ActivitySplitKey:           &splitKey,
 		ActivityTimeoutMS:          &timeout,
 		ActivityRetryCount:         &retries,
 		ActivityRetryDelayMS:       &delay,
@@ -122,7 +126,7 @@ func TestChangesApply_setsEveryGivenField(t *testing.T) {
 		Name:               name,
 		SFMCSigningSecrets: []string{"s2", "s3"},
 		Webhook:            tenant.Webhook{URL: url, Secrets: []string{"w1", secret}},
-		Activity:           tenant.Activity{Key: key, TimeoutMS: timeout, RetryCount: retries, RetryDelayMS: delay, ConcurrentRequests: concurrent},
+		Activity:           tenant.Activity{Key: key, SplitKey: splitKey, TimeoutMS: timeout, RetryCount: retries, RetryDelayMS: delay, ConcurrentRequests: concurrent},
 		Disabled:           true,
 	}
 	if !reflect.DeepEqual(got, want) {

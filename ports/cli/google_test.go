@@ -60,8 +60,8 @@ func TestGoogleSet_refusesBadKeyFilesThenSetsAndListsWithoutTheKey(t *testing.T)
 
 	r = e.mustRun("tenant", "list")
 	noGoogleKeyIn(t, r.stdout+r.stderr, key)
-	if !regexp.MustCompile(`(?m)^acme\s+ACME\s+1\s+-\s+-\s+`+cliIssuer+`\s+`+regexp.QuoteMeta(key.ClientEmail)+`\s+12\.5\s+false$`).MatchString(r.stdout) ||
-		!regexp.MustCompile(`(?m)^globex\s+-\s+1\s+-\s+-\s+-\s+-\s+-\s+false$`).MatchString(r.stdout) ||
+	if !regexp.MustCompile(`(?m)^acme\s+ACME\s+1\s+-\s+-\s+-\s+`+cliIssuer+`\s+`+regexp.QuoteMeta(key.ClientEmail)+`\s+12\.5\s+false$`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^globex\s+-\s+1\s+-\s+-\s+-\s+-\s+-\s+-\s+false$`).MatchString(r.stdout) ||
 		!strings.Contains(r.stdout, "GOOGLE ISSUER") {
 		t.Errorf("tenant list:\n%s\nwant acme's issuer, service account and rate, and dashes for globex", r.stdout)
 	}

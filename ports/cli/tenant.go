@@ -42,6 +42,7 @@ func (f *tenantFlags) register(cmd *cobra.Command, withDisabled bool) {
 		flags.StringVar(&f.retireWebhookSecret, "retire-webhook-secret", "", "removes a webhook secret, once the receiver checks the new one; the last one stays while a webhook URL is set")
 	}
 	flags.StringVar(&f.activity.Key, "sfmc-activity-key", "", "key of the Journey Builder Activity component of the installed package (config.json's key)")
+	flags.StringVar(&f.activity.SplitKey, "sfmc-split-key", "", "key of the \"Wallet pass?\" split's Journey Builder Activity component of the installed package (the passcheck config.json's key)")
 	flags.IntVar(&f.activity.TimeoutMS, "activity-timeout", tenant.DefaultActivity.TimeoutMS, "execute timeout Journey Builder applies, in ms (1000-100000)")
 	flags.IntVar(&f.activity.RetryCount, "activity-retry-count", tenant.DefaultActivity.RetryCount, "how often Journey Builder retries a failed execute (0-5)")
 	flags.IntVar(&f.activity.RetryDelayMS, "activity-retry-delay", tenant.DefaultActivity.RetryDelayMS, "wait between execute retries, in ms (0-10000)")
@@ -75,6 +76,7 @@ func (f *tenantFlags) changes(cmd *cobra.Command) tenant.Changes {
 	}
 	for flag, set := range map[string]func(){
 		"sfmc-activity-key":            func() { c.ActivityKey = &f.activity.Key },
+		"sfmc-split-key":               func() { c.ActivitySplitKey = &f.activity.SplitKey },
 		"activity-timeout":             func() { c.ActivityTimeoutMS = &f.activity.TimeoutMS },
 		"activity-retry-count":         func() { c.ActivityRetryCount = &f.activity.RetryCount },
 		"activity-retry-delay":         func() { c.ActivityRetryDelayMS = &f.activity.RetryDelayMS },
@@ -177,14 +179,14 @@ func newTenantListCommand(e *env) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tSIGNING SECRETS\tWEBHOOK URL\tACTIVITY KEY\tGOOGLE ISSUER\tGOOGLE SERVICE ACCOUNT\tGOOGLE RATE\tDISABLED")
+			fmt.Fprintln(w, "ID\tNAME\tSIGNING SECRETS\tWEBHOOK URL\tACTIVITY KEY\tSPLIT KEY\tGOOGLE ISSUER\tGOOGLE SERVICE ACCOUNT\tGOOGLE RATE\tDISABLED")
 			for _, t := range ts {
 				google, err := googleColumns(b, cmd, t.ID)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%t\n", t.ID, orDash(t.Name), len(t.SFMCSigningSecrets), orDash(maskedURL(t.Webhook.URL)),
-					orDash(t.Activity.Key), google, t.Disabled)
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%t\n", t.ID, orDash(t.Name), len(t.SFMCSigningSecrets), orDash(maskedURL(t.Webhook.URL)),
+					orDash(t.Activity.Key), orDash(t.Activity.SplitKey), google, t.Disabled)
 			}
 			return w.Flush()
 		},

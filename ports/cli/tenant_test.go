@@ -46,6 +46,21 @@ func TestTenantUpdate_changesOnlyTheFlagsGiven(t *testing.T) {
 	}
 }
 
+// Issue 15: the "Wallet pass?" split's key is a tenant setting of its own, beside the push update's.
+func TestTenantAddAndUpdate_setTheSplitKey(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1", "--sfmc-activity-key", "push-key-1",
+		"--sfmc-split-key", "split-key-1")
+	if out := e.mustRun("tenant", "list").stdout; !regexp.MustCompile(`(?m)^acme\s+-\s+1\s+-\s+push-key-1\s+split-key-1\s`).MatchString(out) {
+		t.Errorf("after add:\n%s\nwant the activity key, then the split key", out)
+	}
+	e.mustRun("tenant", "update", "acme", "--sfmc-split-key", "split-key-2")
+	if out := e.mustRun("tenant", "list").stdout; !regexp.MustCompile(`(?m)^acme\s+-\s+1\s+-\s+push-key-1\s+split-key-2\s`).MatchString(out) {
+		t.Errorf("after update:\n%s\nwant the split key changed and the activity key kept", out)
+	}
+}
+
 func TestTenantAdd_refusesAnExistingTenantAndUpdateAnUnknownOne(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)

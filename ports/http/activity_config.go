@@ -7,20 +7,95 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/passpush/passpush/domain/activity"
-
 	"github.com/gorilla/mux"
+	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/domain/activity"
 	"github.com/passpush/passpush/domain/tenant"
 )
 
-// The activity as the marketer sees it on Journey Builder's canvas.
+// The activities as the marketer sees them on Journey Builder's canvas.
 const (
 	activityName        = "Update wallet pass"
 	activityDescription = "Updates the contact's Apple Wallet and Google Wallet passes: changes their fields and can show a message on the lock screen."
+	splitName           = "Wallet pass?"
+	splitDescription    = "Splits contacts by whether their pass is in a wallet, and hands later activities its install links."
 	// The configuration page's size in Journey Builder's modal, in pixels.
 	configModalHeight = 640
 	configModalWidth  = 860
 )
+
+// activityKind is what sets one of passpush's Journey Builder activities apart in its config.json: the push update
+// (REST) and the "Wallet pass?" split (RESTDECISION) share everything else, the tenant's timeout, retry and
+// concurrency settings among it.
+type activityKind struct {
+	typ         string
+	key         func(tenant.Activity) string
+	name        string
+	description string
+	category    string
+	// inArguments is a freshly dropped activity's; inSchema and outArguments are the keys execute reads and
+	// answers, as Journey Builder's schema (outArguments' data types).
+	inArguments  []map[string]any
+	inSchema     []string
+	outArguments []argumentOut
+	outcomes     []activityOutcome
+}
+
+type argumentOut struct {
+	key, dataType string
+	zero          any
+}
+
+// pushUpdateActivity is the "Update wallet pass" activity, whose execute schedules pass updates.
+var pushUpdateActivity = activityKind{
+	typ: "REST", key: func(a tenant.Activity) string { return a.Key },
+	name: activityName, description: activityDescription, category: "message",
+	// A freshly dropped activity finds the contact's passes by the email Journey Builder knows.
+	inArguments: []map[string]any{{"email": "{{InteractionDefaults.Email}}"}},
+	// The keys the configuration page writes (see ui/activity.js) and execute reads (see scheduleCall in sfmc.go).
+	// Each field update is an inArgument of its own, named after the field, so no schema can list them all.
+	inSchema: []string{"email", "customId", "passId", "passType", "additionalData", "message"},
+	// The keys of execute's answer, scheduledResponse.
+	outArguments: []argumentOut{{"status", "Text", ""}, {"passes", "Number", 0}},
+}
+
+// passCheckActivity is the "Wallet pass?" split: execute answers a branch, and the pass's install links for the
+// activities after it ({{Interaction.<key>.appleLink}}).
+var passCheckActivity = activityKind{
+	typ: "RESTDECISION", key: func(a tenant.Activity) string { return a.SplitKey },
+	name: splitName, description: splitDescription, category: "flow",
+	inArguments: []map[string]any{{"email": "{{InteractionDefaults.Email}}"}},
+	// The identifiers pushupdate's execute reads; field updates mean nothing here.
+	inSchema: []string{"email", "customId", "passId", "passType"},
+	// The keys of passCheckResponse, all strings so that an email can bind them as they are.
+	outArguments: []argumentOut{
+		{"passId", "Text", ""}, {"appleInstalled", "Text", ""}, {"googleInstalled", "Text", ""},
+		{"appleLink", "Text", ""}, {"googleLink", "Text", ""},
+	},
+	outcomes: []activityOutcome{
+		outcome(command.BranchInstalled, "Pass in a wallet"),
+		outcome(command.BranchNotInstalled, "Pass not in a wallet"),
+		outcome(command.BranchNoPass, "No pass"),
+	},
+}
+
+// activityOutcome is a branch of a RESTDECISION activity: execute's branchResult names the one a contact takes.
+type activityOutcome struct {
+	Key       string `json:"key"`
+	Arguments struct {
+		BranchResult string `json:"branchResult"`
+	} `json:"arguments"`
+	MetaData struct {
+		Label string `json:"label"`
+	} `json:"metaData"`
+}
+
+func outcome(branch, label string) activityOutcome {
+	o := activityOutcome{Key: branch}
+	o.Arguments.BranchResult = branch
+	o.MetaData.Label = label
+	return o
+}
 
 // activityConfig is the config.json that Journey Builder fetches from the activity's endpoint URL. Its field
 // names are Journey Builder's (its custom activity config.json reference).
@@ -34,6 +109,7 @@ type activityConfig struct {
 	ConfigurationArguments map[string]activityEndpoint      `json:"configurationArguments"`
 	UserInterfaces         map[string]activityUserInterface `json:"userInterfaces"`
 	Schema                 activitySchema                   `json:"schema"`
+	Outcomes               []activityOutcome                `json:"outcomes,omitempty"`
 }
 
 type activityLang struct {
@@ -89,20 +165,22 @@ type argumentSchema struct {
 	Access     string `json:"access,omitempty"`
 }
 
-// newActivityConfig describes the tenant's activity, whose routes live under base (an absolute URL).
-func newActivityConfig(t tenant.Tenant, base string) activityConfig {
+// newActivityConfig describes the tenant's activity of kind k, whose routes live under base (an absolute URL).
+func newActivityConfig(t tenant.Tenant, k activityKind, base string) activityConfig {
 	a := t.Activity
+	outArguments := make([]map[string]any, 0, len(k.outArguments))
+	for _, o := range k.outArguments {
+		outArguments = append(outArguments, map[string]any{o.key: o.zero})
+	}
 	c := activityConfig{
 		WorkflowAPIVersion: "1.1",
-		Type:               "REST",
-		Key:                a.Key,
-		Lang:               map[string]activityLang{"en-US": {Name: activityName, Description: activityDescription}},
-		MetaData:           activityMetaData{Icon: base + "/icon.svg", Category: "message", IsConfigured: false},
+		Type:               k.typ,
+		Key:                k.key(a),
+		Lang:               map[string]activityLang{"en-US": {Name: k.name, Description: k.description}},
+		MetaData:           activityMetaData{Icon: base + "/icon.svg", Category: k.category, IsConfigured: false},
 		Arguments: activityArguments{Execute: activityExecute{
-			// A freshly dropped activity finds the contact's passes by the email Journey Builder knows.
-			InArguments: []map[string]any{{"email": "{{InteractionDefaults.Email}}"}},
-			// The keys of execute's answer, scheduledResponse.
-			OutArguments:       []map[string]any{{"status": ""}, {"passes": 0}},
+			InArguments:        k.inArguments,
+			OutArguments:       outArguments,
 			URL:                base + "/execute",
 			UseJWT:             true,
 			Timeout:            a.TimeoutMS,
@@ -114,28 +192,30 @@ func newActivityConfig(t tenant.Tenant, base string) activityConfig {
 		UserInterfaces: map[string]activityUserInterface{
 			"configModal": {URL: "index.html", Height: configModalHeight, Width: configModalWidth},
 		},
+		Outcomes: k.outcomes,
 	}
 	for _, stage := range activity.Stages {
 		c.ConfigurationArguments[string(stage)] = activityEndpoint{URL: base + "/" + string(stage), UseJWT: true}
 	}
-	// The keys the configuration page writes (see ui/activity.js) and execute reads (see scheduleCall in sfmc.go).
-	// Each field update is an inArgument of its own, named after the field, so no schema can list them all.
-	in := func(key string) map[string]argumentSchema {
-		return map[string]argumentSchema{key: {DataType: "Text", IsNullable: true, Direction: "in"}}
+	for _, key := range k.inSchema {
+		c.Schema.Arguments.Execute.InArguments = append(c.Schema.Arguments.Execute.InArguments,
+			map[string]argumentSchema{key: {DataType: "Text", IsNullable: true, Direction: "in"}})
 	}
-	out := func(key, dataType string) map[string]argumentSchema {
-		return map[string]argumentSchema{key: {DataType: dataType, IsNullable: false, Direction: "out", Access: "visible"}}
+	for _, o := range k.outArguments {
+		c.Schema.Arguments.Execute.OutArguments = append(c.Schema.Arguments.Execute.OutArguments,
+			map[string]argumentSchema{o.key: {DataType: o.dataType, IsNullable: false, Direction: "out", Access: "visible"}})
 	}
-	c.Schema.Arguments.Execute.InArguments = []map[string]argumentSchema{
-		in("email"), in("customId"), in("passId"), in("passType"), in("additionalData"), in("message"),
-	}
-	c.Schema.Arguments.Execute.OutArguments = []map[string]argumentSchema{out("status", "Text"), out("passes", "Number")}
 	return c
 }
 
-// activityConfigJSON serves config.json for the tenant. It holds no secret, so any origin may read it: Journey
-// Builder fetches it from its own origin, which differs per Marketing Cloud stack.
-func (s server) activityConfigJSON(w http.ResponseWriter, r *http.Request) {
+// activityConfigJSON serves the config.json of the tenant's activity of kind k, whose routes are under basePath.
+// It holds no secret, so any origin may read it: Journey Builder fetches it from its own origin, which differs per
+// Marketing Cloud stack.
+func (s server) activityConfigJSON(k activityKind, basePath string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.serveActivityConfig(w, r, k, basePath) }
+}
+
+func (s server) serveActivityConfig(w http.ResponseWriter, r *http.Request, k activityKind, basePath string) {
 	allowAnyOrigin(w)
 	if r.Method == http.MethodOptions {
 		w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
@@ -144,7 +224,7 @@ func (s server) activityConfigJSON(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	body, err := json.MarshalIndent(newActivityConfig(tenantFrom(r), s.activityBaseURL(r)), "", "  ")
+	body, err := json.MarshalIndent(newActivityConfig(tenantFrom(r), k, s.activityBaseURL(r, basePath)), "", "  ")
 	if err != nil {
 		s.respondError(w, r, err)
 		return
@@ -165,12 +245,13 @@ func allowAnyOrigin(w http.ResponseWriter) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 }
 
-// activityBaseURL is the absolute URL of the tenant's activity routes, {public URL}/api/{tenantId}{SFMCBasePath}.
+// activityBaseURL is the absolute URL of the tenant's activity routes, {public URL}/api/{tenantId}{basePath}
+// (SFMCBasePath or PassCheckBasePath).
 //
 // Without PASSPUSH_PUBLIC_URL it is derived from the request (see publicURL): the forwarded headers of a proxy in
 // PASSPUSH_TRUSTED_PROXIES, else the Host header and whether the connection is TLS. A proxy that doesn't set
 // those headers should be paired with PASSPUSH_PUBLIC_URL, because Journey Builder must be able to reach every
 // URL in config.json.
-func (s server) activityBaseURL(r *http.Request) string {
-	return s.publicURL(r) + "/api/" + mux.Vars(r)["tenantId"] + SFMCBasePath
+func (s server) activityBaseURL(r *http.Request, basePath string) string {
+	return s.publicURL(r) + "/api/" + mux.Vars(r)["tenantId"] + basePath
 }

@@ -107,19 +107,29 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	audit.HandleFunc("", s.auditLog).Methods(http.MethodGet)
 
 	// Journey Builder authenticates with the JWT it signs, not with the admin token.
-	sfmc := r.PathPrefix("/api/{tenantId}" + SFMCBasePath).Subrouter()
-	sfmc.Use(s.requireTenant, s.limitBody(maxSFMCBody))
-	// What Journey Builder loads to show the activity: its description and its configuration page.
-	sfmc.HandleFunc("/config.json", s.activityConfigJSON).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
+	sfmc := s.journeyBuilderRoutes(r, SFMCBasePath, pushUpdateActivity, s.execute)
+	// What Journey Builder loads to show the activity: its description (above) and its configuration page.
 	sfmc.HandleFunc("/{asset:|[A-Za-z0-9_.-]+\\.(?:html|js|css|svg|txt)}", s.activityUI).Methods(http.MethodGet, http.MethodHead)
-	sfmc.HandleFunc("/execute", s.execute).Methods(http.MethodPost)
-	for _, stage := range activity.Stages {
-		sfmc.HandleFunc("/"+string(stage), s.lifecycle(stage)).Methods(http.MethodPost)
-	}
+	// The "Wallet pass?" split. Its configuration page and assets (index.html, …) are registered on the router
+	// this returns, beside pushupdate's above.
+	s.journeyBuilderRoutes(r, PassCheckBasePath, passCheckActivity, s.passCheck)
 
 	s.appleWebServiceRoutes(r)
 
 	return s.limitInFlight(r), nil
+}
+
+// journeyBuilderRoutes registers a Journey Builder activity's config.json, execute and lifecycle routes under
+// /api/{tenantId}{basePath}, and returns their router for the activity's page.
+func (s server) journeyBuilderRoutes(r *mux.Router, basePath string, kind activityKind, execute http.HandlerFunc) *mux.Router {
+	sub := r.PathPrefix("/api/{tenantId}" + basePath).Subrouter()
+	sub.Use(s.requireTenant, s.limitBody(maxSFMCBody))
+	sub.HandleFunc("/config.json", s.activityConfigJSON(kind, basePath)).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
+	sub.HandleFunc("/execute", execute).Methods(http.MethodPost)
+	for _, stage := range activity.Stages {
+		sub.HandleFunc("/"+string(stage), s.lifecycle(stage)).Methods(http.MethodPost)
+	}
+	return sub
 }
 
 func (s server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -32,20 +32,11 @@ type scheduledResponse struct {
 // on the command bus; 503 tells Journey Builder to retry, and a retry schedules nothing twice.
 func (s server) execute(w http.ResponseWriter, r *http.Request) {
 	t := tenantFrom(r)
-	in, err := readSFMCRequest(r)
-	if err != nil {
-		s.respondError(w, r, err)
-		return
-	}
-	if in.token == "" {
-		s.respondError(w, r, httperr.BadRequest("execute takes a JWT signed with the installed package's signing secret"))
-		return
-	}
-	claims, ok := s.verifyJourneyBuilder(w, r, t.ID, in.token, t.SFMCSigningSecrets, func() jwt.Claims { return &executeClaims{} })
+	claims, ok := s.executeClaims(w, r)
 	if !ok {
 		return
 	}
-	call, err := scheduleCall(t.ID, claims.(*executeClaims))
+	call, err := scheduleCall(t.ID, claims)
 	if err != nil {
 		s.respondError(w, r, err)
 		return
@@ -60,6 +51,26 @@ func (s server) execute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, scheduledResponse{Status: "scheduled", Passes: n})
+}
+
+// executeClaims reads and verifies the JWT of an execute call, either activity's. On false it has answered: 400
+// for a body without a JWT, 401 (or 429) for one that does not verify.
+func (s server) executeClaims(w http.ResponseWriter, r *http.Request) (*executeClaims, bool) {
+	t := tenantFrom(r)
+	in, err := readSFMCRequest(r)
+	if err != nil {
+		s.respondError(w, r, err)
+		return nil, false
+	}
+	if in.token == "" {
+		s.respondError(w, r, httperr.BadRequest("execute takes a JWT signed with the installed package's signing secret"))
+		return nil, false
+	}
+	claims, ok := s.verifyJourneyBuilder(w, r, t.ID, in.token, t.SFMCSigningSecrets, func() jwt.Claims { return &executeClaims{} })
+	if !ok {
+		return nil, false
+	}
+	return claims.(*executeClaims), true
 }
 
 // executeClaims are the claims of an execute call's JWT.
@@ -90,17 +101,10 @@ var reservedArguments = map[string]bool{
 // {"identifiers":{…}}; a top-level one wins. additionalData is an object or a JSON string holding one; any other
 // key with a string value is a field update too, and additionalData wins a conflict.
 func scheduleCall(tenantID string, c *executeClaims) (command.ScheduleFromJourney, error) {
-	args := map[string]json.RawMessage{}
-	for _, obj := range c.InArguments {
-		for k, v := range obj {
-			args[k] = v
-		}
-	}
-	var nested struct{ PassID, CustomID, Email json.RawMessage }
-	if raw, ok := args["identifiers"]; ok {
-		if err := json.Unmarshal(raw, &nested); err != nil {
-			return command.ScheduleFromJourney{}, httperr.BadRequest("identifiers must be an object")
-		}
+	args := mergeArguments(c)
+	match, err := passMatchOf(args)
+	if err != nil {
+		return command.ScheduleFromJourney{}, err
 	}
 	fields := map[string]string{}
 	for k, v := range args {
@@ -121,24 +125,53 @@ func scheduleCall(tenantID string, c *executeClaims) (command.ScheduleFromJourne
 
 	call := command.ScheduleFromJourney{
 		TenantID: tenantID,
-		Match: command.PassMatch{
-			PassID:   firstNonEmpty(stringArgument(args["passId"]), stringArgument(nested.PassID)),
-			CustomID: firstNonEmpty(stringArgument(args["customId"]), stringArgument(nested.CustomID)),
-			Email:    firstNonEmpty(stringArgument(args["email"]), stringArgument(nested.Email)),
-			PassType: stringArgument(args["passType"]),
-		},
+		Match:    match,
 		Update: pass.UpdateFromJourney{
 			JourneyID: c.JourneyID, ActivityID: c.ActivityID, ActivityInstanceID: c.ActivityInstanceID,
 			DefinitionInstanceID: c.DefinitionInstanceID, ContactKey: c.KeyValue, Fields: fields,
 			Message: stringArgument(args["message"]),
 		},
 	}
-	if err := call.Validate(); errors.Is(err, pass.ErrIdentifiers) {
-		return command.ScheduleFromJourney{}, httperr.BadRequest("inArguments need one of passId, customId or email")
-	} else if err != nil {
-		return command.ScheduleFromJourney{}, httperr.BadRequest(err.Error())
+	if err := call.Validate(); err != nil {
+		return command.ScheduleFromJourney{}, badIdentifiers(err)
 	}
 	return call, nil
+}
+
+// mergeArguments merges inArguments, an array of single-key objects, in order.
+func mergeArguments(c *executeClaims) map[string]json.RawMessage {
+	args := map[string]json.RawMessage{}
+	for _, obj := range c.InArguments {
+		for k, v := range obj {
+			args[k] = v
+		}
+	}
+	return args
+}
+
+// passMatchOf reads the identifiers of an execute call's merged inArguments, for both activities: passId,
+// customId and email, at the top level or nested as {"identifiers":{…}} (a top-level one wins), and passType.
+func passMatchOf(args map[string]json.RawMessage) (command.PassMatch, error) {
+	var nested struct{ PassID, CustomID, Email json.RawMessage }
+	if raw, ok := args["identifiers"]; ok {
+		if err := json.Unmarshal(raw, &nested); err != nil {
+			return command.PassMatch{}, httperr.BadRequest("identifiers must be an object")
+		}
+	}
+	return command.PassMatch{
+		PassID:   firstNonEmpty(stringArgument(args["passId"]), stringArgument(nested.PassID)),
+		CustomID: firstNonEmpty(stringArgument(args["customId"]), stringArgument(nested.CustomID)),
+		Email:    firstNonEmpty(stringArgument(args["email"]), stringArgument(nested.Email)),
+		PassType: stringArgument(args["passType"]),
+	}, nil
+}
+
+// badIdentifiers is the 400 of a call the domain refused.
+func badIdentifiers(err error) error {
+	if errors.Is(err, pass.ErrIdentifiers) {
+		return httperr.BadRequest("inArguments need one of passId, customId or email")
+	}
+	return httperr.BadRequest(err.Error())
 }
 
 func firstNonEmpty(a, b string) string {

@@ -22,6 +22,7 @@ type putTenantRequest struct {
 	Disabled *bool `json:"disabled"`
 	Activity *struct {
 		Key                *string `json:"key"`
+		SplitKey           *string `json:"splitKey"`
 		TimeoutMS          *int    `json:"timeout"`
 		RetryCount         *int    `json:"retryCount"`
 		RetryDelayMS       *int    `json:"retryDelay"`
@@ -42,7 +43,9 @@ type tenantView struct {
 }
 
 type activitySettings struct {
-	Key                string `json:"key"`
+	Key string `json:"key"`
+	// SplitKey is the "Wallet pass?" split's config.json key; the other settings are shared by both activities.
+	SplitKey           string `json:"splitKey"`
 	TimeoutMS          int    `json:"timeout"`
 	RetryCount         int    `json:"retryCount"`
 	RetryDelayMS       int    `json:"retryDelay"`
@@ -85,6 +88,7 @@ func (s server) putTenant(w http.ResponseWriter, r *http.Request) {
 		changes.WebhookURL, changes.WebhookSecret, changes.RetireWebhookSecret = req.Webhook.URL, req.Webhook.Secret, req.Webhook.RetireSecret
 	}
 	if a := req.Activity; a != nil {
+		changes.ActivitySplitKey = a.SplitKey
 		changes.ActivityKey, changes.ActivityTimeoutMS, changes.ActivityRetryCount = a.Key, a.TimeoutMS, a.RetryCount
 		changes.ActivityRetryDelayMS, changes.ActivityConcurrentRequests = a.RetryDelayMS, a.ConcurrentRequests
 	}

@@ -15,6 +15,9 @@ import (
 // ExecutePath is the route of Journey Builder's execute call under /api/{tenant}.
 const ExecutePath = "/webhooks/listeners/sfmc/actions/pushupdate/execute"
 
+// PassCheckExecutePath is the route of the "Wallet pass?" split's execute call under /api/{tenant}.
+const PassCheckExecutePath = "/webhooks/listeners/sfmc/actions/passcheck/execute"
+
 // jwtHeader is base64url({"alg":"HS256","typ":"JWT"}), what Journey Builder sends.
 var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
 

@@ -106,12 +106,15 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	audit.Use(s.requireTenantCredential, s.requireTenant)
 	audit.HandleFunc("", s.auditLog).Methods(http.MethodGet)
 
+	// The "Wallet pass?" split's configuration page; the split's calls are routed below, beside pushupdate's.
+	s.passCheckPageRoutes(r)
+
 	// Journey Builder authenticates with the JWT it signs, not with the admin token.
 	sfmc := r.PathPrefix("/api/{tenantId}" + SFMCBasePath).Subrouter()
 	sfmc.Use(s.requireTenant, s.limitBody(maxSFMCBody))
 	// What Journey Builder loads to show the activity: its description and its configuration page.
 	sfmc.HandleFunc("/config.json", s.activityConfigJSON).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
-	sfmc.HandleFunc("/{asset:|[A-Za-z0-9_.-]+\\.(?:html|js|css|svg|txt)}", s.activityUI).Methods(http.MethodGet, http.MethodHead)
+	sfmc.HandleFunc(uiAssetRoute, s.activityUI).Methods(http.MethodGet, http.MethodHead)
 	sfmc.HandleFunc("/execute", s.execute).Methods(http.MethodPost)
 	for _, stage := range activity.Stages {
 		sfmc.HandleFunc("/"+string(stage), s.lifecycle(stage)).Methods(http.MethodPost)

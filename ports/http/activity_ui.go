@@ -55,8 +55,12 @@ var (
 // withSharedAssets adds the shared files of from to page.
 func withSharedAssets(page, from uiPage) uiPage {
 	for _, name := range sharedUIAssets {
+		shared, ok := from[name]
+		if !ok {
+			panic("activity UI: the shared file " + name + " is not embedded")
+		}
 		if _, own := page[name]; !own {
-			page[name] = from[name]
+			page[name] = shared
 		}
 	}
 	return page

@@ -48,9 +48,10 @@ func (h *harness) createKey(tenantID, name string) string {
 type tenantRoute struct{ method, template string }
 
 // publicTenantRoutes are the /api/{tenantId}/… routes that take other credentials than the admin token or an API
-// key: Journey Builder's JWT (and the activity's page, which is public), the PassKit web service's ApplePass
+// key: Journey Builder's JWT (and the activities' pages, which are public), the PassKit web service's ApplePass
 // token, and a signed install link.
-var publicTenantRoutes = regexp.MustCompile(`^/api/\{tenantId\}(` + regexp.QuoteMeta(httpport.SFMCBasePath) + `|` + regexp.QuoteMeta(httpport.PassCheckBasePath) + `|/apple/)`)
+var publicTenantRoutes = regexp.MustCompile(`^/api/\{tenantId\}(` + regexp.QuoteMeta(httpport.SFMCBasePath) + `|` +
+	regexp.QuoteMeta(httpport.PassCheckBasePath) + `|/apple/)`)
 
 // routesOf walks the router passpush serves and returns each method of each route whose template matches.
 func routesOf(t *testing.T, svc *service.Service, match func(template string) bool) []tenantRoute {

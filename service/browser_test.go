@@ -180,22 +180,29 @@ const readPageState = `function () {
 
 func openConfigPage(t *testing.T, h *harness) *configPage {
 	t.Helper()
+	return openActivityPage(t, h, activityBase, savedActivity(h))
+}
+
+// openActivityPage opens the configuration page served under base in the Journey Builder test double, which
+// hands it saved in initActivity.
+func openActivityPage(t *testing.T, h *harness, base string, savedActivity map[string]any) *configPage {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%s is missing: the browser test must run in CI; install it with .ci/install-chromium.sh", chromiumPath)
 		}
 		t.Skipf("%s is missing; .ci/install-chromium.sh installs it", chromiumPath)
 	}
-	saved, _ := json.Marshal(savedActivity(h))
+	saved, _ := json.Marshal(savedActivity)
 	schema, _ := json.Marshal(entrySchema)
-	pageURL := h.url + activityBase + "/index.html"
+	pageURL := h.url + base + "/index.html"
 	jb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, journeyBuilderPage, h.url+activityBase, saved, schema, pageURL)
+		fmt.Fprintf(w, journeyBuilderPage, h.url+base, saved, schema, pageURL)
 	}))
 	t.Cleanup(jb.Close)
 
@@ -455,7 +462,7 @@ func TestConfigPage_roundTripsAConfigurationThroughPostmonger(t *testing.T) {
 	p.typeInto("#message", "Your offer: {{Event.DEAudience-1.Offer}}")
 	p.screenshot("config-page.png")
 	if os.Getenv("PASSPUSH_UPDATE_SCREENSHOT") != "" {
-		p.saveReadmeScreenshot()
+		p.saveReadmeScreenshot("config-page.png")
 	}
 
 	p.clickJourneyBuilder("next")
@@ -561,14 +568,14 @@ func TestConfigPage_showsValidationErrorsNextToTheInputs(t *testing.T) {
 	p.noConsoleErrors()
 }
 
-// saveReadmeScreenshot writes the configuration page, without the test double around it, to docs/ for the
-// README. Run with PASSPUSH_UPDATE_SCREENSHOT=1 to refresh it.
-func (p *configPage) saveReadmeScreenshot() {
+// saveReadmeScreenshot writes the configuration page, without the test double around it, to docs/name for the
+// README. Run with PASSPUSH_UPDATE_SCREENSHOT=1 to refresh the screenshots.
+func (p *configPage) saveReadmeScreenshot(name string) {
 	p.t.Helper()
 	p.call("body", `function () { this.ownerDocument.activeElement.blur(); }`)
 	png, err := chromedp.Run(p.ctx, chromedp.Screenshot(chromedp.CSS(".activity"), p.in()))
 	if err == nil {
-		err = os.WriteFile(filepath.Join("..", "docs", "config-page.png"), png, 0o644)
+		err = os.WriteFile(filepath.Join("..", "docs", name), png, 0o644)
 	}
 	if err != nil {
 		p.t.Fatalf("README screenshot: %v", err)

@@ -16,10 +16,14 @@ import (
 	"github.com/passpush/passpush/ports/http/httperr"
 )
 
-// The configuration page that Journey Builder shows in its modal, with what it loads. postmonger.js and
-// salesforce-lightning-design-system.min.css are copied unchanged from their npm packages (see ui/THIRD_PARTY.md).
+// uiAssetRoute matches a configuration page's files, and the bare base path for its index.html.
+const uiAssetRoute = "/{asset:|[A-Za-z0-9_.-]+\\.(?:html|js|css|svg|txt)}"
+
+// The configuration pages that Journey Builder shows in its modal, with what they load: pushupdate's in ui/,
+// the passcheck split's in ui/passcheck/. postmonger.js and salesforce-lightning-design-system.min.css are copied
+// unchanged from their npm packages (see ui/THIRD_PARTY.md).
 //
-//go:embed ui/*.html ui/*.js ui/*.css ui/*.svg ui/*.txt
+//go:embed ui/*.html ui/*.js ui/*.css ui/*.svg ui/*.txt ui/passcheck/*.html ui/passcheck/*.js ui/passcheck/*.css
 var activityUIFiles embed.FS
 
 // zeroTime makes http.ServeContent skip Last-Modified: the ETag does its job.
@@ -36,17 +40,47 @@ type uiAsset struct {
 	gzippedETag string
 }
 
-// activityUIAssets are the embedded files by name, loaded once.
-var activityUIAssets = loadActivityUI()
+// uiPage is one configuration page's files by name, as served under its activity's base path.
+type uiPage map[string]*uiAsset
 
-func loadActivityUI() map[string]*uiAsset {
-	entries, err := fs.ReadDir(activityUIFiles, "ui")
+// sharedUIAssets are the files of ui/ that every page loads beside its own: one copy in the binary, one ETag, so
+// a browser that cached them for one activity has them for the other.
+var sharedUIAssets = []string{
+	"postmonger.js", "salesforce-lightning-design-system.min.css", "icon.svg", "LICENSE-postmonger.txt", "LICENSE-slds.txt",
+}
+
+// pushUpdatePage is every file of ui/; passCheckPage is ui/passcheck/ with the shared files. Both are loaded once.
+var (
+	pushUpdatePage = loadUIPage("ui")
+	passCheckPage  = withSharedAssets(loadUIPage("ui/passcheck"), pushUpdatePage)
+)
+
+// withSharedAssets adds the shared files of from to page.
+func withSharedAssets(page, from uiPage) uiPage {
+	for _, name := range sharedUIAssets {
+		shared, ok := from[name]
+		if !ok {
+			panic("activity UI: the shared file " + name + " is not embedded")
+		}
+		if _, own := page[name]; !own {
+			page[name] = shared
+		}
+	}
+	return page
+}
+
+// loadUIPage reads the files directly in dir (not its subfolders, which are other pages).
+func loadUIPage(dir string) uiPage {
+	entries, err := fs.ReadDir(activityUIFiles, dir)
 	if err != nil {
 		panic(err)
 	}
-	assets := map[string]*uiAsset{}
+	assets := uiPage{}
 	for _, e := range entries {
-		body, err := activityUIFiles.ReadFile("ui/" + e.Name())
+		if e.IsDir() {
+			continue
+		}
+		body, err := activityUIFiles.ReadFile(dir + "/" + e.Name())
 		if err != nil {
 			panic(err)
 		}
@@ -90,13 +124,23 @@ func etagOf(body []byte, suffix string) string {
 // (PASSPUSH_FRAME_ANCESTORS) frame it, so another site cannot show it and click through it.
 const activityUIPolicy = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors "
 
-// activityUI serves the configuration page at {base}/ and {base}/index.html, and the files it loads.
+// activityUI serves pushupdate's configuration page at {base}/ and {base}/index.html, and the files it loads.
 func (s server) activityUI(w http.ResponseWriter, r *http.Request) {
+	s.serveUIPage(w, r, pushUpdatePage)
+}
+
+// passCheckUI serves the "Wallet pass?" split's configuration page and its files under the passcheck base path.
+func (s server) passCheckUI(w http.ResponseWriter, r *http.Request) {
+	s.serveUIPage(w, r, passCheckPage)
+}
+
+// serveUIPage serves the file of page that the route's {asset} names, index.html for none.
+func (s server) serveUIPage(w http.ResponseWriter, r *http.Request, page uiPage) {
 	name := mux.Vars(r)["asset"]
 	if name == "" {
 		name = "index.html"
 	}
-	a, ok := activityUIAssets[name]
+	a, ok := page[name]
 	if !ok {
 		s.respondError(w, r, httperr.NotFound("no such file"))
 		return

@@ -109,10 +109,10 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	// Journey Builder authenticates with the JWT it signs, not with the admin token.
 	sfmc := s.journeyBuilderRoutes(r, SFMCBasePath, pushUpdateActivity, s.execute)
 	// What Journey Builder loads to show the activity: its description (above) and its configuration page.
-	sfmc.HandleFunc("/{asset:|[A-Za-z0-9_.-]+\\.(?:html|js|css|svg|txt)}", s.activityUI).Methods(http.MethodGet, http.MethodHead)
-	// The "Wallet pass?" split. Its configuration page and assets (index.html, …) are registered on the router
-	// this returns, beside pushupdate's above.
-	s.journeyBuilderRoutes(r, PassCheckBasePath, passCheckActivity, s.passCheck)
+	sfmc.HandleFunc(uiAssetRoute, s.activityUI).Methods(http.MethodGet, http.MethodHead)
+	// The "Wallet pass?" split, and its configuration page.
+	split := s.journeyBuilderRoutes(r, PassCheckBasePath, passCheckActivity, s.passCheck)
+	split.HandleFunc(uiAssetRoute, s.passCheckUI).Methods(http.MethodGet, http.MethodHead)
 
 	s.appleWebServiceRoutes(r)
 

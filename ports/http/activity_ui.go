@@ -46,7 +46,7 @@ type uiPage map[string]*uiAsset
 // sharedUIAssets are the files of ui/ that every page loads beside its own: one copy in the binary, one ETag, so
 // a browser that cached them for one activity has them for the other.
 var sharedUIAssets = []string{
-	"postmonger.js", "salesforce-lightning-design-system.min.css", "icon.svg", "LICENSE-postmonger.txt", "LICENSE-slds.txt",
+	"postmonger.js", "journey.js", "salesforce-lightning-design-system.min.css", "icon.svg", "LICENSE-postmonger.txt", "LICENSE-slds.txt",
 }
 
 // pushUpdatePage is every file of ui/; passCheckPage is ui/passcheck/ with the shared files. Both are loaded once.

@@ -37,7 +37,7 @@
   // ("*") would post the activity to whatever page framed this one and take messages from any origin. The
   // origin is the parent's as the browser reports it (location.ancestorOrigins where there is one, else the
   // referrer Journey Builder's frame navigation sends); without either, the page talks to no one but itself.
-  var parentOrigin = journeyBuilderOrigin();
+  var parentOrigin = window.passpushJourney.origin();
   var connection = new Postmonger.Session({ connect: window.parent, from: parentOrigin, to: parentOrigin });
   var activity = {};
   var step = 'pass';
@@ -57,20 +57,6 @@
   // never asks for SFMC tokens: it has no use for them, and what it doesn't hold can't leak.
   var received = { endpoints: null, schema: null };
   window.passpushActivity = { received: received, parentOrigin: parentOrigin, inArguments: function () { return inArguments(readForm()); } };
-
-  function journeyBuilderOrigin() {
-    var ancestors = window.location.ancestorOrigins;
-    if (ancestors && ancestors.length > 0 && ancestors[0] !== 'null') {
-      return ancestors[0];
-    }
-    try {
-      var origin = new URL(document.referrer).origin;
-      if (origin && origin !== 'null') {
-        return origin;
-      }
-    } catch (e) { /* no referrer */ }
-    return window.location.origin;
-  }
 
   connection.on('initActivity', initActivity);
   connection.on('requestedEndpoints', function (endpoints) { received.endpoints = endpoints; });
@@ -350,23 +336,7 @@
   // ---- bindings offered by the entry source ----
 
   function offerBindings(schema) {
-    var list = document.getElementById('bindings');
-    list.textContent = '';
-    var seen = {};
-    function option(value, label) {
-      if (seen[value]) { return; }
-      seen[value] = true;
-      var o = document.createElement('option');
-      o.value = value;
-      o.label = label;
-      list.appendChild(o);
-    }
-    ALWAYS_BINDABLE.forEach(function (b) { option(b.value, b.label); });
-    (Array.isArray(schema) ? schema : []).forEach(function (field) {
-      if (field && typeof field.key === 'string' && field.key) {
-        option('{{' + field.key + '}}', (field.name || field.key) + (field.type ? ' (' + field.type + ')' : ''));
-      }
-    });
+    window.passpushJourney.offerBindings(document.getElementById('bindings'), ALWAYS_BINDABLE, schema);
   }
 
   // ---- wiring ----

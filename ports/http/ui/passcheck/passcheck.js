@@ -40,7 +40,7 @@
     { value: '{{Contact.Key}}', label: 'Contact key' }
   ];
 
-  var parentOrigin = journeyBuilderOrigin();
+  var parentOrigin = window.passpushJourney.origin();
   var connection = new Postmonger.Session({ connect: window.parent, from: parentOrigin, to: parentOrigin });
   var activity = {};
   var dirty = false;
@@ -52,20 +52,6 @@
 
   var received = { endpoints: null, schema: null };
   window.passpushActivity = { received: received, parentOrigin: parentOrigin, inArguments: function () { return inArguments(readForm()); } };
-
-  function journeyBuilderOrigin() {
-    var ancestors = window.location.ancestorOrigins;
-    if (ancestors && ancestors.length > 0 && ancestors[0] !== 'null') {
-      return ancestors[0];
-    }
-    try {
-      var origin = new URL(document.referrer).origin;
-      if (origin && origin !== 'null') {
-        return origin;
-      }
-    } catch (e) { /* no referrer */ }
-    return window.location.origin;
-  }
 
   connection.on('initActivity', initActivity);
   connection.on('requestedEndpoints', function (endpoints) { received.endpoints = endpoints; });
@@ -264,23 +250,7 @@
   }
 
   function offerBindings(schema) {
-    var list = document.getElementById('bindings');
-    list.textContent = '';
-    var seen = {};
-    function option(value, label) {
-      if (seen[value]) { return; }
-      seen[value] = true;
-      var o = document.createElement('option');
-      o.value = value;
-      o.label = label;
-      list.appendChild(o);
-    }
-    ALWAYS_BINDABLE.forEach(function (b) { option(b.value, b.label); });
-    (Array.isArray(schema) ? schema : []).forEach(function (field) {
-      if (field && typeof field.key === 'string' && field.key) {
-        option('{{' + field.key + '}}', (field.name || field.key) + (field.type ? ' (' + field.type + ')' : ''));
-      }
-    });
+    window.passpushJourney.offerBindings(document.getElementById('bindings'), ALWAYS_BINDABLE, schema);
   }
 
   // ---- wiring ----

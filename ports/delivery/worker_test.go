@@ -36,7 +36,9 @@ func TestWorker_renewsTheLeaseOfAPushThatOutlastsIt(t *testing.T) {
 	s.tenantWithWebhook("t1", rcv.url)
 	s.schedule("t1", 1, 1)
 
-	const lease = 300 * time.Millisecond
+	// Each renewal may take a third of the lease; under -race on SQLite, beside this test's claims on the one
+	// writer, 100 ms (a 300 ms lease) was sometimes too little, and the worker rightly warned.
+	const lease = 900 * time.Millisecond
 	s.run(s.worker(s.svc.Deliveries, deliverystage.Config{Lease: lease, AttemptTimeout: time.Minute}))
 	t.Cleanup(open) // before the worker stops, which waits for the held push
 	poll(t, 10*time.Second, "the push to start", func() bool { return len(rcv.received()) == 1 })

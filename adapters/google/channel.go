@@ -149,6 +149,11 @@ func (c *Channel) Push(ctx context.Context, t push.Target, u push.Update) push.O
 	if u.Message != "" {
 		calls = 2
 	}
+	// The token first: the calls that wait for a token fetch would go out together once it comes, on top of the
+	// turns the limiter spaced them by. A fresh token is the cached one; a fetch happens about once an hour.
+	if _, err := client.tokens.Token(); err != nil {
+		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("google oauth token: %v", err)}
+	}
 	after, err := client.limiter.Take(ctx, u.EventID, calls, c.maxTurnWait)
 	switch {
 	case err != nil:

@@ -370,6 +370,30 @@ func TestLimiter_aTurnTooFarAwayIsKeptForItsRetry(t *testing.T) {
 	}
 }
 
+// A retry that comes back for its turn more than lateTurn after its time takes a new turn: its call would
+// otherwise go out on top of the turns reserved after it.
+func TestLimiter_aTurnTakenTooLateIsReservedAgain(t *testing.T) {
+	l := newLimiter(10, newCallers(sqldbtest.New(t)))
+	ctx := contracttest.Context(t)
+	for i := range MaxBurst {
+		if after, err := l.Take(ctx, fmt.Sprint("burst", i), 1, 0); err != nil || after != 0 {
+			t.Fatalf("burst call %d: after %s, %v", i, after, err)
+		}
+	}
+	after, err := l.Take(ctx, "late", 1, 0)
+	if err != nil || after <= 0 {
+		t.Fatalf("a call past the burst: after %s, %v; want a turn later", after, err)
+	}
+	// The bucket is full again by then: a new turn takes one of its tokens, the held one took its token already.
+	time.Sleep(after + 3*lateTurn)
+	if after, err := l.Take(ctx, "late", 1, 0); err != nil || after != 0 {
+		t.Fatalf("the late retry: after %s, %v; want a turn now", after, err)
+	}
+	if tokens := l.limiter.Tokens(); tokens > float64(MaxBurst)-0.5 {
+		t.Errorf("after the late retry the bucket holds %.2f of %d tokens: it took its old turn, want a new one", tokens, MaxBurst)
+	}
+}
+
 // Waiting for the limiter ends with the context, and gives the turn back.
 func TestLimiter_waitingRespectsTheContext(t *testing.T) {
 	l := newLimiter(1, newCallers(sqldbtest.New(t)))
@@ -405,8 +429,17 @@ func TestLimiter_theRateIsDividedAmongTheInstances(t *testing.T) {
 	if _, err := l.Take(ctx, "k", 1, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if got := l.limiter.Limit(); got != 10 || l.limiter.Burst() != 2 {
-		t.Errorf("the second instance's share: %v/s, burst %d; want 10/s, burst 2", got, l.limiter.Burst())
+	if got := l.limiter.Limit(); got != 10 || l.limiter.Burst() != max(1, MaxBurst/2) {
+		t.Errorf("the second instance's share: %v/s, burst %d; want 10/s, burst %d", got, l.limiter.Burst(), max(1, MaxBurst/2))
+	}
+	// An update's two calls take two turns although the share's burst is one: at 10/s, with the bucket empty,
+	// they go after about 200 ms, not 100.
+	start := time.Now()
+	if after, err := l.Take(ctx, "two calls", 2, time.Second); err != nil || after != 0 {
+		t.Fatalf("an update's two calls: after %s, %v", after, err)
+	}
+	if waited := time.Since(start); waited < 150*time.Millisecond {
+		t.Errorf("an update's two calls waited %s at 10/s with the bucket empty, want about 200ms: a turn each", waited)
 	}
 	// An instance that stopped calling drops out.
 	b.now = func() time.Time { return time.Now().Add(callerTTL + time.Second) }

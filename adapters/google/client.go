@@ -23,6 +23,7 @@ const Scope = "https://www.googleapis.com/auth/wallet_object.issuer"
 // the tenant's settings (credentials.Clients), so the token is fetched once and reused until it nears expiry.
 type walletClient struct {
 	service *walletobjects.Service
+	tokens  oauth2.TokenSource
 	limiter *limiter
 }
 
@@ -62,5 +63,5 @@ func (f clientFactory) build(c credentials.Credential) (*walletClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new wallet objects service: %w", err)
 	}
-	return &walletClient{service: service, limiter: newLimiter(settings.Rate, f.callers)}, nil
+	return &walletClient{service: service, tokens: tokens, limiter: newLimiter(settings.Rate, f.callers)}, nil
 }

@@ -12,8 +12,15 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// MaxBurst is the most calls a tenant's limiter lets through at once, on all instances together.
-const MaxBurst = 4
+// MaxBurst is the most calls a tenant's limiter lets through at once, on all instances together: an update's two
+// calls (the patch and its message). In any sliding second a tenant's calls are then at most its rate plus
+// MaxBurst, plus the calls of turns taken late (lateTurn), which is what Google's per-second quota sees.
+const MaxBurst = 2
+
+// lateTurn is how late after its time a held turn may still be taken. A retry that comes back later than that
+// (the claim's poll, a busy flush) reserves a new turn instead: its calls would otherwise land on top of the turns
+// reserved after it, and a sliding second could see more than the rate allows.
+const lateTurn = 100 * time.Millisecond
 
 // A tenant's rate holds on all instances together because each instance takes an equal share of it: the
 // tenant's rate divided by the number of instances calling the Wallet API, which they count through the database
@@ -100,10 +107,39 @@ func newLimiter(perSecond float64, callers *callers) *limiter {
 		held: map[string]turn{}}
 }
 
-// turn is a reservation held for a delivery whose turn came too late to wait for: its retry takes it.
+// turn is the reservations of an update's calls, held for a delivery whose turn came too late to wait for: its
+// retry takes it.
 type turn struct {
-	reservation *rate.Reservation
-	at          time.Time
+	reservations []*rate.Reservation
+	at           time.Time
+}
+
+// reserveTurn reserves n calls from now, as one reservation while n fits the burst. An instance's share of the
+// burst can be smaller than an update's calls (several instances divide it): the rest are reserved after it, and
+// the turn is the last one's, so every call has its token and none goes early. l.mu is held.
+func (l *limiter) reserveTurn(now time.Time, n int) (turn, bool) {
+	t := turn{at: now}
+	for n > 0 {
+		k := min(n, l.limiter.Burst())
+		r := l.limiter.ReserveN(now, k)
+		if !r.OK() {
+			t.cancel(now)
+			return turn{}, false
+		}
+		t.reservations = append(t.reservations, r)
+		if at := now.Add(r.DelayFrom(now)); at.After(t.at) {
+			t.at = at
+		}
+		n -= k
+	}
+	return t, true
+}
+
+// cancel gives back what the turn's reservations have not yet used.
+func (t turn) cancel(now time.Time) {
+	for _, r := range t.reservations {
+		r.CancelAt(now)
+	}
 }
 
 // Take gets n calls' turn for key (an update): it waits for the turn when it comes within maxWait, and returns
@@ -123,13 +159,16 @@ func (l *limiter) Take(ctx context.Context, key string, n int, maxWait time.Dura
 	held, ok := l.held[key]
 	delete(l.held, key)
 	l.forgetStale(now)
+	if ok && now.Sub(held.at) > lateTurn {
+		// Too late: its tokens are spent (cancelling a past reservation gives nothing back), and a new turn
+		// keeps this update's calls from bunching with the next ones.
+		ok = false
+	}
 	if !ok {
-		r := l.limiter.ReserveN(now, min(n, l.limiter.Burst()))
-		if !r.OK() {
+		if held, ok = l.reserveTurn(now, n); !ok {
 			l.mu.Unlock()
-			return 0, fmt.Errorf("google rate limit: %d calls can never be made at once", n)
+			return 0, fmt.Errorf("google rate limit: %d calls cannot be reserved", n)
 		}
-		held = turn{reservation: r, at: now.Add(r.DelayFrom(now))}
 	}
 	wait := held.at.Sub(now)
 	if wait > maxWait {
@@ -147,7 +186,7 @@ func (l *limiter) Take(ctx context.Context, key string, n int, maxWait time.Dura
 	case <-timer.C:
 		return 0, nil
 	case <-ctx.Done():
-		held.reservation.Cancel()
+		held.cancel(time.Now())
 		return 0, fmt.Errorf("google rate limit: %w", ctx.Err())
 	}
 }

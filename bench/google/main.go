@@ -54,7 +54,7 @@ func main() {
 	flag.IntVar(&o.tenants, "tenants", 5, "tenants per phase")
 	flag.IntVar(&o.updates, "updates", 2000, "updates per phase, spread evenly over the tenants, one per pass")
 	flag.Float64Var(&o.rate, "rate", 20, "each tenant's Google rate, requests/s (the settings' rate; 20 is the default)")
-	flag.IntVar(&o.quota, "quota", 0, "the fake answers 429 once an issuer made this many calls in the last second; 0 means rate + the limiter's burst of 5")
+	flag.IntVar(&o.quota, "quota", 0, "the fake answers 429 once an issuer made this many calls in the last second; 0 means rate + 5")
 	flag.DurationVar(&o.latency, "latency", 50*time.Millisecond, "time the fake Wallet API takes per call")
 	flag.DurationVar(&o.receiverDelay, "receiver-delay", 50*time.Millisecond, "time the webhook receiver takes per call")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "execute calls in flight")
@@ -81,7 +81,7 @@ func (o *options) validate() error {
 		errs = append(errs, errors.New("-concurrency must be at least 1"))
 	}
 	if o.quota == 0 {
-		o.quota = int(o.rate) + limiterBurst
+		o.quota = int(o.rate) + quotaHeadroom
 	}
 	return errors.Join(errs...)
 }

@@ -148,7 +148,7 @@ func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiv
 
 func addTenant(ctx context.Context, svc *benchkit.Service, rcv *receiver, t *tenantLoad) error {
 	_, err := admin(ctx, svc, http.MethodPut, "/api/admin/tenants/"+t.id, map[string]any{
-		"sfmcSigningSecrets": []string{sfmcSecret},
+		"sfmcSigningSecrets": []string{sfmcSecretOf(t.id)},
 		"webhook":            map[string]string{"url": rcv.url, "secret": webhookSecret},
 	})
 	return err
@@ -262,7 +262,7 @@ func execute(ctx context.Context, client *http.Client, baseURL, tenantID, passID
 	if message {
 		args = append(args, map[string]any{"message": "Your balance is now " + balanceFor(passID)})
 	}
-	token, err := benchkit.ExecuteToken(sfmcSecret, "entry-"+passID, "contact-"+passID, args...)
+	token, err := benchkit.ExecuteToken(sfmcSecretOf(tenantID), "entry-"+passID, "contact-"+passID, args...)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,6 @@ import (
 
 const (
 	adminToken    = "bench-admin-token"
-	sfmcSecret    = "bench-sfmc-secret"
 	webhookSecret = "bench-webhook-secret"
 	publicURL     = "https://passpush.bench.example"
 )
@@ -117,3 +116,7 @@ func (r *receiver) delivered(passIDs []string) (map[string]time.Time, int) {
 	}
 	return out, len(out)
 }
+
+// sfmcSecretOf is a tenant's SFMC signing secret: each tenant's installed package has its own, and passpush
+// refuses a secret another tenant has.
+func sfmcSecretOf(tenantID string) string { return "bench-sfmc-secret-" + tenantID }

@@ -16,8 +16,8 @@ import (
 
 // Redriver queues failed updates again, for an operator's redrive.
 //
-// Exactly once: the DeliveryRedriven event and the update's row in the deliveries table commit in one
-// transaction, or neither does. The event takes the next version of the pass's push stream, and (tenant,
+// Exactly once: a DeliveryRedriven event and its update's row in the deliveries table commit in one transaction
+// (with those of the other passes of the batch), or neither does. The event takes the next version of the pass's push stream, and (tenant,
 // stream, version) is unique in the event store: that version is the guard. Of two redrives at once, one appends;
 // the other's append conflicts, so it loads the pass again, finds the update no longer failed (the pass says so
 // from the DeliveryRedriven now in its stream) and records nothing. A redrive killed before its commit left
@@ -42,34 +42,38 @@ func NewRedriver(queue *Queue, passes *passes.Repository, events *eventstore.Sto
 }
 
 // Redrive implements command.DeliveryRedriver.
-func (r *Redriver) Redrive(ctx context.Context, tenantID, passID string, redrive func(p *pass.Pass) (bool, error)) (bool, error) {
-	var redriven *pass.DeliveryRedriven
+func (r *Redriver) Redrive(ctx context.Context, tenantID string, passIDs []string, redrive func(p *pass.Pass) error) error {
 	err := sqldb.InTx(ctx, r.queue.db, func(ctx context.Context, tx *sql.Tx) error {
-		// The repository stores the pass's events in this transaction (it joins it), and calls the update
-		// again after a version conflict: what an earlier call found is forgotten each time.
-		err := r.passes.Update(ctx, tenantID, passID, func(p *pass.Pass) error {
-			redriven = nil
-			ok, err := redrive(p)
-			if err != nil || !ok {
+		// The repository stores the passes' events in this transaction (it joins it), and calls the update
+		// again after a version conflict: what an earlier call recorded is replaced each time.
+		redriven := map[string][]pass.DeliveryRedriven{}
+		err := r.passes.UpdateAll(ctx, tenantID, passIDs, func(p *pass.Pass) error {
+			before := len(p.Changes())
+			if err := redrive(p); err != nil {
 				return err
 			}
-			changes := p.Changes()
-			e, isRedrive := changes[len(changes)-1].(pass.DeliveryRedriven)
-			if !isRedrive {
-				return fmt.Errorf("redrive of pass %s recorded %s, not DeliveryRedriven", passID, changes[len(changes)-1].Name())
+			var recorded []pass.DeliveryRedriven
+			for _, e := range p.Changes()[before:] {
+				if e, ok := e.(pass.DeliveryRedriven); ok {
+					recorded = append(recorded, e)
+				}
 			}
-			redriven = &e
+			redriven[p.ID()] = recorded
 			return nil
 		})
-		if err != nil || redriven == nil {
+		if err != nil {
 			return err
 		}
-		return r.queue.requeue(ctx, tx, r.events, tenantID, []pass.DeliveryRedriven{*redriven}, false)
+		var all []pass.DeliveryRedriven
+		for _, id := range passIDs {
+			all = append(all, redriven[id]...)
+		}
+		return r.queue.requeue(ctx, tx, r.events, tenantID, all, false)
 	})
 	if err != nil {
-		return false, fmt.Errorf("redrive a delivery of pass %s: %w", passID, err)
+		return fmt.Errorf("redrive deliveries of %d passes of tenant %s: %w", len(passIDs), tenantID, err)
 	}
-	return redriven != nil, nil
+	return nil
 }
 
 // requeue queues redriven updates, each from its redrive's progress, due at once and with no attempt spent. The

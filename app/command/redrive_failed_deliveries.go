@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/passpush/passpush/app/query"
@@ -33,17 +34,22 @@ type RedriveResult struct {
 	Skipped int
 }
 
-// FailedDeliveriesFinder lists failed deliveries page by page: query.FailedDeliveriesHandler.
+// FailedDeliveriesFinder lists failed deliveries a page at a time: query.FailedDeliveriesHandler.
 type FailedDeliveriesFinder interface {
-	Each(ctx context.Context, q query.FailedDeliveries, fn func(query.FailedDelivery) error) error
+	Handle(ctx context.Context, q query.FailedDeliveries) (query.FailedDeliveriesPage, error)
 }
 
-// DeliveryRedriver queues one pass's failed update again. It loads the pass, calls redrive, and when redrive
-// recorded a DeliveryRedriven it stores the event and queues the update's delivery in one transaction, so the
-// event exists exactly when the delivery was queued. It reports whether it did.
+// DeliveryRedriver queues failed updates of some passes again. It loads the passes and calls redrive with each
+// (again after a version conflict, so redrive must have no side effects beyond the pass), then stores the
+// DeliveryRedriven events redrive recorded and queues each redriven update's delivery, all in one transaction:
+// an event exists exactly when its delivery was queued.
 type DeliveryRedriver interface {
-	Redrive(ctx context.Context, tenantID, passID string, redrive func(p *pass.Pass) (bool, error)) (bool, error)
+	Redrive(ctx context.Context, tenantID string, passIDs []string, redrive func(p *pass.Pass) error) error
 }
+
+// RedriveBatch is how many passes one redrive transaction takes: enough to spare a round trip per update, few
+// enough that the transaction stays short (a long one holds back every subscriber on PostgreSQL).
+const RedriveBatch = 100
 
 // RedriveFailedDeliveriesHandler handles RedriveFailedDeliveries.
 type RedriveFailedDeliveriesHandler struct {
@@ -74,30 +80,62 @@ func (h RedriveFailedDeliveriesHandler) Handle(ctx context.Context, cmd RedriveF
 		}
 	}
 	q := query.FailedDeliveries{TenantID: cmd.TenantID, JourneyID: cmd.JourneyID, Channel: cmd.Channel, Since: cmd.Since}
-	err := h.failed.Each(ctx, q, func(d query.FailedDelivery) error {
-		if cmd.DryRun {
+	for {
+		page, err := h.failed.Handle(ctx, q)
+		if err != nil {
+			return result, fmt.Errorf("redrive failed deliveries of tenant %s: %w", cmd.TenantID, err)
+		}
+		for batch := range slices.Chunk(page.Deliveries, RedriveBatch) {
+			if err := h.redriveBatch(ctx, cmd, batch, &result); err != nil {
+				return result, fmt.Errorf("redrive failed deliveries of tenant %s: %w", cmd.TenantID, err)
+			}
+		}
+		if page.Next == "" {
+			return result, nil
+		}
+		q.After = page.Next
+	}
+}
+
+// redriveBatch redrives the failed updates of a batch in one transaction.
+func (h RedriveFailedDeliveriesHandler) redriveBatch(ctx context.Context, cmd RedriveFailedDeliveries, batch []query.FailedDelivery, result *RedriveResult) error {
+	if cmd.DryRun {
+		for _, d := range batch {
 			result.Redriven++
 			h.tell(cmd, d)
-			return nil
 		}
-		redriven, err := h.redriver.Redrive(ctx, cmd.TenantID, d.PassID, func(p *pass.Pass) (bool, error) {
-			return p.RedriveDelivery(pass.Redrive{Revision: d.Revision, Channel: cmd.Channel, Reason: cmd.Reason})
-		})
-		switch {
-		case err != nil:
-			return fmt.Errorf("redrive update %s of pass %s: %w", d.EventID, d.PassID, err)
-		case redriven:
-			result.Redriven++
-			h.tell(cmd, d)
-		default:
-			result.Skipped++
+		return nil
+	}
+	ids, byPass := groupInOrder(batch, func(d query.FailedDelivery) string { return d.PassID })
+	// What the last call of redrive found for each pass: a call after a version conflict replaces the earlier
+	// one's, and only the calls of the transaction that commits count.
+	redriven := map[string][]bool{}
+	err := h.redriver.Redrive(ctx, cmd.TenantID, ids, func(p *pass.Pass) error {
+		found := make([]bool, len(byPass[p.ID()]))
+		for i, d := range byPass[p.ID()] {
+			ok, err := p.RedriveDelivery(pass.Redrive{Revision: d.Revision, Channel: cmd.Channel, Reason: cmd.Reason})
+			if err != nil {
+				return fmt.Errorf("redrive update %s of pass %s: %w", d.EventID, d.PassID, err)
+			}
+			found[i] = ok
 		}
+		redriven[p.ID()] = found
 		return nil
 	})
 	if err != nil {
-		return result, fmt.Errorf("redrive failed deliveries of tenant %s: %w", cmd.TenantID, err)
+		return err
 	}
-	return result, nil
+	for _, id := range ids {
+		for i, d := range byPass[id] {
+			if redriven[id][i] {
+				result.Redriven++
+				h.tell(cmd, d)
+			} else {
+				result.Skipped++
+			}
+		}
+	}
+	return nil
 }
 
 func (h RedriveFailedDeliveriesHandler) tell(cmd RedriveFailedDeliveries, d query.FailedDelivery) {

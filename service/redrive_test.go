@@ -219,6 +219,8 @@ func TestRedrive_filters(t *testing.T) {
 		{"apple", query.FailedDeliveries{Channel: "apple"}, nil},
 		// A page of one event reads one pass at a time: the cursor goes on to the next.
 		{"pages of one", query.FailedDeliveries{Limit: 1}, []string{a, b}},
+		// A page of two events that may have cut the second pass's short leaves it to the next page.
+		{"pages of two", query.FailedDeliveries{Limit: 2}, []string{a, b}},
 	} {
 		c.q.TenantID = "acme"
 		var got []string

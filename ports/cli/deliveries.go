@@ -11,6 +11,7 @@ import (
 
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/query"
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 )
 
@@ -158,6 +159,12 @@ would be redriven and changes nothing.`,
 			if flushErr := out.flush(); err == nil {
 				err = flushErr
 			}
+			entry := e.log.WithFields(logrus.Fields{"tenant": q.TenantID, "journey": q.JourneyID, "channel": q.Channel,
+				"dry_run": dryRun, "redriven": result.Redriven, "skipped": result.Skipped, "reason": reason})
+			if err != nil {
+				entry = entry.WithError(err)
+			}
+			entry.Info("redrive of failed deliveries")
 			if err != nil {
 				if result.Redriven > 0 {
 					return fmt.Errorf("redrove %d updates, then: %w; run it again to redrive the rest", result.Redriven, err)

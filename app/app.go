@@ -24,6 +24,7 @@ type Commands struct {
 	ScheduleJourneyPassUpdates command.ScheduleJourneyPassUpdatesHandler
 	RecordActivityLifecycle    command.RecordActivityLifecycleHandler
 	RecordPushOutcomes         command.RecordPushOutcomesHandler
+	RedriveFailedDeliveries    command.RedriveFailedDeliveriesHandler
 	CheckPass                  command.CheckPassHandler
 
 	AddAppleCertificate command.AddAppleCertificateHandler
@@ -47,6 +48,8 @@ type Queries struct {
 	TenantByID   query.TenantByIDHandler
 	ListTenants  query.ListTenantsHandler
 	AuditLog     query.AuditLogHandler
+
+	FailedDeliveries query.FailedDeliveriesHandler
 
 	AppleCertificates query.AppleCertificatesHandler
 	ApplePass         query.ApplePassHandler

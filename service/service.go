@@ -127,6 +127,10 @@ type adapters struct {
 	appleChannel   *apple.Channel
 	passCheck      command.CheckPassConfig
 
+	// failedDeliveries and redriver are the operator's redrive of failed deliveries.
+	failedDeliveries *delivery.FailedDeliveries
+	redriver         *delivery.Redriver
+
 	apple  appleAdapters
 	google googleAdapters
 
@@ -209,6 +213,12 @@ func (a *adapters) newStores(db *sqldb.DB, webhookConfig webhook.Config) error {
 	if a.deliveries, err = delivery.NewQueue(db); err != nil {
 		return err
 	}
+	if a.failedDeliveries, err = delivery.NewFailedDeliveries(db); err != nil {
+		return err
+	}
+	if a.redriver, err = delivery.NewRedriver(a.deliveries, a.passRepo, a.events); err != nil {
+		return err
+	}
 	return a.newChannels(db, webhookConfig)
 }
 
@@ -247,6 +257,7 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 		return app.Application{}, err
 	}
 	holders := query.NewApplePassHolderHandler(a.apple.tokenChecker, a.apple.templates)
+	failedDeliveries := query.NewFailedDeliveriesHandler(a.failedDeliveries)
 	checkPass, err := newCheckPassHandler(a)
 	if err != nil {
 		return app.Application{}, err
@@ -260,6 +271,7 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 			ScheduleJourneyPassUpdates: command.NewScheduleJourneyPassUpdatesHandler(a.passRepo, log.WithField("component", "schedule")),
 			RecordActivityLifecycle:    command.NewRecordActivityLifecycleHandler(a.activityLog),
 			RecordPushOutcomes:         command.NewRecordPushOutcomesHandler(a.passRepo),
+			RedriveFailedDeliveries:    command.NewRedriveFailedDeliveriesHandler(failedDeliveries, a.redriver),
 			CheckPass:                  checkPass,
 
 			AddAppleCertificate: command.NewAddAppleCertificateHandler(a.tenantStore, a.apple.certificates, a.tenantChanges),
@@ -283,6 +295,8 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 			TenantByID:   query.NewTenantByIDHandler(a.tenantStore),
 			ListTenants:  query.NewListTenantsHandler(a.tenantCache),
 			AuditLog:     query.NewAuditLogHandler(a.auditLog),
+
+			FailedDeliveries: failedDeliveries,
 
 			AppleCertificates: query.NewAppleCertificatesHandler(a.tenantStore, a.apple.certificates),
 			ApplePass: query.NewApplePassHandler(a.readModel, a.apple.templates, a.apple.certificates, a.apple.tokens,

@@ -69,6 +69,8 @@ func journeyOf(e eventstore.Event) string {
 		return ev.JourneyID
 	case pass.PushUpdateFailed:
 		return ev.JourneyID
+	case pass.DeliveryRedriven:
+		return ev.JourneyID
 	case activity.Lifecycle:
 		return ev.InteractionID
 	case activity.PassCheckDecided:

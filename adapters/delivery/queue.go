@@ -52,6 +52,9 @@ type queued struct {
 	ActivityID           string            `json:"activityId"`
 	DefinitionInstanceID string            `json:"definitionInstanceId"`
 	CorrelationID        string            `json:"correlationId,omitempty"`
+	// Superseded marks a redriven update that a later one of its pass followed (pass.DeliveryRedriven): a claim
+	// can no longer see that from the queue, where the later one may be delivered and gone.
+	Superseded bool `json:"superseded,omitempty"`
 }
 
 func (r queued) update() push.Update {
@@ -69,16 +72,9 @@ func (q *Queue) Enqueue(ctx context.Context, events []eventstore.Event) error {
 		if e.Type != (pass.UpdateScheduled{}).Name() {
 			continue
 		}
-		decoded, _, err := e.Decode()
+		row, err := queuedOf(e)
 		if err != nil {
 			return fmt.Errorf("enqueue delivery: %w", err)
-		}
-		ev := decoded.(pass.UpdateScheduled)
-		row := queued{
-			EventID: e.ID, TenantID: e.TenantID, PassID: strings.TrimPrefix(e.StreamID, passes.StreamPrefix),
-			PassType: ev.PassType, Revision: ev.Revision, Data: ev.Data, Message: ev.Message,
-			JourneyID: ev.JourneyID, ActivityID: ev.ActivityID, DefinitionInstanceID: ev.DefinitionInstanceID,
-			CorrelationID: e.CorrelationID,
 		}
 		payload, err := json.Marshal(row)
 		if err != nil {
@@ -98,6 +94,24 @@ func (q *Queue) Enqueue(ctx context.Context, events []eventstore.Event) error {
 		}
 		return nil
 	})
+}
+
+// queuedOf is the row of a PassUpdateScheduled event.
+func queuedOf(e eventstore.Event) (queued, error) {
+	decoded, _, err := e.Decode()
+	if err != nil {
+		return queued{}, err
+	}
+	ev, ok := decoded.(pass.UpdateScheduled)
+	if !ok {
+		return queued{}, fmt.Errorf("event %s is a %s, not an update", e.ID, e.Type)
+	}
+	return queued{
+		EventID: e.ID, TenantID: e.TenantID, PassID: strings.TrimPrefix(e.StreamID, passes.StreamPrefix),
+		PassType: ev.PassType, Revision: ev.Revision, Data: ev.Data, Message: ev.Message,
+		JourneyID: ev.JourneyID, ActivityID: ev.ActivityID, DefinitionInstanceID: ev.DefinitionInstanceID,
+		CorrelationID: e.CorrelationID,
+	}, nil
 }
 
 // Claim leases up to limit due deliveries, each the oldest pending one of its pass. A lease that runs out (the
@@ -218,6 +232,7 @@ func (q *Queue) claim(ctx context.Context, lease time.Duration, pick func() (str
 			return nil, fmt.Errorf("decode delivery: %w", err)
 		}
 		d.Update, d.CorrelationID = row.update(), row.CorrelationID
+		d.Superseded = d.Superseded || row.Superseded
 		if d.Progress, err = decodeProgress(results); err != nil {
 			return nil, fmt.Errorf("decode delivery progress of %s: %w", d.Update.EventID, err)
 		}

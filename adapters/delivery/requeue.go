@@ -12,8 +12,9 @@ import (
 )
 
 // RequeueUndelivered rebuilds the delivery queue from the event store: every PassUpdateScheduled that has
-// neither a PushUpdateEmitted nor a PushUpdateFailed is queued again, unless it is still queued. It returns how
-// many it queued. It repairs a database whose projections once skipped events (the poison topic of older
+// neither a PushUpdateEmitted nor a PushUpdateFailed is queued again, unless it is still queued, and so is every
+// update whose last DeliveryRedriven has no outcome after it, from that redrive's progress. It returns how many
+// it queued. It repairs a database whose projections once skipped events (the poison topic of older
 // builds); an update queued this way may reach the webhook after later revisions of its pass, with its own
 // eventId and version, so a receiver can tell.
 func (q *Queue) RequeueUndelivered(ctx context.Context, events *eventstore.Store) (int, error) {
@@ -25,6 +26,12 @@ func (q *Queue) RequeueUndelivered(ctx context.Context, events *eventstore.Store
 	err := sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
 		var order []string
 		undelivered := map[string]eventstore.Event{}
+		// redriven are the redrives without an outcome yet, by the update's event id, with their tenant.
+		type redrive struct {
+			tenantID string
+			event    pass.DeliveryRedriven
+		}
+		redriven := map[string]redrive{}
 		err := events.Each(ctx, func(e *eventstore.Event) error {
 			if _, ok := passes.PassIDOf(e.StreamID); !ok {
 				return nil
@@ -39,8 +46,12 @@ func (q *Queue) RequeueUndelivered(ctx context.Context, events *eventstore.Store
 				order = append(order, e.ID)
 			case pass.PushUpdateEmitted:
 				delete(undelivered, ev.ScheduledEventID)
+				delete(redriven, ev.ScheduledEventID)
 			case pass.PushUpdateFailed:
 				delete(undelivered, ev.ScheduledEventID)
+				delete(redriven, ev.ScheduledEventID)
+			case pass.DeliveryRedriven:
+				redriven[ev.ScheduledEventID] = redrive{tenantID: e.TenantID, event: ev}
 			}
 			return nil
 		})
@@ -59,6 +70,15 @@ func (q *Queue) RequeueUndelivered(ctx context.Context, events *eventstore.Store
 		}
 		if err := q.Enqueue(ctx, pending); err != nil {
 			return err
+		}
+		byTenant := map[string][]pass.DeliveryRedriven{}
+		for _, r := range redriven {
+			byTenant[r.tenantID] = append(byTenant[r.tenantID], r.event)
+		}
+		for tenantID, redrives := range byTenant {
+			if err := q.requeue(ctx, tx, events, tenantID, redrives, true); err != nil {
+				return err
+			}
 		}
 		after, err := q.Pending(ctx)
 		queued = after - before

@@ -163,6 +163,24 @@ func (s *Store) Load(ctx context.Context, tenantID string, streamIDs ...string) 
 	return streams, nil
 }
 
+// Get returns the tenant's events with the given ids, by id; an id the tenant has no event with is left out.
+func (s *Store) Get(ctx context.Context, tenantID string, eventIDs ...string) (map[string]Event, error) {
+	events := make(map[string]Event, len(eventIDs))
+	head := fmt.Sprintf(selectEvent, s.db.Dialect.TransactionIDAsInt) + `WHERE tenant_id = $1 AND `
+	err := sqldb.QueryIn(ctx, s.db, head, "event_id", "", []any{tenantID}, eventIDs, func(rows *sql.Rows) error {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return err
+		}
+		events[e.ID] = e
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get %d events of tenant %s: %w", len(eventIDs), tenantID, err)
+	}
+	return events, nil
+}
+
 // ReadAll returns up to limit events after the position, in global order, from all tenants. It only returns events
 // whose transaction is older than every running one, so a caller that pages through never skips a late commit.
 func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event, error) {

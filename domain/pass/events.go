@@ -87,6 +87,25 @@ type PushUpdateFailed struct {
 	CorrelationID string `json:"-"`
 }
 
+// DeliveryRedriven records that an operator queued a failed update again, for the channels that failed: the
+// redriven delivery starts from Progress, in which every other channel keeps its outcome and so is not pushed
+// again, and a redriven channel keeps the targets that took the update. It is a record of the pass's delivery,
+// kept in the stream of its push outcomes.
+type DeliveryRedriven struct {
+	Revision         int    `json:"revision"`
+	ScheduledEventID string `json:"scheduledEventId"`
+	JourneyID        string `json:"journeyId"`
+	// Reason is the operator's, as given to the redrive.
+	Reason string `json:"reason"`
+	// Channels are the channels pushed again.
+	Channels []string        `json:"channels"`
+	Progress []ChannelResult `json:"progress"`
+	// Superseded is true when a later update of the pass was scheduled before the redrive: a channel that needs
+	// only the pass's latest state (a wallet) records the redriven update as superseded instead of pushing an
+	// older state over the newer one.
+	Superseded bool `json:"superseded,omitempty"`
+}
+
 // DeviceRegistered records that a device asked for the pass's updates, or that its push token changed.
 type DeviceRegistered struct {
 	DeviceLibraryID string `json:"deviceLibraryId"`
@@ -106,6 +125,7 @@ func (DataChanged) Name() string        { return "PassDataChanged" }
 func (UpdateScheduled) Name() string    { return "PassUpdateScheduled" }
 func (PushUpdateEmitted) Name() string  { return "PushUpdateEmitted" }
 func (PushUpdateFailed) Name() string   { return "PushUpdateFailed" }
+func (DeliveryRedriven) Name() string   { return "DeliveryRedriven" }
 func (DeviceRegistered) Name() string   { return "DeviceRegistered" }
 func (DeviceUnregistered) Name() string { return "DeviceUnregistered" }
 
@@ -123,6 +143,8 @@ func DecodeEvent(name string, payload []byte) (e Event, ok bool, err error) {
 		e, err = decode[PushUpdateEmitted](payload)
 	case PushUpdateFailed{}.Name():
 		e, err = decode[PushUpdateFailed](payload)
+	case DeliveryRedriven{}.Name():
+		e, err = decode[DeliveryRedriven](payload)
 	case DeviceRegistered{}.Name():
 		e, err = decode[DeviceRegistered](payload)
 	case DeviceUnregistered{}.Name():

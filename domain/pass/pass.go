@@ -92,6 +92,8 @@ type Pass struct {
 	entries map[string]bool
 	// pushed are the revisions whose delivery outcome is recorded.
 	pushed map[int]bool
+	// failed are the revisions whose last outcome is PushUpdateFailed, which a redrive may queue again.
+	failed map[int]FailedPush
 	// devices are the devices registered for the pass's updates, by deviceLibraryIdentifier.
 	devices map[string]Device
 	changes []Event
@@ -105,7 +107,8 @@ func New(tenantID, id string) (*Pass, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	return &Pass{tenantID: tenantID, id: id, entries: map[string]bool{}, pushed: map[int]bool{}, devices: map[string]Device{}}, nil
+	return &Pass{tenantID: tenantID, id: id, entries: map[string]bool{}, pushed: map[int]bool{}, failed: map[int]FailedPush{},
+		devices: map[string]Device{}}, nil
 }
 
 func (p *Pass) TenantID() string { return p.tenantID }
@@ -249,8 +252,15 @@ func (p *Pass) apply(e Event) {
 		p.entries[e.EntryKey()] = true
 	case PushUpdateEmitted:
 		p.pushed[e.Revision] = true
+		delete(p.failed, e.Revision)
 	case PushUpdateFailed:
 		p.pushed[e.Revision] = true
+		p.failed[e.Revision] = FailedPush{Revision: e.Revision, ScheduledEventID: e.ScheduledEventID, JourneyID: e.JourneyID,
+			Channels: e.Channels}
+	case DeliveryRedriven:
+		// The update is on its way again: it takes a new outcome, and cannot be redriven until that one fails.
+		delete(p.pushed, e.Revision)
+		delete(p.failed, e.Revision)
 	case DeviceRegistered:
 		p.devices[e.DeviceLibraryID] = Device{ID: e.DeviceLibraryID, PassTypeID: e.PassTypeID, PushToken: e.PushToken}
 	case DeviceUnregistered:
@@ -258,10 +268,11 @@ func (p *Pass) apply(e Event) {
 	}
 }
 
-// IsPushOutcome reports whether e records how a delivery ended rather than a change of the pass.
+// IsPushOutcome reports whether e records how a delivery ended, or that it was redriven, rather than a change of
+// the pass.
 func IsPushOutcome(e Event) bool {
 	switch e.(type) {
-	case PushUpdateEmitted, PushUpdateFailed:
+	case PushUpdateEmitted, PushUpdateFailed, DeliveryRedriven:
 		return true
 	}
 	return false
@@ -278,10 +289,12 @@ type Snapshot struct {
 	Devices    []Device `json:"devices,omitempty"`
 }
 
-// PushSnapshot is what the pass's push outcomes made of it: the revisions whose outcome is recorded. It is kept
-// apart from Snapshot as the outcomes are: the delivery stage writes it, the journey updates never do.
+// PushSnapshot is what the pass's push outcomes made of it: the revisions whose outcome is recorded, and those
+// whose last outcome is a failure. It is kept apart from Snapshot as the outcomes are: the delivery stage and
+// redrives write it, the journey updates never do.
 type PushSnapshot struct {
-	Pushed []int `json:"pushed"`
+	Pushed []int        `json:"pushed"`
+	Failed []FailedPush `json:"failed,omitempty"`
 }
 
 // Snapshot returns the pass's state, changes included.
@@ -292,7 +305,11 @@ func (p *Pass) Snapshot() (Snapshot, PushSnapshot) {
 		s.Devices = p.Devices()
 	}
 	s.Details.Data = maps.Clone(s.Details.Data)
-	return s, PushSnapshot{Pushed: slices.Sorted(maps.Keys(p.pushed))}
+	ps := PushSnapshot{Pushed: slices.Sorted(maps.Keys(p.pushed))}
+	for _, r := range slices.Sorted(maps.Keys(p.failed)) {
+		ps.Failed = append(ps.Failed, p.failed[r])
+	}
+	return s, ps
 }
 
 // Restore returns the pass that s and ps describe, with no changes; Apply replays events stored after them.
@@ -311,6 +328,9 @@ func Restore(tenantID, id string, s Snapshot, ps PushSnapshot) (*Pass, error) {
 	}
 	for _, r := range ps.Pushed {
 		p.pushed[r] = true
+	}
+	for _, f := range ps.Failed {
+		p.failed[f.Revision] = f
 	}
 	return p, nil
 }

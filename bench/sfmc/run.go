@@ -121,7 +121,11 @@ func run(ctx context.Context, o options) (err error) {
 	var stopProfile func() error
 	stopActivity := func() *pgActivity { return nil }
 	var cpuStart, cpuExecEnd, cpuEnd cpuSample
+	var pgStart pgCPU
 	start := func() {
+		if o.split && o.backend() == "PostgreSQL" {
+			pgStart = samplePGCPU(ctx, o.databaseURL)
+		}
 		cpuStart = sampleCPU(svc.pid())
 		stopProfile = startProfile(o, svc.pid())
 		if o.pgActivity > 0 {
@@ -138,10 +142,15 @@ func run(ctx context.Context, o options) (err error) {
 	benchkit.Logf("execute: %d sent, %d scheduled (200) in %s = %.0f calls/s", load.sent, load.ok, load.elapsed().Round(time.Millisecond), load.throughput())
 	if o.split {
 		// The split schedules nothing: there is nothing to drain.
+		var pgUsed time.Duration
+		pgErr := errors.New("not PostgreSQL")
+		if o.backend() == "PostgreSQL" {
+			pgUsed, pgErr = pgCPUBetween(pgStart, samplePGCPU(ctx, o.databaseURL))
+		}
 		_ = stopProfile()
 		stopErr := svc.stop()
 		stopped = true
-		missed := printSplit(os.Stdout, o, load, busyBefore)
+		missed := printSplit(os.Stdout, o, load, busyBefore, cpuBetween(cpuStart, cpuExecEnd), pgUsed, pgErr)
 		if stopErr != nil {
 			return fmt.Errorf("stop service: %w", stopErr)
 		}

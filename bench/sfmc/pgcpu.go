@@ -14,7 +14,10 @@ import (
 // backends before and after the load counts nearly all of it; a backend that ended in between is not counted.
 type pgCPU struct {
 	byPID map[int]time.Duration
-	err   error
+	// commits is the database's committed transactions (pg_stat_database, which backends report within a second
+	// or so): a count that on a shared machine is steadier than any time.
+	commits int64
+	err     error
 }
 
 func samplePGCPU(ctx context.Context, databaseURL string) pgCPU {
@@ -25,6 +28,10 @@ func samplePGCPU(ctx context.Context, databaseURL string) pgCPU {
 		return s
 	}
 	defer db.Close()
+	if err := db.QueryRowContext(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&s.commits); err != nil {
+		s.err = fmt.Errorf("read commits: %w", err)
+		return s
+	}
 	rows, err := db.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
 	if err != nil {
 		s.err = fmt.Errorf("list backends: %w", err)
@@ -46,17 +53,18 @@ func samplePGCPU(ctx context.Context, databaseURL string) pgCPU {
 	return s
 }
 
-// pgCPUBetween is the backends' CPU time between two samples; a backend that started in between counts whole.
-func pgCPUBetween(a, b pgCPU) (time.Duration, error) {
+// pgCPUBetween is the backends' CPU time and the database's commits between two samples; a backend that started
+// in between counts whole.
+func pgCPUBetween(a, b pgCPU) (time.Duration, int64, error) {
 	if a.err != nil {
-		return 0, a.err
+		return 0, 0, a.err
 	}
 	if b.err != nil {
-		return 0, b.err
+		return 0, 0, b.err
 	}
 	var total time.Duration
 	for pid, cpu := range b.byPID {
 		total += cpu - a.byPID[pid]
 	}
-	return total, nil
+	return total, b.commits - a.commits, nil
 }

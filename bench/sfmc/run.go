@@ -143,14 +143,17 @@ func run(ctx context.Context, o options) (err error) {
 	if o.split {
 		// The split schedules nothing: there is nothing to drain.
 		var pgUsed time.Duration
+		var pgCommits int64
 		pgErr := errors.New("not PostgreSQL")
 		if o.backend() == "PostgreSQL" {
-			pgUsed, pgErr = pgCPUBetween(pgStart, samplePGCPU(ctx, o.databaseURL))
+			// The backends report their commits to pg_stat_database when idle or within a second.
+			time.Sleep(1500 * time.Millisecond)
+			pgUsed, pgCommits, pgErr = pgCPUBetween(pgStart, samplePGCPU(ctx, o.databaseURL))
 		}
 		_ = stopProfile()
 		stopErr := svc.stop()
 		stopped = true
-		missed := printSplit(os.Stdout, o, load, busyBefore, cpuBetween(cpuStart, cpuExecEnd), pgUsed, pgErr)
+		missed := printSplit(os.Stdout, o, load, busyBefore, cpuBetween(cpuStart, cpuExecEnd), pgUsed, pgCommits, pgErr)
 		if stopErr != nil {
 			return fmt.Errorf("stop service: %w", stopErr)
 		}

@@ -26,22 +26,31 @@ const PassCheckStreamPrefix = "passcheck-"
 //
 // Concurrent decisions are appended together (adapters/internal/group), one transaction for many, as
 // messaging's PassUpdateSender writes the execute calls' updates: a transaction per call would cap the split at
-// what the database commits a second.
+// what the database commits a second. One write is in flight at a time: each append is one message to the
+// projections, whose cost is mostly per message (a transaction, its offsets, a savepoint and an audit statement),
+// and two writes in flight halved the messages' size. On a machine busy with other work bench/sfmc -split could
+// not tell the two apart by CPU per call; the idle figures are in the README's Performance section.
 type PassCheckLog struct {
 	writer *group.Batcher[eventstore.Event, struct{}]
 }
 
 var _ command.PassCheckLog = (*PassCheckLog)(nil)
 
-// passCheckWriteTimeout bounds one append of decisions.
-const passCheckWriteTimeout = 5 * time.Second
+const (
+	// passCheckWriteTimeout bounds one append of decisions.
+	passCheckWriteTimeout = 5 * time.Second
+	// passCheckMaxRun bounds the decisions of one append, and so one message's size.
+	passCheckMaxRun = 500
+	// passCheckWritesInFlight is one: see PassCheckLog.
+	passCheckWritesInFlight = 1
+)
 
 // NewPassCheckLog returns a decision log appending to events.
 func NewPassCheckLog(events *eventstore.Store) (*PassCheckLog, error) {
 	if events == nil {
 		return nil, errors.New("new pass check log: nil event store")
 	}
-	writer, err := group.NewBatcher(group.Config{MaxRun: 500, Timeout: passCheckWriteTimeout, MaxInFlight: 2},
+	writer, err := group.NewBatcher(group.Config{MaxRun: passCheckMaxRun, Timeout: passCheckWriteTimeout, MaxInFlight: passCheckWritesInFlight},
 		func(ctx context.Context, batch []eventstore.Event) ([]struct{}, error) {
 			if _, err := events.Append(ctx, batch); err != nil {
 				return nil, err

@@ -121,7 +121,11 @@ func run(ctx context.Context, o options) (err error) {
 	var stopProfile func() error
 	stopActivity := func() *pgActivity { return nil }
 	var cpuStart, cpuExecEnd, cpuEnd cpuSample
+	var pgStart pgCPU
 	start := func() {
+		if o.split && o.backend() == "PostgreSQL" {
+			pgStart = samplePGCPU(ctx, o.databaseURL)
+		}
 		cpuStart = sampleCPU(svc.pid())
 		stopProfile = startProfile(o, svc.pid())
 		if o.pgActivity > 0 {
@@ -138,10 +142,18 @@ func run(ctx context.Context, o options) (err error) {
 	benchkit.Logf("execute: %d sent, %d scheduled (200) in %s = %.0f calls/s", load.sent, load.ok, load.elapsed().Round(time.Millisecond), load.throughput())
 	if o.split {
 		// The split schedules nothing: there is nothing to drain.
+		var pgUsed time.Duration
+		var pgCommits int64
+		pgErr := errors.New("not PostgreSQL")
+		if o.backend() == "PostgreSQL" {
+			// The backends report their commits to pg_stat_database when idle or within a second.
+			time.Sleep(1500 * time.Millisecond)
+			pgUsed, pgCommits, pgErr = pgCPUBetween(pgStart, samplePGCPU(ctx, o.databaseURL))
+		}
 		_ = stopProfile()
 		stopErr := svc.stop()
 		stopped = true
-		missed := printSplit(os.Stdout, o, load, busyBefore)
+		missed := printSplit(os.Stdout, o, load, busyBefore, cpuBetween(cpuStart, cpuExecEnd), pgUsed, pgCommits, pgErr)
 		if stopErr != nil {
 			return fmt.Errorf("stop service: %w", stopErr)
 		}

@@ -15,13 +15,23 @@ const (
 )
 
 // printSplit prints the -split run's figures and verdicts and returns how many targets were missed.
-func printSplit(w io.Writer, o options, load loadResult, busyBefore float64) int {
+func printSplit(w io.Writer, o options, load loadResult, busyBefore float64, cpu cpuUse, pgUsed time.Duration, pgCommits int64, pgErr error) int {
 	p50, p99 := benchkit.Percentile(load.latencies, .50), benchkit.Percentile(load.latencies, .99)
 	fmt.Fprintf(w, "\nbench/sfmc -split (%s, concurrency %d, %d passes, machine %.0f%% busy before)\n", o.backend(), o.concurrency, o.passes, 100*busyBefore)
 	fmt.Fprintf(w, "  split execute: %d sent, %d answered 200 with a branch in %s = %.0f calls/s\n",
 		load.sent, load.ok, load.elapsed().Round(time.Millisecond), load.throughput())
 	fmt.Fprintf(w, "  latency: p50 %s  p99 %s  max %s\n", benchkit.Millis(p50, 1), benchkit.Millis(p99, 1),
 		benchkit.Millis(benchkit.Percentile(load.latencies, 1), 1))
+	// CPU per call compares runs on a shared machine better than calls/s: it does not count time spent waiting
+	// for a core the other work has.
+	if cpu.serviceErr == nil && load.ok > 0 {
+		fmt.Fprintf(w, "  CPU: service %.2f cores, %s per call; load generator %.2f cores; machine %.0f%% busy\n",
+			cpu.serviceCores, benchkit.Millis(cpu.serviceCPU/time.Duration(load.ok), 3), cpu.selfCores, 100*cpu.machineBusy)
+	}
+	if pgErr == nil && load.ok > 0 {
+		fmt.Fprintf(w, "  CPU: PostgreSQL backends of the database %.2f cores, %s per call; %.3f commits per call\n",
+			pgUsed.Seconds()/cpu.wall.Seconds(), benchkit.Millis(pgUsed/time.Duration(load.ok), 3), float64(pgCommits)/float64(load.ok))
+	}
 	if load.failed() > 0 {
 		fmt.Fprintf(w, "  failures: %v %d transport errors; samples %v\n", load.statuses, load.transportErrors, load.samples)
 	}

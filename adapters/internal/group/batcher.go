@@ -144,6 +144,13 @@ func (b *Batcher[Req, Res]) Queued() int {
 	return len(b.queue)
 }
 
+// Running is how many runs are in flight or about to start.
+func (b *Batcher[Req, Res]) Running() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.running
+}
+
 // wait lingers until minRun requests are queued or the linger is over.
 func (b *Batcher[Req, Res]) wait() {
 	if b.linger == 0 {

@@ -116,7 +116,7 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 
 	s.appleWebServiceRoutes(r)
 
-	return s.limitInFlight(s.shortcutExecutes(r, map[string]http.Handler{SFMCBasePath: sfmc, PassCheckBasePath: split})), nil
+	return s.limitInFlight(r), nil
 }
 
 // journeyBuilderRoutes registers a Journey Builder activity's config.json, execute and lifecycle routes under

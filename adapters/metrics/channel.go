@@ -23,7 +23,7 @@ func (m *Metrics) TimedChannel(ch push.Channel) push.Channel {
 // timedChannel is the channel TimedChannel returns. Its series are looked up once: a push costs two atomic adds.
 type timedChannel struct {
 	push.Channel
-	duration                                           prometheus.Observer
+	duration                                          prometheus.Observer
 	delivered, retried, failed, notInstalled, removed prometheus.Counter
 }
 

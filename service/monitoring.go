@@ -67,7 +67,7 @@ func buildVersion() string {
 }
 
 // registerStageMetrics registers what is read from the parts at scrape time: the deliveries in flight on this
-// instance, and the projections' lag and the deliveries pending, which the database holds.
+// instance, the readiness checks, and the projections' lag and the deliveries pending, which the database holds.
 func (s *Service) registerStageMetrics() error {
 	groups := map[string]string{}
 	for _, p := range s.projections() {
@@ -77,7 +77,7 @@ func (s *Service) registerStageMetrics() error {
 	if err != nil {
 		return err
 	}
-	if err := s.Metrics.Register(store); err != nil {
+	if err := s.Metrics.Register(store, metrics.NewReadinessCollector(s.CheckReadiness)); err != nil {
 		return err
 	}
 	return s.Metrics.Gauge("deliveries_in_flight", "Deliveries this instance has claimed and not yet recorded.",

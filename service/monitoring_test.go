@@ -138,6 +138,8 @@ func TestMetrics_anExecuteCallThatReachesTheWebhookShowsInEveryMetric(t *testing
 		{"passpush_handler_calls_total", map[string]string{"kind": "command", "handler": "RecordPushOutcomes", "result": "ok"}, 1},
 		{"passpush_handler_duration_seconds", map[string]string{"kind": "query", "handler": "ActiveTenant"}, 1},
 		{"passpush_instance_info", nil, 1},
+		{"passpush_ready", map[string]string{"check": "delivery"}, 1},
+		{"passpush_ready", map[string]string{"check": "database"}, 1},
 		{"go_sql_open_connections", map[string]string{"db_name": "writer"}, 0},
 		{"go_goroutines", nil, 1},
 		{"process_resident_memory_bytes", nil, 1},
@@ -310,5 +312,12 @@ func TestReadyz_answers503WhenTheDeliveryStageDoesNotRun(t *testing.T) {
 	status, checks := readyz(t, srv.URL)
 	if status != http.StatusServiceUnavailable || checks["delivery"] == "ok" || checks["buses"] != "ok" || checks["database"] != "ok" {
 		t.Fatalf("GET /readyz without the delivery stage = %d %v, want 503 with only delivery failing", status, checks)
+	}
+	s := scrapeMetrics(t, srv.URL)
+	if v := s.value(t, "passpush_ready", map[string]string{"check": "delivery"}); v != 0 {
+		t.Errorf("passpush_ready{check=delivery} = %v without the delivery stage, want 0", v)
+	}
+	if v := s.value(t, "passpush_ready", map[string]string{"check": "buses"}); v != 1 {
+		t.Errorf("passpush_ready{check=buses} = %v, want 1", v)
 	}
 }

@@ -161,6 +161,8 @@ func run(ctx context.Context, o options) (err error) {
 	profileErr := stopProfile()
 	activity := stopActivity()
 
+	logDeliveriesPerInstance(ctx, svc.baseURLs())
+
 	// 5. Peak RSS, before the service stops.
 	hwm, rss, memErr := benchkit.Memory(svc.pid())
 	logLines := benchkit.CountLines(svc.logPath())

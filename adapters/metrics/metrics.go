@@ -80,7 +80,7 @@ func New(registry *prometheus.Registry, config Config) (*Metrics, error) {
 		}, []string{"kind", "handler"}),
 		passUpdatesScheduled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "pass_updates_scheduled_total",
-			Help: "Pass updates from journeys that this instance recorded as scheduled, by tenant.",
+			Help: "Pass updates from journeys that this instance's command handler stored, by tenant; a resend counts again.",
 		}, []string{"tenant"}),
 		deliveryOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "delivery_outcomes_total",

@@ -19,6 +19,8 @@ import (
 
 	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
+	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/domain/pass"
 	httpport "github.com/passpush/passpush/ports/http"
 	"github.com/passpush/passpush/service"
 	dto "github.com/prometheus/client_model/go"
@@ -319,5 +321,26 @@ func TestReadyz_answers503WhenTheDeliveryStageDoesNotRun(t *testing.T) {
 	}
 	if v := s.value(t, "passpush_ready", map[string]string{"check": "buses"}); v != 1 {
 		t.Errorf("passpush_ready{check=buses} = %v, want 1", v)
+	}
+
+	// An update scheduled while nothing delivers waits in the queue, and counts for its tenant.
+	p := loyaltyPass("p-1", "", "")
+	p.TenantID = "acme"
+	if _, err := svc.App.Commands.RegisterPass.Handle(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	err = svc.App.Commands.ScheduleJourneyPassUpdates.Handle(t.Context(), &command.ScheduleJourneyPassUpdates{
+		Updates: []command.ScheduleJourneyPassUpdate{{TenantID: "acme", PassID: "p-1", Update: pass.UpdateFromJourney{
+			JourneyID: "journey-1", ActivityID: "activity-1", DefinitionInstanceID: "entry-1", Fields: map[string]string{"points": "5"},
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 30*time.Second, 100*time.Millisecond, "the update to wait in the delivery queue", func() bool {
+		return scrapeMetrics(t, srv.URL).value(t, "passpush_deliveries_pending", nil) == 1
+	})
+	if v := scrapeMetrics(t, srv.URL).value(t, "passpush_pass_updates_scheduled_total", map[string]string{"tenant": "acme"}); v != 1 {
+		t.Errorf("passpush_pass_updates_scheduled_total{tenant=acme} = %v, want 1", v)
 	}
 }

@@ -79,4 +79,3 @@ func instanceMetrics(t *testing.T, in *instance) (id string, delivered float64) 
 	}
 	return id, delivered
 }
-

@@ -344,3 +344,22 @@ func TestReadyz_answers503WhenTheDeliveryStageDoesNotRun(t *testing.T) {
 		t.Errorf("passpush_pass_updates_scheduled_total{tenant=acme} = %v, want 1", v)
 	}
 }
+
+// TestMetrics_deliveriesHeldByTheReceiverShowInFlight: while the webhook holds its calls, the deliveries pushing
+// to it are in flight on this instance and pending in the queue; once it answers, neither.
+func TestMetrics_deliveriesHeldByTheReceiverShowInFlight(t *testing.T) {
+	h, jb, rcv := deliveryFixture(t, heldCallsConfig(), 2)
+	open := rcv.holdCalls(t)
+	jb.schedule("p-1", "entry-1")
+	jb.schedule("p-2", "entry-2")
+	eventually(t, 10*time.Second, "both pushes to reach the receiver", func() bool { return rcv.callsInFlight() == 2 })
+	s := scrapeMetrics(t, h.url)
+	if inFlight, pending := s.value(t, "passpush_deliveries_in_flight", nil), s.value(t, "passpush_deliveries_pending", nil); inFlight != 2 || pending != 2 {
+		t.Errorf("while the receiver holds both calls: %v in flight, %v pending, want 2 and 2", inFlight, pending)
+	}
+	open()
+	h.settled(30 * time.Second)
+	eventually(t, 10*time.Second, "nothing in flight", func() bool {
+		return scrapeMetrics(t, h.url).value(t, "passpush_deliveries_in_flight", nil) == 0
+	})
+}

@@ -92,11 +92,16 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 			if err != nil {
 				return nil, err
 			}
-			return httpport.NewServer(svc.App, httpport.Config{
+			server := svc.Monitoring(httpport.Config{
 				AdminToken: config.AdminToken, PublicURL: config.PublicURL,
 				TrustedProxies: proxies, FrameAncestors: config.FrameAncestors, MaxInFlight: maxInFlight,
-			}, log)
+			})
+			if config.MetricsAddr != "" {
+				server.MetricsHandler = nil // served on its own listener
+			}
+			return httpport.NewServer(svc.App, server, log)
 		},
+		MetricsHandler: svc.Metrics.HTTPHandler(),
 		RotateSecretKey: func(ctx context.Context, newKey string) error {
 			next, err := secretbox.ParseKey(newKey)
 			if err != nil {

@@ -135,7 +135,7 @@ func runWithLog(tb testing.TB, config service.Config, server httpport.Config, lo
 		cancel()
 		tb.Fatal(err)
 	}
-	handler, err := httpport.NewServer(svc.App, server, logrus.NewEntry(log))
+	handler, err := httpport.NewServer(svc.App, svc.Monitoring(server), logrus.NewEntry(log))
 	if err != nil {
 		cancel()
 		tb.Fatal(err)

@@ -14,7 +14,7 @@ import (
 )
 
 // With PASSPUSH_MAX_IN_FLIGHT requests held in a handler, the next one is refused at once with 503 overloaded and
-// Retry-After, /healthz still answers, and once the held requests end a request is served again.
+// Retry-After, /healthz, /readyz and /metrics still answer, and once the held requests end a request is served again.
 func TestRequestsPastTheInFlightCapAreRefused(t *testing.T) {
 	const limit = 2
 	h := start(t, httpport.Config{AdminToken: adminToken, MaxInFlight: limit})
@@ -62,8 +62,10 @@ func TestRequestsPastTheInFlightCapAreRefused(t *testing.T) {
 	if res := h.do(http.MethodGet, "/api/admin/tenants", adminToken, nil); res.status != http.StatusServiceUnavailable {
 		t.Fatalf("a known route past the cap got %d, want 503", res.status)
 	}
-	if res := h.do(http.MethodGet, "/healthz", "", nil); res.status != http.StatusOK {
-		t.Fatalf("/healthz past the cap got %d %s, want 200", res.status, res.body)
+	for _, probe := range []string{"/healthz", "/readyz", "/metrics"} {
+		if res := h.do(http.MethodGet, probe, "", nil); res.status != http.StatusOK {
+			t.Fatalf("%s past the cap got %d %s, want 200", probe, res.status, res.body)
+		}
 	}
 
 	for _, conn := range conns {

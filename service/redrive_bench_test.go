@@ -73,7 +73,7 @@ func BenchmarkRedrive_list(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		n := 0
-		err := svc.App.Queries.FailedDeliveries.Each(ctx, query.FailedDeliveries{TenantID: "acme"}, func(query.FailedDelivery) error {
+		err := query.EachFailedDelivery(ctx, svc.App.Queries.FailedDeliveries, query.FailedDeliveries{TenantID: "acme"}, func(query.FailedDelivery) error {
 			n++
 			return nil
 		})

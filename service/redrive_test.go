@@ -63,7 +63,7 @@ func (h *harness) outcomesOf(eventID string, n int) []storedEvent {
 func (h *harness) listFailed(q query.FailedDeliveries) []query.FailedDelivery {
 	h.t.Helper()
 	var all []query.FailedDelivery
-	if err := h.svc.App.Queries.FailedDeliveries.Each(context.Background(), q, func(d query.FailedDelivery) error {
+	if err := query.EachFailedDelivery(context.Background(), h.svc.App.Queries.FailedDeliveries, q, func(d query.FailedDelivery) error {
 		all = append(all, d)
 		return nil
 	}); err != nil {

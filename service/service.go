@@ -19,6 +19,7 @@ import (
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/google"
 	"github.com/passpush/passpush/adapters/messaging"
+	"github.com/passpush/passpush/adapters/metrics"
 	"github.com/passpush/passpush/adapters/passes"
 	"github.com/passpush/passpush/adapters/secretbox"
 	"github.com/passpush/passpush/adapters/sqldb"
@@ -61,6 +62,8 @@ type Config struct {
 	// PassCheck tunes the "Wallet pass?" split: how old a Google install state may get, how long its refresh may
 	// take, and the clock the age is measured on (tests move it by hand).
 	PassCheck command.CheckPassConfig
+	// Metrics names this instance in its metrics; zero fields take the host name and pid, and the build's version.
+	Metrics metrics.Config
 }
 
 // Service is passpush on one database.
@@ -73,6 +76,8 @@ type Service struct {
 	AuditLog       *audit.Log
 	Deliveries     *delivery.Queue
 	worker         *deliverystage.Worker
+	// Metrics is every series of this instance, on a registry of its own; Monitoring hands it to the HTTP port.
+	Metrics *metrics.Metrics
 	// appleRegistrations projects the devices registered for Apple passes.
 	appleRegistrations *apple.RegistrationProjection
 	log                *logrus.Entry
@@ -81,14 +86,20 @@ type Service struct {
 // New builds passpush on a migrated db: its adapters, the application on them, and the delivery stage, with the
 // projections and the command handler subscribed. Run starts the buses and the delivery stage.
 func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
+	m, err := newMetrics(db, config.Metrics)
+	if err != nil {
+		return nil, err
+	}
 	a, err := newAdapters(db, config, log)
 	if err != nil {
 		return nil, err
 	}
-	application, err := newApplication(a, log)
+	application, err := newApplication(a, log, m)
 	if err != nil {
 		return nil, err
 	}
+	application = decorate(application, log, m)
+	config.Delivery.Outcomes = m
 	worker, err := deliverystage.NewWorker(a.deliveries, a.updateSender, application.Push, application.Commands.RecordPushOutcomes,
 		config.Delivery, log.WithField("component", "delivery"))
 	if err != nil {
@@ -97,7 +108,10 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 	s := &Service{
 		DB: db, App: application, Bus: a.bus, Events: a.events, PassProjection: a.passProjection,
 		AuditLog: a.auditLog, Deliveries: a.deliveries, worker: worker, log: log,
-		appleRegistrations: a.apple.registrationProjection,
+		appleRegistrations: a.apple.registrationProjection, Metrics: m,
+	}
+	if err := s.registerStageMetrics(); err != nil {
+		return nil, err
 	}
 	if err := s.subscribe(); err != nil {
 		return nil, err
@@ -251,8 +265,8 @@ func (a *adapters) newChannels(db *sqldb.DB, webhookConfig webhook.Config) error
 }
 
 // newApplication builds the command and query handlers, and the fan-out to a pass's channels, on the adapters.
-func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
-	fanOut, err := push.NewFanOut(a.webhooks, a.googleChannel, a.appleChannel)
+func newApplication(a *adapters, log *logrus.Entry, m *metrics.Metrics) (app.Application, error) {
+	fanOut, err := push.NewFanOut(m.TimedChannel(a.webhooks), m.TimedChannel(a.googleChannel), m.TimedChannel(a.appleChannel))
 	if err != nil {
 		return app.Application{}, err
 	}

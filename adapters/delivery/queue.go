@@ -339,7 +339,7 @@ func (q *Queue) Finish(ctx context.Context, eventIDs []string, record func(ctx c
 	})
 }
 
-// Pending counts the deliveries not finished yet, for tests and benchmarks.
+// Pending counts the deliveries not finished yet, for the metrics, tests and benchmarks.
 func (q *Queue) Pending(ctx context.Context) (int, error) {
 	var n int
 	if err := sqldb.ReaderFor(ctx, q.db).QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries`).Scan(&n); err != nil {

@@ -29,3 +29,21 @@ func Migrate(ctx context.Context, db *DB) ([]int64, error) {
 	}
 	return applied, nil
 }
+
+// PendingMigrations reports whether a migration embedded in the binary is not applied to db yet: an instance of
+// a newer version started before `passpush migrate` ran, or a database restored from an older backup.
+func PendingMigrations(ctx context.Context, db *DB) (bool, error) {
+	dir, err := fs.Sub(migrations.FS, db.Dialect.MigrationsDir)
+	if err != nil {
+		return false, fmt.Errorf("migrations for %s: %w", db.Dialect.Name, err)
+	}
+	provider, err := goose.NewProvider(db.Dialect.goose, db.DB, dir)
+	if err != nil {
+		return false, fmt.Errorf("load migrations: %w", err)
+	}
+	pending, err := provider.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read applied migrations: %w", err)
+	}
+	return pending, nil
+}

@@ -86,8 +86,13 @@ func (h FailedDeliveriesHandler) Handle(ctx context.Context, q FailedDeliveries)
 	return page, nil
 }
 
-// Each calls fn with every failed delivery q finds, page after page.
-func (h FailedDeliveriesHandler) Each(ctx context.Context, q FailedDeliveries, fn func(FailedDelivery) error) error {
+// FailedDeliveriesPager is what EachFailedDelivery reads pages from: the handler, or the handler decorated.
+type FailedDeliveriesPager interface {
+	Handle(ctx context.Context, q FailedDeliveries) (FailedDeliveriesPage, error)
+}
+
+// EachFailedDelivery calls fn with every failed delivery q finds, page after page.
+func EachFailedDelivery(ctx context.Context, h FailedDeliveriesPager, q FailedDeliveries, fn func(FailedDelivery) error) error {
 	for {
 		page, err := h.Handle(ctx, q)
 		if err != nil {

@@ -65,14 +65,18 @@ type worker struct {
 }
 
 // driveExecute sends execute calls from o.concurrency workers, each call a new contact entry (a distinct
-// definitionInstanceId) for the next pass round-robin, until o.calls are sent or o.duration has passed.
-func driveExecute(ctx context.Context, o options, baseURL, tenantID, secret, runID string, passIDs []string, tl *timeline, onStart func()) loadResult {
-	url := baseURL + "/api/" + tenantID + benchkit.ExecutePath
-	if o.split {
-		url = baseURL + "/api/" + tenantID + benchkit.PassCheckExecutePath
+// definitionInstanceId) for the next pass round-robin, until o.calls are sent or o.duration has passed. With
+// several instances (-instances), call i goes to instance i mod n, as a load balancer's round robin would.
+func driveExecute(ctx context.Context, o options, baseURLs []string, tenantID, secret, runID string, passIDs []string, tl *timeline, onStart func()) loadResult {
+	urls := make([]string, len(baseURLs))
+	for i, baseURL := range baseURLs {
+		urls[i] = baseURL + "/api/" + tenantID + benchkit.ExecutePath
+		if o.split {
+			urls[i] = baseURL + "/api/" + tenantID + benchkit.PassCheckExecutePath
+		}
 	}
 	transport := &http.Transport{
-		MaxIdleConns:        o.concurrency,
+		MaxIdleConns:        o.concurrency * len(urls),
 		MaxIdleConnsPerHost: o.concurrency,
 		MaxConnsPerHost:     o.concurrency,
 		IdleConnTimeout:     time.Minute,
@@ -137,7 +141,7 @@ func driveExecute(ctx context.Context, o options, baseURL, tenantID, secret, run
 					// Latency counts from when the call was due, so a backlog behind slow calls shows in it.
 					t0 = due
 				}
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(token))
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, urls[i%int64(len(urls))], bytes.NewReader(token))
 				if err != nil {
 					panic(err) // the URL is ours
 				}

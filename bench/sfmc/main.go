@@ -32,6 +32,9 @@
 //	go run ./bench/sfmc -database-url 'postgres://postgres@127.0.0.1:5432/bench1?sslmode=disable'
 //	go run ./bench/sfmc -database-url sqlite:/tmp/bench1.db
 //
+// With -instances N (PostgreSQL) it starts N `passpush serve` on the database and spreads the execute calls over
+// them round-robin, as a load balancer would: one against three instances on the same machine (issue 14, §5).
+//
 // Exit status: 0 when every target is met, 2 when the run completed but a target was missed, 1 on error.
 package main
 
@@ -69,6 +72,7 @@ type options struct {
 	timeline      bool
 	pgActivity    time.Duration
 	split         bool
+	instances     int
 }
 
 func main() {
@@ -94,6 +98,7 @@ func main() {
 	flag.BoolVar(&o.timeline, "timeline", true, "print executes and deliveries per second")
 	flag.DurationVar(&o.pgActivity, "pg-activity", 0, "PostgreSQL: sample pg_stat_activity at this interval during execute and delivery (diagnosis; costs the generator some CPU)")
 	flag.BoolVar(&o.split, "split", false, "measure the \"Wallet pass?\" split's execute (passcheck) instead: calls/s and p99 only, no raw publish and no deliveries")
+	flag.IntVar(&o.instances, "instances", 1, "PostgreSQL: start this many `passpush serve` on the database and spread the execute calls over them round-robin")
 	flag.Parse()
 	if o.split {
 		o.skipRaw = true
@@ -135,6 +140,9 @@ func (o *options) validate() error {
 	}
 	if o.perfOut != "" && o.inprocess {
 		errs = append(errs, errors.New("-perf profiles the serve process; with -inprocess use -cpuprofile"))
+	}
+	if o.instances < 1 || (o.instances > 1 && (o.inprocess || o.backend() != "PostgreSQL")) {
+		errs = append(errs, errors.New("-instances must be at least 1, and above 1 needs PostgreSQL and subprocesses (not -inprocess)"))
 	}
 	if o.pgActivity > 0 && o.backend() != "PostgreSQL" {
 		errs = append(errs, errors.New("-pg-activity needs PostgreSQL"))

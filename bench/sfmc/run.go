@@ -53,7 +53,7 @@ func run(ctx context.Context, o options) (err error) {
 		if err == nil || errors.As(err, &miss) {
 			_ = os.RemoveAll(dir)
 		} else {
-			fmt.Fprintf(os.Stderr, "bench/sfmc: kept %s (service log: serve.log)\n", dir)
+			fmt.Fprintf(os.Stderr, "bench/sfmc: kept %s (service logs: serve*.log)\n", dir)
 		}
 	}()
 
@@ -104,6 +104,9 @@ func run(ctx context.Context, o options) (err error) {
 		svc, err = setUpInProcess(ctx, o, dir, adminToken, tenantID, rcv.url, passIDs)
 	} else {
 		mode = "passpush serve (subprocess)"
+		if o.instances > 1 {
+			mode = fmt.Sprintf("%d passpush serve instances on one database (subprocesses; CPU and RSS are the first one's)", o.instances)
+		}
 		svc, err = setUpSubprocess(ctx, o, dir, adminToken, tenantID, rcv.url, file)
 	}
 	if err != nil {
@@ -137,7 +140,7 @@ func run(ctx context.Context, o options) (err error) {
 		what = "calls for " + o.duration.String()
 	}
 	benchkit.Logf("execute: %s at concurrency %d over %d passes", what, o.concurrency, o.passes)
-	load := driveExecute(ctx, o, svc.baseURL(), tenantID, sfmcSecret, runID, passIDs, tl, start)
+	load := driveExecute(ctx, o, svc.baseURLs(), tenantID, sfmcSecret, runID, passIDs, tl, start)
 	cpuExecEnd = sampleCPU(svc.pid())
 	benchkit.Logf("execute: %d sent, %d scheduled (200) in %s = %.0f calls/s", load.sent, load.ok, load.elapsed().Round(time.Millisecond), load.throughput())
 	if o.split {
@@ -169,6 +172,8 @@ func run(ctx context.Context, o options) (err error) {
 	cpuEnd = sampleCPU(svc.pid())
 	profileErr := stopProfile()
 	activity := stopActivity()
+
+	logDeliveriesPerInstance(ctx, svc.baseURLs())
 
 	// 5. Peak RSS, before the service stops.
 	hwm, rss, memErr := benchkit.Memory(svc.pid())
@@ -311,5 +316,17 @@ func setUpSubprocess(ctx context.Context, o options, dir, adminToken, tenantID, 
 		return nil, fmt.Errorf("pass import did not create %d passes: %s", o.passes, out)
 	}
 	benchkit.Logf("imported %d passes in %s", o.passes, time.Since(importStart).Round(time.Millisecond))
-	return startSubprocess(ctx, cli, adminToken)
+	if o.instances == 1 {
+		return startSubprocess(ctx, cli, adminToken, "serve.log")
+	}
+	var c cluster
+	for i := range o.instances {
+		s, err := startSubprocess(ctx, cli, adminToken, fmt.Sprintf("serve-%d.log", i+1))
+		if err != nil {
+			_ = c.stop()
+			return nil, err
+		}
+		c = append(c, s)
+	}
+	return c, nil
 }

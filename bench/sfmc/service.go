@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -75,6 +76,8 @@ func buildPassPush(ctx context.Context, dir string) (string, error) {
 // runningService is passpush serving HTTP on loopback.
 type runningService interface {
 	baseURL() string
+	// baseURLs are the instances the execute calls are spread over: one, but with -instances.
+	baseURLs() []string
 	pid() int
 	logPath() string
 	stop() error
@@ -87,12 +90,12 @@ type subprocess struct {
 	exited   chan error
 }
 
-func startSubprocess(ctx context.Context, p passpushCLI, adminToken string) (*subprocess, error) {
+func startSubprocess(ctx context.Context, p passpushCLI, adminToken, logName string) (*subprocess, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(p.dir, "serve.log")
+	logPath := filepath.Join(p.dir, logName)
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -120,9 +123,10 @@ func startSubprocess(ctx context.Context, p passpushCLI, adminToken string) (*su
 	return s, nil
 }
 
-func (s *subprocess) baseURL() string { return s.url }
-func (s *subprocess) pid() int        { return s.cmd.Process.Pid }
-func (s *subprocess) logPath() string { return s.log }
+func (s *subprocess) baseURL() string    { return s.url }
+func (s *subprocess) baseURLs() []string { return []string{s.url} }
+func (s *subprocess) pid() int           { return s.cmd.Process.Pid }
+func (s *subprocess) logPath() string    { return s.log }
 
 func (s *subprocess) stop() error {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
@@ -161,13 +165,42 @@ func waitHealthy(ctx context.Context, baseURL string, exited <-chan error) error
 	}
 }
 
+// cluster is several `passpush serve` on one PostgreSQL database (-instances). The audit API, the CPU sample and
+// the peak RSS are the first instance's; the execute calls go to every one.
+type cluster []*subprocess
+
+func (c cluster) baseURL() string { return c[0].url }
+func (c cluster) baseURLs() []string {
+	urls := make([]string, len(c))
+	for i, s := range c {
+		urls[i] = s.url
+	}
+	return urls
+}
+func (c cluster) pid() int        { return c[0].pid() }
+func (c cluster) logPath() string { return c[0].log }
+
+// stop stops every instance at once, as an orchestrator rolling them all would.
+func (c cluster) stop() error {
+	errs := make(chan error, len(c))
+	for _, s := range c {
+		go func() { errs <- s.stop() }()
+	}
+	var all []error
+	for range c {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
+}
+
 // inProcess is the service run in this process, so runtime/pprof can profile it.
 type inProcess struct{ *benchkit.Service }
 
-func (s inProcess) baseURL() string { return s.URL }
-func (s inProcess) pid() int        { return os.Getpid() }
-func (s inProcess) logPath() string { return s.LogPath }
-func (s inProcess) stop() error     { return s.Stop() }
+func (s inProcess) baseURL() string    { return s.URL }
+func (s inProcess) baseURLs() []string { return []string{s.URL} }
+func (s inProcess) pid() int           { return os.Getpid() }
+func (s inProcess) logPath() string    { return s.LogPath }
+func (s inProcess) stop() error        { return s.Stop() }
 
 // setUpInProcess starts the service in this process, adds the tenant through the management API and imports
 // the passes through the application, as pass import does, then waits for the read model to show them.

@@ -25,6 +25,9 @@ type Config struct {
 	DatabaseURL string
 	// HTTPAddr is the address serve listens on.
 	HTTPAddr string
+	// MetricsAddr is where serve serves GET /metrics on a listener of its own; empty serves it beside the API on
+	// HTTPAddr.
+	MetricsAddr string
 	// AdminToken guards the management API; empty turns the management API off (it answers 401).
 	AdminToken string
 	// PublicURL is the base URL Journey Builder reaches passpush at.
@@ -118,6 +121,11 @@ func settings() []setting {
 			env: "PASSPUSH_HTTP_ADDR", flag: "http-addr", fallback: DefaultHTTPAddr,
 			usage: "address serve listens on, host:port",
 			field: func(c *Config) *string { return &c.HTTPAddr },
+		},
+		{
+			env: "PASSPUSH_METRICS_ADDR", flag: "metrics-addr",
+			usage: "address, host:port, of a listener of its own for GET /metrics (Prometheus); empty serves /metrics on the HTTP address",
+			field: func(c *Config) *string { return &c.MetricsAddr },
 		},
 		{
 			env: "PASSPUSH_ADMIN_TOKEN", flag: "admin-token",
@@ -249,6 +257,11 @@ func (c Config) Validate() error {
 	}
 	if _, _, splitErr := net.SplitHostPort(c.HTTPAddr); splitErr != nil {
 		err = errors.Join(err, fmt.Errorf("PASSPUSH_HTTP_ADDR %q must be host:port or :port: %w", c.HTTPAddr, splitErr))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, splitErr := net.SplitHostPort(c.MetricsAddr); splitErr != nil {
+			err = errors.Join(err, fmt.Errorf("PASSPUSH_METRICS_ADDR %q must be host:port or :port: %w", c.MetricsAddr, splitErr))
+		}
 	}
 	if c.PublicURL != "" {
 		u, parseErr := url.Parse(c.PublicURL)

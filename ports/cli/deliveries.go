@@ -98,7 +98,7 @@ there are none.`,
 			}
 			defer e.closeBackend(b)
 			out := newDeliveryPrinter(cmd.OutOrStdout(), filters.asJSON)
-			err = b.App.Queries.FailedDeliveries.Each(cmd.Context(), q, out.print)
+			err = query.EachFailedDelivery(cmd.Context(), b.App.Queries.FailedDeliveries, q, out.print)
 			if flushErr := out.flush(); err == nil {
 				err = flushErr
 			}

@@ -40,6 +40,8 @@ type Backend struct {
 	RotateSecretKey func(ctx context.Context, newKey string) error
 	// NewHTTPHandler builds the HTTP port on App.
 	NewHTTPHandler func() (http.Handler, error)
+	// MetricsHandler serves GET /metrics on the listener of PASSPUSH_METRICS_ADDR, when that is set.
+	MetricsHandler http.Handler
 	// Close releases the database.
 	Close func() error
 }

@@ -69,6 +69,14 @@ func (e *env) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", e.config.HTTPAddr, err)
 	}
+	metricsServer, err := e.serveMetrics(ctx, b)
+	if err != nil {
+		_ = listener.Close()
+		return err
+	}
+	if metricsServer != nil {
+		defer func() { _ = metricsServer.Close() }()
+	}
 	busCtx, stopBus := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBus()
 	busDone, err := b.Run(busCtx)
@@ -98,6 +106,31 @@ func (e *env) serve(ctx context.Context) error {
 	}
 	e.log.Info("stopped")
 	return nil
+}
+
+// serveMetrics serves GET /metrics on PASSPUSH_METRICS_ADDR, a listener of its own that Prometheus can reach and
+// Journey Builder cannot; nil when it is not set, and /metrics is on the main router.
+func (e *env) serveMetrics(ctx context.Context, b *Backend) (*http.Server, error) {
+	if e.config.MetricsAddr == "" {
+		return nil, nil
+	}
+	if b.MetricsHandler == nil {
+		return nil, errors.New("PASSPUSH_METRICS_ADDR is set but this build has no metrics handler")
+	}
+	listener, err := net.Listen("tcp", e.config.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s for metrics: %w", e.config.MetricsAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", b.MetricsHandler)
+	server := newHTTPServer(ctx, mux)
+	go func() {
+		if err := server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.log.WithError(err).Error("metrics listener stopped")
+		}
+	}()
+	e.log.WithField("addr", listener.Addr().String()).Info("serving metrics")
+	return server, nil
 }
 
 // logServeSettings logs the collector settings serve runs with, and warns about an admin token that leaves the

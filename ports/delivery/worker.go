@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -45,6 +46,12 @@ type Pusher interface {
 // OutcomeRecorder records how deliveries ended: command.RecordPushOutcomesHandler.
 type OutcomeRecorder interface {
 	Handle(ctx context.Context, cmd command.RecordPushOutcomes) error
+}
+
+// OutcomeCounter counts channels' outcomes that no single push decides: a channel given up on after its last
+// attempt is counted failed. Each push's own outcome is counted around the channel (metrics.TimedChannel).
+type OutcomeCounter interface {
+	DeliveryOutcome(channel, outcome string)
 }
 
 // Config tunes the delivery stage. Zero fields take the defaults.
@@ -82,6 +89,8 @@ type Config struct {
 	// have deliveries due, so a tenant whose webhook hangs or fails cannot hold up the others (fair.go). 100
 	// turns it off. Default DefaultTenantShare.
 	TenantShare int
+	// Outcomes counts the channels given up on; nil counts nothing.
+	Outcomes OutcomeCounter
 }
 
 // DefaultTenantShare is the default TenantShare, in percent.
@@ -189,7 +198,17 @@ type Worker struct {
 	record   OutcomeRecorder
 	config   Config
 	log      *logrus.Entry
+	// running is true while Run runs, for the readiness check; inFlight is how many deliveries are claimed and
+	// not yet written back.
+	running  atomic.Bool
+	inFlight atomic.Int64
 }
+
+// Running reports whether the stage is running: claiming and delivering.
+func (w *Worker) Running() bool { return w.running.Load() }
+
+// InFlight is how many deliveries the stage has claimed and not yet written back.
+func (w *Worker) InFlight() int64 { return w.inFlight.Load() }
 
 // NewWorker returns a worker over queue that pushes with pusher and records outcomes with record, holding
 // deliveries back while accepted counts a burst.
@@ -216,6 +235,8 @@ type finished struct {
 // Run claims and delivers until ctx ends, then hands back what it claimed but did not start, waits for the
 // deliveries in flight and records them.
 func (w *Worker) Run(ctx context.Context) error {
+	w.running.Store(true)
+	defer w.running.Store(false)
 	slots := make(chan struct{}, w.config.Concurrency)
 	done := make(chan finished, w.config.Concurrency)
 	held := newHeldSet()
@@ -277,6 +298,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			slots <- struct{}{}
 			claims.tenants.take(d.Update.TenantID)
 			held.add(d.Update.EventID)
+			w.inFlight.Add(1)
 			inFlight.Go(func() { done <- w.attempt(attemptCtx, d) })
 		}
 	}
@@ -366,6 +388,7 @@ func (w *Worker) attempt(ctx context.Context, d push.Delivery) finished {
 		return finished{delivery: d, retryAt: time.Now().Add(max(backoff, a.RetryAfter)), lastErr: a.Why()}
 	case a.Pending:
 		reason = fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, a.Why())
+		w.countGivenUp(a)
 		a = a.GiveUp(fmt.Sprintf("gave up after %d attempts", d.Attempts))
 	case a.Failed():
 		reason = "rejected: " + a.Why()
@@ -374,6 +397,18 @@ func (w *Worker) attempt(ctx context.Context, d push.Delivery) finished {
 		Revision: d.Update.Revision, ScheduledEventID: d.Update.EventID, JourneyID: d.Update.JourneyID,
 		CorrelationID: d.CorrelationID, Channels: a.Progress, Delivered: !a.Failed(), Reason: reason,
 	}}
+}
+
+// countGivenUp counts as failed each channel of a that still waited for a retry when its attempts ran out.
+func (w *Worker) countGivenUp(a push.Attempt) {
+	if w.config.Outcomes == nil {
+		return
+	}
+	for _, r := range a.Progress {
+		if r.Outcome == "" {
+			w.config.Outcomes.DeliveryOutcome(r.Channel, push.ChannelFailed)
+		}
+	}
 }
 
 // renewLoop renews the lease of every delivery held, every third of the lease, in one statement. It runs beside
@@ -410,6 +445,7 @@ func (w *Worker) flushLoop(done <-chan finished, slots <-chan struct{}, held *he
 	written := func(f finished) {
 		held.remove(f.delivery.Update.EventID)
 		tenants.give(f.delivery.Update.TenantID)
+		w.inFlight.Add(-1)
 		<-slots
 	}
 	flush := func() {

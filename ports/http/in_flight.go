@@ -19,7 +19,8 @@ const DefaultMaxInFlight = 1024
 //
 // It wraps the whole router, not mux's Use, so that unknown routes count too. /healthz is exempt: it touches
 // nothing but the process, and a load balancer that saw 503 there would take a busy but healthy instance out of
-// rotation, moving its load onto the others and overloading them in turn.
+// rotation, moving its load onto the others and overloading them in turn. /readyz and /metrics are exempt for the
+// same reason, and because a busy instance is when its metrics matter most.
 //
 // A buffered channel is the semaphore: a non-blocking send takes a slot, a receive gives it back. That is all
 // a library semaphore would do here.
@@ -40,7 +41,7 @@ type inFlightLimit struct {
 }
 
 func (l *inFlightLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/healthz" {
+	if exemptFromInFlightLimit(r.URL.Path) {
 		l.next.ServeHTTP(w, r)
 		return
 	}
@@ -53,6 +54,10 @@ func (l *inFlightLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.Respond(w, r, l.log, httperr.Overloaded(
 			"the server has as many requests in flight as it takes (PASSPUSH_MAX_IN_FLIGHT); retry later"))
 	}
+}
+
+func exemptFromInFlightLimit(path string) bool {
+	return path == "/healthz" || path == "/readyz" || path == "/metrics"
 }
 
 // Unwrap returns the router the limit wraps, as http.ResponseController's Unwrap convention does for writers:

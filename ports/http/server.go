@@ -35,6 +35,13 @@ type Config struct {
 	// MaxInFlight caps the requests served at once (PASSPUSH_MAX_IN_FLIGHT); past it they get 503. Default
 	// DefaultMaxInFlight.
 	MaxInFlight int
+	// Metrics records every request by route template, method and status code; nil records nothing.
+	Metrics RequestMetrics
+	// MetricsHandler serves GET /metrics; nil serves no /metrics here (PASSPUSH_METRICS_ADDR gives it a listener
+	// of its own).
+	MetricsHandler http.Handler
+	// Readiness runs the checks of GET /readyz; nil answers 503.
+	Readiness Readiness
 }
 
 // DefaultFrameAncestors are the origins Journey Builder frames the configuration page from.
@@ -84,6 +91,7 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	})))
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	s.monitoringRoutes(r)
 
 	// The admin routes come first: "admin" is a reserved tenant id, so they never shadow a tenant.
 	s.appleSettingsRoutes(r)
@@ -116,6 +124,9 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 
 	s.appleWebServiceRoutes(r)
 
+	if config.Metrics != nil {
+		return s.withMetrics(s.limitInFlight(r)), nil
+	}
 	return s.limitInFlight(r), nil
 }
 

@@ -142,7 +142,9 @@ func TestAPNsChannel_targetsAreTheRegisteredDevices(t *testing.T) {
 }
 
 func TestAPNsChannel_eachAnswerHasItsOutcome(t *testing.T) {
-	f := newAPNsFixture(t, apple.ChannelConfig{Timeout: 300 * time.Millisecond})
+	// The timeout only has to fall short of the slow answer's 2 s; at 300 ms the first push, which also makes the
+	// TLS connection with the client certificate, timed out under -race on a loaded machine.
+	f := newAPNsFixture(t, apple.ChannelConfig{Timeout: time.Second})
 	f.putCertificate(t, f.pki.Pass, f.pki.WWDR)
 	f.apns.Answer("a410", appletest.AnswerGone)
 	f.apns.Answer("a400", appletest.AnswerBadDeviceToken)

@@ -229,11 +229,15 @@ func TestWorker_threeInstancesDeliverEveryUpdateOnceInOrderWithoutDeadlock(t *te
 	stages[0].runProjections()
 	stages[0].tenantWithWebhook("t1", rcv.url)
 	stages[0].schedule("t1", passCount, updatesPerPass)
-	config := deliverystage.Config{Concurrency: 64, Backoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+	// A 30 s lease: every renewal may take a third of it. No instance stops here, so the lease's length changes no
+	// outcome, but on SQLite, with the three sharing its one writer, a renewal under the default 10 s lease ran out
+	// of its 3.3 s on a loaded machine and the worker rightly warned.
+	config := deliverystage.Config{Concurrency: 64, Backoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond, Lease: 30 * time.Second}
 	for _, s := range stages {
 		s.run(s.worker(s.svc.Deliveries, config))
 	}
-	poll(t, time.Minute, "every update delivered", func() bool {
+	// A generous bound: it costs nothing when the test passes, and a loaded machine took more than a minute.
+	poll(t, 3*time.Minute, "every update delivered", func() bool {
 		return len(stages[0].outcomes("t1", passCount)["PushUpdateEmitted"]) == passCount*updatesPerPass
 	})
 

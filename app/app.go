@@ -47,6 +47,8 @@ type Queries struct {
 	TenantByID   query.TenantByIDHandler
 	ListTenants  query.ListTenantsHandler
 	AuditLog     query.AuditLogHandler
+	// Events is the event export and the feed: a tenant's recorded events after a position.
+	Events query.EventsHandler
 
 	AppleCertificates query.AppleCertificatesHandler
 	ApplePass         query.ApplePassHandler

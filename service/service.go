@@ -283,6 +283,7 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 			TenantByID:   query.NewTenantByIDHandler(a.tenantStore),
 			ListTenants:  query.NewListTenantsHandler(a.tenantCache),
 			AuditLog:     query.NewAuditLogHandler(a.auditLog),
+			Events:       query.NewEventsHandler(a.auditLog, query.EventsConfig{}),
 
 			AppleCertificates: query.NewAppleCertificatesHandler(a.tenantStore, a.apple.certificates),
 			ApplePass: query.NewApplePassHandler(a.readModel, a.apple.templates, a.apple.certificates, a.apple.tokens,

@@ -61,6 +61,8 @@ type Config struct {
 	// PassCheck tunes the "Wallet pass?" split: how old a Google install state may get, how long its refresh may
 	// take, and the clock the age is measured on (tests move it by hand).
 	PassCheck command.CheckPassConfig
+	// Feed tunes the event feed's long poll: how often a waiting request looks for events, and its longest wait.
+	Feed query.EventsConfig
 }
 
 // Service is passpush on one database.
@@ -126,6 +128,7 @@ type adapters struct {
 	googleChannel  *google.Channel
 	appleChannel   *apple.Channel
 	passCheck      command.CheckPassConfig
+	feed           query.EventsConfig
 
 	apple  appleAdapters
 	google googleAdapters
@@ -139,7 +142,7 @@ func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, err
 	if config.Secrets == nil {
 		return nil, errors.New("new service: no secret box to seal the stored secrets with (Config.Secrets)")
 	}
-	a := &adapters{secrets: config.Secrets, passCheck: config.PassCheck}
+	a := &adapters{secrets: config.Secrets, passCheck: config.PassCheck, feed: config.Feed}
 	if err := a.newMessaging(db, config.Bus, log); err != nil {
 		return nil, err
 	}
@@ -283,7 +286,7 @@ func newApplication(a *adapters, log *logrus.Entry) (app.Application, error) {
 			TenantByID:   query.NewTenantByIDHandler(a.tenantStore),
 			ListTenants:  query.NewListTenantsHandler(a.tenantCache),
 			AuditLog:     query.NewAuditLogHandler(a.auditLog),
-			Events:       query.NewEventsHandler(a.auditLog, query.EventsConfig{}),
+			Events:       query.NewEventsHandler(a.auditLog, a.feed),
 
 			AppleCertificates: query.NewAppleCertificatesHandler(a.tenantStore, a.apple.certificates),
 			ApplePass: query.NewApplePassHandler(a.readModel, a.apple.templates, a.apple.certificates, a.apple.tokens,

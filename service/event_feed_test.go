@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/query"
+	"github.com/passpush/passpush/domain/tenant"
 	"github.com/passpush/passpush/service"
 )
 
@@ -249,4 +251,44 @@ func TestEventFeed_stopsWaitingWhenTheClientGoesAway(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("the server took %s to close: the abandoned long poll went on", took)
 	}
+}
+
+// FuzzEventFeedParameters sends the feed any query string: it answers 200 with a page or 400 with a stable code,
+// never another status, and never waits past the longest wait.
+func FuzzEventFeedParameters(f *testing.F) {
+	for _, seed := range []string{"", "after=0&limit=1000&wait=0", "after=-1", "limit=0", "wait=61s", "wait=1e3s",
+		"after=9223372036854775807", "after=9223372036854775808", "limit=%00", "wait=0.001s", "after=1&after=2", "wait=+5"} {
+		f.Add(seed)
+	}
+	svc, handler := runService(f, service.Config{Feed: query.EventsConfig{MaxWait: 50 * time.Millisecond}})
+	if _, _, err := svc.App.Commands.SaveTenant.Handle(context.Background(), command.SaveTenant{
+		TenantID: "acme", Mode: command.CreateOnly, Changes: tenant.Changes{SFMCSigningSecrets: []string{sfmcSecret}},
+	}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		req := httptest.NewRequest(http.MethodGet, "/api/acme/events", nil)
+		req.URL.RawQuery = rawQuery
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		handler.ServeHTTP(rec, req)
+		if took := time.Since(start); took > 10*time.Second {
+			t.Fatalf("?%s took %s", rawQuery, took)
+		}
+		switch rec.Code {
+		case http.StatusOK:
+			var page feedPage
+			if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil || page.Events == nil || page.Next == nil {
+				t.Fatalf("?%s: 200 %s", rawQuery, rec.Body)
+			}
+		case http.StatusBadRequest:
+			var body struct{ Error struct{ Code string } }
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error.Code == "" {
+				t.Fatalf("?%s: 400 %s", rawQuery, rec.Body)
+			}
+		default:
+			t.Fatalf("?%s: %d %s", rawQuery, rec.Code, rec.Body)
+		}
+	})
 }

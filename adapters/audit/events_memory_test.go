@@ -124,7 +124,7 @@ func TestEvents_exportMemoryStaysFlat(t *testing.T) {
 // BenchmarkExport exports -export-events events of 2 KB (default 200,000) and reports events/s and the peak heap.
 // Run it at two sizes to see the heap stay flat, e.g.
 //
-//	go test -run '^$' -bench BenchmarkExport -benchtime 1x -export-events 1000000 ./adapters/audit/
+//	go test -run '^$' -bench BenchmarkExport -benchtime 1x ./adapters/audit/ -args -export-events 1000000
 func BenchmarkExport(b *testing.B) {
 	db := sqldbtest.New(b)
 	seedAuditLog(b, db, *exportEvents)

@@ -204,7 +204,9 @@ func TestEventsExport_keepsTheEventsTheFiltersMatch(t *testing.T) {
 			func(r auditRow) bool { return r.typ != "PassUpdateScheduled" }},
 		// --since keeps its time, --until drops its own; the events are 1.5 ms apart within a second of the hour.
 		{"since and until", []string{"--since", at(4), "--until", at(14)},
-			func(r auditRow) bool { return !r.at.Before(base.Add(4*time.Hour)) && r.at.Before(base.Add(14*time.Hour)) }},
+			func(r auditRow) bool {
+				return !r.at.Before(base.Add(4*time.Hour)) && r.at.Before(base.Add(14*time.Hour))
+			}},
 		{"since a time with a fraction", []string{"--since", rows[6].at.Format(time.RFC3339Nano)},
 			func(r auditRow) bool { return !r.at.Before(rows[6].at) }},
 		{"until a date", []string{"--until", "2026-03-02"},

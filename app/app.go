@@ -54,6 +54,8 @@ type Queries struct {
 	TenantByID   decorator.QueryHandler[string, tenant.Tenant]
 	ListTenants  decorator.ListQueryHandler[[]tenant.Tenant]
 	AuditLog     decorator.QueryHandler[query.AuditLog, []query.AuditEvent]
+	// Events is the event export and the feed: a tenant's recorded events after a position.
+	Events decorator.QueryHandler[query.Events, query.EventsPage]
 
 	FailedDeliveries decorator.QueryHandler[query.FailedDeliveries, query.FailedDeliveriesPage]
 

@@ -115,6 +115,7 @@ func decorate(a app.Application, log *logrus.Entry, m *metrics.Metrics) app.Appl
 	q.ListTenants = decorator.ApplyListQueryDecorators(q.ListTenants, log, m)
 	q.AuditLog = decorator.ApplyQueryDecorators(q.AuditLog, log, m)
 	q.FailedDeliveries = decorator.ApplyQueryDecorators(q.FailedDeliveries, log, m)
+	q.Events = decorator.ApplyQueryDecorators(q.Events, log, m)
 	q.AppleCertificates = decorator.ApplyQueryDecorators(q.AppleCertificates, log, m)
 	q.ApplePass = decorator.ApplyQueryDecorators(q.ApplePass, log, m)
 	q.CheckInstallLink = decorator.ApplyVoidQueryDecorators(q.CheckInstallLink, log, m)

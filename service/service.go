@@ -64,6 +64,8 @@ type Config struct {
 	PassCheck command.CheckPassConfig
 	// Metrics names this instance in its metrics; zero fields take the host name and pid, and the build's version.
 	Metrics metrics.Config
+	// Feed tunes the event feed's long poll: how often a waiting request looks for events, and its longest wait.
+	Feed query.EventsConfig
 }
 
 // Service is passpush on one database.
@@ -140,6 +142,7 @@ type adapters struct {
 	googleChannel  *google.Channel
 	appleChannel   *apple.Channel
 	passCheck      command.CheckPassConfig
+	feed           query.EventsConfig
 
 	// failedDeliveries and redriver are the operator's redrive of failed deliveries.
 	failedDeliveries *delivery.FailedDeliveries
@@ -157,7 +160,7 @@ func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, err
 	if config.Secrets == nil {
 		return nil, errors.New("new service: no secret box to seal the stored secrets with (Config.Secrets)")
 	}
-	a := &adapters{secrets: config.Secrets, passCheck: config.PassCheck}
+	a := &adapters{secrets: config.Secrets, passCheck: config.PassCheck, feed: config.Feed}
 	if err := a.newMessaging(db, config.Bus, log); err != nil {
 		return nil, err
 	}
@@ -309,6 +312,7 @@ func newApplication(a *adapters, log *logrus.Entry, m *metrics.Metrics) (app.App
 			TenantByID:   query.NewTenantByIDHandler(a.tenantStore),
 			ListTenants:  query.NewListTenantsHandler(a.tenantCache),
 			AuditLog:     query.NewAuditLogHandler(a.auditLog),
+			Events:       query.NewEventsHandler(a.auditLog, a.feed),
 
 			FailedDeliveries: failedDeliveries,
 

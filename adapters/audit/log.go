@@ -37,11 +37,11 @@ func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 	rows := make([][]any, len(events))
 	for i, e := range events {
 		journeyID, passID := keysOf(e)
-		rows[i] = []any{e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyID, passID, e.CorrelationID, string(e.Payload)}
+		rows[i] = []any{e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyID, passID, e.CorrelationID, string(e.Payload), e.StreamID}
 	}
 	return sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
 		err := l.db.Dialect.ExecRows(ctx, tx,
-			`INSERT INTO audit_log (event_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data)`,
+			`INSERT INTO audit_log (event_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data, stream_id)`,
 			`ON CONFLICT (event_id) DO NOTHING`, rows)
 		if err != nil {
 			return fmt.Errorf("audit %d events from %s: %w", len(events), events[0].ID, err)

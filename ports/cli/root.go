@@ -117,6 +117,7 @@ Flags given on the command line win over the environment.`,
 		newTemplateCommand(e),
 		newGoogleCommand(e),
 		newSecretsCommand(e),
+		newEventsCommand(e),
 	)
 	return root
 }

@@ -113,6 +113,7 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	audit := r.PathPrefix("/api/{tenantId}/audit").Subrouter()
 	audit.Use(s.requireTenantCredential, s.requireTenant)
 	audit.HandleFunc("", s.auditLog).Methods(http.MethodGet)
+	s.eventFeedRoutes(r)
 
 	// Journey Builder authenticates with the JWT it signs, not with the admin token.
 	sfmc := s.journeyBuilderRoutes(r, SFMCBasePath, pushUpdateActivity, s.execute)

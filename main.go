@@ -70,6 +70,7 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		APNs:         apple.ChannelConfig{URL: config.APNsURL},
 		Webhook:      webhook.Config{AllowInsecure: webhooks.AllowInsecure, AllowCIDRs: webhooks.AllowCIDRs},
 		Secrets:      secrets,
+		Retention:    messaging.RetentionConfig{Retention: config.MessageRetentionDuration()},
 	}, log)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())

@@ -61,6 +61,8 @@ type Config struct {
 	// PassCheck tunes the "Wallet pass?" split: how old a Google install state may get, how long its refresh may
 	// take, and the clock the age is measured on (tests move it by hand).
 	PassCheck command.CheckPassConfig
+	// Retention is how long acknowledged messages stay in the message tables, and how they are pruned.
+	Retention messaging.RetentionConfig
 }
 
 // Service is passpush on one database.
@@ -75,7 +77,9 @@ type Service struct {
 	worker         *deliverystage.Worker
 	// appleRegistrations projects the devices registered for Apple passes.
 	appleRegistrations *apple.RegistrationProjection
-	log                *logrus.Entry
+	// pruner keeps the message tables to what a consumer group may still read, plus the retention.
+	pruner *messaging.Pruner
+	log    *logrus.Entry
 }
 
 // New builds passpush on a migrated db: its adapters, the application on them, and the delivery stage, with the
@@ -100,6 +104,9 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 		appleRegistrations: a.apple.registrationProjection,
 	}
 	if err := s.subscribe(); err != nil {
+		return nil, err
+	}
+	if s.pruner, err = newPruner(db, config.Retention, log); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -365,8 +372,10 @@ func (s *Service) Run(ctx context.Context) (done <-chan error, err error) {
 	}
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- s.worker.Run(ctx) }()
+	prunerDone := make(chan error, 1)
+	go func() { prunerDone <- s.pruner.Run(ctx) }()
 	all := make(chan error, 1)
-	go func() { all <- errors.Join(<-busDone, <-workerDone) }()
+	go func() { all <- errors.Join(<-busDone, <-workerDone, <-prunerDone) }()
 	return all, nil
 }
 

@@ -36,12 +36,8 @@ func NewLog(db *sqldb.DB) (*Log, error) {
 func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 	rows := make([][]any, len(events))
 	for i, e := range events {
-		passID, _ := passes.PassIDOf(e.StreamID)
-		if d, ok := decisionOf(e); ok {
-			// A decision's stream is its own (adapters/activities.PassCheckLog); its pass is in its payload.
-			passID = d.PassID
-		}
-		rows[i] = []any{e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyOf(e), passID, e.CorrelationID, string(e.Payload)}
+		journeyID, passID := Subject(e)
+		rows[i] = []any{e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyID, passID, e.CorrelationID, string(e.Payload)}
 	}
 	return sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
 		err := l.db.Dialect.ExecRows(ctx, tx,
@@ -52,6 +48,16 @@ func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 		}
 		return nil
 	})
+}
+
+// Subject is the journey and the pass an event is about, as the audit log and the event archive record them.
+func Subject(e eventstore.Event) (journeyID, passID string) {
+	passID, _ = passes.PassIDOf(e.StreamID)
+	if d, ok := decisionOf(e); ok {
+		// A decision's stream is its own (adapters/activities.PassCheckLog); its pass is in its payload.
+		passID = d.PassID
+	}
+	return journeyOf(e), passID
 }
 
 // journeyOf is the journey an event belongs to: the journey of a pass's update and of its outcome, the
@@ -85,10 +91,11 @@ func decisionOf(e eventstore.Event) (activity.PassCheckDecided, bool) {
 	return d, err == nil
 }
 
-// Reset empties the audit log, for a rebuild that replays every event into Handle. Positions are given anew,
-// so cursors held from before the rebuild no longer apply.
+// Reset empties the audit log of the events the store still holds, for a rebuild that replays them into Handle.
+// Positions are given anew, so cursors held from before the rebuild no longer apply. The rows of archived events
+// (passpush events archive) stay: they are older than every event left, so they keep their place at the start.
 func (l *Log) Reset(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM audit_log`); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM audit_log WHERE EXISTS (SELECT 1 FROM events e WHERE e.event_id = audit_log.event_id)`); err != nil {
 		return fmt.Errorf("empty audit log: %w", err)
 	}
 	return nil

@@ -373,7 +373,7 @@ func (s *Service) Run(ctx context.Context) (done <-chan error, err error) {
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- s.worker.Run(ctx) }()
 	prunerDone := make(chan error, 1)
-	go func() { prunerDone <- s.pruner.Run(ctx) }()
+	go func() { prunerDone <- s.housekeep(ctx) }()
 	all := make(chan error, 1)
 	go func() { all <- errors.Join(<-busDone, <-workerDone, <-prunerDone) }()
 	return all, nil

@@ -102,26 +102,8 @@ func NewPruner(db *sqldb.DB, topics []PruneTopic, config RetentionConfig, log *l
 	return &Pruner{db: db, topics: topics, config: config, log: log}, nil
 }
 
-// Run prunes until ctx ends. A failed round (the database restarting) is logged and tried again at the next
-// interval: pruning is housekeeping, never a reason to stop serving.
-func (p *Pruner) Run(ctx context.Context) error {
-	for {
-		n, err := p.Prune(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			p.log.WithError(err).Warn("pruning acknowledged messages failed; trying again later")
-		case n > 0:
-			p.log.WithField("messages", n).Debug("pruned acknowledged messages")
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(p.config.Interval):
-		}
-	}
-}
+// Interval is how long to wait between two rounds of Prune once a round has found nothing more to prune.
+func (p *Pruner) Interval() time.Duration { return p.config.Interval }
 
 // Prune deletes, topic by topic and a batch at a time, every message that may go, and returns how many it
 // deleted.

@@ -119,8 +119,9 @@ func TestArchiveEvents_movesWhatNothingNeedsAndEverythingStillWorks(t *testing.T
 }
 
 // TestArchiveEvents_rerunAfterAnInterruptedDeleteLosesAndDuplicatesNothing: a run whose deletes fail (another
-// transaction holds an archived event's row, or SQLite's write lock) leaves a complete file; a rerun with the same
-// file finishes its deletes and archives nothing more, and a later run with a new file holds none of its events.
+// transaction holds the events' rows, or SQLite's write lock) leaves a complete file; a rerun with the same file
+// finishes its deletes and archives nothing more, so the store has lost exactly the file's events, and a later
+// run with a new file holds none of them.
 func TestArchiveEvents_rerunAfterAnInterruptedDeleteLosesAndDuplicatesNothing(t *testing.T) {
 	h, jb, _ := deliveryFixture(t, retentionConfig(), 2)
 	ctx := context.Background()
@@ -142,21 +143,22 @@ func TestArchiveEvents_rerunAfterAnInterruptedDeleteLosesAndDuplicatesNothing(t 
 	if err == nil || res.Deleted != 0 {
 		t.Fatalf("an archive whose deletes were held up answered %+v, %v; want an error and nothing deleted", res, err)
 	}
-	t.Log(err)
+	// The file is complete. The delete that timed out may still finish on PostgreSQL's side once the lock goes
+	// (the server ends a cancelled statement only when it notices): some or all of the file's events may be gone.
 	first := archiveLines(t, path)
-	if len(first) == 0 || len(h.storedEvents()) != len(before) {
-		t.Fatalf("%d events archived, %d of %d still stored; want a complete file and every event still stored", len(first), len(h.storedEvents()), len(before))
+	if len(first) == 0 {
+		t.Fatal("the interrupted archive left no file")
 	}
 
 	// More updates meanwhile: the rerun finishes the first file and takes none of them.
 	jb.schedule("p-1", "meanwhile")
-	settledAt(h, 5)
+	h.outcomeOf("p-1", "meanwhile")
 	res, err = h.svc.ArchiveEvents(ctx, time.Now().Add(time.Minute), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Resumed || res.Archived != len(first) || res.Deleted != len(first) {
-		t.Errorf("rerun: %+v, want the first file's %d events deleted", res, len(first))
+	if !res.Resumed || res.Archived != len(first) {
+		t.Errorf("rerun: %+v, want it to finish the first file's %d events", res, len(first))
 	}
 	if got := archiveLines(t, path); len(got) != len(first) {
 		t.Errorf("the rerun changed the file: %d lines, want %d", len(got), len(first))
@@ -165,7 +167,7 @@ func TestArchiveEvents_rerunAfterAnInterruptedDeleteLosesAndDuplicatesNothing(t 
 	wantArchived(t, before, stored, first)
 
 	poll(t, 30*time.Second, 20*time.Millisecond, "the projections to handle every event", func() bool {
-		return countRows(t, h.svc.DB, "audit_log") == len(before)+len(stored)-(len(before)-len(first))
+		return countRows(t, h.svc.DB, "audit_log") == len(before)+len(newSince(before, h.storedEvents()))
 	})
 	second := filepath.Join(t.TempDir(), "second.jsonl.gz")
 	if _, err := h.svc.ArchiveEvents(ctx, time.Now().Add(time.Minute), second); err != nil {
@@ -285,6 +287,21 @@ func readModels(t *testing.T, db *sqldb.DB) []string {
 		}
 		if err := rows.Close(); err != nil {
 			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// newSince returns the events of now that before does not have.
+func newSince(before, now []eventstore.Event) []eventstore.Event {
+	had := map[string]bool{}
+	for _, e := range before {
+		had[e.ID] = true
+	}
+	var out []eventstore.Event
+	for _, e := range now {
+		if !had[e.ID] {
+			out = append(out, e)
 		}
 	}
 	return out

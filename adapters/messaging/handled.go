@@ -55,9 +55,11 @@ func HandledBefore(ctx context.Context, db *sqldb.DB) (before eventstore.Positio
 		return eventstore.Position{}, false, fmt.Errorf("read the first message not acknowledged: %w", err)
 	}
 	var batch eventstore.Batch
-	if err := json.Unmarshal(payload, &batch); err != nil || len(batch.Events) == 0 {
-		// A message this build cannot read: nothing is known to be handled past the acknowledged ones.
-		return eventstore.Position{}, false, fmt.Errorf("decode the first message not acknowledged: %v", err)
+	if err := json.Unmarshal(payload, &batch); err != nil {
+		return eventstore.Position{}, false, fmt.Errorf("decode the first message not acknowledged: %w", err)
+	}
+	if len(batch.Events) == 0 {
+		return eventstore.Position{}, false, errors.New("the first message not acknowledged holds no event")
 	}
 	return batch.Events[0].Position, true, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/passpush/passpush/adapters/apple"
 	"github.com/passpush/passpush/adapters/messaging"
@@ -70,6 +71,7 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		APNs:         apple.ChannelConfig{URL: config.APNsURL},
 		Webhook:      webhook.Config{AllowInsecure: webhooks.AllowInsecure, AllowCIDRs: webhooks.AllowCIDRs},
 		Secrets:      secrets,
+		Retention:    messaging.RetentionConfig{Retention: config.MessageRetentionDuration()},
 	}, log)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
@@ -85,7 +87,11 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 		RunBus:             svc.RunBus,
 		RebuildProjections: svc.RebuildProjections,
 		SkipEvent:          svc.SkipEvent,
-		Poison:             poisonQueue,
+		ArchiveEvents: func(ctx context.Context, before time.Time, path string) (cli.ArchiveResult, error) {
+			r, err := svc.ArchiveEvents(ctx, before, path)
+			return cli.ArchiveResult{Archived: r.Archived, Deleted: r.Deleted, Resumed: r.Resumed}, err
+		},
+		Poison: poisonQueue,
 		NewHTTPHandler: func() (http.Handler, error) {
 			// Validate has parsed them already.
 			proxies, err := config.TrustedProxyPrefixes()

@@ -66,6 +66,8 @@ type Config struct {
 	Metrics metrics.Config
 	// Feed tunes the event feed's long poll: how often a waiting request looks for events, and its longest wait.
 	Feed query.EventsConfig
+	// Retention is how long acknowledged messages stay in the message tables, and how they are pruned.
+	Retention messaging.RetentionConfig
 }
 
 // Service is passpush on one database.
@@ -82,7 +84,9 @@ type Service struct {
 	Metrics *metrics.Metrics
 	// appleRegistrations projects the devices registered for Apple passes.
 	appleRegistrations *apple.RegistrationProjection
-	log                *logrus.Entry
+	// pruner keeps the message tables to what a consumer group may still read, plus the retention.
+	pruner *messaging.Pruner
+	log    *logrus.Entry
 }
 
 // New builds passpush on a migrated db: its adapters, the application on them, and the delivery stage, with the
@@ -116,6 +120,9 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 		return nil, err
 	}
 	if err := s.subscribe(); err != nil {
+		return nil, err
+	}
+	if s.pruner, err = newPruner(db, config.Retention, log); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -397,8 +404,10 @@ func (s *Service) Run(ctx context.Context) (done <-chan error, err error) {
 	}
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- s.worker.Run(ctx) }()
+	prunerDone := make(chan error, 1)
+	go func() { prunerDone <- s.housekeep(ctx) }()
 	all := make(chan error, 1)
-	go func() { all <- errors.Join(<-busDone, <-workerDone) }()
+	go func() { all <- errors.Join(<-busDone, <-workerDone, <-prunerDone) }()
 	return all, nil
 }
 

@@ -77,7 +77,8 @@ func (p *RegistrationProjection) Handle(ctx context.Context, events []eventstore
 
 // Reset empties the read model, for a rebuild that replays every event into Handle. The tokens stay.
 func (p *RegistrationProjection) Reset(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM apple_registrations`); err != nil {
+	// The registrations of a pass whose first events are archived stay, as its passes row does (passes.Projection.Reset).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM apple_registrations WHERE NOT `+passes.ArchivedPass("apple_registrations")); err != nil {
 		return fmt.Errorf("empty apple_registrations: %w", err)
 	}
 	return nil

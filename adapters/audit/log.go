@@ -36,7 +36,7 @@ func NewLog(db *sqldb.DB) (*Log, error) {
 func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 	rows := make([][]any, len(events))
 	for i, e := range events {
-		journeyID, passID := keysOf(e)
+		journeyID, passID := Subject(e)
 		rows[i] = []any{e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyID, passID, e.CorrelationID, string(e.Payload), e.StreamID}
 	}
 	return sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
@@ -50,9 +50,10 @@ func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 	})
 }
 
-// keysOf is what the audit log finds an event by: its journey, and its pass. The payload is decoded once: the
-// split's decisions come thousands a second, and decoding each twice was a measurable share of the projection.
-func keysOf(e eventstore.Event) (journeyID, passID string) {
+// Subject is the journey and the pass an event is about, as the audit log and the event archive record them. The
+// payload is decoded once: the split's decisions come thousands a second, and decoding each twice was a measurable
+// share of the projection.
+func Subject(e eventstore.Event) (journeyID, passID string) {
 	passID, _ = passes.PassIDOf(e.StreamID)
 	decoded, _, err := e.Decode()
 	if err != nil {
@@ -84,10 +85,11 @@ func journeyOf(decoded eventstore.DomainEvent) string {
 	return ""
 }
 
-// Reset empties the audit log, for a rebuild that replays every event into Handle. Positions are given anew,
-// so cursors held from before the rebuild no longer apply.
+// Reset empties the audit log of the events the store still holds, for a rebuild that replays them into Handle.
+// Positions are given anew, so cursors held from before the rebuild no longer apply. The rows of archived events
+// (passpush events archive) stay: they are older than every event left, so they keep their place at the start.
 func (l *Log) Reset(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM audit_log`); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM audit_log WHERE EXISTS (SELECT 1 FROM events e WHERE e.event_id = audit_log.event_id)`); err != nil {
 		return fmt.Errorf("empty audit log: %w", err)
 	}
 	return nil

@@ -138,10 +138,25 @@ func encodeData(data map[string]string) string {
 	return string(b)
 }
 
-// Reset empties the read model, for a rebuild that replays every event into Handle.
+// Reset empties the read model, for a rebuild that replays every event into Handle. A pass whose first events
+// are archived (passpush events archive) keeps its row: its stream can no longer be replayed from the start, and
+// the row is what those events made. The events left are replayed onto it, and Handle passes over every one the
+// row already has (stream_version), so the rebuild leaves it as it was. Its snapshot could not stand in for it:
+// the row also holds the position and time of the pass's last change, which a snapshot does not keep.
 func (p *Projection) Reset(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM passes`); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM passes WHERE NOT `+ArchivedPass("passes")); err != nil {
 		return fmt.Errorf("empty passes: %w", err)
 	}
 	return nil
+}
+
+// ArchivedPass is a condition on table, whose rows have tenant_id and pass_id columns: the row's pass has a
+// snapshot and its stream no longer starts at its first event, which passpush events archive moved out of the
+// store.
+func ArchivedPass(table string) string {
+	stream := `'` + StreamPrefix + `' || ` + table + `.pass_id`
+	return `(EXISTS (SELECT 1 FROM stream_snapshots s
+		WHERE s.tenant_id = ` + table + `.tenant_id AND s.stream_id = ` + stream + ` AND s.state <> '')
+	AND NOT EXISTS (SELECT 1 FROM events e
+		WHERE e.tenant_id = ` + table + `.tenant_id AND e.stream_id = ` + stream + ` AND e.stream_version = 1))`
 }

@@ -159,23 +159,28 @@ func (r *Repository) load(ctx context.Context, tenantID string, passIDs []string
 	for _, id := range passIDs {
 		streamIDs = append(streamIDs, StreamID(id), PushStreamID(id))
 	}
-	snapshots := map[string]snapshotRow{}
-	if !replay {
-		var err error
-		if snapshots, err = r.snapshots(ctx, tenantID, streamIDs); err != nil {
-			return nil, err
-		}
+	snapshots, err := r.snapshots(ctx, tenantID, streamIDs)
+	if err != nil {
+		return nil, err
 	}
 	var replayed []string
 	for _, s := range streamIDs {
 		if snapshot, ok := snapshots[s]; replay || (ok && snapshot.state == "") {
 			replayed = append(replayed, s)
-			delete(snapshots, s)
 		}
 	}
 	streams, err := r.events.Load(ctx, tenantID, replayed...)
 	if err != nil {
 		return nil, err
+	}
+	for _, s := range replayed {
+		if snapshot, ok := snapshots[s]; ok && snapshot.state != "" && archived(streams[s]) {
+			// The stream's first events are archived (passpush events archive takes only what its snapshot
+			// covers): it is replayed from its snapshot instead of its first event.
+			streams[s] = after(streams[s], snapshot.version)
+			continue
+		}
+		delete(snapshots, s)
 	}
 
 	passes := make(map[string]*loaded, len(passIDs))
@@ -219,6 +224,22 @@ func (r *Repository) load(ctx context.Context, tenantID string, passIDs []string
 		passes[id] = &loaded{pass: p, versions: versions}
 	}
 	return passes, nil
+}
+
+// archived reports whether a stream's first events are gone from the store: it starts past version 1, or it
+// has a snapshot and no events at all.
+func archived(events []eventstore.Event) bool {
+	return len(events) == 0 || events[0].Version > 1
+}
+
+// after returns the events past version.
+func after(events []eventstore.Event, version int) []eventstore.Event {
+	for i, e := range events {
+		if e.Version > version {
+			return events[i:]
+		}
+	}
+	return nil
 }
 
 type snapshotRow struct {

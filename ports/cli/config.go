@@ -73,6 +73,9 @@ type Config struct {
 	// TenantDeliveryShare is the percentage (1-100) of the delivery slots one tenant may hold while other
 	// tenants have deliveries waiting.
 	TenantDeliveryShare string
+	// MessageRetention is a Go duration: how long serve keeps a message that every consumer group has
+	// acknowledged before it prunes it.
+	MessageRetention string
 }
 
 const (
@@ -101,6 +104,8 @@ const (
 	DefaultMaxInFlight = "1024"
 	// DefaultTenantDeliveryShare is delivery.DefaultTenantShare, in percent.
 	DefaultTenantDeliveryShare = "25"
+	// DefaultMessageRetention is messaging.DefaultMessageRetention.
+	DefaultMessageRetention = "1h"
 )
 
 // setting ties a Config field to its environment variable and flag, so the two never drift apart and --help can
@@ -227,6 +232,11 @@ func settings() []setting {
 			usage: "percentage (1-100) of the delivery slots one tenant's deliveries may hold while other tenants have deliveries waiting, so a slow or failing webhook cannot hold up the others; 100 turns this off",
 			field: func(c *Config) *string { return &c.TenantDeliveryShare },
 		},
+		{
+			env: "PASSPUSH_MESSAGE_RETENTION", flag: "message-retention", fallback: DefaultMessageRetention,
+			usage: "how long serve keeps a bus message that every consumer group has acknowledged, a Go duration of at least 1s; older ones are pruned in the background (the poison topic never is)",
+			field: func(c *Config) *string { return &c.MessageRetention },
+		},
 	}
 }
 
@@ -323,6 +333,9 @@ func (c Config) Validate() error {
 	}
 	if n, parseErr := strconv.Atoi(strings.TrimSuffix(c.TenantDeliveryShare, "%")); c.TenantDeliveryShare != "" && (parseErr != nil || n < 1 || n > 100) {
 		err = errors.Join(err, fmt.Errorf("PASSPUSH_TENANT_DELIVERY_SHARE %q must be a whole percentage from 1 to 100, such as %s", c.TenantDeliveryShare, DefaultTenantDeliveryShare))
+	}
+	if d, parseErr := time.ParseDuration(c.MessageRetention); c.MessageRetention != "" && (parseErr != nil || d < time.Second) {
+		err = errors.Join(err, fmt.Errorf("PASSPUSH_MESSAGE_RETENTION %q must be a Go duration of at least 1s, such as %s", c.MessageRetention, DefaultMessageRetention))
 	}
 	return err
 }
@@ -451,6 +464,13 @@ func (c Config) DeliverySchedule() (lease time.Duration, maxAttempts int, maxBac
 	maxAttempts, _ = strconv.Atoi(c.DeliveryMaxAttempts)
 	maxBackoff, _ = time.ParseDuration(c.DeliveryMaxBackoff)
 	return lease, maxAttempts, maxBackoff
+}
+
+// MessageRetentionDuration returns MessageRetention as a duration. Call it on a validated config: zero, which
+// means the pruner's default, stands for what is empty.
+func (c Config) MessageRetentionDuration() time.Duration {
+	d, _ := time.ParseDuration(c.MessageRetention)
+	return d
 }
 
 // DBPool returns the connection settings as numbers. Call it on a validated config: it returns zeros, which mean

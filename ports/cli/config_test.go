@@ -76,6 +76,9 @@ func TestConfigValidate(t *testing.T) {
 		{"tenant delivery share zero", func(c *Config) { c.TenantDeliveryShare = "0" }, "PASSPUSH_TENANT_DELIVERY_SHARE"},
 		{"tenant delivery share past 100", func(c *Config) { c.TenantDeliveryShare = "101" }, "PASSPUSH_TENANT_DELIVERY_SHARE"},
 		{"tenant delivery share a fraction", func(c *Config) { c.TenantDeliveryShare = "0.25" }, "PASSPUSH_TENANT_DELIVERY_SHARE"},
+		{"message retention", func(c *Config) { c.MessageRetention = "24h" }, ""},
+		{"message retention below a second", func(c *Config) { c.MessageRetention = "10ms" }, "PASSPUSH_MESSAGE_RETENTION"},
+		{"message retention not a duration", func(c *Config) { c.MessageRetention = "1 day" }, "PASSPUSH_MESSAGE_RETENTION"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,6 +131,7 @@ func TestConfig_flagWinsOverEnvironmentWhichWinsOverDefault(t *testing.T) {
 		DeliveryLease: DefaultDeliveryLease, DeliveryMaxBackoff: DefaultDeliveryMaxBackoff, GoogleAPIURL: DefaultGoogleAPIURL, APNsURL: DefaultAPNsURL,
 		FrameAncestors: DefaultFrameAncestors}
 	want.MaxInFlight, want.TenantDeliveryShare = DefaultMaxInFlight, DefaultTenantDeliveryShare
+	want.MessageRetention = DefaultMessageRetention
 	if got != want {
 		t.Errorf("resolved config = %+v, want %+v", got, want)
 	}

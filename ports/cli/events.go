@@ -18,9 +18,9 @@ import (
 func newEventsCommand(e *env) *cobra.Command {
 	events := &cobra.Command{
 		Use:   "events",
-		Short: "Read the recorded events of a tenant",
+		Short: "Export a tenant's recorded events, or archive old events out of the store",
 	}
-	events.AddCommand(newEventsExportCommand(e))
+	events.AddCommand(newEventsExportCommand(e), newEventsArchiveCommand(e))
 	return events
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/passpush/passpush/app"
@@ -36,6 +37,10 @@ type Backend struct {
 	SkipEvent func(ctx context.Context, projection string, position int64, reason string) (string, error)
 	// Poison is the poison topic, which passpush poison lists and replays.
 	Poison poison.Queue
+	// ArchiveEvents moves the events before a time that every projection and snapshot has moved past to a gzip
+	// JSON lines file at path, and deletes them from the store; with an existing file, it finishes that file's
+	// deletes instead.
+	ArchiveEvents func(ctx context.Context, before time.Time, path string) (ArchiveResult, error)
 	// RotateSecretKey re-encrypts every stored secret with newKey (base64 text), in one transaction.
 	RotateSecretKey func(ctx context.Context, newKey string) error
 	// NewHTTPHandler builds the HTTP port on App.

@@ -6,66 +6,168 @@ import (
 	"fmt"
 
 	"github.com/passpush/passpush/adapters/eventstore"
-	"github.com/passpush/passpush/adapters/passes"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/domain/pass"
 )
 
-// RequeueUndelivered rebuilds the delivery queue from the event store: every PassUpdateScheduled that has
-// neither a PushUpdateEmitted nor a PushUpdateFailed is queued again, unless it is still queued. It returns how
-// many it queued. It repairs a database whose projections once skipped events (the poison topic of older
+// HoldProjections keeps the live projections (the delivery projection among them) from committing a batch until
+// tx ends, and returns the events they have not acked yet: those they will queue themselves.
+type HoldProjections func(ctx context.Context, tx *sql.Tx) (unacked []eventstore.Event, err error)
+
+// requeueBatch is how many updates one transaction of RequeueUndelivered looks at: each holds the live
+// projections for a few milliseconds.
+const requeueBatch = 200
+
+// RequeueUndelivered rebuilds the delivery queue from the event store while serve runs: every PassUpdateScheduled
+// that has neither a PushUpdateEmitted nor a PushUpdateFailed, that is not queued, and that the live delivery
+// projection has already passed, is queued again. It returns how many it queued; dry, how many it would queue,
+// changing nothing. It repairs a database whose projections once skipped events (the poison topic of older
 // builds); an update queued this way may reach the webhook after later revisions of its pass, with its own
 // eventId and version, so a receiver can tell.
-func (q *Queue) RequeueUndelivered(ctx context.Context, events *eventstore.Store) (int, error) {
-	// An update whose transaction is still in flight elsewhere is not visible yet, and would be missed.
-	if err := q.db.AwaitCommitted(ctx); err != nil {
-		return 0, fmt.Errorf("requeue undelivered updates: %w", err)
+//
+// Rebuilding the queue means this, and not emptying and refilling it: a queued row holds what its delivery did
+// (attempts, the channels that settled, its lease), which no event records until its outcome. So the queue keeps
+// every row, and gains only the updates it lost.
+//
+// An update is never queued twice, nor after its outcome: each batch holds the live projections (an update
+// they have not acked yet is theirs to queue), locks the rows it finds (waiting for a delivery finishing at that
+// moment), and for the updates with no row reads their pass's later events for an outcome, committed by then.
+func (q *Queue) RequeueUndelivered(ctx context.Context, events *eventstore.Store, hold HoldProjections, dryRun bool) (int, error) {
+	var order []string
+	undelivered := map[string]eventstore.Event{}
+	err := events.Each(ctx, func(e *eventstore.Event) error {
+		switch e.Type {
+		case pass.UpdateScheduled{}.Name():
+			undelivered[e.ID] = *e
+			order = append(order, e.ID)
+		case pass.PushUpdateEmitted{}.Name(), pass.PushUpdateFailed{}.Name():
+			if id, err := scheduledEventOf(e); err != nil {
+				return err
+			} else if id != "" {
+				delete(undelivered, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("requeue undelivered updates: read the event store: %w", err)
+	}
+	var candidates []eventstore.Event
+	for _, id := range order {
+		if e, ok := undelivered[id]; ok {
+			candidates = append(candidates, e)
+		}
 	}
 	queued := 0
-	err := sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
-		var order []string
-		undelivered := map[string]eventstore.Event{}
-		err := events.Each(ctx, func(e *eventstore.Event) error {
-			if _, ok := passes.PassIDOf(e.StreamID); !ok {
-				return nil
-			}
-			decoded, known, err := e.Decode()
-			if err != nil || !known {
+	for start := 0; start < len(candidates); start += requeueBatch {
+		batch := candidates[start:min(start+requeueBatch, len(candidates))]
+		err := sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
+			lost, err := q.lost(ctx, tx, hold, batch)
+			if err != nil || len(lost) == 0 || dryRun {
+				queued += len(lost)
 				return err
 			}
-			switch ev := decoded.(type) {
-			case pass.UpdateScheduled:
-				undelivered[e.ID] = *e
-				order = append(order, e.ID)
-			case pass.PushUpdateEmitted:
-				delete(undelivered, ev.ScheduledEventID)
-			case pass.PushUpdateFailed:
-				delete(undelivered, ev.ScheduledEventID)
+			if err := q.Enqueue(ctx, lost); err != nil {
+				return err
 			}
+			queued += len(lost)
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("read the event store: %w", err)
+			return 0, fmt.Errorf("requeue undelivered updates: %w", err)
 		}
-		var pending []eventstore.Event
-		for _, id := range order {
-			if e, ok := undelivered[id]; ok {
-				pending = append(pending, e)
-			}
-		}
-		before, err := q.Pending(ctx)
-		if err != nil {
-			return err
-		}
-		if err := q.Enqueue(ctx, pending); err != nil {
-			return err
-		}
-		after, err := q.Pending(ctx)
-		queued = after - before
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("requeue undelivered updates: %w", err)
 	}
 	return queued, nil
+}
+
+// lost returns the updates among batch that are not queued, have no outcome, and that the live projections have
+// passed, in tx, holding the projections.
+func (q *Queue) lost(ctx context.Context, tx *sql.Tx, hold HoldProjections, batch []eventstore.Event) ([]eventstore.Event, error) {
+	unacked, err := hold(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	skip := make(map[string]bool, len(unacked))
+	for _, e := range unacked {
+		skip[e.ID] = true
+	}
+	ids := make([]string, len(batch))
+	for i, e := range batch {
+		ids[i] = e.ID
+	}
+	// FOR UPDATE waits for a delivery that is finishing: once it commits, its row is gone and its outcome
+	// stored, which the check below then reads.
+	in, args := q.db.Dialect.InList("event_id", 1, ids)
+	rows, err := tx.QueryContext(ctx, `SELECT event_id FROM deliveries WHERE `+in+` ORDER BY event_id`+q.db.Dialect.LockRows(false), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read queued deliveries: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read queued deliveries: %w", err)
+		}
+		skip[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read queued deliveries: %w", err)
+	}
+	var lost []eventstore.Event
+	for _, e := range batch {
+		if skip[e.ID] {
+			continue
+		}
+		done, err := q.hasOutcome(ctx, tx, e)
+		if err != nil {
+			return nil, err
+		}
+		if !done {
+			lost = append(lost, e)
+		}
+	}
+	return lost, nil
+}
+
+// hasOutcome reads the later events of the update's pass for its outcome, whatever the transaction order.
+func (q *Queue) hasOutcome(ctx context.Context, tx *sql.Tx, update eventstore.Event) (bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT event_id, event_type, payload FROM events
+		WHERE tenant_id = $1 AND stream_id = $2 AND stream_version > $3 AND event_type IN ($4, $5)`,
+		update.TenantID, update.StreamID, update.Version, pass.PushUpdateEmitted{}.Name(), pass.PushUpdateFailed{}.Name())
+	if err != nil {
+		return false, fmt.Errorf("read the outcomes of pass stream %s: %w", update.StreamID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e eventstore.Event
+		var payload string
+		if err := rows.Scan(&e.ID, &e.Type, &payload); err != nil {
+			return false, fmt.Errorf("read the outcomes of pass stream %s: %w", update.StreamID, err)
+		}
+		e.Payload = []byte(payload)
+		id, err := scheduledEventOf(&e)
+		if err != nil {
+			return false, err
+		}
+		if id == update.ID {
+			return true, nil
+		}
+	}
+	return false, rows.Err()
+}
+
+// scheduledEventOf is the id of the update an outcome event is the outcome of.
+func scheduledEventOf(e *eventstore.Event) (string, error) {
+	decoded, _, err := e.Decode()
+	if err != nil {
+		return "", err
+	}
+	switch ev := decoded.(type) {
+	case pass.PushUpdateEmitted:
+		return ev.ScheduledEventID, nil
+	case pass.PushUpdateFailed:
+		return ev.ScheduledEventID, nil
+	}
+	return "", nil
 }

@@ -177,27 +177,6 @@ func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event
 	return events, nil
 }
 
-// Rebuild empties a projection with reset and replays every stored event into handle, a page at a time, all in
-// one transaction, and returns how many events it replayed.
-func (s *Store) Rebuild(ctx context.Context, reset func(ctx context.Context, tx *sql.Tx) error, handle func(ctx context.Context, events []Event) error) (int, error) {
-	// Events of transactions still in flight elsewhere are not visible yet: wait for them, or the replay would
-	// stop short of them and the projections, already past them, would never take them.
-	if err := s.db.AwaitCommitted(ctx); err != nil {
-		return 0, fmt.Errorf("rebuild: %w", err)
-	}
-	replayed := 0
-	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
-		if err := reset(ctx, tx); err != nil {
-			return err
-		}
-		return s.eachPage(ctx, func(page []Event) error {
-			replayed += len(page)
-			return handle(ctx, page)
-		})
-	})
-	return replayed, err
-}
-
 // Each calls fn with every visible event in global order.
 func (s *Store) Each(ctx context.Context, fn func(e *Event) error) error {
 	return s.eachPage(ctx, func(page []Event) error {

@@ -17,6 +17,9 @@ import (
 // Projection applies pass events to the passes read model.
 type Projection struct {
 	db *sqldb.DB
+	// table is the table written: passes, or a rebuild's new table (Into).
+	table                                    string
+	upsertHead, registrationTail, updateTail string
 }
 
 // NewProjection returns the passes projection of db.
@@ -24,8 +27,18 @@ func NewProjection(db *sqldb.DB) (*Projection, error) {
 	if db == nil {
 		return nil, errors.New("new passes projection: nil db")
 	}
-	return &Projection{db: db}, nil
+	return newProjection(db, "passes"), nil
 }
+
+func newProjection(db *sqldb.DB, table string) *Projection {
+	named := func(statement string) string { return strings.ReplaceAll(statement, "{passes}", table) }
+	return &Projection{db: db, table: table, upsertHead: named(upsertHead), registrationTail: named(registrationTail),
+		updateTail: named(updateTail)}
+}
+
+// Into returns the projection writing to table, a table shaped like passes: an online rebuild fills a new table
+// with the very code that keeps passes, so the two cannot differ.
+func (p *Projection) Into(table string) *Projection { return newProjection(p.db, table) }
 
 // Handle applies the events of one append, in order. It runs in the subscriber's transaction, so the rows and the
 // consumer's offset commit together. It skips an event a row already has (stream_version), so a rebuild running
@@ -40,10 +53,10 @@ func (p *Projection) Handle(ctx context.Context, events []eventstore.Event) erro
 		var registrations, updates [][]any
 		flush := func() error {
 			clear(pending)
-			if err := p.db.Dialect.ExecRows(ctx, tx, upsertHead, registrationTail, registrations); err != nil {
+			if err := p.db.Dialect.ExecRows(ctx, tx, p.upsertHead, p.registrationTail, registrations); err != nil {
 				return fmt.Errorf("project %d pass registrations: %w", len(registrations), err)
 			}
-			if err := p.db.Dialect.ExecRows(ctx, tx, upsertHead, updateTail, updates); err != nil {
+			if err := p.db.Dialect.ExecRows(ctx, tx, p.upsertHead, p.updateTail, updates); err != nil {
 				return fmt.Errorf("project %d pass updates: %w", len(updates), err)
 			}
 			registrations, updates = nil, nil
@@ -83,7 +96,7 @@ func (p *Projection) Handle(ctx context.Context, events []eventstore.Event) erro
 }
 
 const (
-	upsertHead = `INSERT INTO passes (tenant_id, pass_id, pass_type, email, email_lower, custom_id, data, version, stream_version, updated_at,
+	upsertHead = `INSERT INTO {passes} (tenant_id, pass_id, pass_type, email, email_lower, custom_id, data, version, stream_version, updated_at,
 			last_updated_tx, last_updated_seq, last_modified, message)`
 	// Every change of a pass's data moves its lastUpdated tag (the event's position) and its Last-Modified, with
 	// the change, so a device that asks right after the push sees the new serial and the new pass. Last-Modified
@@ -92,7 +105,7 @@ const (
 	lastUpdated = `
 			last_updated_tx = excluded.last_updated_tx,
 			last_updated_seq = excluded.last_updated_seq,
-			last_modified = CASE WHEN excluded.last_modified > passes.last_modified THEN excluded.last_modified ELSE passes.last_modified + 1 END,`
+			last_modified = CASE WHEN excluded.last_modified > {passes}.last_modified THEN excluded.last_modified ELSE {passes}.last_modified + 1 END,`
 	registrationTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET` + lastUpdated + `
 			pass_type = excluded.pass_type,
 			email = excluded.email,
@@ -102,7 +115,7 @@ const (
 			version = excluded.version,
 			stream_version = excluded.stream_version,
 			updated_at = excluded.updated_at
-		WHERE passes.stream_version < excluded.stream_version`
+		WHERE {passes}.stream_version < excluded.stream_version`
 	// A registration keeps the message of the latest journey update; an update replaces it, with an empty one too.
 	updateTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET` + lastUpdated + `
 			message = excluded.message,
@@ -110,7 +123,7 @@ const (
 			version = excluded.version,
 			stream_version = excluded.stream_version,
 			updated_at = excluded.updated_at
-		WHERE passes.stream_version < excluded.stream_version`
+		WHERE {passes}.stream_version < excluded.stream_version`
 )
 
 func upsertRow(e *eventstore.Event, d pass.Details, revision int, message string) []any {
@@ -136,12 +149,4 @@ func encodeData(data map[string]string) string {
 	// A map of strings always encodes.
 	b, _ := json.Marshal(data)
 	return string(b)
-}
-
-// Reset empties the read model, for a rebuild that replays every event into Handle.
-func (p *Projection) Reset(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM passes`); err != nil {
-		return fmt.Errorf("empty passes: %w", err)
-	}
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/passpush/passpush/adapters/eventstore"
+	"github.com/passpush/passpush/adapters/passes"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/domain/pass"
 )
@@ -130,11 +131,14 @@ func (q *Queue) lost(ctx context.Context, tx *sql.Tx, hold HoldProjections, batc
 	return lost, nil
 }
 
-// hasOutcome reads the later events of the update's pass for its outcome, whatever the transaction order.
+// hasOutcome reads the outcomes of the update's pass, in the pass's streams, for the update's, whatever the
+// transaction order: they are in the pass's push stream (passes.PushStreamID), and in its own stream in
+// databases from before the push stream existed.
 func (q *Queue) hasOutcome(ctx context.Context, tx *sql.Tx, update eventstore.Event) (bool, error) {
+	passID, _ := passes.PassIDOf(update.StreamID)
 	rows, err := tx.QueryContext(ctx, `SELECT event_id, event_type, payload FROM events
-		WHERE tenant_id = $1 AND stream_id = $2 AND stream_version > $3 AND event_type IN ($4, $5)`,
-		update.TenantID, update.StreamID, update.Version, pass.PushUpdateEmitted{}.Name(), pass.PushUpdateFailed{}.Name())
+		WHERE tenant_id = $1 AND stream_id IN ($2, $3) AND event_type IN ($4, $5)`,
+		update.TenantID, passes.StreamID(passID), passes.PushStreamID(passID), pass.PushUpdateEmitted{}.Name(), pass.PushUpdateFailed{}.Name())
 	if err != nil {
 		return false, fmt.Errorf("read the outcomes of pass stream %s: %w", update.StreamID, err)
 	}

@@ -44,54 +44,63 @@ func (p *Projection) Into(table string) *Projection { return newProjection(p.db,
 // consumer's offset commit together. It skips an event a row already has (stream_version), so a rebuild running
 // beside the live projection, or a redelivery, changes nothing twice.
 //
-// The events are written with multi-row upserts, one for registrations and one for journey updates: an import of
-// a thousand passes, or a batch of journey updates, is a statement or two. A statement may not change a row twice,
-// so a second event for a pass first writes what is pending.
+// The events are written with multi-row upserts, for registrations and for journey updates: an import of a
+// thousand passes, or a batch of journey updates, is a statement or two. A statement may not change a row twice,
+// so the events are written in rounds: a pass's first event in the batch in the first round, its second in the
+// second, and so on. The events of one pass keep their order; those of different passes touch different rows. A
+// rebuild's page of thousands of events, a few per pass, is a few rounds instead of a statement per event.
 func (p *Projection) Handle(ctx context.Context, events []eventstore.Event) error {
+	type round struct{ registrations, updates [][]any }
+	var rounds []round
+	seen := make(map[string]int)
+	for i := range events {
+		e := &events[i]
+		if !strings.HasPrefix(e.StreamID, StreamPrefix) {
+			continue
+		}
+		decoded, _, err := e.Decode()
+		if err != nil {
+			return fmt.Errorf("project: %w", err)
+		}
+		var row []any
+		registration := false
+		switch ev := decoded.(type) {
+		case pass.Registered:
+			row, registration = upsertRow(e, ev.Details, ev.Revision, ""), true
+		case pass.DataChanged:
+			row, registration = upsertRow(e, ev.Details, ev.Revision, ""), true
+		case pass.UpdateScheduled:
+			// The row exists: the pass's registration comes before its updates in the global order. The
+			// upsert only writes what the update changes.
+			row = upsertRow(e, pass.Details{PassType: ev.PassType, Data: ev.Data}, ev.Revision, ev.Message)
+		default:
+			continue
+		}
+		passKey := e.TenantID + "\x00" + e.StreamID
+		n := seen[passKey]
+		seen[passKey] = n + 1
+		if n == len(rounds) {
+			rounds = append(rounds, round{})
+		}
+		if registration {
+			rounds[n].registrations = append(rounds[n].registrations, row)
+		} else {
+			rounds[n].updates = append(rounds[n].updates, row)
+		}
+	}
+	if len(rounds) == 0 {
+		return nil
+	}
 	return sqldb.InTx(ctx, p.db, func(ctx context.Context, tx *sql.Tx) error {
-		pending := make(map[string]bool)
-		var registrations, updates [][]any
-		flush := func() error {
-			clear(pending)
-			if err := p.db.Dialect.ExecRows(ctx, tx, p.upsertHead, p.registrationTail, registrations); err != nil {
-				return fmt.Errorf("project %d pass registrations: %w", len(registrations), err)
+		for _, r := range rounds {
+			if err := p.db.Dialect.ExecRows(ctx, tx, p.upsertHead, p.registrationTail, r.registrations); err != nil {
+				return fmt.Errorf("project %d pass registrations: %w", len(r.registrations), err)
 			}
-			if err := p.db.Dialect.ExecRows(ctx, tx, p.upsertHead, p.updateTail, updates); err != nil {
-				return fmt.Errorf("project %d pass updates: %w", len(updates), err)
+			if err := p.db.Dialect.ExecRows(ctx, tx, p.upsertHead, p.updateTail, r.updates); err != nil {
+				return fmt.Errorf("project %d pass updates: %w", len(r.updates), err)
 			}
-			registrations, updates = nil, nil
-			return nil
 		}
-		for i := range events {
-			e := &events[i]
-			if !strings.HasPrefix(e.StreamID, StreamPrefix) {
-				continue
-			}
-			decoded, _, err := e.Decode()
-			if err != nil {
-				return fmt.Errorf("project: %w", err)
-			}
-			passKey := e.TenantID + "\x00" + e.StreamID
-			if pending[passKey] {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-			switch ev := decoded.(type) {
-			case pass.Registered:
-				registrations = append(registrations, upsertRow(e, ev.Details, ev.Revision, ""))
-			case pass.DataChanged:
-				registrations = append(registrations, upsertRow(e, ev.Details, ev.Revision, ""))
-			case pass.UpdateScheduled:
-				// The row exists: the pass's registration comes before its updates in the global order. The
-				// upsert only writes what the update changes.
-				updates = append(updates, upsertRow(e, pass.Details{PassType: ev.PassType, Data: ev.Data}, ev.Revision, ev.Message))
-			default:
-				continue
-			}
-			pending[passKey] = true
-		}
-		return flush()
+		return nil
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -168,9 +169,11 @@ func (s *Store) Load(ctx context.Context, tenantID string, streamIDs ...string) 
 func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event, error) {
 	d := s.db.Dialect
 	q := fmt.Sprintf(selectEvent, d.TransactionIDAsInt) +
-		fmt.Sprintf(`WHERE (%s, position) > ($1, $2) AND %s ORDER BY transaction_id, position LIMIT $3`, d.TransactionIDAsInt, d.VisibleEvents)
+		fmt.Sprintf(`WHERE (transaction_id, position) > (%s, $2) AND %s ORDER BY transaction_id, position LIMIT $3`, d.TransactionIDFromText, d.VisibleEvents)
 	var events []Event
-	err := s.query(ctx, q, []any{after.TransactionID, after.Sequence, limit}, func(e Event) { events = append(events, e) })
+	// The position's transaction id is compared as the column's own type: compared as an integer, the column
+	// could not use the index in global order, and each page would scan and sort the whole store.
+	err := s.query(ctx, q, []any{strconv.FormatInt(after.TransactionID, 10), after.Sequence, limit}, func(e Event) { events = append(events, e) })
 	if err != nil {
 		return nil, fmt.Errorf("read events after %+v: %w", after, err)
 	}

@@ -172,8 +172,10 @@ func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event
 		fmt.Sprintf(`WHERE (transaction_id, position) > (%s, $2) AND %s ORDER BY transaction_id, position LIMIT $3`, d.TransactionIDFromText, d.VisibleEvents)
 	var events []Event
 	// The position's transaction id is compared as the column's own type: compared as an integer, the column
-	// could not use the index in global order, and each page would scan and sort the whole store.
-	err := s.query(ctx, q, []any{strconv.FormatInt(after.TransactionID, 10), after.Sequence, limit}, func(e Event) { events = append(events, e) })
+	// could not use the index in global order, and each page would scan and sort the whole store. Each call is
+	// planned with its values: a generic plan, which cannot tell how far into the store the position is, chose
+	// that scan too once the store held a million events.
+	err := s.query(ctx, q, d.Planned(strconv.FormatInt(after.TransactionID, 10), after.Sequence, limit), func(e Event) { events = append(events, e) })
 	if err != nil {
 		return nil, fmt.Errorf("read events after %+v: %w", after, err)
 	}

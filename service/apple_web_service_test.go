@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passpush/passpush/app/rebuild"
+
 	"github.com/passpush/passpush/adapters/apple/appletest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/query"
@@ -398,7 +400,7 @@ func TestAppleWebService_rebuildKeepsRegistrationsAndTokens(t *testing.T) {
 	w.eventuallyDevices("acme", "p1", "dev1=aaa")
 	before := w.serialList("acme", "dev1", "")
 	w.settled(10 * time.Second)
-	if _, err := w.svc.RebuildProjections(context.Background(), ""); err != nil {
+	if _, err := w.svc.RebuildProjections(context.Background(), rebuild.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.devices("acme", "p1"); !slices.Equal(got, []string{"dev1=aaa"}) {
@@ -410,7 +412,7 @@ func TestAppleWebService_rebuildKeepsRegistrationsAndTokens(t *testing.T) {
 	if res := w.register("acme", "dev1", "p1", token, "aaa"); res.status != http.StatusOK {
 		t.Errorf("the old token after a rebuild: %d %s, want 200", res.status, res.body)
 	}
-	if _, err := w.svc.RebuildProjections(context.Background(), service.ProjectionAppleRegistrations); err != nil {
+	if _, err := w.svc.RebuildProjections(context.Background(), rebuild.Options{Projection: service.ProjectionAppleRegistrations}); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.devices("acme", "p1"); !slices.Equal(got, []string{"dev1=aaa"}) {

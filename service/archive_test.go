@@ -16,6 +16,7 @@ import (
 	"github.com/passpush/passpush/adapters/eventarchive"
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app/rebuild"
 )
 
 // TestArchiveEvents_movesWhatNothingNeedsAndEverythingStillWorks: the archive holds exactly the events it
@@ -107,7 +108,7 @@ func TestArchiveEvents_movesWhatNothingNeedsAndEverythingStillWorks(t *testing.T
 	// A rebuild gives the same read models.
 	models := readModels(t, h.svc.DB)
 	auditRows := countRows(t, h.svc.DB, "audit_log")
-	if _, err := h.svc.RebuildProjections(ctx, ""); err != nil {
+	if _, err := h.svc.RebuildProjections(ctx, rebuild.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readModels(t, h.svc.DB); !slices.Equal(got, models) {

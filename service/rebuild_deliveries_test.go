@@ -5,6 +5,9 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/passpush/passpush/app/rebuild"
 
 	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
@@ -18,15 +21,21 @@ import (
 // TestRebuildDeliveries_queuesAgainEveryUpdateWithoutAnOutcome: a database whose projections once lost events
 // (an older build's poison topic) has scheduled updates that were never queued. The rebuild queues exactly those
 // that have neither PushUpdateEmitted nor PushUpdateFailed, keeps the ones still queued, and does nothing the
-// second time.
+// second time. The projections run (without the delivery stage) and pass every event, so the updates are theirs
+// no more: an update they have not passed yet they queue themselves, and a rebuild leaves it to them.
 func TestRebuildDeliveries_queuesAgainEveryUpdateWithoutAnOutcome(t *testing.T) {
 	db := sqldbtest.New(t)
-	// The service is built but not run: nothing projects, so no update is queued, as if every one was lost.
+	// The buses run, the delivery stage does not: the queue keeps what the projection queues.
 	svc, err := service.New(db, service.Config{Secrets: secretboxtest.New(t)}, logrus.NewEntry(logrus.StandardLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	done, err := svc.RunBus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-done })
 	if _, err := svc.App.Commands.RegisterPass.Handle(ctx, command.RegisterPass{TenantID: "t1", PassID: "p1",
 		Details: pass.Details{PassType: "loyalty", Data: map[string]string{"points": "1"}}}); err != nil {
 		t.Fatal(err)
@@ -52,6 +61,15 @@ func TestRebuildDeliveries_queuesAgainEveryUpdateWithoutAnOutcome(t *testing.T) 
 	if len(scheduled) != 4 {
 		t.Fatalf("%d updates scheduled, want 4", len(scheduled))
 	}
+	// Once the projection has queued all four, they are lost, as if an older build had skipped them.
+	for deadline := time.Now().Add(10 * time.Second); len(queuedEventIDs(t, svc)) < 4; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("queued %v, want the 4 updates", queuedEventIDs(t, svc))
+		}
+	}
+	if _, err := svc.DB.ExecContext(ctx, `DELETE FROM deliveries`); err != nil {
+		t.Fatal(err)
+	}
 	// e1 was delivered and e2 failed for good: both have their outcome. e3 and e4 have none.
 	err = svc.App.Commands.RecordPushOutcomes.Handle(ctx, command.RecordPushOutcomes{TenantID: "t1", Outcomes: []command.PassPushOutcome{
 		{PassID: "p1", Outcome: pass.PushOutcome{Revision: 2, ScheduledEventID: scheduled[0], Delivered: true}},
@@ -61,17 +79,17 @@ func TestRebuildDeliveries_queuesAgainEveryUpdateWithoutAnOutcome(t *testing.T) 
 		t.Fatal(err)
 	}
 
-	n, err := svc.RebuildProjections(ctx, service.ProjectionDeliveries)
-	if err != nil || n != 2 {
+	report, err := svc.RebuildProjections(ctx, rebuild.Options{Projection: service.ProjectionDeliveries})
+	if n := report.Requeued; err != nil || n != 2 {
 		t.Fatalf("rebuild deliveries = %d, %v; want the 2 updates without an outcome", n, err)
 	}
 	if got := queuedEventIDs(t, svc); !slices.Equal(got, scheduled[2:]) {
 		t.Errorf("queued %v, want %v", got, scheduled[2:])
 	}
-	if n, err := svc.RebuildProjections(ctx, service.ProjectionDeliveries); err != nil || n != 0 {
-		t.Errorf("second rebuild = %d, %v; want nothing queued twice", n, err)
+	if report, err := svc.RebuildProjections(ctx, rebuild.Options{Projection: service.ProjectionDeliveries}); err != nil || report.Requeued != 0 {
+		t.Errorf("second rebuild = %d, %v; want nothing queued twice", report.Requeued, err)
 	}
-	if _, err := svc.RebuildProjections(ctx, "nonsense"); !errors.Is(err, messaging.ErrUnknownProjection) {
+	if _, err := svc.RebuildProjections(ctx, rebuild.Options{Projection: "nonsense"}); !errors.Is(err, messaging.ErrUnknownProjection) {
 		t.Errorf("rebuild of an unknown projection: %v, want ErrUnknownProjection", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/rebuild"
 	"github.com/passpush/passpush/domain/pass"
 	"github.com/passpush/passpush/service"
 	"github.com/sirupsen/logrus"
@@ -102,11 +103,11 @@ func TestRebuildDeliveries_queuesAgainARedriveWithoutAnOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	scheduled = scheduled[:1]
-	if n, err := svc.RebuildProjections(ctx, service.ProjectionDeliveries); err != nil || n != 1 {
-		t.Fatalf("rebuild deliveries = %d, %v; want revision 2's redrive alone", n, err)
+	if r, err := svc.RebuildProjections(ctx, rebuild.Options{Projection: service.ProjectionDeliveries}); err != nil || r.Requeued != 1 {
+		t.Fatalf("rebuild deliveries = %d, %v; want revision 2's redrive alone", r.Requeued, err)
 	}
 	checkQueued("after the rebuild")
-	if n, err := svc.RebuildProjections(ctx, service.ProjectionDeliveries); err != nil || n != 0 {
-		t.Errorf("second rebuild = %d, %v; want nothing queued twice", n, err)
+	if r, err := svc.RebuildProjections(ctx, rebuild.Options{Projection: service.ProjectionDeliveries}); err != nil || r.Requeued != 0 {
+		t.Errorf("second rebuild = %d, %v; want nothing queued twice", r.Requeued, err)
 	}
 }

@@ -4,7 +4,6 @@ package service
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -357,21 +356,14 @@ const (
 	ProjectionAppleRegistrations = "apple_registrations"
 )
 
-// projection is one of the projections: its handler on the event bus, and how a rebuild empties it.
-type projection struct {
-	messaging.Projection
-	// reset empties the read model for a rebuild that replays every event into it. The delivery queue has none:
-	// replaying it would deliver every update ever made again, so a rebuild requeues what has no outcome instead.
-	reset func(ctx context.Context, tx *sql.Tx) error
-}
-
-// projections are the projections, in the order each event is handed to them.
-func (s *Service) projections() []projection {
-	return []projection{
-		{messaging.Projection{Name: ProjectionPasses, Handle: s.PassProjection.Handle}, s.PassProjection.Reset},
-		{messaging.Projection{Name: ProjectionAudit, Handle: s.AuditLog.Handle}, s.AuditLog.Reset},
-		{messaging.Projection{Name: ProjectionDeliveries, Handle: s.Deliveries.Enqueue}, nil},
-		{messaging.Projection{Name: ProjectionAppleRegistrations, Handle: s.appleRegistrations.Handle}, s.appleRegistrations.Reset},
+// projections are the projections, in the order each event is handed to them. A rebuild fills the same
+// handlers into new tables (rebuildTargets).
+func (s *Service) projections() []messaging.Projection {
+	return []messaging.Projection{
+		{Name: ProjectionPasses, Handle: s.PassProjection.Handle},
+		{Name: ProjectionAudit, Handle: s.AuditLog.Handle},
+		{Name: ProjectionDeliveries, Handle: s.Deliveries.Enqueue},
+		{Name: ProjectionAppleRegistrations, Handle: s.appleRegistrations.Handle},
 	}
 }
 
@@ -381,11 +373,7 @@ func (s *Service) projections() []projection {
 // per projection, which is most of what a projection costs. The price is that an event one of them can never
 // take stops them all until it is fixed or skipped (`passpush projections skip`); execute goes on.
 func (s *Service) subscribe() error {
-	var all []messaging.Projection
-	for _, p := range s.projections() {
-		all = append(all, p.Projection)
-	}
-	if err := s.Bus.AddProjections(ProjectionsGroup, all...); err != nil {
+	if err := s.Bus.AddProjections(ProjectionsGroup, s.projections()...); err != nil {
 		return err
 	}
 	return s.Bus.AddCommandHandler(cqrs.NewCommandHandler(ScheduleCommandsGroup, s.App.Commands.ScheduleJourneyPassUpdates.Handle))
@@ -409,55 +397,6 @@ func (s *Service) Run(ctx context.Context) (done <-chan error, err error) {
 	all := make(chan error, 1)
 	go func() { all <- errors.Join(<-busDone, <-workerDone, <-prunerDone) }()
 	return all, nil
-}
-
-// RebuildProjections rebuilds the projections that replay (the passes read model and the audit log) from the
-// event store, in one transaction, and returns how many events it replayed. Named deliveries instead, it queues
-// again every update that has no outcome yet and returns how many it queued: replaying the whole delivery queue
-// would deliver every update ever made again.
-func (s *Service) RebuildProjections(ctx context.Context, name string) (int, error) {
-	var replayed []projection
-	known := false
-	for _, p := range s.projections() {
-		known = known || name == p.Name
-		if p.reset != nil {
-			replayed = append(replayed, p)
-		}
-	}
-	var n int
-	var err error
-	switch {
-	case name != "" && !known:
-		return 0, fmt.Errorf("rebuild %q: %w", name, messaging.ErrUnknownProjection)
-	case name == ProjectionDeliveries:
-		n, err = s.Deliveries.RequeueUndelivered(ctx, s.Events)
-	default:
-		n, err = s.replay(ctx, replayed)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("rebuild projections: %w", err)
-	}
-	return n, nil
-}
-
-// replay empties the projections and hands them every stored event, in one transaction.
-func (s *Service) replay(ctx context.Context, projections []projection) (int, error) {
-	return s.Events.Rebuild(ctx,
-		func(ctx context.Context, tx *sql.Tx) error {
-			var errs []error
-			for _, p := range projections {
-				errs = append(errs, p.reset(ctx, tx))
-			}
-			return errors.Join(errs...)
-		},
-		func(ctx context.Context, events []eventstore.Event) error {
-			for _, p := range projections {
-				if err := p.Handle(ctx, events); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
 }
 
 // SkipEvent tells a stopped projection to pass over the event at position, recording a ProjectionSkipped event.

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passpush/passpush/app/rebuild"
+	"github.com/passpush/passpush/service"
+
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -210,11 +213,11 @@ func TestAudit_needsTheAdminTokenAndValidParameters(t *testing.T) {
 func TestAudit_listsTheSameEventsAfterARebuild(t *testing.T) {
 	h, _ := auditFixture(t)
 	before := map[string][]auditEvent{"acme": h.auditAll("acme", "", 1000), "other": h.auditAll("other", "", 1000)}
-	n, err := h.svc.RebuildProjections(context.Background(), "")
+	report, err := h.svc.RebuildProjections(context.Background(), rebuild.Options{Projection: service.ProjectionAudit})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stored := len(h.storedEvents()); n != stored {
+	if n, stored := int(report.Events), len(h.storedEvents()); n != stored {
 		t.Errorf("the rebuild applied %d events, the store holds %d", n, stored)
 	}
 	for tenantID, want := range before {

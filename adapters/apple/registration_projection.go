@@ -16,6 +16,8 @@ import (
 // RegistrationProjection applies DeviceRegistered and DeviceUnregistered to the apple_registrations read model.
 type RegistrationProjection struct {
 	db *sqldb.DB
+	// table is the table written: apple_registrations, or a rebuild's new table (Into).
+	table string
 }
 
 // NewRegistrationProjection returns the registrations projection of db.
@@ -23,7 +25,12 @@ func NewRegistrationProjection(db *sqldb.DB) (*RegistrationProjection, error) {
 	if db == nil {
 		return nil, errors.New("new Apple registration projection: nil db")
 	}
-	return &RegistrationProjection{db: db}, nil
+	return &RegistrationProjection{db: db, table: "apple_registrations"}, nil
+}
+
+// Into returns the projection writing to table, a table shaped like apple_registrations, for an online rebuild.
+func (p *RegistrationProjection) Into(table string) *RegistrationProjection {
+	return &RegistrationProjection{db: p.db, table: table}
 }
 
 // Handle applies the registrations among events, in order, in the subscriber's transaction. An unregistered
@@ -50,21 +57,21 @@ func (p *RegistrationProjection) Handle(ctx context.Context, events []eventstore
 			passID := strings.TrimPrefix(e.StreamID, passes.StreamPrefix)
 			switch ev := decoded.(type) {
 			case pass.DeviceRegistered:
-				_, err = tx.ExecContext(ctx, `INSERT INTO apple_registrations
+				_, err = tx.ExecContext(ctx, `INSERT INTO `+p.table+`
 					(tenant_id, pass_id, device_library_id, pass_type_id, push_token, active, stream_version, updated_at)
 					VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7)
 					ON CONFLICT (tenant_id, pass_id, device_library_id) DO UPDATE SET
 						pass_type_id = excluded.pass_type_id, push_token = excluded.push_token, active = TRUE,
 						stream_version = excluded.stream_version, updated_at = excluded.updated_at
-					WHERE apple_registrations.stream_version < excluded.stream_version`,
+					WHERE `+p.table+`.stream_version < excluded.stream_version`,
 					e.TenantID, passID, ev.DeviceLibraryID, ev.PassTypeID, ev.PushToken, e.Version, e.OccurredAt.UTC())
 			case pass.DeviceUnregistered:
-				_, err = tx.ExecContext(ctx, `INSERT INTO apple_registrations
+				_, err = tx.ExecContext(ctx, `INSERT INTO `+p.table+`
 					(tenant_id, pass_id, device_library_id, pass_type_id, push_token, active, stream_version, updated_at)
 					VALUES ($1, $2, $3, '', '', FALSE, $4, $5)
 					ON CONFLICT (tenant_id, pass_id, device_library_id) DO UPDATE SET
 						active = FALSE, stream_version = excluded.stream_version, updated_at = excluded.updated_at
-					WHERE apple_registrations.stream_version < excluded.stream_version`,
+					WHERE `+p.table+`.stream_version < excluded.stream_version`,
 					e.TenantID, passID, ev.DeviceLibraryID, e.Version, e.OccurredAt.UTC())
 			}
 			if err != nil {
@@ -73,13 +80,4 @@ func (p *RegistrationProjection) Handle(ctx context.Context, events []eventstore
 		}
 		return nil
 	})
-}
-
-// Reset empties the read model, for a rebuild that replays every event into Handle. The tokens stay.
-func (p *RegistrationProjection) Reset(ctx context.Context, tx *sql.Tx) error {
-	// The registrations of a pass whose first events are archived stay, as its passes row does (passes.Projection.Reset).
-	if _, err := tx.ExecContext(ctx, `DELETE FROM apple_registrations WHERE NOT `+passes.ArchivedPass("apple_registrations")); err != nil {
-		return fmt.Errorf("empty apple_registrations: %w", err)
-	}
-	return nil
 }

@@ -19,6 +19,8 @@ import (
 // Log is the audit_log table.
 type Log struct {
 	db *sqldb.DB
+	// table is the table Handle writes: audit_log, or a rebuild's new table (Into). Queries read audit_log.
+	table string
 }
 
 var _ query.AuditReader = (*Log)(nil)
@@ -28,8 +30,11 @@ func NewLog(db *sqldb.DB) (*Log, error) {
 	if db == nil {
 		return nil, errors.New("new audit log: nil db")
 	}
-	return &Log{db: db}, nil
+	return &Log{db: db, table: "audit_log"}, nil
 }
+
+// Into returns the log whose Handle writes to table, a table shaped like audit_log, for an online rebuild.
+func (l *Log) Into(table string) *Log { return &Log{db: l.db, table: table} }
 
 // Handle is the projection handler: it records each event of a batch once, with one statement, in the
 // subscriber's transaction.
@@ -41,7 +46,7 @@ func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 	}
 	return sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
 		err := l.db.Dialect.ExecRows(ctx, tx,
-			`INSERT INTO audit_log (event_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data, stream_id)`,
+			`INSERT INTO `+l.table+` (event_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data, stream_id)`,
 			`ON CONFLICT (event_id) DO NOTHING`, rows)
 		if err != nil {
 			return fmt.Errorf("audit %d events from %s: %w", len(events), events[0].ID, err)
@@ -83,16 +88,6 @@ func journeyOf(decoded eventstore.DomainEvent) string {
 		return ev.InteractionID
 	}
 	return ""
-}
-
-// Reset empties the audit log of the events the store still holds, for a rebuild that replays them into Handle.
-// Positions are given anew, so cursors held from before the rebuild no longer apply. The rows of archived events
-// (passpush events archive) stay: they are older than every event left, so they keep their place at the start.
-func (l *Log) Reset(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM audit_log WHERE EXISTS (SELECT 1 FROM events e WHERE e.event_id = audit_log.event_id)`); err != nil {
-		return fmt.Errorf("empty audit log: %w", err)
-	}
-	return nil
 }
 
 // List implements query.AuditReader.

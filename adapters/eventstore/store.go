@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -186,34 +187,17 @@ func (s *Store) Get(ctx context.Context, tenantID string, eventIDs ...string) (m
 func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event, error) {
 	d := s.db.Dialect
 	q := fmt.Sprintf(selectEvent, d.TransactionIDAsInt) +
-		fmt.Sprintf(`WHERE (%s, position) > ($1, $2) AND %s ORDER BY transaction_id, position LIMIT $3`, d.TransactionIDAsInt, d.VisibleEvents)
+		fmt.Sprintf(`WHERE (transaction_id, position) > (%s, $2) AND %s ORDER BY transaction_id, position LIMIT $3`, d.TransactionIDFromText, d.VisibleEvents)
 	var events []Event
-	err := s.query(ctx, q, []any{after.TransactionID, after.Sequence, limit}, func(e Event) { events = append(events, e) })
+	// The position's transaction id is compared as the column's own type: compared as an integer, the column
+	// could not use the index in global order, and each page would scan and sort the whole store. Each call is
+	// planned with its values: a generic plan, which cannot tell how far into the store the position is, chose
+	// that scan too once the store held a million events.
+	err := s.query(ctx, q, d.Planned(strconv.FormatInt(after.TransactionID, 10), after.Sequence, limit), func(e Event) { events = append(events, e) })
 	if err != nil {
 		return nil, fmt.Errorf("read events after %+v: %w", after, err)
 	}
 	return events, nil
-}
-
-// Rebuild empties a projection with reset and replays every stored event into handle, a page at a time, all in
-// one transaction, and returns how many events it replayed.
-func (s *Store) Rebuild(ctx context.Context, reset func(ctx context.Context, tx *sql.Tx) error, handle func(ctx context.Context, events []Event) error) (int, error) {
-	// Events of transactions still in flight elsewhere are not visible yet: wait for them, or the replay would
-	// stop short of them and the projections, already past them, would never take them.
-	if err := s.db.AwaitCommitted(ctx); err != nil {
-		return 0, fmt.Errorf("rebuild: %w", err)
-	}
-	replayed := 0
-	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
-		if err := reset(ctx, tx); err != nil {
-			return err
-		}
-		return s.eachPage(ctx, func(page []Event) error {
-			replayed += len(page)
-			return handle(ctx, page)
-		})
-	})
-	return replayed, err
 }
 
 // Each calls fn with every visible event in global order.

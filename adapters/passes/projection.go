@@ -17,6 +17,9 @@ import (
 // Projection applies pass events to the passes read model.
 type Projection struct {
 	db *sqldb.DB
+	// table is the table written: passes, or a rebuild's new table (Into).
+	table                                    string
+	upsertHead, registrationTail, updateTail string
 }
 
 // NewProjection returns the passes projection of db.
@@ -24,66 +27,85 @@ func NewProjection(db *sqldb.DB) (*Projection, error) {
 	if db == nil {
 		return nil, errors.New("new passes projection: nil db")
 	}
-	return &Projection{db: db}, nil
+	return newProjection(db, "passes"), nil
 }
+
+func newProjection(db *sqldb.DB, table string) *Projection {
+	named := func(statement string) string { return strings.ReplaceAll(statement, "{passes}", table) }
+	return &Projection{db: db, table: table, upsertHead: named(upsertHead), registrationTail: named(registrationTail),
+		updateTail: named(updateTail)}
+}
+
+// Into returns the projection writing to table, a table shaped like passes: an online rebuild fills a new table
+// with the very code that keeps passes, so the two cannot differ.
+func (p *Projection) Into(table string) *Projection { return newProjection(p.db, table) }
 
 // Handle applies the events of one append, in order. It runs in the subscriber's transaction, so the rows and the
 // consumer's offset commit together. It skips an event a row already has (stream_version), so a rebuild running
 // beside the live projection, or a redelivery, changes nothing twice.
 //
-// The events are written with multi-row upserts, one for registrations and one for journey updates: an import of
-// a thousand passes, or a batch of journey updates, is a statement or two. A statement may not change a row twice,
-// so a second event for a pass first writes what is pending.
+// The events are written with multi-row upserts, for registrations and for journey updates: an import of a
+// thousand passes, or a batch of journey updates, is a statement or two. A statement may not change a row twice,
+// so the events are written in rounds: a pass's first event in the batch in the first round, its second in the
+// second, and so on. The events of one pass keep their order; those of different passes touch different rows. A
+// rebuild's page of thousands of events, a few per pass, is a few rounds instead of a statement per event.
 func (p *Projection) Handle(ctx context.Context, events []eventstore.Event) error {
+	type round struct{ registrations, updates [][]any }
+	var rounds []round
+	seen := make(map[string]int)
+	for i := range events {
+		e := &events[i]
+		if !strings.HasPrefix(e.StreamID, StreamPrefix) {
+			continue
+		}
+		decoded, _, err := e.Decode()
+		if err != nil {
+			return fmt.Errorf("project: %w", err)
+		}
+		var row []any
+		registration := false
+		switch ev := decoded.(type) {
+		case pass.Registered:
+			row, registration = upsertRow(e, ev.Details, ev.Revision, ""), true
+		case pass.DataChanged:
+			row, registration = upsertRow(e, ev.Details, ev.Revision, ""), true
+		case pass.UpdateScheduled:
+			// The row exists: the pass's registration comes before its updates in the global order. The
+			// upsert only writes what the update changes.
+			row = upsertRow(e, pass.Details{PassType: ev.PassType, Data: ev.Data}, ev.Revision, ev.Message)
+		default:
+			continue
+		}
+		passKey := e.TenantID + "\x00" + e.StreamID
+		n := seen[passKey]
+		seen[passKey] = n + 1
+		if n == len(rounds) {
+			rounds = append(rounds, round{})
+		}
+		if registration {
+			rounds[n].registrations = append(rounds[n].registrations, row)
+		} else {
+			rounds[n].updates = append(rounds[n].updates, row)
+		}
+	}
+	if len(rounds) == 0 {
+		return nil
+	}
 	return sqldb.InTx(ctx, p.db, func(ctx context.Context, tx *sql.Tx) error {
-		pending := make(map[string]bool)
-		var registrations, updates [][]any
-		flush := func() error {
-			clear(pending)
-			if err := p.db.Dialect.ExecRows(ctx, tx, upsertHead, registrationTail, registrations); err != nil {
-				return fmt.Errorf("project %d pass registrations: %w", len(registrations), err)
+		for _, r := range rounds {
+			if err := p.db.Dialect.ExecRows(ctx, tx, p.upsertHead, p.registrationTail, r.registrations); err != nil {
+				return fmt.Errorf("project %d pass registrations: %w", len(r.registrations), err)
 			}
-			if err := p.db.Dialect.ExecRows(ctx, tx, upsertHead, updateTail, updates); err != nil {
-				return fmt.Errorf("project %d pass updates: %w", len(updates), err)
+			if err := p.db.Dialect.ExecRows(ctx, tx, p.upsertHead, p.updateTail, r.updates); err != nil {
+				return fmt.Errorf("project %d pass updates: %w", len(r.updates), err)
 			}
-			registrations, updates = nil, nil
-			return nil
 		}
-		for i := range events {
-			e := &events[i]
-			if !strings.HasPrefix(e.StreamID, StreamPrefix) {
-				continue
-			}
-			decoded, _, err := e.Decode()
-			if err != nil {
-				return fmt.Errorf("project: %w", err)
-			}
-			passKey := e.TenantID + "\x00" + e.StreamID
-			if pending[passKey] {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-			switch ev := decoded.(type) {
-			case pass.Registered:
-				registrations = append(registrations, upsertRow(e, ev.Details, ev.Revision, ""))
-			case pass.DataChanged:
-				registrations = append(registrations, upsertRow(e, ev.Details, ev.Revision, ""))
-			case pass.UpdateScheduled:
-				// The row exists: the pass's registration comes before its updates in the global order. The
-				// upsert only writes what the update changes.
-				updates = append(updates, upsertRow(e, pass.Details{PassType: ev.PassType, Data: ev.Data}, ev.Revision, ev.Message))
-			default:
-				continue
-			}
-			pending[passKey] = true
-		}
-		return flush()
+		return nil
 	})
 }
 
 const (
-	upsertHead = `INSERT INTO passes (tenant_id, pass_id, pass_type, email, email_lower, custom_id, data, version, stream_version, updated_at,
+	upsertHead = `INSERT INTO {passes} (tenant_id, pass_id, pass_type, email, email_lower, custom_id, data, version, stream_version, updated_at,
 			last_updated_tx, last_updated_seq, last_modified, message)`
 	// Every change of a pass's data moves its lastUpdated tag (the event's position) and its Last-Modified, with
 	// the change, so a device that asks right after the push sees the new serial and the new pass. Last-Modified
@@ -92,7 +114,7 @@ const (
 	lastUpdated = `
 			last_updated_tx = excluded.last_updated_tx,
 			last_updated_seq = excluded.last_updated_seq,
-			last_modified = CASE WHEN excluded.last_modified > passes.last_modified THEN excluded.last_modified ELSE passes.last_modified + 1 END,`
+			last_modified = CASE WHEN excluded.last_modified > {passes}.last_modified THEN excluded.last_modified ELSE {passes}.last_modified + 1 END,`
 	registrationTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET` + lastUpdated + `
 			pass_type = excluded.pass_type,
 			email = excluded.email,
@@ -102,7 +124,7 @@ const (
 			version = excluded.version,
 			stream_version = excluded.stream_version,
 			updated_at = excluded.updated_at
-		WHERE passes.stream_version < excluded.stream_version`
+		WHERE {passes}.stream_version < excluded.stream_version`
 	// A registration keeps the message of the latest journey update; an update replaces it, with an empty one too.
 	updateTail = `ON CONFLICT (tenant_id, pass_id) DO UPDATE SET` + lastUpdated + `
 			message = excluded.message,
@@ -110,7 +132,7 @@ const (
 			version = excluded.version,
 			stream_version = excluded.stream_version,
 			updated_at = excluded.updated_at
-		WHERE passes.stream_version < excluded.stream_version`
+		WHERE {passes}.stream_version < excluded.stream_version`
 )
 
 func upsertRow(e *eventstore.Event, d pass.Details, revision int, message string) []any {
@@ -136,18 +158,6 @@ func encodeData(data map[string]string) string {
 	// A map of strings always encodes.
 	b, _ := json.Marshal(data)
 	return string(b)
-}
-
-// Reset empties the read model, for a rebuild that replays every event into Handle. A pass whose first events
-// are archived (passpush events archive) keeps its row: its stream can no longer be replayed from the start, and
-// the row is what those events made. The events left are replayed onto it, and Handle passes over every one the
-// row already has (stream_version), so the rebuild leaves it as it was. Its snapshot could not stand in for it:
-// the row also holds the position and time of the pass's last change, which a snapshot does not keep.
-func (p *Projection) Reset(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM passes WHERE NOT `+ArchivedPass("passes")); err != nil {
-		return fmt.Errorf("empty passes: %w", err)
-	}
-	return nil
 }
 
 // ArchivedPass is a condition on table, whose rows have tenant_id and pass_id columns: the row's pass has a

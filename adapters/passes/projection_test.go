@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passpush/passpush/app/rebuild"
+
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/internal/contracttest"
 	"github.com/passpush/passpush/adapters/passes"
@@ -96,7 +98,7 @@ func TestRebuild_producesTheLiveReadModel(t *testing.T) {
 	if len(liveRows) != 4+len(imported) {
 		t.Fatalf("live read model has %d rows, want %d", len(liveRows), 4+len(imported))
 	}
-	if _, err := l.RebuildProjections(ctx, ""); err != nil {
+	if _, err := l.RebuildProjections(ctx, rebuild.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	rebuilt := readModelRows(t, l.DB)

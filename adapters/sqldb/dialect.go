@@ -27,6 +27,9 @@ type Dialect struct {
 	VisibleEvents string
 	// TransactionIDAsInt turns the transaction_id column into an integer the driver can scan.
 	TransactionIDAsInt string
+	// TransactionIDFromText turns bind parameter 1, a transaction id in decimal text, into a value comparable
+	// with the transaction_id column itself, so that a condition on the column can use its index.
+	TransactionIDFromText string
 	// nextTransactionID and oldestRunningTransactionID, when set, read the transaction id the next transaction
 	// will get and the oldest one still running, so a reader can wait until what was in flight has ended.
 	nextTransactionID          string
@@ -50,11 +53,12 @@ type Dialect struct {
 var (
 	// Postgres is PostgreSQL 13 or later.
 	Postgres = Dialect{
-		Name:               "postgres",
-		MigrationsDir:      "postgres",
-		goose:              goose.DialectPostgres,
-		VisibleEvents:      "transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
-		TransactionIDAsInt: "transaction_id::text::bigint",
+		Name:                  "postgres",
+		MigrationsDir:         "postgres",
+		goose:                 goose.DialectPostgres,
+		VisibleEvents:         "transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
+		TransactionIDAsInt:    "transaction_id::text::bigint",
+		TransactionIDFromText: "$1::text::xid8",
 		// Transaction ids and snapshots span the whole server: a transaction of another database holds xmin back.
 		nextTransactionID:          "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
 		oldestRunningTransactionID: "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
@@ -78,13 +82,14 @@ var (
 	}
 	// SQLite is the embedded modernc.org/sqlite. It has a single writer, so every commit is visible in order.
 	SQLite = Dialect{
-		Name:               "sqlite",
-		MigrationsDir:      "sqlite",
-		goose:              goose.DialectSQLite3,
-		VisibleEvents:      "1 = 1",
-		TransactionIDAsInt: "transaction_id",
-		WatermillSchema:    watermillsqlite.SchemaAdapter{SubscribeBatchSize: 50},
-		WatermillOffsets:   watermillsqlite.OffsetsAdapter{},
+		Name:                  "sqlite",
+		MigrationsDir:         "sqlite",
+		goose:                 goose.DialectSQLite3,
+		VisibleEvents:         "1 = 1",
+		TransactionIDAsInt:    "transaction_id",
+		TransactionIDFromText: "CAST($1 AS INTEGER)",
+		WatermillSchema:       watermillsqlite.SchemaAdapter{SubscribeBatchSize: 50},
+		WatermillOffsets:      watermillsqlite.OffsetsAdapter{},
 		// The driver's cost of binding $N names grows with the square of their count; ? binds in order.
 		placeholder: func(int) string { return "?" },
 		inList: func(column string, _ int, values []string) (string, []any) {

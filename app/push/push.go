@@ -257,6 +257,9 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, previou
 	var mu sync.Mutex
 	var retries []string
 	throttled := true
+	// sent is whether any push of this attempt went out: one that its rate limit held back sent nothing, and is
+	// no attempt.
+	sent := false
 	notInstalled := 0
 	sem := make(chan struct{}, f.targetConcurrency)
 	var wg sync.WaitGroup
@@ -288,6 +291,7 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, previou
 				throttled = throttled && o.After > 0
 				r.after = max(r.after, o.After)
 			}
+			sent = sent || o.Kind != Retry || o.After == 0
 		})
 	}
 	wg.Wait()
@@ -302,6 +306,9 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, previou
 		slices.Sort(retries)
 		r.Detail = strings.Join(slices.Compact(retries), "; ")
 		r.throttled = throttled
+		if !sent {
+			r.Attempts--
+		}
 		return r
 	case len(r.Failed) > 0:
 		return r.settle(ChannelFailed, r.Detail)

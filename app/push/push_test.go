@@ -234,3 +234,19 @@ func TestFanOut_aRateLimitedChannelIsThrottledNotFailing(t *testing.T) {
 		t.Errorf("held back beside a 503: pending %v, throttled %v, retry after %s; want an ordinary retry, not before 3s", a.Pending, a.Throttled, a.RetryAfter)
 	}
 }
+
+// A push its rate limit held back sent nothing: the channel's attempts count what went out, so a receiver's
+// retries and an operator's "delivered on attempt N" are not inflated by the turns a channel waited for.
+func TestFanOut_aHeldBackPushIsNoAttempt(t *testing.T) {
+	held := push.Outcome{Kind: push.Retry, Reason: "held back by the rate limit", After: time.Second}
+	wallet := &scripted{kind: "google", targets: []string{"o1"}, script: map[string][]push.Outcome{"o1": {retry, held}}}
+	d := push.Delivery{Update: push.Update{EventID: "e1"}}
+	f := fanOut(t, wallet)
+	for i, want := range []int{1, 1, 2} {
+		a := f.Push(context.Background(), d)
+		if got := result(t, a, "google").Attempts; got != want {
+			t.Errorf("after push %d: %d attempts, want %d", i+1, got, want)
+		}
+		d.Progress = a.Progress
+	}
+}

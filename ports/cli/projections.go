@@ -3,9 +3,12 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/passpush/passpush/app/rebuild"
 	"github.com/spf13/cobra"
 )
 
@@ -19,18 +22,25 @@ func newProjectionsCommand(e *env) *cobra.Command {
 }
 
 func newProjectionsRebuildCommand(e *env) *cobra.Command {
-	var projection string
+	var options rebuild.Options
 	cmd := &cobra.Command{
-		Use:   "rebuild [--projection passes|audit|deliveries]",
-		Short: "Rebuild the passes read model and the audit log, or the delivery queue, from the event store",
-		Long: `rebuild empties the passes read model and the audit log and replays every event of the event store into
-them, in one transaction: readers see the old ones until it commits. --projection passes or audit does the same:
-the two are rebuilt together.
+		Use:   "rebuild [--projection passes|audit|apple_registrations|deliveries|all] [--dry-run]",
+		Short: "Rebuild read models from the event store while serve runs, or check them (--dry-run)",
+		Long: `rebuild builds the read models anew from the event store while serve keeps running on the same database. It
+fills new tables in short transactions, catches up with the events that arrive meanwhile, builds their indexes
+and swaps them in with one short transaction, which holds the live projections for that moment and applies the
+last few events. Until the swap, serve reads the old tables; no call waits on the rebuild for more than a few
+hundred milliseconds. The audit log's positions are numbered anew, so cursors held from before no longer apply.
 
---projection deliveries rebuilds the delivery queue instead: every PassUpdateScheduled that has neither a
-PushUpdateEmitted nor a PushUpdateFailed is queued again, unless it is still queued. Nothing that has an outcome is
-delivered again. An update queued this way may reach the webhook after later revisions of its pass; its eventId
-and version tell the receiver which it is.`,
+--projection deliveries rebuilds the delivery queue: the queue keeps every row it has (they hold what their
+deliveries did so far), and every PassUpdateScheduled that has neither a PushUpdateEmitted nor a PushUpdateFailed,
+is not queued, and that the live projection has passed, is queued again. Nothing is delivered twice and no
+pending delivery is dropped. An update queued this way may reach the webhook after later revisions of its pass;
+its eventId and version tell the receiver which it is.
+
+all, the default, rebuilds every one. --dry-run builds into scratch tables, compares them with the live ones,
+prints the rows missing, extra and different (a count and the first keys), drops the scratch tables and changes
+nothing: that is how to check a projection. Progress goes to stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b, err := e.openBackend(cmd.Context())
@@ -38,22 +48,58 @@ and version tell the receiver which it is.`,
 				return err
 			}
 			defer e.closeBackend(b)
-			start := time.Now()
-			n, err := b.RebuildProjections(cmd.Context(), projection)
+			bar := newProgressBar(cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()))
+			options.Progress = bar.show
+			report, err := b.RebuildProjections(cmd.Context(), options)
+			bar.end()
 			if err != nil {
 				return err
 			}
-			took := time.Since(start).Round(time.Millisecond)
-			if projection == "deliveries" {
-				fmt.Fprintf(cmd.OutOrStdout(), "rebuilt the delivery queue: queued %d updates that had no outcome, in %s\n", n, took)
-				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "rebuilt the passes read model and the audit log: applied %d events in %s\n", n, took)
+			printRebuildReport(cmd.OutOrStdout(), report, options.DryRun)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&projection, "projection", "", "passes, audit or deliveries; empty rebuilds the passes read model and the audit log")
+	cmd.Flags().StringVar(&options.Projection, "projection", "all", "passes, audit, apple_registrations, deliveries or all")
+	cmd.Flags().BoolVar(&options.DryRun, "dry-run", false, "compare a fresh build with the live tables and report the differences; change nothing")
 	return cmd
+}
+
+func printRebuildReport(w io.Writer, r rebuild.Report, dryRun bool) {
+	took := r.Took.Round(time.Millisecond)
+	if dryRun {
+		fmt.Fprintf(w, "compared a fresh build of %s with the live tables (%d events, %s); nothing changed\n",
+			strings.Join(r.Projections, ", "), r.Events, took)
+		for _, d := range r.Differences {
+			if d.None() {
+				fmt.Fprintf(w, "%s: no differences\n", d.Table)
+				continue
+			}
+			fmt.Fprintf(w, "%s: %d missing, %d extra, %d different\n", d.Table, d.Missing, d.Extra, d.Different)
+			for _, k := range []struct {
+				kind string
+				keys []string
+			}{{"missing", d.MissingKeys}, {"extra", d.ExtraKeys}, {"different", d.DifferentKeys}} {
+				if len(k.keys) > 0 {
+					fmt.Fprintf(w, "  %s: %s\n", k.kind, strings.Join(k.keys, ", "))
+				}
+			}
+		}
+		if slices.Contains(r.Projections, "deliveries") {
+			fmt.Fprintf(w, "deliveries: %d updates without an outcome are not queued\n", r.Requeued)
+		}
+		return
+	}
+	for _, p := range r.Projections {
+		if p != "deliveries" {
+			fmt.Fprintf(w, "rebuilt %s\n", p)
+		}
+	}
+	if r.Events > 0 || !slices.Contains(r.Projections, "deliveries") {
+		fmt.Fprintf(w, "applied %d events in %s\n", r.Events, took)
+	}
+	if slices.Contains(r.Projections, "deliveries") {
+		fmt.Fprintf(w, "rebuilt the delivery queue: queued %d updates that had no outcome\n", r.Requeued)
+	}
 }
 
 func newProjectionsSkipCommand(e *env) *cobra.Command {

@@ -77,3 +77,20 @@ func TestProjectionsSkip_recordsTheSkipAndRefusesWhatItCannotSkip(t *testing.T) 
 		t.Errorf("a second skip exited %d with %q, want it refused", r.code, r.stderr)
 	}
 }
+
+func TestProjectionsRebuild_dryRunReportsNoDifferencesOnGoodReadModels(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustRun("tenant", "add", "acme", "--sfmc-signing-secret", "cli-sfmc-secret-1")
+	e.mustRun("pass", "import", "--tenant", "acme", e.writeFile("a.jsonl", importFile))
+	r := e.mustRun("projections", "rebuild", "--dry-run")
+	for _, want := range []string{"; nothing changed\n", "passes: no differences\n", "audit_log: no differences\n",
+		"apple_registrations: no differences\n", "deliveries: 0 updates without an outcome are not queued\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("rebuild --dry-run printed %q, want it to say %q", r.stdout, want)
+		}
+	}
+	if !regexp.MustCompile(`events/s`).MatchString(r.stderr) {
+		t.Errorf("rebuild --dry-run showed no progress on stderr: %q", r.stderr)
+	}
+}

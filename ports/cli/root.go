@@ -14,6 +14,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/passpush/passpush/app"
 	"github.com/passpush/passpush/app/poison"
+	"github.com/passpush/passpush/app/rebuild"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 )
@@ -29,9 +30,9 @@ type Backend struct {
 	// RunBus runs only the command and event processors, as Run does: for commands such as pass import that
 	// need the projections but must not deliver anything.
 	RunBus func(ctx context.Context) (done <-chan error, err error)
-	// RebuildProjections empties the read models and replays the event store into them, returning how many
-	// events it applied; for "deliveries" it queues again the updates without an outcome, returning how many.
-	RebuildProjections func(ctx context.Context, projection string) (int, error)
+	// RebuildProjections rebuilds projections from the event store while serve runs (see rebuild.Options), or
+	// compares a fresh build with them.
+	RebuildProjections func(ctx context.Context, options rebuild.Options) (rebuild.Report, error)
 	// SkipEvent tells a stopped projection to pass over the event at position, returning the id of the
 	// ProjectionSkipped event that records it.
 	SkipEvent func(ctx context.Context, projection string, position int64, reason string) (string, error)

@@ -1,0 +1,239 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
+	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/rebuild"
+	"github.com/passpush/passpush/service"
+	"github.com/sirupsen/logrus"
+)
+
+// rebuilder is `passpush projections rebuild` beside the harness's serve: a second passpush on the same database
+// that is built but not run, as the command line builds it.
+func rebuilder(t *testing.T, h *harness) *service.Service {
+	t.Helper()
+	log := logrus.New()
+	log.SetOutput(testWriter{t})
+	cli, err := service.New(h.svc.DB, service.Config{Secrets: secretboxtest.New(t)}, logrus.NewEntry(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cli
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// TestRebuild_whileServingExecuteCalls: Journey Builder keeps calling execute while every projection is rebuilt.
+// No call fails; afterwards the read models are what a build from scratch gives (a dry run finds nothing), they
+// hold the updates made during the rebuild, and every update is delivered exactly once.
+func TestRebuild_whileServingExecuteCalls(t *testing.T) {
+	rcv := newReceiver(t, webhookSecret)
+	h := startService(t, service.Config{})
+	h.tenantWithWebhook("acme", rcv)
+	const passCount = 200
+	var passes []command.RegisterPass
+	for i := range passCount {
+		passes = append(passes, loyaltyPass(fmt.Sprintf("p-%05d", i), "", ""))
+	}
+	h.importPasses("acme", passes)
+	jb := newJourneyBuilder(h)
+	var calls, failures atomic.Int64
+	var mu sync.Mutex
+	var failed []string
+	var slowest time.Duration
+	stop := make(chan struct{})
+	var load sync.WaitGroup
+	client := &http.Client{Timeout: 30 * time.Second}
+	for w := range 4 {
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				entry := fmt.Sprintf("w%d-%06d", w, i)
+				body := jb.sign(jb.executeClaims(entry, in("passId", fmt.Sprintf("p-%05d", (w*7919+i*31)%passCount)), in("balance", entry)))
+				began := time.Now()
+				res, err := postSFMC(client, h.url, "acme", "execute", "application/jwt", body)
+				took := time.Since(began)
+				mu.Lock()
+				slowest = max(slowest, took)
+				if err != nil || res.status != http.StatusOK {
+					failures.Add(1)
+					failed = append(failed, fmt.Sprintf("%s: %v %d %s", entry, err, res.status, res.body))
+				}
+				mu.Unlock()
+				calls.Add(1)
+			}
+		}()
+	}
+	// Calls are answered in each phase: while the new tables fill, and between the catch-up and the swap.
+	waitForCalls := func(n int64) {
+		from := calls.Load()
+		poll(t, 30*time.Second, 5*time.Millisecond, "execute calls", func() bool { return calls.Load() >= from+n })
+	}
+	waited := map[string]bool{}
+	report, err := rebuilder(t, h).RebuildProjections(context.Background(), rebuild.Options{
+		Projection: service.ProjectionsAll,
+		Progress: func(p rebuild.Progress) {
+			if !waited[p.Phase] {
+				waited[p.Phase] = true
+				waitForCalls(5)
+			}
+		},
+	})
+	during := calls.Load()
+	waitForCalls(5)
+	close(stop)
+	load.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failures.Load() > 0 {
+		t.Fatalf("%d of %d execute calls failed during the rebuild:\n%s", failures.Load(), calls.Load(), strings.Join(failed[:min(5, len(failed))], "\n"))
+	}
+	t.Logf("%s: rebuilt %v with %d events in %s, requeued %d; %d execute calls meanwhile, the slowest took %s",
+		h.svc.DB.Dialect.Name, report.Projections, report.Events, report.Took.Round(time.Millisecond), report.Requeued, during, slowest.Round(time.Millisecond))
+	if !slices.Contains(report.Projections, service.ProjectionPasses) || report.Events < passCount {
+		t.Fatalf("the rebuild did %+v", report)
+	}
+
+	h.settled(60 * time.Second)
+	// Every pass shows its last update, made during the rebuild or after it.
+	var stale int
+	if err := h.svc.DB.QueryRowContext(context.Background(), `
+		SELECT COUNT(*) FROM passes p WHERE p.stream_version <> (
+			SELECT MAX(e.stream_version) FROM events e WHERE e.tenant_id = p.tenant_id AND e.stream_id = 'pass-' || p.pass_id
+			  AND e.event_type IN ('PassRegistered', 'PassDataChanged', 'PassUpdateScheduled'))`).Scan(&stale); err != nil {
+		t.Fatal(err)
+	}
+	if stale != 0 {
+		t.Errorf("%d passes do not show their last update", stale)
+	}
+	var audited, stored int
+	if err := h.svc.DB.QueryRowContext(context.Background(), `SELECT (SELECT COUNT(*) FROM audit_log), (SELECT COUNT(*) FROM events)`).Scan(&audited, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if audited != stored {
+		t.Errorf("the audit log holds %d events, the store %d", audited, stored)
+	}
+	rcv.mu.Lock()
+	for id, n := range rcv.ok {
+		if n > 1 {
+			t.Errorf("update %s delivered %d times", id, n)
+		}
+	}
+	rcv.mu.Unlock()
+	wantNoDifferences(t, rebuilder(t, h))
+}
+
+func wantNoDifferences(t *testing.T, s *service.Service) {
+	t.Helper()
+	report, err := s.RebuildProjections(context.Background(), rebuild.Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Differences) != 3 {
+		t.Fatalf("a dry run compared %d tables, want 3: %+v", len(report.Differences), report)
+	}
+	for _, d := range report.Differences {
+		if !d.None() {
+			t.Errorf("%s differs from a build from scratch: %+v", d.Table, d)
+		}
+	}
+	if report.Requeued != 0 {
+		t.Errorf("a dry run finds %d updates without an outcome that are not queued", report.Requeued)
+	}
+}
+
+// TestRebuildDryRun_reportsATamperedReadModelAndChangesNothing: a dry run on good read models finds nothing; on
+// tampered ones it finds each kind of difference, names the rows, and leaves the tables as they were.
+func TestRebuildDryRun_reportsATamperedReadModelAndChangesNothing(t *testing.T) {
+	rcv := newReceiver(t, webhookSecret)
+	h := startService(t, service.Config{})
+	h.tenantWithWebhook("acme", rcv)
+	var passes []command.RegisterPass
+	for i := range 20 {
+		passes = append(passes, loyaltyPass(fmt.Sprintf("p-%05d", i), "", ""))
+	}
+	h.importPasses("acme", passes)
+	jb := newJourneyBuilder(h)
+	for i := range 5 {
+		wantScheduled(t, jb.execute("acme", jb.sign(jb.executeClaims(fmt.Sprint("e", i), in("passId", "p-00003"), in("balance", i)))), 1)
+	}
+	h.settled(30 * time.Second)
+	cli := rebuilder(t, h)
+	wantNoDifferences(t, cli)
+
+	ctx := context.Background()
+	var audited string
+	if err := h.svc.DB.QueryRowContext(ctx, `SELECT event_id FROM audit_log WHERE event_type = 'PassUpdateScheduled' ORDER BY position LIMIT 1`).Scan(&audited); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`UPDATE passes SET data = '{"points":"999"}' WHERE pass_id = 'p-00003'`,
+		`DELETE FROM audit_log WHERE event_id = '` + audited + `'`,
+		`INSERT INTO apple_registrations (tenant_id, pass_id, device_library_id, pass_type_id, push_token, active, stream_version, updated_at)
+			VALUES ('acme', 'p-00007', 'device-x', 'pass.example', 'token', TRUE, 1, CURRENT_TIMESTAMP)`,
+	} {
+		if _, err := h.svc.DB.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report, err := cli.RebuildProjections(ctx, rebuild.Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]rebuild.Difference{
+		"passes":              {Table: "passes", Different: 1, DifferentKeys: []string{"acme/p-00003"}},
+		"audit_log":           {Table: "audit_log", Missing: 1, MissingKeys: []string{audited}},
+		"apple_registrations": {Table: "apple_registrations", Extra: 1, ExtraKeys: []string{"acme/p-00007/device-x"}},
+	}
+	for _, d := range report.Differences {
+		if w := want[d.Table]; fmt.Sprint(d) != fmt.Sprint(w) {
+			t.Errorf("dry run on %s: %+v, want %+v", d.Table, d, w)
+		}
+	}
+	if len(report.Differences) != len(want) {
+		t.Errorf("dry run compared %d tables, want %d", len(report.Differences), len(want))
+	}
+	var data string
+	var missing, extra, scratch int
+	if err := h.svc.DB.QueryRowContext(ctx, `SELECT
+		(SELECT data FROM passes WHERE pass_id = 'p-00003'),
+		(SELECT COUNT(*) FROM audit_log WHERE event_id = $1),
+		(SELECT COUNT(*) FROM apple_registrations WHERE device_library_id = 'device-x')`, audited).Scan(&data, &missing, &extra); err != nil {
+		t.Fatal(err)
+	}
+	if data != `{"points":"999"}` || missing != 0 || extra != 1 {
+		t.Errorf("the dry run changed the live tables: data %s, audited %d, extra registrations %d", data, missing, extra)
+	}
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%dryrun%'`
+	if h.svc.DB.Dialect.Name == "postgres" {
+		q = `SELECT COUNT(*) FROM pg_class WHERE relname LIKE '%dryrun%'`
+	}
+	if err := h.svc.DB.QueryRowContext(ctx, q).Scan(&scratch); err != nil {
+		t.Fatal(err)
+	}
+	if scratch != 0 {
+		t.Errorf("the dry run left %d scratch tables, indexes or sequences", scratch)
+	}
+}

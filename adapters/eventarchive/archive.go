@@ -17,21 +17,16 @@ import (
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/app/query"
 )
 
-// Line is one archived event. Its first fields are the event export's line, so one reader takes both; an
-// archive holds every tenant's events, so it adds the tenant and the event's id.
+// Line is one archived event: the event export's line, so one reader takes both, with its position in the event
+// store rather than the audit log; an archive holds every tenant's events, so it adds the tenant and the event's
+// id.
 type Line struct {
-	Position      int64           `json:"position"`
-	Type          string          `json:"type"`
-	OccurredAt    time.Time       `json:"occurredAt"`
-	StreamID      string          `json:"streamId"`
-	JourneyID     string          `json:"journeyId"`
-	PassID        string          `json:"passId"`
-	CorrelationID string          `json:"correlationId"`
-	Data          json.RawMessage `json:"data"`
-	TenantID      string          `json:"tenantId"`
-	EventID       string          `json:"eventId"`
+	query.Event
+	TenantID string `json:"tenantId"`
+	EventID  string `json:"eventId"`
 }
 
 // Result is what an archive run did.
@@ -123,8 +118,8 @@ func (a *Archiver) write(ctx context.Context, before time.Time, path string) (id
 			}
 			journeyID, passID := audit.Subject(e)
 			if err := lines.Encode(Line{
-				Position: e.Position.Sequence, Type: e.Type, OccurredAt: e.OccurredAt, StreamID: e.StreamID,
-				JourneyID: journeyID, PassID: passID, CorrelationID: e.CorrelationID, Data: e.Payload,
+				Event: query.Event{Position: e.Position.Sequence, Type: e.Type, OccurredAt: e.OccurredAt, StreamID: e.StreamID,
+					JourneyID: journeyID, PassID: passID, CorrelationID: e.CorrelationID, Data: e.Payload},
 				TenantID: e.TenantID, EventID: e.ID,
 			}); err != nil {
 				return nil, fmt.Errorf("archive events: write %s: %w", partial, err)

@@ -128,9 +128,17 @@ func TestRebuild_whileServingExecuteCalls(t *testing.T) {
 	if stale != 0 {
 		t.Errorf("%d passes do not show their last update", stale)
 	}
+	// The last outcomes are in the store once settled, and reach the audit log when the projections take them.
 	var audited, stored int
-	if err := h.svc.DB.QueryRowContext(context.Background(), `SELECT (SELECT COUNT(*) FROM audit_log), (SELECT COUNT(*) FROM events)`).Scan(&audited, &stored); err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := h.svc.DB.QueryRowContext(context.Background(), `SELECT (SELECT COUNT(*) FROM audit_log), (SELECT COUNT(*) FROM events)`).Scan(&audited, &stored); err != nil {
+			t.Fatal(err)
+		}
+		if audited == stored || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if audited != stored {
 		t.Errorf("the audit log holds %d events, the store %d", audited, stored)

@@ -298,19 +298,35 @@ func (q *Queue) setLease(ctx context.Context, eventIDs []string, until int64, co
 	return err
 }
 
-// Retry releases a delivery to be tried again at the given time, keeping what its attempts did so far.
+// Retry keeps d's progress and makes it due again at at.
 func (q *Queue) Retry(ctx context.Context, d push.Delivery, at time.Time, lastError string) error {
-	results, err := json.Marshal(d.Progress)
-	if err != nil {
-		return fmt.Errorf("encode delivery progress: %w", err)
+	return q.RetryAll(ctx, []push.Rescheduled{{Delivery: d, At: at, LastError: lastError}})
+}
+
+// RetryAll reschedules deliveries in one transaction: a flush writes hundreds at once when a channel's rate limit
+// holds them back, and a transaction each kept the worker's slots, and the deliveries behind them, waiting.
+func (q *Queue) RetryAll(ctx context.Context, retries []push.Rescheduled) error {
+	if len(retries) == 0 {
+		return nil
 	}
+	// Rows in event_id order, as Finish locks them, so that two transactions that overlap (a lease ran out)
+	// cannot deadlock.
+	retries = slices.SortedFunc(slices.Values(retries), func(a, b push.Rescheduled) int {
+		return strings.Compare(a.Delivery.Update.EventID, b.Delivery.Update.EventID)
+	})
 	return sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			UPDATE deliveries SET attempts = $2, results = $3, last_error = $4, next_attempt_at = $5, lease_until = 0
-			WHERE event_id = $1`,
-			d.Update.EventID, d.Attempts, string(results), lastError, at.UnixMilli())
-		if err != nil {
-			return fmt.Errorf("reschedule delivery %s: %w", d.Update.EventID, err)
+		for _, r := range retries {
+			results, err := json.Marshal(r.Delivery.Progress)
+			if err != nil {
+				return fmt.Errorf("encode delivery progress: %w", err)
+			}
+			_, err = tx.ExecContext(ctx, `
+				UPDATE deliveries SET attempts = $2, results = $3, last_error = $4, next_attempt_at = $5, lease_until = 0
+				WHERE event_id = $1`,
+				r.Delivery.Update.EventID, r.Delivery.Attempts, string(results), r.LastError, r.At.UnixMilli())
+			if err != nil {
+				return fmt.Errorf("reschedule delivery %s: %w", r.Delivery.Update.EventID, err)
+			}
 		}
 		return nil
 	})

@@ -19,8 +19,10 @@ const MaxBurst = 2
 
 // lateTurn is how late after its time a held turn may still be taken. A retry that comes back later than that
 // (the claim's poll, a busy flush) reserves a new turn instead: its calls would otherwise land on top of the turns
-// reserved after it, and a sliding second could see more than the rate allows.
-const lateTurn = 100 * time.Millisecond
+// reserved after it, and a sliding second could see more than the rate allows. With MaxBurst, a second sees at
+// most rate × 1.15 + 2 calls: 25 at 20/s, the quota's headroom. 100 ms wasted more turns than it saved calls:
+// bench/google held 18.4-19.0 calls/s against 19.7 with 150 ms, and no 429 with either.
+const lateTurn = 150 * time.Millisecond
 
 // A tenant's rate holds on all instances together because each instance takes an equal share of it: the
 // tenant's rate divided by the number of instances calling the Wallet API, which they count through the database

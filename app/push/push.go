@@ -116,6 +116,14 @@ type Delivery struct {
 	Superseded bool
 }
 
+// Rescheduled is a delivery made due again at At, keeping its progress, after an attempt that failed with
+// LastError or that a channel's rate limit held back.
+type Rescheduled struct {
+	Delivery  Delivery
+	At        time.Time
+	LastError string
+}
+
 // Attempt is what one attempt did.
 type Attempt struct {
 	// Progress is each channel's result after the attempt.

@@ -32,8 +32,8 @@ type Queue interface {
 	// Renew extends the lease of deliveries in flight; Release hands unstarted ones back.
 	Renew(ctx context.Context, eventIDs []string, lease time.Duration) error
 	Release(ctx context.Context, eventIDs []string) error
-	// Retry keeps d's progress and makes it due again at at.
-	Retry(ctx context.Context, d push.Delivery, at time.Time, lastError string) error
+	// RetryAll keeps each delivery's progress and makes it due again at its time, in one transaction.
+	RetryAll(ctx context.Context, retries []push.Rescheduled) error
 	// Finish removes deliveries in one transaction with record, which stores their outcomes.
 	Finish(ctx context.Context, eventIDs []string, record func(ctx context.Context) error) error
 }
@@ -479,17 +479,22 @@ func (w *Worker) flushLoop(done <-chan finished, slots <-chan struct{}, held *he
 // flush writes batch and calls written for each finished delivery it has written. It returns those it has not.
 func (w *Worker) flush(batch []finished, written func(finished)) (rest []finished, err error) {
 	ctx := context.Background()
-	var outcomes []finished
-	for i, f := range batch {
+	var outcomes, retries []finished
+	var rescheduled []push.Rescheduled
+	for _, f := range batch {
 		if f.outcome != nil {
 			outcomes = append(outcomes, f)
 			continue
 		}
-		// A retry is written once: written again after another instance claimed the row, it would hand that
-		// instance's lease back.
-		if err := w.queue.Retry(ctx, f.delivery, f.retryAt, f.lastErr); err != nil {
-			return append(outcomes, batch[i:]...), err
-		}
+		retries = append(retries, f)
+		rescheduled = append(rescheduled, push.Rescheduled{Delivery: f.delivery, At: f.retryAt, LastError: f.lastErr})
+	}
+	// A retry is written once: written again after another instance claimed the row, it would hand that
+	// instance's lease back. So the retries written are let go of before the outcomes are tried.
+	if err := w.queue.RetryAll(ctx, rescheduled); err != nil {
+		return append(outcomes, retries...), err
+	}
+	for _, f := range retries {
 		written(f)
 	}
 	if len(outcomes) == 0 {

@@ -298,11 +298,6 @@ func (q *Queue) setLease(ctx context.Context, eventIDs []string, until int64, co
 	return err
 }
 
-// Retry keeps d's progress and makes it due again at at.
-func (q *Queue) Retry(ctx context.Context, d push.Delivery, at time.Time, lastError string) error {
-	return q.RetryAll(ctx, []push.Rescheduled{{Delivery: d, At: at, LastError: lastError}})
-}
-
 // RetryAll reschedules deliveries in one transaction: a flush writes hundreds at once when a channel's rate limit
 // holds them back, and a transaction each kept the worker's slots, and the deliveries behind them, waiting.
 func (q *Queue) RetryAll(ctx context.Context, retries []push.Rescheduled) error {

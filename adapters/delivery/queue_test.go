@@ -65,7 +65,7 @@ func TestClaim_marksAnUpdateThatALaterOneOfItsPassFollowsAsSuperseded(t *testing
 	first.Attempts = 1
 	first.Progress = []pass.ChannelResult{{Channel: "apple", Outcome: "superseded", Delivered: true, Attempts: 1},
 		{Channel: "webhook", Attempts: 1, Detail: "webhook answered 503"}}
-	if err := q.Retry(context.Background(), first, time.Now().Add(-time.Second), "webhook answered 503"); err != nil {
+	if err := q.RetryAll(context.Background(), []push.Rescheduled{{Delivery: first, At: time.Now().Add(-time.Second), LastError: "webhook answered 503"}}); err != nil {
 		t.Fatal(err)
 	}
 	again, err := q.Claim(context.Background(), 10, time.Minute)
@@ -201,7 +201,7 @@ func TestClaimAndFinish_threeInstancesNeverDeadlockNorClaimARowTwice(t *testing.
 						delete(holder, it.Update.EventID)
 						mu.Unlock()
 						it.Attempts++
-						if err := q.Retry(ctx, it, time.Now(), "test"); err != nil {
+						if err := q.RetryAll(ctx, []push.Rescheduled{{Delivery: it, At: time.Now(), LastError: "test"}}); err != nil {
 							problem("instance %d: retry: %v", i, err)
 							return
 						}

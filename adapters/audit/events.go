@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -57,12 +56,14 @@ func (l *Log) Events(ctx context.Context, q query.Events) ([]query.Event, error)
 	events := make([]query.Event, 0, q.Limit)
 	for rows.Next() {
 		var e query.Event
-		var data string
+		var data []byte
 		if err := rows.Scan(&e.Position, &e.Type, &e.OccurredAt, &e.StreamID, &e.JourneyID, &e.PassID, &e.CorrelationID, &data); err != nil {
 			return nil, fmt.Errorf("read audit log of tenant %s: %w", q.TenantID, err)
 		}
 		e.OccurredAt = e.OccurredAt.UTC()
-		e.Data = json.RawMessage(data)
+		if e.Data, err = DecodePayload(data); err != nil {
+			return nil, fmt.Errorf("read audit log of tenant %s: event at %d: %w", q.TenantID, e.Position, err)
+		}
 		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {

@@ -4,7 +4,6 @@ package audit
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -42,7 +41,11 @@ func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 	rows := make([][]any, len(events))
 	for i, e := range events {
 		journeyID, passID := Subject(e)
-		rows[i] = []any{e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyID, passID, e.CorrelationID, string(e.Payload), e.StreamID}
+		data, err := encodePayload(e.Payload)
+		if err != nil {
+			return fmt.Errorf("audit event %s: %w", e.ID, err)
+		}
+		rows[i] = []any{e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyID, passID, e.CorrelationID, data, e.StreamID}
 	}
 	return sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
 		err := l.db.Dialect.ExecRows(ctx, tx,
@@ -108,12 +111,14 @@ func (l *Log) List(ctx context.Context, q query.AuditLog) ([]query.AuditEvent, e
 	events := []query.AuditEvent{}
 	for rows.Next() {
 		var e query.AuditEvent
-		var data string
+		var data []byte
 		if err := rows.Scan(&e.Position, &e.Type, &e.OccurredAt, &e.JourneyID, &e.PassID, &e.CorrelationID, &data); err != nil {
 			return nil, fmt.Errorf("list audit log: %w", err)
 		}
 		e.OccurredAt = e.OccurredAt.UTC()
-		e.Data = json.RawMessage(data)
+		if e.Data, err = DecodePayload(data); err != nil {
+			return nil, fmt.Errorf("list audit log: event at %d: %w", e.Position, err)
+		}
 		events = append(events, e)
 	}
 	return events, rows.Err()

@@ -55,20 +55,9 @@ func (postgresSchema) create(ctx context.Context, db *sqldb.DB, live, table, suf
 	if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS `+table); err != nil {
 		return nil, fmt.Errorf("drop %s: %w", table, err)
 	}
-	// The storage parameters (a fillfactor, the audit log's toast_tuple_target) are not part of LIKE: without
-	// them the copy would store its rows differently from the table it replaces.
-	var options string
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(array_to_string(reloptions, ', '), '') FROM pg_class WHERE oid = $1::regclass`,
-		live).Scan(&options); err != nil {
-		return nil, fmt.Errorf("read the storage parameters of %s: %w", live, err)
-	}
-	if options != "" {
-		options = ` WITH (` + options + `)`
-	}
 	// No indexes: those are built after the fill, which is several times faster than keeping them up to date.
 	if _, err := db.ExecContext(ctx, `CREATE TABLE `+table+` (LIKE `+live+
-		` INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION)`+
-		options); err != nil {
+		` INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE)`); err != nil {
 		return nil, fmt.Errorf("create %s like %s: %w", table, live, err)
 	}
 	// A serial column's default still draws from the live table's sequence, which goes when the live table is

@@ -95,8 +95,8 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 
 	// Journey Builder authenticates with the JWT it signs, not with the admin token. Its routes come first:
 	// gorilla/mux tries routes in order, each with a regular expression, and execute is called once per
-	// contact; after some forty others, the search was a tenth of the split's CPU in the service. No route
-	// before them matched their paths ("admin" is not a tenant).
+	// contact; after some forty others, the search was a tenth of the split's CPU in the service. None of the
+	// routes after them matches their paths: the admin routes have no webhooks segment, and "admin" is no tenant.
 	sfmc := s.journeyBuilderRoutes(r, SFMCBasePath, pushUpdateActivity, s.execute)
 	// What Journey Builder loads to show the activity: its description (above) and its configuration page.
 	sfmc.HandleFunc(uiAssetRoute, s.activityUI).Methods(http.MethodGet, http.MethodHead)
@@ -104,7 +104,8 @@ func NewServer(application app.Application, config Config, log *logrus.Entry) (h
 	split := s.journeyBuilderRoutes(r, PassCheckBasePath, passCheckActivity, s.passCheck)
 	split.HandleFunc(uiAssetRoute, s.passCheckUI).Methods(http.MethodGet, http.MethodHead)
 
-	// The admin routes come first: "admin" is a reserved tenant id, so they never shadow a tenant.
+	// The admin routes come before the other tenant routes: "admin" is a reserved tenant id, so they never shadow
+	// a tenant.
 	s.appleSettingsRoutes(r)
 	s.googleSettingsRoutes(r)
 	admin := r.PathPrefix("/api/admin").Subrouter()

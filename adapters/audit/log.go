@@ -35,6 +35,10 @@ func NewLog(db *sqldb.DB) (*Log, error) {
 // Into returns the log whose Handle writes to table, a table shaped like audit_log, for an online rebuild.
 func (l *Log) Into(table string) *Log { return &Log{db: l.db, table: table} }
 
+// auditColumnTypes are the types of the columns Handle writes.
+var auditColumnTypes = []string{sqldb.TypeText, sqldb.TypeText, sqldb.TypeText, sqldb.TypeTimestamptz, sqldb.TypeText, sqldb.TypeText,
+	sqldb.TypeText, sqldb.TypeText, sqldb.TypeText}
+
 // Handle is the projection handler: it records each event of a batch once, with one statement, in the
 // subscriber's transaction.
 func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
@@ -48,9 +52,9 @@ func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 		rows[i] = []any{e.ID, e.TenantID, e.Type, e.OccurredAt.UTC(), journeyID, passID, e.CorrelationID, data, e.StreamID}
 	}
 	return sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
-		err := l.db.Dialect.ExecRows(ctx, tx,
+		err := l.db.Dialect.InsertRows(ctx, tx,
 			`INSERT INTO `+l.table+` (event_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data, stream_id)`,
-			`ON CONFLICT (event_id) DO NOTHING`, rows)
+			`ON CONFLICT (event_id) DO NOTHING`, auditColumnTypes, rows)
 		if err != nil {
 			return fmt.Errorf("audit %d events from %s: %w", len(events), events[0].ID, err)
 		}

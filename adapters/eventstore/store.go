@@ -102,13 +102,21 @@ func (s *Store) appendInTx(ctx context.Context, tx *sql.Tx, stored []Event) erro
 	return nil
 }
 
+// eventColumnTypes are the types of the columns insert writes.
+var eventColumnTypes = []string{sqldb.TypeText, sqldb.TypeText, sqldb.TypeText, sqldb.TypeBigint, sqldb.TypeText, sqldb.TypeTimestamptz, sqldb.TypeText, sqldb.TypeText}
+
 func (s *Store) insert(ctx context.Context, tx *sql.Tx, events []Event) error {
-	args := make([]any, 0, len(events)*8)
-	for _, e := range events {
-		args = append(args, e.ID, e.TenantID, e.StreamID, e.Version, e.Type, e.OccurredAt, e.CorrelationID, string(e.Payload))
+	values := make([][]any, len(events))
+	for i, e := range events {
+		values[i] = []any{e.ID, e.TenantID, e.StreamID, e.Version, e.Type, e.OccurredAt, e.CorrelationID, string(e.Payload)}
 	}
-	q := `INSERT INTO events (event_id, tenant_id, stream_id, stream_version, event_type, occurred_at, correlation_id, payload) VALUES ` +
-		s.db.Dialect.Values(len(events), 8) + ` RETURNING event_id, ` + s.db.Dialect.TransactionIDAsInt + `, position`
+	// One statement text whatever the number of events (sqldb.RowSource), in the order of events.
+	source, args, err := s.db.Dialect.RowSource(1, eventColumnTypes, values)
+	if err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	q := `INSERT INTO events (event_id, tenant_id, stream_id, stream_version, event_type, occurred_at, correlation_id, payload) ` +
+		source + ` RETURNING event_id, ` + s.db.Dialect.TransactionIDAsInt + `, position`
 
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {

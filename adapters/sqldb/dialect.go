@@ -48,6 +48,8 @@ type Dialect struct {
 	planned func(args []any) []any
 	// rowLocks is whether a SELECT can lock the rows it reads (FOR UPDATE).
 	rowLocks bool
+	// arrayRows is whether RowSource sends rows as one array per column.
+	arrayRows bool
 }
 
 var (
@@ -77,8 +79,9 @@ var (
 			return errors.As(err, &pgErr) && pgErr.Code == "23505"
 		},
 		// pgx's exec mode for one call: an unnamed statement, planned with the call's values.
-		planned:  func(args []any) []any { return append([]any{pgx.QueryExecModeExec}, args...) },
-		rowLocks: true,
+		planned:   func(args []any) []any { return append([]any{pgx.QueryExecModeExec}, args...) },
+		rowLocks:  true,
+		arrayRows: true,
 	}
 	// SQLite is the embedded modernc.org/sqlite. It has a single writer, so every commit is visible in order.
 	SQLite = Dialect{

@@ -37,7 +37,7 @@ func (l *Log) Into(table string) *Log { return &Log{db: l.db, table: table} }
 
 // auditColumnTypes are the types of the columns Handle writes.
 var auditColumnTypes = []string{sqldb.TypeText, sqldb.TypeText, sqldb.TypeText, sqldb.TypeTimestamptz, sqldb.TypeText, sqldb.TypeText,
-	sqldb.TypeText, sqldb.TypeText, sqldb.TypeText}
+	sqldb.TypeText, sqldb.TypeBytea, sqldb.TypeText}
 
 // Handle is the projection handler: it records each event of a batch once, with one statement, in the
 // subscriber's transaction.

@@ -14,11 +14,12 @@ const (
 	TypeText        = "text"
 	TypeBigint      = "bigint"
 	TypeTimestamptz = "timestamptz"
+	TypeBytea       = "bytea"
 )
 
 // RowSource returns what an INSERT writes rows from, and its arguments numbered from first. types are the
-// columns' types (TypeText, TypeBigint, TypeTimestamptz), and each row has a value of each: a string, an int or
-// int64, a time.Time.
+// columns' types (TypeText, TypeBigint, TypeTimestamptz, TypeBytea), and each row has a value of each: a string,
+// an int or int64, a time.Time, a []byte.
 //
 // On PostgreSQL it is SELECT * FROM unnest($1::text[], …), one array argument per column however many rows there
 // are: the statement's text is then one, which pgx prepares once per connection and PostgreSQL plans once. A
@@ -81,6 +82,8 @@ func arrayOf(typ string, rows [][]any, c int) (any, error) {
 		})
 	case TypeTimestamptz:
 		return typedColumn(rows, c, func(v any) (time.Time, bool) { t, ok := v.(time.Time); return t, ok })
+	case TypeBytea:
+		return typedColumn(rows, c, func(v any) ([]byte, bool) { b, ok := v.([]byte); return b, ok })
 	}
 	return nil, fmt.Errorf("unknown type %q", typ)
 }

@@ -99,6 +99,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	cpuBefore := benchkit.ProcessCPU()
 	start := time.Now()
 	report, err := svc.RebuildProjections(ctx, rebuild.Options{Projection: o.projection, Progress: phases(o.phases)})
 	took := time.Since(start)
@@ -110,8 +111,10 @@ func run(ctx context.Context, o options) error {
 	if db.Dialect.Name == sqldb.Postgres.Name {
 		target = targetPostgres
 	}
-	fmt.Printf("%s: rebuilt %v from %d events in %s: %.0f events/s (target %.0f)\n",
-		db.Dialect.Name, report.Projections, report.Events, benchkit.Secs(took), rate, target)
+	cpu := benchkit.ProcessCPU() - cpuBefore
+	fmt.Printf("%s: rebuilt %v from %d events in %s: %.0f events/s (target %.0f); this process's CPU %s, %.1f µs an event\n",
+		db.Dialect.Name, report.Projections, report.Events, benchkit.Secs(took), rate, target, benchkit.Secs(cpu),
+		float64(cpu.Microseconds())/float64(max(report.Events, 1)))
 	if rate < target {
 		return benchkit.Missed{N: 1}
 	}

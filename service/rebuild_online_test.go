@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
+	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/rebuild"
 	"github.com/passpush/passpush/service"
@@ -115,6 +116,7 @@ func TestRebuild_whileServingExecuteCalls(t *testing.T) {
 	if !slices.Contains(report.Projections, service.ProjectionPasses) || report.Events < passCount {
 		t.Fatalf("the rebuild did %+v", report)
 	}
+	wantLogged(t, h.svc.DB, "passes", "audit_log", "apple_registrations")
 
 	h.settled(60 * time.Second)
 	// Every pass shows its last update, made during the rebuild or after it.
@@ -151,6 +153,24 @@ func TestRebuild_whileServingExecuteCalls(t *testing.T) {
 	}
 	rcv.mu.Unlock()
 	wantNoDifferences(t, rebuilder(t, h))
+}
+
+// wantLogged checks that tables are crash-safe: a rebuild fills its PostgreSQL tables unlogged, and must log them
+// before they take the live ones' place, or a crash of the server would empty the read models.
+func wantLogged(t *testing.T, db *sqldb.DB, tables ...string) {
+	t.Helper()
+	if db.Dialect.Name != sqldb.Postgres.Name {
+		return
+	}
+	for _, table := range tables {
+		var persistence string
+		if err := db.QueryRowContext(context.Background(), `SELECT relpersistence FROM pg_class WHERE oid = $1::regclass`, table).Scan(&persistence); err != nil {
+			t.Fatal(err)
+		}
+		if persistence != "p" {
+			t.Errorf("table %s has persistence %q after the rebuild, want p (logged)", table, persistence)
+		}
+	}
 }
 
 func wantNoDifferences(t *testing.T, s *service.Service) {

@@ -194,8 +194,7 @@ func (s *Store) Get(ctx context.Context, tenantID string, eventIDs ...string) (m
 // whose transaction is older than every running one, so a caller that pages through never skips a late commit.
 func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event, error) {
 	d := s.db.Dialect
-	q := fmt.Sprintf(selectEvent, d.TransactionIDAsInt) +
-		fmt.Sprintf(`WHERE (transaction_id, position) > (%s, $2) AND %s ORDER BY transaction_id, position LIMIT $3`, d.TransactionIDFromText, d.VisibleEvents)
+	q := readAllQuery(d)
 	var events []Event
 	// The position's transaction id is compared as the column's own type: compared as an integer, the column
 	// could not use the index in global order, and each page would scan and sort the whole store. Each call is
@@ -218,6 +217,16 @@ func (s *Store) Each(ctx context.Context, fn func(e *Event) error) error {
 		}
 		return nil
 	})
+}
+
+// readAllQuery is ReadAll's statement. Its ORDER BY names the table's columns, events.transaction_id: a bare
+// transaction_id names the select list's column of that name first, which is the id cast to an integer, and
+// PostgreSQL then sorted every event after the position, on each page, instead of walking the primary key (1.5 s
+// a page of 5,000 in a store of 300,000, against 18 ms). A rebuild's pages got slower as the store grew.
+func readAllQuery(d sqldb.Dialect) string {
+	return fmt.Sprintf(selectEvent, d.TransactionIDAsInt) +
+		fmt.Sprintf(`WHERE (transaction_id, position) > (%s, $2) AND %s ORDER BY events.transaction_id, events.position LIMIT $3`,
+			d.TransactionIDFromText, d.VisibleEvents)
 }
 
 func (s *Store) eachPage(ctx context.Context, fn func(page []Event) error) error {

@@ -139,6 +139,11 @@ func (r *Rebuilder) Rebuild(ctx context.Context, targets []Target, options rebui
 	if err != nil {
 		return report, err
 	}
+	for _, c := range copies {
+		if err := r.schema.persist(ctx, r.db, c); err != nil {
+			return report, err
+		}
+	}
 	if r.schema.indexAfterFill() {
 		progress.phase = "index"
 		progress.report(true)

@@ -29,6 +29,8 @@ type schema interface {
 	create(ctx context.Context, db *sqldb.DB, live, table, suffix string) (*copyOf, error)
 	// indexAfterFill reports whether the secondary indexes are built after the bulk fill.
 	indexAfterFill() bool
+	// persist makes c.table crash-safe once the bulk fill is done, if create made it otherwise.
+	persist(ctx context.Context, db *sqldb.DB, c *copyOf) error
 	// swap puts c.table in c.live's place, in tx, which already holds the consumer group.
 	swap(ctx context.Context, tx *sql.Tx, c *copyOf) error
 	// retire drops what swap left behind, after the swap's commit, in short transactions.
@@ -56,7 +58,10 @@ func (postgresSchema) create(ctx context.Context, db *sqldb.DB, live, table, suf
 		return nil, fmt.Errorf("drop %s: %w", table, err)
 	}
 	// No indexes: those are built after the fill, which is several times faster than keeping them up to date.
-	if _, err := db.ExecContext(ctx, `CREATE TABLE `+table+` (LIKE `+live+
+	// Unlogged: the fill writes each row several times, once per event of its pass, and each version would go to
+	// the write-ahead log; persist writes the table there once, as it ends up, and leaves the dead versions
+	// behind. A crash empties an unlogged table, but a crash also ends the rebuild, which drops it.
+	if _, err := db.ExecContext(ctx, `CREATE UNLOGGED TABLE `+table+` (LIKE `+live+
 		` INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE)`); err != nil {
 		return nil, fmt.Errorf("create %s like %s: %w", table, live, err)
 	}
@@ -121,6 +126,15 @@ func (postgresSchema) create(ctx context.Context, db *sqldb.DB, live, table, suf
 }
 
 func (postgresSchema) indexAfterFill() bool { return true }
+
+// persist rewrites the table into the write-ahead log before the indexes are built, so that they are built once,
+// logged, on the rewritten table. Its sequences are logged already.
+func (postgresSchema) persist(ctx context.Context, db *sqldb.DB, c *copyOf) error {
+	if _, err := db.ExecContext(ctx, `ALTER TABLE `+c.table+` SET LOGGED`); err != nil {
+		return fmt.Errorf("log %s: %w", c.table, err)
+	}
+	return nil
+}
 
 func (postgresSchema) swap(ctx context.Context, tx *sql.Tx, c *copyOf) error {
 	// The live table's readers (execute's pass lookup) wait behind this lock: it is taken last, and swap's
@@ -197,6 +211,9 @@ func (s sqliteSchema) create(ctx context.Context, db *sqldb.DB, live, table, suf
 // as it takes, seconds on a large table, and serve's writes wait that long. Kept up to date in each batch,
 // indexes cost the fill more, in transactions as short as the batches.
 func (sqliteSchema) indexAfterFill() bool { return false }
+
+// persist has nothing to do: SQLite has no unlogged tables.
+func (sqliteSchema) persist(context.Context, *sqldb.DB, *copyOf) error { return nil }
 
 func (sqliteSchema) swap(ctx context.Context, tx *sql.Tx, c *copyOf) error {
 	// The old table is only renamed: dropping a large table at once would hold the writer too long.

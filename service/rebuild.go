@@ -56,6 +56,12 @@ func (s *Service) RebuildProjections(ctx context.Context, options rebuild.Option
 	if len(targets) == 0 && !deliveries {
 		return rebuild.Report{}, fmt.Errorf("rebuild %q: %w", name, messaging.ErrUnknownProjection)
 	}
+	// Both rebuilds read the events visible in transaction order, which stop short of a transaction still open
+	// on the server (on any of its databases). The live group's unacked messages catch that tail up, but not
+	// where the group has never run, nor the requeue's own read: wait for what was in flight at the start.
+	if err := s.DB.AwaitCommitted(ctx); err != nil {
+		return rebuild.Report{}, fmt.Errorf("rebuild projections: %w", err)
+	}
 	r, err := rebuilder.New(s.DB, s.Events, ProjectionsGroup, s.log.WithField("component", "rebuild"))
 	if err != nil {
 		return rebuild.Report{}, err

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
+	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/rebuild"
@@ -60,6 +63,9 @@ func TestRebuildDeliveries_queuesAgainARedriveWithoutAnOutcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A transaction open since before the redrive hides the redrive's events from a read in transaction order
+	// until it ends: the rebuild below must wait for it rather than stop short of them.
+	release := holdTransactionOpen(t, db)
 	res, err := svc.App.Commands.RedriveFailedDeliveries.Handle(ctx, command.RedriveFailedDeliveries{TenantID: "t1", Reason: "fixed"})
 	if err != nil || res.Redriven != 2 {
 		t.Fatalf("redrive = %+v, %v; want both updates", res, err)
@@ -103,6 +109,7 @@ func TestRebuildDeliveries_queuesAgainARedriveWithoutAnOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	scheduled = scheduled[:1]
+	time.AfterFunc(300*time.Millisecond, release)
 	if r, err := svc.RebuildProjections(ctx, rebuild.Options{Projection: service.ProjectionDeliveries}); err != nil || r.Requeued != 1 {
 		t.Fatalf("rebuild deliveries = %d, %v; want revision 2's redrive alone", r.Requeued, err)
 	}
@@ -110,4 +117,24 @@ func TestRebuildDeliveries_queuesAgainARedriveWithoutAnOutcome(t *testing.T) {
 	if r, err := svc.RebuildProjections(ctx, rebuild.Options{Projection: service.ProjectionDeliveries}); err != nil || r.Requeued != 0 {
 		t.Errorf("second rebuild = %d, %v; want nothing queued twice", r.Requeued, err)
 	}
+}
+
+// holdTransactionOpen opens a transaction that holds a transaction id on PostgreSQL, until the returned function
+// ends it. On SQLite, whose single writer leaves nothing in flight to a reader, it does nothing.
+func holdTransactionOpen(t *testing.T, db *sqldb.DB) (release func()) {
+	t.Helper()
+	if db.Dialect.Name != sqldb.Postgres.Name {
+		return func() {}
+	}
+	tx, err := db.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { _ = tx.Rollback() }) }
+	t.Cleanup(release)
+	return release
 }

@@ -39,6 +39,11 @@ func (o *passObjects) set(data map[string]string) {
 	o.mu.Unlock()
 }
 
+// HasClass: the test tenant has the loyalty class, as Build's objects say.
+func (o *passObjects) HasClass(_ context.Context, tenantID, passType string) (bool, error) {
+	return tenantID == testTenant && passType == "loyalty", nil
+}
+
 func (o *passObjects) Build(_ context.Context, tenantID, passID string) (Object, error) {
 	if tenantID != testTenant {
 		return Object{}, fmt.Errorf("tenant %s: %w", tenantID, push.ErrNotSetUp)

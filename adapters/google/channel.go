@@ -56,6 +56,7 @@ type Channel struct {
 	messages    messages
 	states      InstallStates
 	maxTurnWait time.Duration
+	built       *builtObjects
 }
 
 var (
@@ -94,7 +95,7 @@ func NewChannel(db *sqldb.DB, store *credentials.Store, objects ObjectBuilder, c
 		return nil, err
 	}
 	return &Channel{objects: objects, clients: clients, messages: messages{db: db, now: time.Now},
-		states: InstallStates{db: db, now: time.Now}, maxTurnWait: cfg.MaxTurnWait}, nil
+		states: InstallStates{db: db, now: time.Now}, maxTurnWait: cfg.MaxTurnWait, built: newBuiltObjects()}, nil
 }
 
 // Kind implements push.Channel.
@@ -117,6 +118,7 @@ func (c *Channel) Targets(ctx context.Context, tenantID, passID string) ([]push.
 	case err != nil:
 		return nil, fmt.Errorf("google object of pass %s: %w", passID, err)
 	}
+	c.built.put(tenantID, passID, obj, time.Now())
 	return []push.Target{{ID: obj.ID, Credential: DefaultName}}, nil
 }
 
@@ -156,7 +158,11 @@ func callsOf(u push.Update) int {
 // message with the update's eventId as its id, so that a retry does not show it twice. 404 means the customer
 // never saved the pass (not installed); 429, 5xx and timeouts are retried; 401, 403 and any other 4xx are final.
 func (c *Channel) Push(ctx context.Context, t push.Target, u push.Update) push.Outcome {
-	obj, err := c.objects.Build(ctx, u.TenantID, u.PassID)
+	obj, ok := c.built.take(u.TenantID, u.PassID, time.Now())
+	var err error
+	if !ok || obj.ID != t.ID {
+		obj, err = c.objects.Build(ctx, u.TenantID, u.PassID)
+	}
 	switch {
 	case errors.Is(err, push.ErrNotSetUp):
 		return push.Outcome{Kind: push.Gone, Reason: "the tenant's Google settings or the pass type's class were removed"}

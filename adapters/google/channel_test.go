@@ -463,7 +463,7 @@ func TestLimiter_theRateIsDividedAmongTheInstances(t *testing.T) {
 }
 
 // An update whose turn is further away than MaxTurnWait is held back before anything is read for it: no object is
-// built, its turn is kept, and the retry, due a little before the turn, pushes it once. A pass type without a
+// built, its turn is kept, and the retry, due a little before the turn, builds the object once and pushes it once. A pass type without a
 // class takes no turn.
 func TestChannel_anUpdateHeldBackBuildsNothingAndTakesItsTurnOnce(t *testing.T) {
 	f := newFixture(t, 2, ChannelConfig{MaxTurnWait: 50 * time.Millisecond})
@@ -500,6 +500,9 @@ func TestChannel_anUpdateHeldBackBuildsNothingAndTakesItsTurnOnce(t *testing.T) 
 	d.Progress = a.Progress
 	if a = fan.Push(ctx, d); a.Pending {
 		t.Fatalf("the retry at its turn: %+v; want delivered", a)
+	}
+	if got := f.objects.built() - builds; got != 1 {
+		t.Errorf("the retry built its object %d times, want once: its push takes what its targets built", got)
 	}
 	if got := len(f.fake.Requests(googletest.CallPatch)); got != 2 {
 		t.Errorf("%d patches for 2 updates, want 2", got)

@@ -26,6 +26,8 @@ const DefaultCallTimeout = 10 * time.Second
 // push.ErrNotSetUp when the tenant has no Google settings or no class for the pass's type.
 type ObjectBuilder interface {
 	Build(ctx context.Context, tenantID, passID string) (Object, error)
+	// HasClass reports whether the tenant has a class for passType: whether Build can build its passes' objects.
+	HasClass(ctx context.Context, tenantID, passType string) (bool, error)
 }
 
 // ChannelConfig tunes the Google channel. Zero fields take the defaults.
@@ -54,11 +56,13 @@ type Channel struct {
 	messages    messages
 	states      InstallStates
 	maxTurnWait time.Duration
+	built       *builtObjects
 }
 
 var (
-	_ push.Channel    = (*Channel)(nil)
-	_ push.LatestOnly = (*Channel)(nil)
+	_ push.Channel     = (*Channel)(nil)
+	_ push.LatestOnly  = (*Channel)(nil)
+	_ push.RateLimited = (*Channel)(nil)
 )
 
 // NewChannel returns the Google channel: objects built by objects, with each tenant's settings read from store and
@@ -91,7 +95,7 @@ func NewChannel(db *sqldb.DB, store *credentials.Store, objects ObjectBuilder, c
 		return nil, err
 	}
 	return &Channel{objects: objects, clients: clients, messages: messages{db: db, now: time.Now},
-		states: InstallStates{db: db, now: time.Now}, maxTurnWait: cfg.MaxTurnWait}, nil
+		states: InstallStates{db: db, now: time.Now}, maxTurnWait: cfg.MaxTurnWait, built: newBuiltObjects()}, nil
 }
 
 // Kind implements push.Channel.
@@ -114,14 +118,51 @@ func (c *Channel) Targets(ctx context.Context, tenantID, passID string) ([]push.
 	case err != nil:
 		return nil, fmt.Errorf("google object of pass %s: %w", passID, err)
 	}
+	c.built.put(tenantID, passID, obj, time.Now())
 	return []push.Target{{ID: obj.ID, Credential: DefaultName}}, nil
+}
+
+// HoldBack implements push.RateLimited: the update's turn under the tenant's rate limit, when it is further away
+// than MaxTurnWait. Its answer costs no read while the update holds a turn or the limiter has room, and the
+// class's otherwise: a tenant's pass type without a class is not pushed, and takes no turn.
+func (c *Channel) HoldBack(ctx context.Context, u push.Update) time.Duration {
+	client, err := c.clients.Get(ctx, u.TenantID, DefaultName)
+	if err != nil {
+		return 0
+	}
+	after, err := client.limiter.Hold(ctx, u.EventID, callsOf(u), c.maxTurnWait, func() bool {
+		ok, err := c.objects.HasClass(ctx, u.TenantID, u.PassType)
+		return ok && err == nil
+	})
+	if err != nil || after <= 0 {
+		return 0
+	}
+	return c.comeBack(after)
+}
+
+// comeBack is when a delivery held back for a turn after this long comes back: a little before the turn, which
+// it then waits for, so that the claim's delay does not make it late (a turn taken late is lost: lateTurn).
+func (c *Channel) comeBack(after time.Duration) time.Duration {
+	return after - c.maxTurnWait/2
+}
+
+// callsOf is how many calls the update's push makes: the patch, and the message when it has one.
+func callsOf(u push.Update) int {
+	if u.Message != "" {
+		return 2
+	}
+	return 1
 }
 
 // Push implements push.Channel. It patches the object with the pass's latest data, then adds the update's
 // message with the update's eventId as its id, so that a retry does not show it twice. 404 means the customer
 // never saved the pass (not installed); 429, 5xx and timeouts are retried; 401, 403 and any other 4xx are final.
 func (c *Channel) Push(ctx context.Context, t push.Target, u push.Update) push.Outcome {
-	obj, err := c.objects.Build(ctx, u.TenantID, u.PassID)
+	obj, ok := c.built.take(u.TenantID, u.PassID, time.Now())
+	var err error
+	if !ok || obj.ID != t.ID {
+		obj, err = c.objects.Build(ctx, u.TenantID, u.PassID)
+	}
 	switch {
 	case errors.Is(err, push.ErrNotSetUp):
 		return push.Outcome{Kind: push.Gone, Reason: "the tenant's Google settings or the pass type's class were removed"}
@@ -145,21 +186,17 @@ func (c *Channel) Push(ctx context.Context, t push.Target, u push.Update) push.O
 	if err != nil {
 		return push.Outcome{Kind: push.Rejected, Reason: fmt.Sprintf("encode google object: %v", err)}
 	}
-	calls := 1
-	if u.Message != "" {
-		calls = 2
-	}
 	// The token first: the calls that wait for a token fetch would go out together once it comes, on top of the
 	// turns the limiter spaced them by. A fresh token is the cached one; a fetch happens about once an hour.
 	if _, err := client.tokens.Token(); err != nil {
 		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("google oauth token: %v", err)}
 	}
-	after, err := client.limiter.Take(ctx, u.EventID, calls, c.maxTurnWait)
+	after, err := client.limiter.Take(ctx, u.EventID, callsOf(u), c.maxTurnWait)
 	switch {
 	case err != nil:
 		return push.Outcome{Kind: push.Retry, Reason: err.Error()}
 	case after > 0:
-		return push.Outcome{Kind: push.Retry, Reason: "held back by the tenant's Google rate limit", After: after}
+		return push.Outcome{Kind: push.Retry, Reason: "held back by the tenant's Google rate limit", After: c.comeBack(after)}
 	}
 	hasUsers, err := api.patch(ctx, obj.ID, body)
 	if statusOf(err) == http.StatusNotFound {

@@ -29,8 +29,15 @@ const (
 // passObjects builds every pass's object from the data the test gives it, as (*Objects).Build does from the read
 // model: the channel sees only ObjectBuilder.
 type passObjects struct {
-	mu   sync.Mutex
-	data map[string]string
+	mu     sync.Mutex
+	data   map[string]string
+	builds int
+}
+
+func (o *passObjects) built() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.builds
 }
 
 func (o *passObjects) set(data map[string]string) {
@@ -39,12 +46,18 @@ func (o *passObjects) set(data map[string]string) {
 	o.mu.Unlock()
 }
 
+// HasClass: the test tenant has the loyalty class, as Build's objects say.
+func (o *passObjects) HasClass(_ context.Context, tenantID, passType string) (bool, error) {
+	return tenantID == testTenant && passType == "loyalty", nil
+}
+
 func (o *passObjects) Build(_ context.Context, tenantID, passID string) (Object, error) {
 	if tenantID != testTenant {
 		return Object{}, fmt.Errorf("tenant %s: %w", tenantID, push.ErrNotSetUp)
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.builds++
 	id := testIssuer + "." + tenantID + "_" + passID
 	var modules []any
 	for k, v := range o.data {
@@ -446,5 +459,52 @@ func TestLimiter_theRateIsDividedAmongTheInstances(t *testing.T) {
 	b.refreshed = time.Time{}
 	if n := b.Count(ctx); n != 1 {
 		t.Errorf("after the other stopped calling: %d instances, want 1", n)
+	}
+}
+
+// An update whose turn is further away than MaxTurnWait is held back before anything is read for it: no object is
+// built, its turn is kept, and the retry, due a little before the turn, builds the object once and pushes it once. A pass type without a
+// class takes no turn.
+func TestChannel_anUpdateHeldBackBuildsNothingAndTakesItsTurnOnce(t *testing.T) {
+	f := newFixture(t, 2, ChannelConfig{MaxTurnWait: 50 * time.Millisecond})
+	fan, err := push.NewFanOut(f.channel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := contracttest.Context(t)
+	if a := fan.Push(ctx, push.Delivery{Update: update("e1", "hello")}); a.Pending {
+		t.Fatalf("the first update, within the burst: %+v", a)
+	}
+	builds := f.objects.built()
+	start := time.Now()
+	d := push.Delivery{Update: update("e2", "hello")}
+	a := fan.Push(ctx, d)
+	if !a.Pending || !a.Throttled || a.RetryAt.Before(start.Add(500*time.Millisecond)) {
+		t.Fatalf("the second update, a second's turn away at 2 calls/s: %+v; want held back for about a second", a)
+	}
+	if got := f.objects.built() - builds; got != 0 {
+		t.Errorf("the held-back update built its object %d times, want none", got)
+	}
+
+	coupon := update("e3", "")
+	coupon.PassType = "coupon"
+	client, err := f.channel.clients.Get(ctx, testTenant, DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := f.channel.HoldBack(ctx, coupon); after != 0 || len(client.limiter.held) != 1 {
+		t.Errorf("a pass type without a class: held back %s, %d turns held; want not held back, only e2's turn", after, len(client.limiter.held))
+	}
+
+	time.Sleep(time.Until(a.RetryAt))
+	d.Progress = a.Progress
+	if a = fan.Push(ctx, d); a.Pending {
+		t.Fatalf("the retry at its turn: %+v; want delivered", a)
+	}
+	if got := f.objects.built() - builds; got != 1 {
+		t.Errorf("the retry built its object %d times, want once: its push takes what its targets built", got)
+	}
+	if got := len(f.fake.Requests(googletest.CallPatch)); got != 2 {
+		t.Errorf("%d patches for 2 updates, want 2", got)
 	}
 }

@@ -116,6 +116,75 @@ type turn struct {
 	at           time.Time
 }
 
+// share sets this instance's share of the tenant's rate when count instances call the API. l.mu is held.
+func (l *limiter) share(now time.Time, count int) {
+	if count == l.shares {
+		return
+	}
+	l.shares = count
+	l.limiter.SetLimitAt(now, rate.Limit(l.rate/float64(count)))
+	// The instances' bursts add up too.
+	l.limiter.SetBurstAt(now, max(1, MaxBurst/count))
+}
+
+// Hold is Take's answer without its turn: for an update whose turn is more than maxWait away it reserves that
+// turn, keeps it for key's retry and returns how long until it comes; for one whose turn is within maxWait it
+// reserves nothing and returns 0, and Take gets the turn. The delivery stage asks it before it reads anything for
+// the push, so that the updates queued behind the rate limit cost it no reads. mayReserve is asked, without the
+// lock, before a new turn is reserved: an update the channel would not push must not take a turn from those it
+// would.
+func (l *limiter) Hold(ctx context.Context, key string, n int, maxWait time.Duration, mayReserve func() bool) (time.Duration, error) {
+	count := l.callers.Count(ctx)
+	now := time.Now()
+	l.mu.Lock()
+	l.share(now, count)
+	if held, ok := l.held[key]; ok {
+		if now.Sub(held.at) <= lateTurn {
+			l.mu.Unlock()
+			return waitOver(held.at.Sub(now), maxWait), nil
+		}
+		// Too late: Take would reserve a new turn, and so does Hold.
+		delete(l.held, key)
+	}
+	next := l.nextTurn(now, n)
+	l.mu.Unlock()
+	if next <= maxWait || !mayReserve() {
+		return 0, nil
+	}
+	now = time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	held, ok := l.reserveTurn(now, n)
+	if !ok {
+		return 0, fmt.Errorf("google rate limit: %d calls cannot be reserved", n)
+	}
+	wait := held.at.Sub(now)
+	if wait <= maxWait {
+		// The queue drained meanwhile: Take reserves the turn when it comes.
+		held.cancel(now)
+		return 0, nil
+	}
+	l.held[key] = held
+	return wait, nil
+}
+
+// waitOver is wait when it is more than maxWait, 0 otherwise.
+func waitOver(wait, maxWait time.Duration) time.Duration {
+	if wait > maxWait {
+		return wait
+	}
+	return 0
+}
+
+// nextTurn is how long from now until n calls could go out, reserving nothing. l.mu is held.
+func (l *limiter) nextTurn(now time.Time, n int) time.Duration {
+	missing := float64(n) - l.limiter.TokensAt(now)
+	if missing <= 0 {
+		return 0
+	}
+	return time.Duration(missing / float64(l.limiter.Limit()) * float64(time.Second))
+}
+
 // reserveTurn reserves n calls from now, as one reservation while n fits the burst. An instance's share of the
 // burst can be smaller than an update's calls (several instances divide it): the rest are reserved after it, and
 // the turn is the last one's, so every call has its token and none goes early. l.mu is held.
@@ -152,12 +221,7 @@ func (l *limiter) Take(ctx context.Context, key string, n int, maxWait time.Dura
 	count := l.callers.Count(ctx)
 	now := time.Now()
 	l.mu.Lock()
-	if count != l.shares {
-		l.shares = count
-		l.limiter.SetLimitAt(now, rate.Limit(l.rate/float64(count)))
-		// The instances' bursts add up too.
-		l.limiter.SetBurstAt(now, max(1, MaxBurst/count))
-	}
+	l.share(now, count)
 	held, ok := l.held[key]
 	delete(l.held, key)
 	l.forgetStale(now)
@@ -200,11 +264,7 @@ func (l *limiter) TryTake(ctx context.Context, maxWait time.Duration) bool {
 	count := l.callers.Count(ctx)
 	now := time.Now()
 	l.mu.Lock()
-	if count != l.shares {
-		l.shares = count
-		l.limiter.SetLimitAt(now, rate.Limit(l.rate/float64(count)))
-		l.limiter.SetBurstAt(now, max(1, MaxBurst/count))
-	}
+	l.share(now, count)
 	r := l.limiter.ReserveN(now, 1)
 	wait := r.DelayFrom(now)
 	if !r.OK() || wait > maxWait {

@@ -63,3 +63,15 @@ func (o *Objects) Build(ctx context.Context, tenantID, passID string) (Object, e
 	}
 	return Object{Type: class.ObjectType, ID: body["id"].(string), Body: body, Account: account}, nil
 }
+
+// HasClass implements ObjectBuilder: whether the tenant has a class for passType.
+func (o *Objects) HasClass(ctx context.Context, tenantID, passType string) (bool, error) {
+	_, err := o.classes.Get(ctx, tenantID, passType)
+	switch {
+	case errors.Is(err, errNotSetUp):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}

@@ -91,6 +91,16 @@ type LatestOnly interface {
 	LatestOnly() bool
 }
 
+// RateLimited is implemented by a channel whose rate limit holds updates back for their turn, as Google's
+// per-tenant quota does. The fan-out asks it first: an update whose turn is far then costs the channel nothing
+// else (no targets listed, nothing read), and the delivery comes back for its turn, claimed once more.
+type RateLimited interface {
+	// HoldBack returns how long until the update's turn, which it keeps for the update's next attempt, when the
+	// turn is too far away to wait for; 0 to push now, which includes every case the channel cannot tell (not
+	// set up for the update, an error): the push decides then.
+	HoldBack(ctx context.Context, u Update) time.Duration
+}
+
 // ErrNotSetUp is returned by Channel.Targets when the tenant has not set the channel up for the pass.
 var ErrNotSetUp = errors.New("channel not set up")
 
@@ -134,6 +144,9 @@ type Attempt struct {
 	// is due after RetryAfter, and is no failed attempt.
 	Throttled  bool
 	RetryAfter time.Duration
+	// RetryAt is when the turn that RetryAfter counts to comes: the time the channel gave, not counted from the
+	// end of the attempt, which the other channels' pushes may have made later.
+	RetryAt time.Time
 }
 
 // Failed reports whether a settled channel failed.
@@ -207,6 +220,9 @@ func (f FanOut) Push(ctx context.Context, d Delivery) Attempt {
 			a.Pending = true
 			a.Throttled = a.Throttled && c.throttled
 			a.RetryAfter = max(a.RetryAfter, c.after)
+			if c.at.After(a.RetryAt) {
+				a.RetryAt = c.at
+			}
 		}
 	}
 	a.Throttled = a.Throttled && a.Pending
@@ -227,6 +243,23 @@ type channelAttempt struct {
 	// throttled is true when the channel waits only for its rate limit, which gives it a turn after after.
 	throttled bool
 	after     time.Duration
+	at        time.Time // when after ends
+}
+
+// holdBack asks a rate-limited channel whether the update waits for its turn. A superseded update is not
+// pushed to a channel that needs only the latest state, so it takes no turn.
+func holdBack(ctx context.Context, ch Channel, d Delivery, r channelAttempt) (channelAttempt, bool) {
+	limited, ok := ch.(RateLimited)
+	if latest, isLatest := ch.(LatestOnly); !ok || (isLatest && latest.LatestOnly() && d.Superseded) {
+		return r, false
+	}
+	after := limited.HoldBack(ctx, d.Update)
+	if after <= 0 {
+		return r, false
+	}
+	r.Detail = "held back by the channel's rate limit"
+	r.throttled, r.after, r.at = true, after, time.Now().Add(after)
+	return r, true
 }
 
 // pushChannel makes one attempt on one channel, from its result so far: it pushes to each target still missing,
@@ -234,6 +267,9 @@ type channelAttempt struct {
 func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, previous pass.ChannelResult) channelAttempt {
 	r := channelAttempt{ChannelResult: previous, include: true}
 	r.Channel = ch.Kind()
+	if held, ok := holdBack(ctx, ch, d, r); ok {
+		return held
+	}
 	// The targets are listed even for a superseded update: a channel the tenant has not set up stays out of the
 	// results rather than being recorded as superseded.
 	targets, err := ch.Targets(ctx, d.Update.TenantID, d.Update.PassID)
@@ -298,6 +334,9 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, previou
 				retries = append(retries, o.Reason)
 				throttled = throttled && o.After > 0
 				r.after = max(r.after, o.After)
+				if at := time.Now().Add(o.After); o.After > 0 && at.After(r.at) {
+					r.at = at
+				}
 			}
 			sent = sent || o.Kind != Retry || o.After == 0
 		})

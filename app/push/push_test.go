@@ -250,3 +250,52 @@ func TestFanOut_aHeldBackPushIsNoAttempt(t *testing.T) {
 		d.Progress = a.Progress
 	}
 }
+
+// limited is a channel whose rate limit holds every update back for after, counting how often its targets were
+// listed: a held-back update must cost it nothing else.
+type limited struct {
+	scripted
+	after   time.Duration
+	asked   int
+	targets int
+}
+
+func (c *limited) HoldBack(context.Context, push.Update) time.Duration {
+	c.asked++
+	return c.after
+}
+
+func (c *limited) Targets(ctx context.Context, tenantID, passID string) ([]push.Target, error) {
+	c.targets++
+	return c.scripted.Targets(ctx, tenantID, passID)
+}
+
+// A rate-limited channel that holds the update back is asked before its targets are listed: the attempt is
+// throttled, due at the time the channel gave, and the channel lists nothing and pushes nothing; the other
+// channels are pushed. A superseded update takes no turn: the channel is not asked.
+func TestFanOut_anUpdateHeldBackCostsTheChannelNothingElse(t *testing.T) {
+	webhook := &scripted{kind: "webhook", targets: []string{"default"}}
+	wallet := &limited{scripted: scripted{kind: "google", targets: []string{"o1"}, latestOnly: true}, after: 3 * time.Second}
+	before := time.Now()
+	a := fanOut(t, webhook, wallet).Push(context.Background(), push.Delivery{Update: push.Update{EventID: "e1"}})
+	r := result(t, a, "google")
+	if !a.Pending || !a.Throttled || r.Attempts != 0 || a.RetryAt.Before(before.Add(3*time.Second)) || a.RetryAt.After(time.Now().Add(3*time.Second)) {
+		t.Errorf("held back: pending %v, throttled %v, %+v, retry at %s after the start; want throttled, no attempt, 3s",
+			a.Pending, a.Throttled, r, a.RetryAt.Sub(before))
+	}
+	if wallet.targets != 0 || len(wallet.pushed()) != 0 || len(webhook.pushed()) != 1 {
+		t.Errorf("held back: google's targets listed %d times, pushed %v; webhook pushed once? want no listing, no push", wallet.targets, wallet.pushed())
+	}
+
+	wallet.asked = 0
+	a = fanOut(t, wallet).Push(context.Background(), push.Delivery{Update: push.Update{EventID: "e2"}, Superseded: true})
+	if wallet.asked != 0 || a.Pending || result(t, a, "google").Outcome != push.ChannelSuperseded {
+		t.Errorf("superseded: asked %d times, pending %v; want settled as superseded without asking", wallet.asked, a.Pending)
+	}
+
+	wallet.after = 0
+	a = fanOut(t, wallet).Push(context.Background(), push.Delivery{Update: push.Update{EventID: "e3"}})
+	if a.Pending || wallet.targets != 2 || len(wallet.pushed()) != 1 {
+		t.Errorf("turn now: pending %v, targets listed %d times; want delivered, listed", a.Pending, wallet.targets)
+	}
+}

@@ -3,15 +3,18 @@
 // It runs passpush in this process (service.New, the delivery stage and the HTTP server on loopback) on one
 // database, with the Wallet API played by the test fake (adapters/google/googletest) answering in -latency, behind
 // a quota gate that counts each issuer's calls in a sliding second and answers 429 past -quota. A webhook receiver
-// in this process takes -receiver-delay per call. Two phases, each of -updates updates over -tenants tenants, one
-// update per pass, sent as signed execute calls like Journey Builder's:
+// in this process takes -receiver-delay per call. -rounds rounds of two phases, each of -updates updates over
+// -tenants new tenants, one update per pass, sent as signed execute calls like Journey Builder's:
 //
 //  1. webhook only: the tenants have a webhook and no Google settings (the baseline);
 //  2. webhook + Google: the tenants have the webhook, Google settings at -rate calls/s and a class, and every pass
 //     is saved in the fake: each update is a PATCH and an addMessage.
 //
-// It reports each tenant's achieved rate of Google calls, the 429s, and the webhook deliveries' throughput and
-// latency in both phases, then PASS/MISS per target.
+// It reports each tenant's achieved rate of Google calls, the 429s, the webhook deliveries' throughput and latency
+// in each phase, and the process's CPU time (and on PostgreSQL the database's work) per update, then PASS/MISS per
+// target. A phase's webhook deliveries take a few seconds, so one busy moment of the machine moves its throughput:
+// the throughput target is the median over the rounds of the ratio with Google to without, each round's two phases
+// run one after the other under the same load.
 //
 //	go run ./bench/google                                              # SQLite file in a temp dir
 //	psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE bench_google1'
@@ -46,6 +49,8 @@ type options struct {
 	rateTolerance  float64
 	attemptTimeout time.Duration
 	timeout        time.Duration
+	rounds         int
+	cpuProfile     string
 }
 
 func main() {
@@ -61,7 +66,9 @@ func main() {
 	flag.BoolVar(&o.message, "message", true, "updates carry a message: each is a PATCH and an addMessage")
 	flag.Float64Var(&o.rateTolerance, "rate-tolerance", 0.05, "how far a tenant's achieved Google rate may be from -rate")
 	flag.DurationVar(&o.attemptTimeout, "attempt-timeout", 0, "the delivery stage's attempt timeout; 0 means its default (10 s)")
-	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "deadline of the whole run")
+	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "deadline of the whole run")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of a webhook-only and a webhook + Google phase; the throughput target takes the median ratio")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the phases (not the start) to this file")
 	flag.Parse()
 	benchkit.Main("bench/google", o.validate(), o.timeout, func(ctx context.Context) error { return run(ctx, o) })
 }
@@ -76,6 +83,9 @@ func (o *options) validate() error {
 	}
 	if o.rate <= 0 || o.rate > 1000 {
 		errs = append(errs, errors.New("-rate must be in (0, 1000]"))
+	}
+	if o.rounds < 1 {
+		errs = append(errs, errors.New("-rounds must be at least 1"))
 	}
 	if o.concurrency < 1 {
 		errs = append(errs, errors.New("-concurrency must be at least 1"))
@@ -123,15 +133,28 @@ func run(ctx context.Context, o options) error {
 		}
 	}()
 
-	baseline, err := runPhase(ctx, o, svc, rcv, nil, nil, "w")
+	stopProfile, err := benchkit.StartCPUProfile(o.cpuProfile)
 	if err != nil {
-		return fmt.Errorf("webhook-only phase: %w", err)
+		return err
 	}
-	google, err := runPhase(ctx, o, svc, rcv, env, gate, "g")
-	if err != nil {
-		return fmt.Errorf("webhook + Google phase: %w", err)
+	s := summary{o: o, busyBefore: busy}
+	for round := 1; round <= o.rounds; round++ {
+		baseline, err := runPhase(ctx, o, svc, rcv, nil, nil, round)
+		if err != nil {
+			_ = stopProfile()
+			return fmt.Errorf("webhook-only phase of round %d: %w", round, err)
+		}
+		google, err := runPhase(ctx, o, svc, rcv, env, gate, round)
+		if err != nil {
+			_ = stopProfile()
+			return fmt.Errorf("webhook + Google phase of round %d: %w", round, err)
+		}
+		s.baseline, s.google = append(s.baseline, baseline), append(s.google, google)
 	}
-	s := summary{o: o, busyBefore: busy, baseline: baseline, google: google, abandoned: gate.abandonedCalls(), logLines: benchkit.CountLines(svc.LogPath), logPath: svc.LogPath}
+	if err := stopProfile(); err != nil {
+		return err
+	}
+	s.abandoned, s.logLines, s.logPath = gate.abandonedCalls(), benchkit.CountLines(svc.LogPath), svc.LogPath
 	if missed := s.print(os.Stdout); missed > 0 {
 		return benchkit.Missed{N: missed}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/adapters/google/googletest"
+	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/query"
 	"github.com/passpush/passpush/bench/internal/benchkit"
@@ -49,15 +50,21 @@ type phase struct {
 	drained    time.Time // every outcome recorded
 	complete   bool
 	reason     string
+	// cpu is the process's CPU time from the first execute to the last outcome; db what PostgreSQL counted then.
+	cpu time.Duration
+	db  dbWork
 }
 
-// runPhase adds the tenants (prefix-1…), imports their passes, sends one execute per pass and waits for every
-// outcome. With env set the tenants have Google settings at o.rate, a class, and every pass saved in the fake.
-func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiver, env *fakeEnv, gate *quotaGate, prefix string) (*phase, error) {
-	p := &phase{name: "webhook only", google: env != nil, updates: o.updates, answered: map[string]time.Time{}}
+// runPhase adds the round's tenants (w1-1…, or g1-1… with Google), imports their passes, sends one execute per pass and waits for every
+// outcome. With env set the tenants have Google settings at o.rate, a class, and every pass saved in the fake;
+// their issuers are the round's own.
+func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiver, env *fakeEnv, gate *quotaGate, round int) (*phase, error) {
+	p := &phase{name: fmt.Sprintf("%d: webhook only", round), google: env != nil, updates: o.updates, answered: map[string]time.Time{}}
+	prefix := fmt.Sprintf("w%d", round)
 	var wallet *googletest.Fake
 	if p.google {
-		p.name = "webhook + Google"
+		p.name = fmt.Sprintf("%d: webhook + Google", round)
+		prefix = fmt.Sprintf("g%d", round)
 		wallet = gate.fake
 	}
 	benchkit.Logf("phase %s: %d tenants, %d updates", p.name, o.tenants, o.updates)
@@ -74,7 +81,7 @@ func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiv
 			return nil, err
 		}
 		if p.google {
-			t.issuer = fmt.Sprintf("33880000000000%05d", i+1)
+			t.issuer = fmt.Sprintf("3388%010d%05d", round, i+1)
 			if err := setUpGoogle(ctx, o, svc, env, wallet, t); err != nil {
 				return nil, err
 			}
@@ -85,6 +92,11 @@ func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiv
 		p.tenants = append(p.tenants, t)
 	}
 
+	if svc.DB.Dialect.Name == sqldb.Postgres.Name {
+		time.Sleep(statsSettle) // the setting up's counts are reported before the phase's are read
+	}
+	db := readDBWork(ctx, svc)
+	cpu := processCPU()
 	p.start = time.Now()
 	sendExecutes(ctx, o, svc, p)
 	p.end = time.Now()
@@ -98,7 +110,7 @@ func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiv
 			p.emitted, p.failed = emitted, failed
 		}
 		if p.emitted+p.failed >= len(p.answered) {
-			p.drained, p.complete = time.Now(), true
+			p.drained, p.complete, p.cpu = time.Now(), true, processCPU()-cpu
 			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -112,6 +124,10 @@ func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiv
 		time.Sleep(100 * time.Millisecond)
 	}
 	benchkit.Logf("phase %s: all outcomes after %s", p.name, p.drained.Sub(p.start).Round(time.Millisecond))
+	if db.known {
+		time.Sleep(statsSettle)
+		p.db = readDBWork(ctx, svc).minus(db)
+	}
 
 	var all []string
 	for _, t := range p.tenants {

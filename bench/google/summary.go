@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,19 +26,38 @@ const (
 type summary struct {
 	o                options
 	busyBefore       float64
-	baseline, google *phase
+	baseline, google []*phase // by round
 	abandoned        int
 	logLines         int
 	logPath          string
+}
+
+// ratios are each round's webhook throughput with Google over the one without.
+func (s summary) ratios() []float64 {
+	out := make([]float64, len(s.google))
+	for i, g := range s.google {
+		out[i] = g.webhookThroughput() / max(s.baseline[i].webhookThroughput(), 1e-9)
+	}
+	return out
+}
+
+// pooledLatencies are the webhook latencies of every round's phases together.
+func pooledLatencies(phases []*phase) []time.Duration {
+	var out []time.Duration
+	for _, p := range phases {
+		out = append(out, p.webhookLatencies()...)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // print writes the report and returns how many targets were missed.
 func (s summary) print(w io.Writer) int {
 	o := s.o
 	fmt.Fprintf(w, "\n== passpush Google Wallet benchmark: %s, in process, %d CPUs ==\n", o.backend(), runtime.NumCPU())
-	fmt.Fprintf(w, "database %s; %d tenants at %.0f Google requests/s each; %d updates per phase (one per pass, message %v); "+
+	fmt.Fprintf(w, "database %s; %d rounds; %d tenants at %.0f Google requests/s each; %d updates per phase (one per pass, message %v); "+
 		"fake Wallet API %s per call, quota %d calls per issuer per sliding second; webhook receiver %s per call\n",
-		sqldb.Redact(o.databaseURL), o.tenants, o.rate, o.updates, o.message, o.latency, o.quota, o.receiverDelay)
+		sqldb.Redact(o.databaseURL), o.rounds, o.tenants, o.rate, o.updates, o.message, o.latency, o.quota, o.receiverDelay)
 	skewed := ""
 	if s.busyBefore > 0.10 {
 		skewed = " (other work on the machine: the figures are skewed)"
@@ -45,7 +66,11 @@ func (s summary) print(w io.Writer) int {
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "Google, per tenant\tupdates\tcalls\tspan\tachieved rate\tmax in 1 s\t429\tPATCH 200\taddMessage 200\tmessage once\tbalance set")
-	for _, t := range s.google.tenants {
+	var gTenants []*tenantLoad
+	for _, g := range s.google {
+		gTenants = append(gTenants, g.tenants...)
+	}
+	for _, t := range gTenants {
 		fmt.Fprintf(tw, "%s (issuer %s)\t%d\t%d\t%s\t%.2f/s\t%d\t%d\t%d\t%d\t%d\t%d\n", t.id, t.issuer, len(t.passIDs), len(t.google.at),
 			benchkit.Secs(t.google.span()), t.google.achievedRate(), t.google.maxPerSecond(), t.google.rejected, t.patches, t.adds, t.messages, t.balances)
 	}
@@ -54,25 +79,42 @@ func (s summary) print(w io.Writer) int {
 	if o.message {
 		perUpdate = 2
 	}
-	for _, t := range s.google.tenants {
+	for _, t := range gTenants {
 		calls += len(t.google.at)
 	}
+	gUpdates := o.rounds * o.updates
 	fmt.Fprintf(w, "Google calls: %d for %d updates (%.2f per update, %d needed); %d abandoned by the caller before the answer\n\n",
-		calls, s.google.updates, float64(calls)/float64(s.google.updates), perUpdate, s.abandoned)
+		calls, gUpdates, float64(calls)/float64(gUpdates), perUpdate, s.abandoned)
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "webhook deliveries\tdelivered\tthroughput\tlatency p50\tp95\tp99\tmax\tall delivered after\tall outcomes after\temitted/failed\texecute errors")
-	for _, p := range []*phase{s.baseline, s.google} {
+	fmt.Fprintln(tw, "round: webhook deliveries\tdelivered\tthroughput\tlatency p50\tp95\tp99\tmax\tall delivered after\tall outcomes after\temitted/failed\texecute errors\tCPU per update\tDB per update: transactions, deliveries rows updated, table scans")
+	var phases []*phase
+	for i := range s.google {
+		phases = append(phases, s.baseline[i], s.google[i])
+	}
+	for _, p := range phases {
 		lat := p.webhookLatencies()
 		outcomes := "NOT REACHED: " + p.reason
 		if p.complete {
 			outcomes = benchkit.Secs(p.drained.Sub(p.start))
 		}
-		fmt.Fprintf(tw, "%s\t%d/%d\t%.0f/s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\n", p.name, len(p.delivered), p.updates,
+		db := "-"
+		if p.db.known {
+			n := float64(p.updates)
+			db = fmt.Sprintf("%.1f, %.1f, %.1f", float64(p.db.transactions)/n, float64(p.db.deliveryUpd)/n, float64(p.db.scans)/n)
+		}
+		fmt.Fprintf(tw, "%s\t%d/%d\t%.0f/s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%s\t%s\n", p.name, len(p.delivered), p.updates,
 			p.webhookThroughput(), benchkit.Millis(benchkit.Percentile(lat, .5), 0), benchkit.Millis(benchkit.Percentile(lat, .95), 0), benchkit.Millis(benchkit.Percentile(lat, .99), 0), benchkit.Millis(benchkit.Percentile(lat, 1), 0),
-			benchkit.Secs(p.lastDelivered().Sub(p.start)), outcomes, p.emitted, p.failed, p.executeErr)
+			benchkit.Secs(p.lastDelivered().Sub(p.start)), outcomes, p.emitted, p.failed, p.executeErr,
+			benchkit.Millis(p.cpu/time.Duration(max(p.updates, 1)), 2), db)
 	}
 	_ = tw.Flush()
+	ratios := s.ratios()
+	shown := make([]string, len(ratios))
+	for i, r := range ratios {
+		shown[i] = fmt.Sprintf("%.0f%%", 100*r)
+	}
+	fmt.Fprintf(w, "webhook throughput with Google / without, by round: %s; median %.0f%%\n", strings.Join(shown, ", "), 100*median(ratios))
 	fmt.Fprintf(w, "service log (warn and above): %d %s\n", s.logLines, benchkit.Plural(s.logLines, "line", "lines"))
 	if s.logLines > 0 {
 		fmt.Fprintf(w, "last lines:\n%s\n", benchkit.Tail(s.logPath, 5))
@@ -81,7 +123,7 @@ func (s summary) print(w io.Writer) int {
 	targets := benchkit.NewTargets(w, 62)
 	check := targets.Check
 	rejected := 0
-	for _, t := range s.google.tenants {
+	for _, t := range gTenants {
 		r := t.google.achievedRate()
 		check(math.Abs(r-o.rate) <= o.rateTolerance*o.rate,
 			fmt.Sprintf("%s holds %.0f Google calls/s within %.0f%%", t.id, o.rate, 100*o.rateTolerance),
@@ -89,23 +131,23 @@ func (s summary) print(w io.Writer) int {
 		rejected += t.google.rejected
 	}
 	check(rejected == 0, "no 429 from the fake", fmt.Sprintf("%d", rejected))
-	b, g := s.baseline, s.google
-	bLat, gLat := b.webhookLatencies(), g.webhookLatencies()
-	check(g.webhookThroughput() >= minThroughputShare*b.webhookThroughput(),
+	check(median(ratios) >= minThroughputShare,
 		fmt.Sprintf("webhook throughput with Google ≥ %.0f%% of without", 100*minThroughputShare),
-		fmt.Sprintf("%.0f/s vs %.0f/s (%.0f%%)", g.webhookThroughput(), b.webhookThroughput(), 100*g.webhookThroughput()/max(b.webhookThroughput(), 1e-9)))
+		fmt.Sprintf("median of %d rounds %.0f%%", len(ratios), 100*median(ratios)))
+	// The p95 over every round's deliveries together: one busy moment moves few of them.
+	bLat, gLat := pooledLatencies(s.baseline), pooledLatencies(s.google)
 	limit := slowdownFactor*benchkit.Percentile(bLat, .95) + slowdownSlack
 	check(benchkit.Percentile(gLat, .95) <= limit,
 		fmt.Sprintf("webhook p95 with Google ≤ %d× without + %s", slowdownFactor, slowdownSlack),
 		fmt.Sprintf("%s vs %s (limit %s)", benchkit.Millis(benchkit.Percentile(gLat, .95), 0), benchkit.Millis(benchkit.Percentile(bLat, .95), 0), benchkit.Millis(limit, 0)))
 	fmt.Fprintln(w, "correctness:")
-	for _, p := range []*phase{b, g} {
+	for _, p := range phases {
 		check(p.executeErr == 0 && p.complete && p.emitted == p.updates && p.failed == 0,
 			p.name+": one PushUpdateEmitted per update, none failed", fmt.Sprintf("%d emitted, %d failed of %d", p.emitted, p.failed, p.updates))
 		check(len(p.delivered) == p.updates, p.name+": every update reached the webhook", fmt.Sprintf("%d of %d", len(p.delivered), p.updates))
 	}
 	var objects, once, balanced int
-	for _, t := range g.tenants {
+	for _, t := range gTenants {
 		objects, once, balanced = objects+len(t.passIDs), once+t.messages, balanced+t.balances
 	}
 	check(balanced == objects, "every object patched with its update's data", fmt.Sprintf("%d of %d", balanced, objects))

@@ -378,7 +378,13 @@ func (w *Worker) attempt(ctx context.Context, d push.Delivery) finished {
 	if a.Pending && a.Throttled {
 		// A channel's rate limit holds the update back and gives it a turn: no failure, so no attempt is spent
 		// and the backoff does not grow.
-		return finished{delivery: d, retryAt: time.Now().Add(a.RetryAfter), lastErr: a.Why()}
+		// At the time the channel gave: counted from now, the retry would come as late as the slowest other
+		// channel made this attempt, and a turn taken late is lost (adapters/google's limiter).
+		retryAt := a.RetryAt
+		if retryAt.IsZero() {
+			retryAt = time.Now().Add(a.RetryAfter)
+		}
+		return finished{delivery: d, retryAt: retryAt, lastErr: a.Why()}
 	}
 	d.Attempts++
 	reason := ""

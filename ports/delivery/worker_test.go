@@ -330,3 +330,32 @@ func (q stopDuringClaim) ClaimTenants(ctx context.Context, quotas []push.TenantQ
 	}
 	return claimed, err
 }
+
+// heldUntil holds every delivery back for a channel's turn at a fixed time, and says, as an attempt would that
+// other channels made slow, that the turn is an hour away from now.
+type heldUntil struct{ at time.Time }
+
+func (h heldUntil) Push(_ context.Context, d push.Delivery) push.Attempt {
+	return push.Attempt{Pending: true, Throttled: true, RetryAfter: time.Hour, RetryAt: h.at,
+		Progress: []pass.ChannelResult{{Channel: "google", Detail: "held back"}}}
+}
+
+// TestWorker_aDeliveryHeldBackComesBackAtTheTimeItsChannelGave: the retry of a throttled attempt is due at the
+// channel's turn, not at a wait counted from the end of the attempt, which the other channels make later.
+func TestWorker_aDeliveryHeldBackComesBackAtTheTimeItsChannelGave(t *testing.T) {
+	s := newStage(t, sqldbtest.New(t))
+	s.runProjections()
+	s.tenantWithWebhook("t1", "http://127.0.0.1:1/unused")
+	s.schedule("t1", 1, 1)
+	at := time.Now().Add(time.Minute).Truncate(time.Millisecond)
+	stop := s.run(s.workerPushingWith(s.svc.Deliveries, heldUntil{at: at}, deliverystage.Config{}))
+	defer stop()
+	var due int64
+	poll(t, 10*time.Second, "the retry to be scheduled", func() bool {
+		err := s.db.QueryRowContext(context.Background(), `SELECT next_attempt_at FROM deliveries`).Scan(&due)
+		return err == nil && due > time.Now().UnixMilli()
+	})
+	if due != at.UnixMilli() {
+		t.Errorf("the retry is due %s after the channel's turn, want at it", time.UnixMilli(due).Sub(at))
+	}
+}

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/passpush/passpush/app/decorator"
+	"github.com/passpush/passpush/app"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -133,9 +133,9 @@ func (m *Metrics) ObserveRequest(route, method string, code int, d time.Duration
 	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
 }
 
-// Handler returns the recorder of one handler's calls (decorator.Metrics). Its series are looked up here, once,
+// Handler returns the recorder of one handler's calls (app.Metrics). Its series are looked up here, once,
 // so a call costs only the atomic adds.
-func (m *Metrics) Handler(kind, name string) decorator.Recorder {
+func (m *Metrics) Handler(kind, name string) app.Recorder {
 	return handlerRecorder{
 		ok:       m.handlerCalls.WithLabelValues(kind, name, "ok"),
 		failed:   m.handlerCalls.WithLabelValues(kind, name, "error"),

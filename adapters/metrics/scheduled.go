@@ -3,19 +3,19 @@ package metrics
 import (
 	"context"
 
+	"github.com/passpush/passpush/app"
 	"github.com/passpush/passpush/app/command"
-	"github.com/passpush/passpush/app/decorator"
 )
 
 // CountScheduled wraps the handler of ScheduleJourneyPassUpdates so that each batch it stores counts its updates
 // per tenant in passpush_pass_updates_scheduled_total. The label is the tenant's id, which the HTTP port has
 // checked against the tenants: never a pass id, an email or a journey id, which would make a series each.
-func (m *Metrics) CountScheduled(h decorator.VoidCommandHandler[*command.ScheduleJourneyPassUpdates]) decorator.VoidCommandHandler[*command.ScheduleJourneyPassUpdates] {
+func (m *Metrics) CountScheduled(h app.VoidCommandHandler[*command.ScheduleJourneyPassUpdates]) app.VoidCommandHandler[*command.ScheduleJourneyPassUpdates] {
 	return countScheduled{base: h, metrics: m}
 }
 
 type countScheduled struct {
-	base    decorator.VoidCommandHandler[*command.ScheduleJourneyPassUpdates]
+	base    app.VoidCommandHandler[*command.ScheduleJourneyPassUpdates]
 	metrics *Metrics
 }
 

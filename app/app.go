@@ -144,7 +144,7 @@ func ApplyPairCommandDecorators[C, R1, R2 any](h PairCommandHandler[C, R1, R2], 
 
 // ApplyQueryDecorators wraps h in the logging and metrics of every handler.
 func ApplyQueryDecorators[Q, R any](h QueryHandler[Q, R], log *logrus.Entry, metrics Metrics) QueryHandler[Q, R] {
-	return queryDecorator[Q, R]{base: h, calls: newCalls(h, "query", log, metrics)}
+	return commandDecorator[Q, R]{base: h, calls: newCalls(h, "query", log, metrics)}
 }
 
 // ApplyVoidQueryDecorators is ApplyQueryDecorators for a query that returns only an error.
@@ -194,6 +194,7 @@ func (c calls) done(ctx context.Context, start time.Time, err error) {
 	}
 }
 
+// commandDecorator wraps a handler that takes a value and returns a result: a command's, or a query's.
 type commandDecorator[C, R any] struct {
 	base  CommandHandler[C, R]
 	calls calls
@@ -228,18 +229,6 @@ func (d pairCommandDecorator[C, R1, R2]) Handle(ctx context.Context, cmd C) (R1,
 	r1, r2, err := d.base.Handle(ctx, cmd)
 	d.calls.done(ctx, start, err)
 	return r1, r2, err
-}
-
-type queryDecorator[Q, R any] struct {
-	base  QueryHandler[Q, R]
-	calls calls
-}
-
-func (d queryDecorator[Q, R]) Handle(ctx context.Context, q Q) (R, error) {
-	start := time.Now()
-	r, err := d.base.Handle(ctx, q)
-	d.calls.done(ctx, start, err)
-	return r, err
 }
 
 type listQueryDecorator[R any] struct {

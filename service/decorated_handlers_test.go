@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// Every command and query handler is wrapped in the logging and metrics of app/decorator where the application
+// Every command and query handler is wrapped in the logging and metrics of app's decorators where the application
 // is built: a handler added to app.Application but not to the decoration would go unlogged and uncounted.
 func TestApplication_everyHandlerIsDecorated(t *testing.T) {
 	svc := newService(t)
@@ -19,8 +19,8 @@ func TestApplication_everyHandlerIsDecorated(t *testing.T) {
 				continue
 			}
 			pkg := field.Elem().Type().PkgPath()
-			if !strings.HasSuffix(pkg, "/app/decorator") && !strings.HasSuffix(pkg, "/adapters/metrics") {
-				t.Errorf("%s.%s holds %s, not wrapped by app/decorator", group.Type().Name(), name, field.Elem().Type())
+			if !strings.HasSuffix(pkg, "/passpush/app") && !strings.HasSuffix(pkg, "/adapters/metrics") {
+				t.Errorf("%s.%s holds %s, not wrapped by app's decorators", group.Type().Name(), name, field.Elem().Type())
 			}
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/passpush/passpush/adapters/metrics"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app"
-	"github.com/passpush/passpush/app/decorator"
 	httpport "github.com/passpush/passpush/ports/http"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -84,47 +83,47 @@ func (s *Service) registerStageMetrics() error {
 		func() float64 { return float64(s.worker.InFlight()) })
 }
 
-// decorate wraps every command and query handler of a in the same logging and metrics (decorator), and counts
+// decorate wraps every command and query handler of a in the same logging and metrics (app.Apply…Decorators), and counts
 // the pass updates scheduled per tenant.
 func decorate(a app.Application, log *logrus.Entry, m *metrics.Metrics) app.Application {
 	log = log.WithField("component", "app")
 	c, q := &a.Commands, &a.Queries
-	c.RegisterPass = decorator.ApplyCommandDecorators(c.RegisterPass, log, m)
-	c.ImportPasses = decorator.ApplyCommandDecorators(c.ImportPasses, log, m)
-	c.SaveTenant = decorator.ApplyPairCommandDecorators(c.SaveTenant, log, m)
-	c.ScheduleFromJourney = decorator.ApplyCommandDecorators(c.ScheduleFromJourney, log, m)
-	c.ScheduleJourneyPassUpdates = m.CountScheduled(decorator.ApplyVoidCommandDecorators(c.ScheduleJourneyPassUpdates, log, m))
-	c.RecordActivityLifecycle = decorator.ApplyCommandDecorators(c.RecordActivityLifecycle, log, m)
-	c.RecordPushOutcomes = decorator.ApplyVoidCommandDecorators(c.RecordPushOutcomes, log, m)
-	c.RedriveFailedDeliveries = decorator.ApplyCommandDecorators(c.RedriveFailedDeliveries, log, m)
-	c.CheckPass = decorator.ApplyCommandDecorators(c.CheckPass, log, m)
-	c.AddAppleCertificate = decorator.ApplyCommandDecorators(c.AddAppleCertificate, log, m)
-	c.PutAppleTemplate = decorator.ApplyCommandDecorators(c.PutAppleTemplate, log, m)
-	c.MakeInstallLink = decorator.ApplyCommandDecorators(c.MakeInstallLink, log, m)
-	c.PutGoogleSettings = decorator.ApplyCommandDecorators(c.PutGoogleSettings, log, m)
-	c.PutGoogleClass = decorator.ApplyCommandDecorators(c.PutGoogleClass, log, m)
-	c.RegisterAppleDevice = decorator.ApplyCommandDecorators(c.RegisterAppleDevice, log, m)
-	c.UnregisterAppleDevice = decorator.ApplyVoidCommandDecorators(c.UnregisterAppleDevice, log, m)
-	c.CreateAPIKey = decorator.ApplyCommandDecorators(c.CreateAPIKey, log, m)
-	c.RevokeAPIKey = decorator.ApplyVoidCommandDecorators(c.RevokeAPIKey, log, m)
+	c.RegisterPass = app.ApplyCommandDecorators(c.RegisterPass, log, m)
+	c.ImportPasses = app.ApplyCommandDecorators(c.ImportPasses, log, m)
+	c.SaveTenant = app.ApplyPairCommandDecorators(c.SaveTenant, log, m)
+	c.ScheduleFromJourney = app.ApplyCommandDecorators(c.ScheduleFromJourney, log, m)
+	c.ScheduleJourneyPassUpdates = m.CountScheduled(app.ApplyVoidCommandDecorators(c.ScheduleJourneyPassUpdates, log, m))
+	c.RecordActivityLifecycle = app.ApplyCommandDecorators(c.RecordActivityLifecycle, log, m)
+	c.RecordPushOutcomes = app.ApplyVoidCommandDecorators(c.RecordPushOutcomes, log, m)
+	c.RedriveFailedDeliveries = app.ApplyCommandDecorators(c.RedriveFailedDeliveries, log, m)
+	c.CheckPass = app.ApplyCommandDecorators(c.CheckPass, log, m)
+	c.AddAppleCertificate = app.ApplyCommandDecorators(c.AddAppleCertificate, log, m)
+	c.PutAppleTemplate = app.ApplyCommandDecorators(c.PutAppleTemplate, log, m)
+	c.MakeInstallLink = app.ApplyCommandDecorators(c.MakeInstallLink, log, m)
+	c.PutGoogleSettings = app.ApplyCommandDecorators(c.PutGoogleSettings, log, m)
+	c.PutGoogleClass = app.ApplyCommandDecorators(c.PutGoogleClass, log, m)
+	c.RegisterAppleDevice = app.ApplyCommandDecorators(c.RegisterAppleDevice, log, m)
+	c.UnregisterAppleDevice = app.ApplyVoidCommandDecorators(c.UnregisterAppleDevice, log, m)
+	c.CreateAPIKey = app.ApplyCommandDecorators(c.CreateAPIKey, log, m)
+	c.RevokeAPIKey = app.ApplyVoidCommandDecorators(c.RevokeAPIKey, log, m)
 
-	q.PassByID = decorator.ApplyQueryDecorators(q.PassByID, log, m)
-	q.FindPasses = decorator.ApplyQueryDecorators(q.FindPasses, log, m)
-	q.ActiveTenant = decorator.ApplyQueryDecorators(q.ActiveTenant, log, m)
-	q.TenantByID = decorator.ApplyQueryDecorators(q.TenantByID, log, m)
-	q.ListTenants = decorator.ApplyListQueryDecorators(q.ListTenants, log, m)
-	q.AuditLog = decorator.ApplyQueryDecorators(q.AuditLog, log, m)
-	q.FailedDeliveries = decorator.ApplyQueryDecorators(q.FailedDeliveries, log, m)
-	q.Events = decorator.ApplyQueryDecorators(q.Events, log, m)
-	q.AppleCertificates = decorator.ApplyQueryDecorators(q.AppleCertificates, log, m)
-	q.ApplePass = decorator.ApplyQueryDecorators(q.ApplePass, log, m)
-	q.CheckInstallLink = decorator.ApplyVoidQueryDecorators(q.CheckInstallLink, log, m)
-	q.GoogleSettings = decorator.ApplyQueryDecorators(q.GoogleSettings, log, m)
-	q.GoogleSaveLink = decorator.ApplyQueryDecorators(q.GoogleSaveLink, log, m)
-	q.ApplePassHolder = decorator.ApplyQueryDecorators(q.ApplePassHolder, log, m)
-	q.UpdatedApplePasses = decorator.ApplyQueryDecorators(q.UpdatedApplePasses, log, m)
-	q.ListAPIKeys = decorator.ApplyQueryDecorators(q.ListAPIKeys, log, m)
-	q.AuthenticateAPIKey = decorator.ApplyQueryDecorators(q.AuthenticateAPIKey, log, m)
+	q.PassByID = app.ApplyQueryDecorators(q.PassByID, log, m)
+	q.FindPasses = app.ApplyQueryDecorators(q.FindPasses, log, m)
+	q.ActiveTenant = app.ApplyQueryDecorators(q.ActiveTenant, log, m)
+	q.TenantByID = app.ApplyQueryDecorators(q.TenantByID, log, m)
+	q.ListTenants = app.ApplyListQueryDecorators(q.ListTenants, log, m)
+	q.AuditLog = app.ApplyQueryDecorators(q.AuditLog, log, m)
+	q.FailedDeliveries = app.ApplyQueryDecorators(q.FailedDeliveries, log, m)
+	q.Events = app.ApplyQueryDecorators(q.Events, log, m)
+	q.AppleCertificates = app.ApplyQueryDecorators(q.AppleCertificates, log, m)
+	q.ApplePass = app.ApplyQueryDecorators(q.ApplePass, log, m)
+	q.CheckInstallLink = app.ApplyVoidQueryDecorators(q.CheckInstallLink, log, m)
+	q.GoogleSettings = app.ApplyQueryDecorators(q.GoogleSettings, log, m)
+	q.GoogleSaveLink = app.ApplyQueryDecorators(q.GoogleSaveLink, log, m)
+	q.ApplePassHolder = app.ApplyQueryDecorators(q.ApplePassHolder, log, m)
+	q.UpdatedApplePasses = app.ApplyQueryDecorators(q.UpdatedApplePasses, log, m)
+	q.ListAPIKeys = app.ApplyQueryDecorators(q.ListAPIKeys, log, m)
+	q.AuthenticateAPIKey = app.ApplyQueryDecorators(q.AuthenticateAPIKey, log, m)
 	return a
 }
 

@@ -28,8 +28,7 @@ const PassCheckStreamPrefix = "passcheck-"
 // messaging's PassUpdateSender writes the execute calls' updates: a transaction per call would cap the split at
 // what the database commits a second. One write is in flight at a time: each append is one message to the
 // projections, whose cost is mostly per message (a transaction, its offsets, a savepoint and an audit statement),
-// and two writes in flight halved the messages' size. On a machine busy with other work bench/sfmc -split could
-// not tell the two apart by CPU per call; the idle figures are in the README's Performance section.
+// and a second write in flight would make the messages smaller (README, Performance).
 type PassCheckLog struct {
 	writer *group.Batcher[eventstore.Event, struct{}]
 }

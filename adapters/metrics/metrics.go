@@ -5,13 +5,16 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/passpush/passpush/app/decorator"
+	"github.com/passpush/passpush/app"
+	"github.com/passpush/passpush/app/command"
+	"github.com/passpush/passpush/app/push"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -133,9 +136,9 @@ func (m *Metrics) ObserveRequest(route, method string, code int, d time.Duration
 	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
 }
 
-// Handler returns the recorder of one handler's calls (decorator.Metrics). Its series are looked up here, once,
+// Handler returns the recorder of one handler's calls (app.Metrics). Its series are looked up here, once,
 // so a call costs only the atomic adds.
-func (m *Metrics) Handler(kind, name string) decorator.Recorder {
+func (m *Metrics) Handler(kind, name string) app.Recorder {
 	return handlerRecorder{
 		ok:       m.handlerCalls.WithLabelValues(kind, name, "ok"),
 		failed:   m.handlerCalls.WithLabelValues(kind, name, "error"),
@@ -179,4 +182,76 @@ func (m *Metrics) ScheduledUpdates(tenantID string, n int) {
 // Gauge registers a gauge read from value at each scrape, such as the deliveries in flight.
 func (m *Metrics) Gauge(name, help string, value func() float64) error {
 	return m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, value))
+}
+
+// CountScheduled wraps the handler of ScheduleJourneyPassUpdates so that each batch it stores counts its updates
+// per tenant in passpush_pass_updates_scheduled_total. The label is the tenant's id, which the HTTP port has
+// checked against the tenants: never a pass id, an email or a journey id, which would make a series each.
+func (m *Metrics) CountScheduled(h app.VoidCommandHandler[*command.ScheduleJourneyPassUpdates]) app.VoidCommandHandler[*command.ScheduleJourneyPassUpdates] {
+	return countScheduled{base: h, metrics: m}
+}
+
+type countScheduled struct {
+	base    app.VoidCommandHandler[*command.ScheduleJourneyPassUpdates]
+	metrics *Metrics
+}
+
+func (c countScheduled) Handle(ctx context.Context, cmd *command.ScheduleJourneyPassUpdates) error {
+	if err := c.base.Handle(ctx, cmd); err != nil {
+		return err
+	}
+	// A batch holds few tenants, in runs: one series lookup per run.
+	for i := 0; i < len(cmd.Updates); {
+		j := i + 1
+		for j < len(cmd.Updates) && cmd.Updates[j].TenantID == cmd.Updates[i].TenantID {
+			j++
+		}
+		c.metrics.ScheduledUpdates(cmd.Updates[i].TenantID, j-i)
+		i = j
+	}
+	return nil
+}
+
+// TimedChannel wraps a channel so that each push to a target is timed and its outcome counted, the same way for
+// every channel: the channels themselves know only their protocol.
+func (m *Metrics) TimedChannel(ch push.Channel) push.Channel {
+	kind := ch.Kind()
+	series := func(outcome string) prometheus.Counter { return m.deliveryOutcomes.WithLabelValues(kind, outcome) }
+	return &timedChannel{
+		Channel: ch, duration: m.channelCallDuration.WithLabelValues(kind),
+		delivered: series(OutcomeDelivered), retried: series(OutcomeRetried), failed: series(OutcomeFailed),
+		notInstalled: series(OutcomeNotInstalled), removed: series(OutcomeRemoved),
+	}
+}
+
+// timedChannel is the channel TimedChannel returns. Its series are looked up once: a push costs two atomic adds.
+type timedChannel struct {
+	push.Channel
+	duration                                          prometheus.Observer
+	delivered, retried, failed, notInstalled, removed prometheus.Counter
+}
+
+func (c *timedChannel) Push(ctx context.Context, t push.Target, u push.Update) push.Outcome {
+	start := time.Now()
+	o := c.Channel.Push(ctx, t, u)
+	c.duration.Observe(time.Since(start).Seconds())
+	switch o.Kind {
+	case push.Delivered:
+		c.delivered.Inc()
+	case push.Retry:
+		c.retried.Inc()
+	case push.Rejected:
+		c.failed.Inc()
+	case push.NotInstalled:
+		c.notInstalled.Inc()
+	case push.Gone:
+		c.removed.Inc()
+	}
+	return o
+}
+
+// LatestOnly passes on the wrapped channel's answer (push.LatestOnly), which the embedding alone would hide.
+func (c *timedChannel) LatestOnly() bool {
+	l, ok := c.Channel.(push.LatestOnly)
+	return ok && l.LatestOnly()
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/passpush/passpush/adapters/metrics"
-	"github.com/passpush/passpush/app/decorator"
+	"github.com/passpush/passpush/app"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 )
@@ -26,10 +26,10 @@ func BenchmarkDecoratedHandler(b *testing.B) {
 	log.SetOutput(io.Discard)
 	for _, c := range []struct {
 		name string
-		h    decorator.CommandHandler[string, int]
+		h    app.CommandHandler[string, int]
 	}{
 		{"bare", scheduleFromJourneyHandler{}},
-		{"decorated", decorator.ApplyCommandDecorators[string, int](scheduleFromJourneyHandler{}, logrus.NewEntry(log), m)},
+		{"decorated", app.ApplyCommandDecorators[string, int](scheduleFromJourneyHandler{}, logrus.NewEntry(log), m)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()

@@ -3,6 +3,7 @@
 package pass
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -52,6 +53,41 @@ func (d Details) Validate() error {
 	return validateFields(d.Data)
 }
 
+// The caps on a pass's data. They bound what one pass costs everywhere it goes (the event store, the read
+// model, each delivery's row and webhook body, the wallet's pass), so a caller cannot make one pass as large as
+// the request body allows, and the webhook of each update carries the whole data. They hold for every way data
+// reaches a pass: registration (PUT, import) and journey updates, which merge fields into the data.
+const (
+	MaxFields          = 100
+	MaxFieldNameBytes  = 64
+	MaxFieldValueBytes = 2 << 10
+)
+
+// validateFields checks a pass's data, or an update's fields: the caps, names that are not blank, and no NUL.
+// Each refusal names the cap it breaks.
+func validateFields(fields map[string]string) error {
+	if len(fields) > MaxFields {
+		return fmt.Errorf("%w: data has %d fields, more than the limit of %d fields", ErrInvalid, len(fields), MaxFields)
+	}
+	for k, v := range fields {
+		if strings.TrimSpace(k) == "" {
+			return fmt.Errorf("%w: a field name is empty", ErrInvalid)
+		}
+		if len(k) > MaxFieldNameBytes {
+			return fmt.Errorf("%w: field name %q is %d bytes, more than the limit of %d bytes", ErrInvalid,
+				k[:MaxFieldNameBytes]+"…", len(k), MaxFieldNameBytes)
+		}
+		if len(v) > MaxFieldValueBytes {
+			return fmt.Errorf("%w: the value of field %q is %d bytes, more than the limit of %d bytes (2 KiB)",
+				ErrInvalid, k, len(v), MaxFieldValueBytes)
+		}
+		if err := ValidateText(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ValidateText refuses a NUL character in any of texts: no database stores it in a text column, and no wallet
 // shows it.
 func ValidateText(texts ...string) error {
@@ -76,8 +112,77 @@ func (d Details) equal(o Details) bool {
 	return d.PassType == o.PassType && d.Email == o.Email && d.CustomID == o.CustomID && maps.Equal(d.Data, o.Data)
 }
 
-// Pass is one wallet pass of one tenant, rebuilt from its event stream, or restored from its Snapshot (at the end
-// of this file), which holds every field of its state.
+// What one Journey Builder contact entry asks of a tenant's passes: which ones (Identifiers) and what to change
+// on them (UpdateFromJourney), with the rules both must keep. The rules live here only: the HTTP port reads the
+// execute call's JSON into these values, ScheduleFromJourney asks their Validate before it matches a pass, and a
+// pass asks again when it takes the update (ScheduleUpdate).
+
+// ErrIdentifiers is wrapped by every refusal of Identifiers, so a port can tell "which passes" from "what change".
+var ErrIdentifiers = fmt.Errorf("%w: identifiers", ErrInvalid)
+
+// Identifiers say which passes a contact entry is about. The most specific one given wins: PassID, then CustomID,
+// then Email (case-insensitive, and possibly several passes). PassType narrows any of them.
+type Identifiers struct {
+	PassID   string
+	CustomID string
+	Email    string
+	PassType string
+}
+
+// Validate checks that at least one identifier is given, and that none holds text no pass can have.
+func (i Identifiers) Validate() error {
+	if i.PassID == "" && i.CustomID == "" && i.Email == "" {
+		return fmt.Errorf("%w: one of passId, customId or email is required", ErrIdentifiers)
+	}
+	if hasNUL(i.PassID, i.CustomID, i.Email, i.PassType) {
+		return fmt.Errorf("%w: %s", ErrIdentifiers, nulRefusal)
+	}
+	return nil
+}
+
+// UpdateFromJourney is what one Journey Builder contact entry asks to change on a pass.
+type UpdateFromJourney struct {
+	JourneyID            string            `json:"journeyId"`
+	ActivityID           string            `json:"activityId"`
+	ActivityInstanceID   string            `json:"activityInstanceId"`
+	DefinitionInstanceID string            `json:"definitionInstanceId"`
+	ContactKey           string            `json:"contactKey"`
+	Fields               map[string]string `json:"fields"`
+	Message              string            `json:"message"`
+	// CorrelationID is the id of the call that asked for the update. Updates of many calls are stored together,
+	// so the event carries it to its envelope; it is not part of the payload.
+	CorrelationID string `json:"-"`
+}
+
+// EntryKey identifies a contact entry at an activity. Journey Builder resends an execute call after a timeout
+// or a 5xx with the same key.
+func (u UpdateFromJourney) EntryKey() string {
+	return u.ActivityID + "/" + u.DefinitionInstanceID
+}
+
+// Validate checks what a journey update needs.
+func (u UpdateFromJourney) Validate() error {
+	if u.ActivityID == "" || u.DefinitionInstanceID == "" {
+		return fmt.Errorf("%w: activityId and definitionInstanceId are required to schedule an update", ErrInvalid)
+	}
+	if len(u.Message) > 1000 {
+		return fmt.Errorf("%w: message is longer than 1000 characters", ErrInvalid)
+	}
+	// Journey Builder sends GUIDs and contact keys; a longer id is garbage, and would not fit an index.
+	for name, id := range map[string]string{"journeyId": u.JourneyID, "activityId": u.ActivityID,
+		"activityInstanceId": u.ActivityInstanceID, "definitionInstanceId": u.DefinitionInstanceID, "keyValue": u.ContactKey} {
+		if len(id) > 255 {
+			return fmt.Errorf("%w: %s is longer than 255 bytes", ErrInvalid, name)
+		}
+	}
+	if err := ValidateText(u.JourneyID, u.ActivityID, u.ActivityInstanceID, u.DefinitionInstanceID, u.ContactKey, u.Message); err != nil {
+		return err
+	}
+	return validateFields(u.Fields)
+}
+
+// Pass is one wallet pass of one tenant, rebuilt from its event stream, or restored from its Snapshot (further
+// below), which holds every field of its state.
 type Pass struct {
 	tenantID   string
 	id         string
@@ -333,4 +438,15 @@ func Restore(tenantID, id string, s Snapshot, ps PushSnapshot) (*Pass, error) {
 		p.failed[f.Revision] = f
 	}
 	return p, nil
+}
+
+// Repository loads passes from their event streams and stores the events they record.
+//
+// Update loads the pass (a new, unregistered one when its stream is empty), calls update, and appends the
+// recorded events with the loaded version as the expected one, publishing them in the same transaction. On a
+// version conflict it loads again and calls update again, so update must not have side effects.
+type Repository interface {
+	Update(ctx context.Context, tenantID, passID string, update func(p *Pass) error) error
+	// UpdateAll does the same for many passes of one tenant in one transaction, for imports.
+	UpdateAll(ctx context.Context, tenantID string, passIDs []string, update func(p *Pass) error) error
 }

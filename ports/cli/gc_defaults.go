@@ -6,10 +6,9 @@ import (
 )
 
 // The garbage collector's defaults for serve. Go's own GOGC=100 collects whenever the heap doubles; serve's live
-// heap is small (about 12 MB under a journey's full load), so it collected several times a second and spent
-// about a sixth of the service's CPU on it, CPU that execute calls then waited for. GOGC=400 cut that to about
-// 1% and raised execute throughput by about 10-15% on the benchmark (README, Performance); the memory limit
-// keeps the larger heap well inside the 150 MiB the service is meant to stay under.
+// heap is small, so it would collect several times a second, with CPU that execute calls then wait for (README,
+// Performance). The memory limit keeps the larger heap well inside the 150 MiB the service is meant to stay
+// under.
 const (
 	serveGCPercent   = 400
 	serveMemoryLimit = 100 << 20

@@ -15,67 +15,35 @@
 (function () {
   'use strict';
 
-  // Identifier keys, the most specific first: execute prefers them in this order.
-  var IDENTIFIERS = ['passId', 'customId', 'email'];
-  var IDENTIFIER_LABELS = { email: 'Email', customId: 'Custom ID', passId: 'Pass ID' };
-  var IDENTIFIER_NOUNS = { email: 'email address', customId: 'custom ID', passId: 'pass ID' };
-  var IDENTIFIER_PLACEHOLDERS = {
-    email: '{{InteractionDefaults.Email}}',
-    customId: '{{Contact.Attribute.Loyalty.MemberId}}',
-    passId: '{{Contact.Attribute.Wallet.PassId}}'
-  };
+  var J = window.passpushJourney;
   // Keys that execute does not read as field updates.
   var RESERVED = ['passId', 'customId', 'email', 'identifiers', 'passType', 'additionalData', 'message'];
   var MAX_MESSAGE = 1000;
-  // Bindings that every journey offers, whatever its entry source.
-  var ALWAYS_BINDABLE = [
-    { value: '{{InteractionDefaults.Email}}', label: 'Default email address' },
-    { value: '{{Contact.Key}}', label: 'Contact key' }
-  ];
 
-  // Postmonger talks only to the window that framed the page, and only at that window's origin: the default
-  // ("*") would post the activity to whatever page framed this one and take messages from any origin. The
-  // origin is the parent's as the browser reports it (location.ancestorOrigins where there is one, else the
-  // referrer Journey Builder's frame navigation sends); without either, the page talks to no one but itself.
-  var parentOrigin = window.passpushJourney.origin();
-  var connection = new Postmonger.Session({ connect: window.parent, from: parentOrigin, to: parentOrigin });
-  var activity = {};
   var step = 'pass';
-  var dirty = false;
   var rowCount = 0;
 
   var form = document.getElementById('activity-form');
-  var identifier = document.getElementById('identifier');
-  var passType = document.getElementById('pass-type');
+  var pass = J.passFields(form);
+  var identifier = pass.identifier;
   var message = document.getElementById('message');
   var fields = document.getElementById('fields');
   var rowTemplate = document.getElementById('field-row');
 
   // ---- Journey Builder ----
 
-  // What Journey Builder told us beyond the activity; kept for troubleshooting in the browser console. The page
-  // never asks for SFMC tokens: it has no use for them, and what it doesn't hold can't leak.
-  var received = { endpoints: null, schema: null };
-  window.passpushActivity = { received: received, parentOrigin: parentOrigin, inArguments: function () { return inArguments(readForm()); } };
-
-  connection.on('initActivity', initActivity);
-  connection.on('requestedEndpoints', function (endpoints) { received.endpoints = endpoints; });
-  connection.on('requestedSchema', function (payload) {
-    received.schema = payload && payload.schema;
-    offerBindings(received.schema);
+  var journey = J.connect({
+    init: function (activity) {
+      var execute = (activity.arguments && activity.arguments.execute) || {};
+      fill(parseInArguments(execute.inArguments));
+      clearErrors();
+      showStep('pass');
+    },
+    inArguments: function () { return inArguments(readForm()); }
   });
-  connection.on('clickedNext', next);
-  connection.on('clickedBack', function () { showStep('pass'); });
-  connection.on('gotoStep', function (s) { if (s && (s.key === 'pass' || s.key === 'update')) { showStep(s.key); } });
-
-  function initActivity(payload) {
-    activity = payload && typeof payload === 'object' ? payload : {};
-    var execute = (activity.arguments && activity.arguments.execute) || {};
-    fill(parseInArguments(execute.inArguments));
-    clearErrors();
-    dirty = false;
-    showStep('pass');
-  }
+  journey.connection.on('clickedNext', next);
+  journey.connection.on('clickedBack', function () { showStep('pass'); });
+  journey.connection.on('gotoStep', function (s) { if (s && (s.key === 'pass' || s.key === 'update')) { showStep(s.key); } });
 
   function next() {
     if (step === 'pass') {
@@ -92,53 +60,21 @@
     if (!validate(config, null)) {
       return false;
     }
-    activity.arguments = activity.arguments || {};
-    activity.arguments.execute = activity.arguments.execute || {};
-    activity.arguments.execute.inArguments = inArguments(config);
-    activity.metaData = activity.metaData || {};
-    activity.metaData.isConfigured = true;
-    connection.trigger('updateActivity', activity);
-    dirty = false;
+    journey.save(inArguments(config));
     return true;
-  }
-
-  function markDirty() {
-    if (!dirty) {
-      dirty = true;
-      connection.trigger('setActivityDirtyState', true);
-    }
   }
 
   // ---- inArguments <-> configuration ----
 
-  function text(v) {
-    if (typeof v === 'string') { return v; }
-    if (typeof v === 'number' || typeof v === 'boolean') { return String(v); }
-    return '';
-  }
-
   // parseInArguments reads a saved configuration the way execute does: the objects merged in order, the most
   // specific identifier, additionalData (an object or a JSON string) winning over a field of the same name.
   function parseInArguments(list) {
-    var merged = {};
-    var order = [];
-    (Array.isArray(list) ? list : []).forEach(function (obj) {
-      if (!obj || typeof obj !== 'object') { return; }
-      Object.keys(obj).forEach(function (k) {
-        if (!Object.prototype.hasOwnProperty.call(merged, k)) { order.push(k); }
-        merged[k] = obj[k];
-      });
-    });
-    var nested = merged.identifiers && typeof merged.identifiers === 'object' ? merged.identifiers : {};
-    var config = { identifierType: 'email', identifier: '', passType: text(merged.passType), fields: [], message: text(merged.message) };
-    for (var i = 0; i < IDENTIFIERS.length; i++) {
-      var v = text(merged[IDENTIFIERS[i]]) || text(nested[IDENTIFIERS[i]]);
-      if (v) {
-        config.identifierType = IDENTIFIERS[i];
-        config.identifier = v;
-        break;
-      }
-    }
+    var m = J.mergeInArguments(list);
+    var merged = m.merged;
+    var config = J.identifierOf(merged);
+    config.passType = J.text(merged.passType);
+    config.fields = [];
+    config.message = J.text(merged.message);
     var byKey = {};
     function put(k, v) {
       if (Object.prototype.hasOwnProperty.call(byKey, k)) {
@@ -148,7 +84,7 @@
         config.fields.push(byKey[k]);
       }
     }
-    order.forEach(function (k) {
+    m.order.forEach(function (k) {
       if (RESERVED.indexOf(k) < 0 && typeof merged[k] === 'string') { put(k, merged[k]); }
     });
     var extra = merged.additionalData;
@@ -156,17 +92,13 @@
       try { extra = extra.trim() ? JSON.parse(extra) : null; } catch (e) { extra = null; }
     }
     if (extra && typeof extra === 'object' && !Array.isArray(extra)) {
-      Object.keys(extra).forEach(function (k) { put(k, text(extra[k])); });
+      Object.keys(extra).forEach(function (k) { put(k, J.text(extra[k])); });
     }
     return config;
   }
 
   function inArguments(config) {
-    var args = [];
-    var id = {};
-    id[config.identifierType] = config.identifier;
-    args.push(id);
-    if (config.passType) { args.push({ passType: config.passType }); }
+    var args = J.passInArguments(config);
     config.fields.forEach(function (f) {
       var o = {};
       o[f.key] = f.value;
@@ -179,11 +111,7 @@
   // ---- the form ----
 
   function fill(config) {
-    var radio = document.getElementById('identifier-type-' + config.identifierType);
-    radio.checked = true;
-    identifierTypeChanged();
-    identifier.value = config.identifier;
-    passType.value = config.passType;
+    pass.fill(config);
     message.value = config.message;
     fields.textContent = '';
     config.fields.forEach(function (f) { addRow(f.key, f.value); });
@@ -191,16 +119,12 @@
   }
 
   function readForm() {
-    var checked = form.querySelector('input[name="identifierType"]:checked');
-    return {
-      identifierType: checked ? checked.value : 'email',
-      identifier: identifier.value.trim(),
-      passType: passType.value.trim(),
-      fields: rows().map(function (row) {
-        return { key: row.querySelector('.field-key').value.trim(), value: row.querySelector('.field-value').value.trim() };
-      }),
-      message: message.value.trim()
-    };
+    var config = pass.read();
+    config.fields = rows().map(function (row) {
+      return { key: row.querySelector('.field-key').value.trim(), value: row.querySelector('.field-value').value.trim() };
+    });
+    config.message = message.value.trim();
+    return config;
   }
 
   function rows() {
@@ -221,7 +145,7 @@
     valueInput.value = value || '';
     row.querySelector('.field-remove').addEventListener('click', function () {
       row.remove();
-      markDirty();
+      journey.markDirty();
       showNoFields();
       revalidateKeys();
     });
@@ -243,13 +167,6 @@
     numberRows();
   }
 
-  function identifierTypeChanged() {
-    var checked = form.querySelector('input[name="identifierType"]:checked');
-    var type = checked ? checked.value : 'email';
-    document.getElementById('identifier-label').textContent = IDENTIFIER_LABELS[type];
-    identifier.placeholder = IDENTIFIER_PLACEHOLDERS[type];
-  }
-
   function showStep(name) {
     step = name;
     Array.prototype.forEach.call(document.querySelectorAll('[data-step]'), function (section) {
@@ -260,8 +177,8 @@
       tab.classList.toggle('slds-is-active', active);
       tab.querySelector('a').setAttribute('aria-selected', String(active));
     });
-    connection.trigger('updateButton', { button: 'next', text: name === 'pass' ? 'next' : 'done', visible: true, enabled: true });
-    connection.trigger('updateButton', { button: 'back', visible: name !== 'pass' });
+    journey.connection.trigger('updateButton', { button: 'next', text: name === 'pass' ? 'next' : 'done', visible: true, enabled: true });
+    journey.connection.trigger('updateButton', { button: 'back', visible: name !== 'pass' });
   }
 
   // ---- validation ----
@@ -272,7 +189,7 @@
     clearErrors();
     var errors = [];
     if (!config.identifier) {
-      errors.push({ step: 'pass', input: identifier, message: 'Enter the ' + IDENTIFIER_NOUNS[config.identifierType] + ' to find the passes by: a data binding or a fixed value.' });
+      errors.push({ step: 'pass', input: identifier, message: 'Enter the ' + pass.noun(config.identifierType) + ' to find the passes by: a data binding or a fixed value.' });
     }
     if (only !== 'pass') {
       var seen = {};
@@ -333,19 +250,11 @@
     document.getElementById('status').textContent = text;
   }
 
-  // ---- bindings offered by the entry source ----
-
-  function offerBindings(schema) {
-    window.passpushJourney.offerBindings(document.getElementById('bindings'), ALWAYS_BINDABLE, schema);
-  }
-
   // ---- wiring ----
 
-  Array.prototype.forEach.call(form.querySelectorAll('input[name="identifierType"]'), function (radio) {
-    radio.addEventListener('change', function () { identifierTypeChanged(); markDirty(); });
-  });
+  pass.onTypeChange(journey.markDirty);
   form.addEventListener('input', function (e) {
-    markDirty();
+    journey.markDirty();
     if (e.target.getAttribute('aria-invalid')) {
       clearError(e.target);
       if (e.target.classList.contains('field-key')) { revalidateKeys(); }
@@ -356,7 +265,7 @@
   document.getElementById('add-field').addEventListener('click', function () {
     var row = addRow('', '');
     showNoFields();
-    markDirty();
+    journey.markDirty();
     row.querySelector('.field-key').focus();
   });
   Array.prototype.forEach.call(document.querySelectorAll('[data-step-tab] a'), function (link) {
@@ -366,9 +275,6 @@
     });
   });
 
-  offerBindings([]);
   showNoFields();
-  connection.trigger('ready');
-  connection.trigger('requestEndpoints');
-  connection.trigger('requestSchema');
+  journey.start();
 }());

@@ -1,5 +1,5 @@
 // The configuration page of the "Wallet pass?" split. It runs in Journey Builder's iframe and talks to it through
-// Postmonger, as pushupdate's page does (see ../activity.js for why Postmonger is pinned to the parent's origin).
+// Postmonger, through what it shares with pushupdate's page (../journey.js).
 //
 // What it saves, in arguments.execute.inArguments, is what the split's execute reads, in this order:
 //
@@ -11,15 +11,7 @@
 (function () {
   'use strict';
 
-  // Identifier keys, the most specific first: execute prefers them in this order.
-  var IDENTIFIERS = ['passId', 'customId', 'email'];
-  var IDENTIFIER_LABELS = { email: 'Email', customId: 'Custom ID', passId: 'Pass ID' };
-  var IDENTIFIER_NOUNS = { email: 'email address', customId: 'custom ID', passId: 'pass ID' };
-  var IDENTIFIER_PLACEHOLDERS = {
-    email: '{{InteractionDefaults.Email}}',
-    customId: '{{Contact.Attribute.Loyalty.MemberId}}',
-    passId: '{{Contact.Attribute.Wallet.PassId}}'
-  };
+  var J = window.passpushJourney;
   // The split's outcomes, as config.json declares them.
   var BRANCHES = [
     { key: 'installed', label: 'Pass in a wallet', when: 'A pass of the contact is in Apple Wallet or Google Wallet.' },
@@ -35,123 +27,42 @@
     { name: 'googleLink', what: 'A signed link that adds it to Google Wallet' }
   ];
   var KEY_PLACEHOLDER = '<activity key>';
-  var ALWAYS_BINDABLE = [
-    { value: '{{InteractionDefaults.Email}}', label: 'Default email address' },
-    { value: '{{Contact.Key}}', label: 'Contact key' }
-  ];
-
-  var parentOrigin = window.passpushJourney.origin();
-  var connection = new Postmonger.Session({ connect: window.parent, from: parentOrigin, to: parentOrigin });
-  var activity = {};
-  var dirty = false;
 
   var form = document.getElementById('activity-form');
-  var identifier = document.getElementById('identifier');
-  var passType = document.getElementById('pass-type');
+  var pass = J.passFields(form);
+  var identifier = pass.identifier;
   var example = document.getElementById('example');
 
-  var received = { endpoints: null, schema: null };
-  window.passpushActivity = { received: received, parentOrigin: parentOrigin, inArguments: function () { return inArguments(readForm()); } };
-
-  connection.on('initActivity', initActivity);
-  connection.on('requestedEndpoints', function (endpoints) { received.endpoints = endpoints; });
-  connection.on('requestedSchema', function (payload) {
-    received.schema = payload && payload.schema;
-    offerBindings(received.schema);
+  var journey = J.connect({
+    init: function (activity) {
+      var execute = (activity.arguments && activity.arguments.execute) || {};
+      pass.fill(parseInArguments(execute.inArguments));
+      showBindings(typeof activity.key === 'string' ? activity.key : '');
+      clearError();
+      journey.connection.trigger('updateButton', { button: 'next', text: 'done', visible: true, enabled: true });
+    },
+    inArguments: function () { return J.passInArguments(pass.read()); }
   });
   // One step: Next is Done.
-  connection.on('clickedNext', save);
-
-  function initActivity(payload) {
-    activity = payload && typeof payload === 'object' ? payload : {};
-    var execute = (activity.arguments && activity.arguments.execute) || {};
-    fill(parseInArguments(execute.inArguments));
-    showBindings(typeof activity.key === 'string' ? activity.key : '');
-    clearError();
-    dirty = false;
-    connection.trigger('updateButton', { button: 'next', text: 'done', visible: true, enabled: true });
-  }
+  journey.connection.on('clickedNext', save);
 
   function save() {
-    var config = readForm();
+    var config = pass.read();
     if (!config.identifier) {
-      setError('Enter the ' + IDENTIFIER_NOUNS[config.identifierType] + ' to find the pass by: a data binding or a fixed value.');
+      setError('Enter the ' + pass.noun(config.identifierType) + ' to find the pass by: a data binding or a fixed value.');
       identifier.focus();
       return;
     }
-    activity.arguments = activity.arguments || {};
-    activity.arguments.execute = activity.arguments.execute || {};
-    activity.arguments.execute.inArguments = inArguments(config);
-    activity.metaData = activity.metaData || {};
-    activity.metaData.isConfigured = true;
-    connection.trigger('updateActivity', activity);
-    dirty = false;
-  }
-
-  function markDirty() {
-    if (!dirty) {
-      dirty = true;
-      connection.trigger('setActivityDirtyState', true);
-    }
-  }
-
-  // ---- inArguments <-> configuration ----
-
-  function text(v) {
-    if (typeof v === 'string') { return v; }
-    if (typeof v === 'number' || typeof v === 'boolean') { return String(v); }
-    return '';
+    journey.save(J.passInArguments(config));
   }
 
   // parseInArguments reads a saved configuration the way execute does: the objects merged in order, then the
   // most specific identifier, at the top level or under "identifiers".
   function parseInArguments(list) {
-    var merged = {};
-    (Array.isArray(list) ? list : []).forEach(function (obj) {
-      if (obj && typeof obj === 'object') {
-        Object.keys(obj).forEach(function (k) { merged[k] = obj[k]; });
-      }
-    });
-    var nested = merged.identifiers && typeof merged.identifiers === 'object' ? merged.identifiers : {};
-    var config = { identifierType: 'email', identifier: '', passType: text(merged.passType) };
-    for (var i = 0; i < IDENTIFIERS.length; i++) {
-      var v = text(merged[IDENTIFIERS[i]]) || text(nested[IDENTIFIERS[i]]);
-      if (v) {
-        config.identifierType = IDENTIFIERS[i];
-        config.identifier = v;
-        break;
-      }
-    }
+    var merged = J.mergeInArguments(list).merged;
+    var config = J.identifierOf(merged);
+    config.passType = J.text(merged.passType);
     return config;
-  }
-
-  function inArguments(config) {
-    var id = {};
-    id[config.identifierType] = config.identifier;
-    var args = [id];
-    if (config.passType) { args.push({ passType: config.passType }); }
-    return args;
-  }
-
-  // ---- the form ----
-
-  function fill(config) {
-    document.getElementById('identifier-type-' + config.identifierType).checked = true;
-    identifierTypeChanged();
-    identifier.value = config.identifier;
-    passType.value = config.passType;
-  }
-
-  function readForm() {
-    var checked = form.querySelector('input[name="identifierType"]:checked');
-    return { identifierType: checked ? checked.value : 'email', identifier: identifier.value.trim(), passType: passType.value.trim() };
-  }
-
-  function identifierTypeChanged() {
-    var checked = form.querySelector('input[name="identifierType"]:checked');
-    var type = checked ? checked.value : 'email';
-    document.getElementById('identifier-label').textContent = IDENTIFIER_LABELS[type];
-    identifier.placeholder = IDENTIFIER_PLACEHOLDERS[type];
   }
 
   function setError(message) {
@@ -249,17 +160,11 @@
     return !policy || !policy.allowsFeature || policy.allowsFeature('clipboard-write');
   }
 
-  function offerBindings(schema) {
-    window.passpushJourney.offerBindings(document.getElementById('bindings'), ALWAYS_BINDABLE, schema);
-  }
-
   // ---- wiring ----
 
-  Array.prototype.forEach.call(form.querySelectorAll('input[name="identifierType"]'), function (radio) {
-    radio.addEventListener('change', function () { identifierTypeChanged(); markDirty(); });
-  });
+  pass.onTypeChange(journey.markDirty);
   form.addEventListener('input', function (e) {
-    markDirty();
+    journey.markDirty();
     if (e.target === identifier) { clearError(); }
   });
   // Enter in a field must not close the modal: only Journey Builder's buttons move on.
@@ -268,8 +173,5 @@
 
   showBranches();
   showBindings('');
-  offerBindings([]);
-  connection.trigger('ready');
-  connection.trigger('requestEndpoints');
-  connection.trigger('requestSchema');
+  journey.start();
 }());

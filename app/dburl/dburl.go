@@ -6,6 +6,7 @@ package dburl
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -65,4 +66,23 @@ func Parse(s string) (URL, error) {
 	default:
 		return URL{}, errors.New("must start with postgres://, postgresql:// or sqlite:")
 	}
+}
+
+// String names the database for logs and errors. It keeps a PostgreSQL URL's user, host and database name and
+// drops everything that can hold a password: the userinfo's password and the whole query (pgx reads password=
+// there).
+func (u URL) String() string {
+	if u.Kind == SQLite {
+		return "sqlite:" + u.Path
+	}
+	parsed, err := url.Parse(u.DSN)
+	if err != nil {
+		// The parse error quotes the URL, so it is not repeated here.
+		return "postgres (unparsable URL)"
+	}
+	shown := url.URL{Scheme: parsed.Scheme, Host: parsed.Host, Path: parsed.Path}
+	if parsed.User != nil {
+		shown.User = url.User(parsed.User.Username())
+	}
+	return shown.String()
 }

@@ -39,3 +39,21 @@ func TestParse_refusesWithoutQuotingTheURL(t *testing.T) {
 		}
 	}
 }
+
+func TestURL_String_dropsWhatCanHoldAPassword(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                      "sqlite:passpush.db",
+		"sqlite:/var/lib/p.db?synchronous=full": "sqlite:/var/lib/p.db",
+		"postgres://app:s3cret@db.internal:5432/passpush?sslmode=require&password=s3cret": "postgres://app@db.internal:5432/passpush",
+		"postgresql://db.internal/passpush":                                               "postgresql://db.internal/passpush",
+		"postgres://app:s3cret@db.internal:99999999999/%zz":                               "postgres (unparsable URL)",
+	} {
+		u, err := dburl.Parse(in)
+		if err != nil {
+			t.Fatalf("parse %q: %v", in, err)
+		}
+		if got := u.String(); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}

@@ -101,6 +101,9 @@ type RateLimited interface {
 	HoldBack(ctx context.Context, u Update) time.Duration
 }
 
+// StoreRetry is how soon an update comes back when its targets could not be read.
+const StoreRetry = time.Second
+
 // ErrNotSetUp is returned by Channel.Targets when the tenant has not set the channel up for the pass.
 var ErrNotSetUp = errors.New("channel not set up")
 
@@ -279,9 +282,12 @@ func (f FanOut) pushChannel(ctx context.Context, ch Channel, d Delivery, previou
 		r.include = r.Attempts > 0
 		return r
 	case err != nil:
-		// The targets could not be read (the database is down): the channel tries again later.
-		r.Attempts++
+		// The targets could not be read: passpush's own store failed (down, restarting), not the channel. As an
+		// execute call answers 503 then, the update waits for the store: it comes back in StoreRetry, spends none
+		// of the channel's attempts and grows no backoff, so the pass's later updates queued behind it are not held
+		// for minutes after the store is back.
 		r.Detail = fmt.Sprintf("list targets: %v", err)
+		r.throttled, r.after, r.at = true, StoreRetry, time.Now().Add(StoreRetry)
 		return r
 	case ok && latest.LatestOnly() && d.Superseded:
 		return r.settle(ChannelSuperseded, "")

@@ -165,6 +165,12 @@ func TestFanOut_noTargetsNotSetUpAndUnreadableTargets(t *testing.T) {
 	if r := result(t, a, "webhook"); r.Outcome != "" || !a.Pending {
 		t.Errorf("webhook whose targets could not be read: %+v, pending %v; want pending", r, a.Pending)
 	}
+	// The store failed, not the channel: no attempt is spent, and the update comes back soon, however many times
+	// that happened before (a PostgreSQL restart held a pass's updates back for minutes when it grew a backoff).
+	if r := result(t, a, "webhook"); r.Attempts != 0 || !a.Throttled || a.RetryAfter != push.StoreRetry {
+		t.Errorf("webhook whose targets could not be read: attempts %d, throttled %v, retry after %s; want 0, true, %s",
+			r.Attempts, a.Throttled, a.RetryAfter, push.StoreRetry)
+	}
 	gaveUp := a.GiveUp("gave up after 1 attempts")
 	if r := result(t, gaveUp, "webhook"); r.Outcome != push.ChannelFailed || gaveUp.Pending {
 		t.Errorf("given up: %+v, want failed", r)

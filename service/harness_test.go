@@ -113,6 +113,16 @@ func startWithLogHook(t *testing.T, server httpport.Config) (*harness, *logtest.
 	return h, hook
 }
 
+// startServiceWithLogHook is startService logging to a hook the test reads.
+func startServiceWithLogHook(t *testing.T, config service.Config) (*harness, *logtest.Hook) {
+	t.Helper()
+	log, hook := logtest.NewNullLogger()
+	svc, handler := runWithLog(t, config, testConfig(), log)
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	return &harness{t: t, svc: svc, url: srv.URL}, hook
+}
+
 // runWithLog is run with the given logger.
 func runWithLog(tb testing.TB, config service.Config, server httpport.Config, log *logrus.Logger) (*service.Service, http.Handler) {
 	tb.Helper()

@@ -15,12 +15,21 @@ import (
 
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/service"
+	"github.com/sirupsen/logrus"
 )
 
 // deliveryFixture is acme, with its webhook at a new receiver, and passes p-1…p-n.
 func deliveryFixture(t *testing.T, config service.Config, n int) (*harness, *journeyBuilder, *receiver) {
 	t.Helper()
 	h := startService(t, config)
+	jb, rcv := deliveryFixtureOn(h, n)
+	return h, jb, rcv
+}
+
+// deliveryFixtureOn is deliveryFixture on a passpush already started.
+func deliveryFixtureOn(h *harness, n int) (*journeyBuilder, *receiver) {
+	t := h.t
+	t.Helper()
 	h.addTenant("acme")
 	rcv := newReceiver(t, webhookSecret)
 	h.tenantWithWebhook("acme", rcv)
@@ -29,7 +38,7 @@ func deliveryFixture(t *testing.T, config service.Config, n int) (*harness, *jou
 		passes[i] = loyaltyPass(fmt.Sprintf("p-%d", i+1), fmt.Sprintf("owner%d@example.com", i+1), "")
 	}
 	h.importPasses("acme", passes)
-	return h, newJourneyBuilder(h), rcv
+	return newJourneyBuilder(h), rcv
 }
 
 // schedule executes one contact entry for one pass.
@@ -378,33 +387,53 @@ func TestDelivery_eventIdIsThePassUpdateScheduledEventIdOnEveryAttempt(t *testin
 }
 
 // TestDelivery_aBurstOfCallsHoldsDeliveriesBackUntilItEnds: while Journey Builder brings updates faster than the
-// burst rate, no more deliveries start once the burst is seen (the ones in flight stay at most what started
-// before it), and once the calls stop the backlog goes out at full concurrency.
+// burst rate, no more deliveries start once the burst is seen (the ones in flight stay what started before it),
+// and once the calls stop the backlog goes out at full concurrency. The pace is measured on a clock the test moves
+// one step per call: on the machine's clock a loaded machine serves the calls slower than the burst rate, and the
+// burst ends in the middle of the test.
 func TestDelivery_aBurstOfCallsHoldsDeliveriesBackUntilItEnds(t *testing.T) {
-	const passes = 60
+	const passes, step = 60, 100 * time.Millisecond // one call a step: 10 updates/s, twice the burst rate
+	clock := newHandClock()
 	config := heldCallsConfig()
 	config.Delivery.BurstRate = 5
 	config.Delivery.BurstConcurrency = 1
 	config.Delivery.MaxBurst = 2 * time.Minute
-	h, jb, rcv := deliveryFixture(t, config, passes)
+	config.Delivery.BurstClock = clock.Now
+	h, logs := startServiceWithLogHook(t, config)
+	jb, rcv := deliveryFixtureOn(h, passes)
 	open := rcv.holdCalls(t)
 	inFlight := rcv.callsInFlight
+	stage := func(name string) int { return int(scrapeMetrics(t, h.url).value(t, "passpush_deliveries_"+name, nil)) }
+	logged := func(msg string) bool {
+		return slices.ContainsFunc(logs.AllEntries(), func(e *logrus.Entry) bool { return e.Message == msg })
+	}
 
-	// One contact every 10 ms, far above 5 updates/s; the receiver holds every call, so deliveries only add up.
-	var midway int
-	for i := 1; i <= passes; i++ {
+	// Before the burst, p-1's delivery goes out and the receiver holds it: the burst's one slot is taken.
+	jb.schedule("p-1", "entry-1")
+	poll(t, time.Minute, 20*time.Millisecond, "p-1's delivery before the burst", func() bool { return inFlight() == 1 })
+	held := 0
+	for i := 2; i <= passes; i++ {
 		jb.schedule(fmt.Sprintf("p-%d", i), fmt.Sprintf("entry-%d", i))
-		if i == passes/2 {
-			midway = inFlight()
+		clock.Advance(step)
+		if i == 2 {
+			poll(t, time.Minute, 10*time.Millisecond, "the burst to be seen", func() bool {
+				return logged("burst of updates: holding deliveries back")
+			})
+			held = stage("in_flight") // p-1's, and p-2's if it was claimed before the burst was seen
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	atEnd := inFlight()
-	t.Logf("deliveries in flight: %d halfway through the burst, %d at its end", midway, atEnd)
-	if atEnd != midway || atEnd >= passes/2 {
-		t.Errorf("deliveries in flight grew from %d to %d during the burst, want no new ones", midway, atEnd)
+	// Every update waits in the queue while the burst goes on, so each could have started.
+	poll(t, time.Minute, 20*time.Millisecond, "every update in the delivery queue", func() bool { return stage("pending") == passes })
+	atEnd := stage("in_flight")
+	t.Logf("deliveries in flight: %d when the burst was seen, %d at its end", held, atEnd)
+	if atEnd != held || held > 2 {
+		t.Errorf("deliveries in flight grew from %d to %d during the burst, want no new ones", held, atEnd)
+	}
+	if n := inFlight(); n > held {
+		t.Errorf("the receiver holds %d calls during the burst, want at most the %d started before it", n, held)
 	}
 
+	clock.Advance(time.Second) // the calls have stopped
 	poll(t, time.Minute, 20*time.Millisecond, "the held-back deliveries to go out once the calls stop", func() bool { return inFlight() == passes })
 	open()
 	eventually(t, 2*time.Minute, "every delivery", func() bool { return rcv.delivered() == passes })

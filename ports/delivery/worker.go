@@ -69,6 +69,9 @@ type Config struct {
 	BurstRate        float64
 	BurstConcurrency int
 	MaxBurst         time.Duration
+	// BurstClock is the clock the pace of accepted updates is measured on. Default time.Now; a test moves it by
+	// hand, so that what counts as a burst does not depend on how fast a loaded machine serves the calls.
+	BurstClock func() time.Time
 	// PollInterval is how long an idle worker waits before it looks for due deliveries again.
 	PollInterval time.Duration
 	// Lease is how long a claimed delivery stays hidden from other workers. The worker renews the lease of the
@@ -108,6 +111,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBurst == 0 {
 		c.MaxBurst = 30 * time.Second
+	}
+	if c.BurstClock == nil {
+		c.BurstClock = time.Now
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = 20 * time.Millisecond
@@ -258,11 +264,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	// Attempts get a context that outlives ctx by the attempt timeout, so a shutdown lets them finish and be
 	// recorded instead of leaving them to lease expiry.
 	attemptCtx := context.WithoutCancel(ctx)
-	burst := newBurstMeter(w.accepted, w.config.BurstRate, w.config.MaxBurst, time.Now())
+	burst := newBurstMeter(w.accepted, w.config.BurstRate, w.config.MaxBurst, w.config.BurstClock())
 	isHeldBack := false
 	for ctx.Err() == nil {
 		limit := w.config.Concurrency
-		if now := time.Now(); burst.inBurst(now) != isHeldBack {
+		if now := w.config.BurstClock(); burst.inBurst(now) != isHeldBack {
 			isHeldBack = !isHeldBack
 			w.logBurst(isHeldBack, burst, now)
 		}

@@ -51,6 +51,26 @@ func (f *deliveryFilters) query() (query.FailedDeliveries, error) {
 	return query.FailedDeliveries{TenantID: f.tenantID, JourneyID: f.journeyID, Channel: f.channel, Since: since}, nil
 }
 
+// run opens the back end and calls use with the filters' query and a printer of failed deliveries, which it
+// flushes once use returns. It returns how many updates were printed.
+func (f *deliveryFilters) run(cmd *cobra.Command, e *env, use func(b *Backend, q query.FailedDeliveries, out *deliveryPrinter) error) (int, error) {
+	q, err := f.query()
+	if err != nil {
+		return 0, err
+	}
+	b, err := e.openBackend(cmd.Context())
+	if err != nil {
+		return 0, err
+	}
+	defer e.closeBackend(b)
+	out := newDeliveryPrinter(cmd.OutOrStdout(), f.asJSON)
+	err = use(b, q, out)
+	if flushErr := out.flush(); err == nil {
+		err = flushErr
+	}
+	return out.count, err
+}
+
 // parseSince reads --since: a time, a date, or a duration back from now.
 func parseSince(s string, now time.Time) (time.Time, error) {
 	if s == "" {
@@ -88,24 +108,13 @@ there are none.`,
 			if !failed {
 				return errors.New("list shows failed deliveries only: give --failed")
 			}
-			q, err := filters.query()
+			printed, err := filters.run(cmd, e, func(b *Backend, q query.FailedDeliveries, out *deliveryPrinter) error {
+				return query.EachFailedDelivery(cmd.Context(), b.App.Queries.FailedDeliveries, q, out.print)
+			})
 			if err != nil {
 				return err
 			}
-			b, err := e.openBackend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer e.closeBackend(b)
-			out := newDeliveryPrinter(cmd.OutOrStdout(), filters.asJSON)
-			err = query.EachFailedDelivery(cmd.Context(), b.App.Queries.FailedDeliveries, q, out.print)
-			if flushErr := out.flush(); err == nil {
-				err = flushErr
-			}
-			if err != nil {
-				return err
-			}
-			if out.count == 0 && !filters.asJSON {
+			if printed == 0 && !filters.asJSON {
 				fmt.Fprintln(cmd.OutOrStdout(), "no failed deliveries")
 			}
 			return nil
@@ -142,24 +151,16 @@ would be redriven and changes nothing.`,
 			if reason == "" && !dryRun {
 				return errors.New("say why: --reason TEXT is recorded with each redriven update (or try --dry-run first)")
 			}
-			q, err := filters.query()
-			if err != nil {
+			var result command.RedriveResult
+			_, err := filters.run(cmd, e, func(b *Backend, q query.FailedDeliveries, out *deliveryPrinter) error {
+				var err error
+				result, err = b.App.Commands.RedriveFailedDeliveries.Handle(cmd.Context(), command.RedriveFailedDeliveries{
+					TenantID: q.TenantID, JourneyID: q.JourneyID, Channel: q.Channel, Since: q.Since,
+					Reason: reason, DryRun: dryRun, Redriven: func(d query.FailedDelivery) { _ = out.print(d) },
+				})
 				return err
-			}
-			b, err := e.openBackend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer e.closeBackend(b)
-			out := newDeliveryPrinter(cmd.OutOrStdout(), filters.asJSON)
-			result, err := b.App.Commands.RedriveFailedDeliveries.Handle(cmd.Context(), command.RedriveFailedDeliveries{
-				TenantID: q.TenantID, JourneyID: q.JourneyID, Channel: q.Channel, Since: q.Since,
-				Reason: reason, DryRun: dryRun, Redriven: func(d query.FailedDelivery) { _ = out.print(d) },
 			})
-			if flushErr := out.flush(); err == nil {
-				err = flushErr
-			}
-			entry := e.log.WithFields(logrus.Fields{"tenant": q.TenantID, "journey": q.JourneyID, "channel": q.Channel,
+			entry := e.log.WithFields(logrus.Fields{"tenant": filters.tenantID, "journey": filters.journeyID, "channel": filters.channel,
 				"dry_run": dryRun, "redriven": result.Redriven, "skipped": result.Skipped, "reason": reason})
 			if err != nil {
 				entry = entry.WithError(err)

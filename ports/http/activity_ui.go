@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
@@ -23,7 +24,7 @@ const uiAssetRoute = "/{asset:|[A-Za-z0-9_.-]+\\.(?:html|js|css|svg|txt)}"
 // the passcheck split's in ui/passcheck/. postmonger.js and salesforce-lightning-design-system.min.css are copied
 // unchanged from their npm packages (see ui/THIRD_PARTY.md).
 //
-//go:embed ui/*.html ui/*.js ui/*.css ui/*.svg ui/*.txt ui/passcheck/*.html ui/passcheck/*.js ui/passcheck/*.css
+//go:embed ui/*.html ui/*.js ui/*.css ui/*.svg ui/*.txt ui/passcheck/*.html ui/passcheck/*.js ui/passcheck/*.css ui/parts/*.html
 var activityUIFiles embed.FS
 
 // zeroTime makes http.ServeContent skip Last-Modified: the ETag does its job.
@@ -84,6 +85,9 @@ func loadUIPage(dir string) uiPage {
 		if err != nil {
 			panic(err)
 		}
+		if e.Name() == "index.html" {
+			body = withUIParts(dir, body)
+		}
 		a := &uiAsset{
 			contentType: contentTypes[path.Ext(e.Name())],
 			// The page itself is revalidated on every load, so a new release shows at once; what it loads is
@@ -105,6 +109,23 @@ func loadUIPage(dir string) uiPage {
 		assets[e.Name()] = a
 	}
 	return assets
+}
+
+// withUIParts fills a page with the parts that the pages share (ui/parts/), so each is written once. The
+// delimiters are [[ ]]: {{ }} is Journey Builder's data binding syntax, which the pages show as text.
+func withUIParts(dir string, page []byte) []byte {
+	t, err := template.New(dir).Delims("[[", "]]").ParseFS(activityUIFiles, "ui/parts/*.html")
+	if err == nil {
+		t, err = t.Parse(string(page))
+	}
+	var b bytes.Buffer
+	if err == nil {
+		err = t.Execute(&b, nil)
+	}
+	if err != nil {
+		panic("activity UI: " + dir + "/index.html: " + err.Error())
+	}
+	return b.Bytes()
 }
 
 var contentTypes = map[string]string{

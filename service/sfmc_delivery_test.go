@@ -340,11 +340,10 @@ func TestDelivery_aSlowReceiverIsCalledConcurrentlyAcrossPasses(t *testing.T) {
 	maxInFlight := rcv.maxInFlight
 	rcv.mu.Unlock()
 	t.Logf("%d deliveries of %s each took %s once released (serial: %s); at most %d in flight", passes, perCall, elapsed.Round(time.Millisecond), serial, maxInFlight)
-	if maxInFlight <= 10 {
-		t.Errorf("at most %d deliveries were in flight, want more than 10", maxInFlight)
-	}
-	if elapsed > serial/4 {
-		t.Errorf("delivery took %s, want far less than the serial %s", elapsed, serial)
+	// Every call was in flight at once (the poll above): how long they then took is the machine's load, not a
+	// behaviour, and is only logged.
+	if maxInFlight < passes {
+		t.Errorf("at most %d deliveries were in flight, want all %d", maxInFlight, passes)
 	}
 	h.settled(time.Minute)
 }

@@ -201,7 +201,8 @@ func (q *Queue) DueTenants(ctx context.Context) ([]string, error) {
 // The claim commits when its statement ends, before its rows are read, so a scan cut short would leave rows
 // leased that nobody works on until their lease runs out. It is scanned in full whatever ctx says; the caller
 // releases what it will not push. The lease bounds it instead: rows read after their lease ran out may already
-// be someone else's.
+// be someone else's. For the same reason a row that cannot be decoded fails alone: the claim returns the others
+// with an error naming it, and it stays queued, leased, and is claimed again after its lease.
 func (q *Queue) claim(ctx context.Context, lease time.Duration, pick func() (string, []any)) ([]push.Delivery, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lease)
 	defer cancel()
@@ -211,7 +212,7 @@ func (q *Queue) claim(ctx context.Context, lease time.Duration, pick func() (str
 		UPDATE deliveries SET lease_until = $2
 		WHERE event_id IN (`+selection+`)
 		  AND lease_until <= $1
-		RETURNING payload, attempts, results, EXISTS (
+		RETURNING event_id, payload, attempts, results, EXISTS (
 			SELECT 1 FROM deliveries l
 			WHERE l.tenant_id = deliveries.tenant_id AND l.pass_id = deliveries.pass_id
 			  AND l.stream_version > deliveries.stream_version)`,
@@ -221,30 +222,42 @@ func (q *Queue) claim(ctx context.Context, lease time.Duration, pick func() (str
 	}
 	defer rows.Close()
 	var claimed []push.Delivery
+	var failed error
 	for rows.Next() {
-		var d push.Delivery
-		var payload, results string
-		if err := rows.Scan(&payload, &d.Attempts, &results, &d.Superseded); err != nil {
-			return nil, fmt.Errorf("claim deliveries: %w", err)
-		}
-		var row queued
-		if err := json.Unmarshal([]byte(payload), &row); err != nil {
-			return nil, fmt.Errorf("decode delivery: %w", err)
-		}
-		d.Update, d.CorrelationID = row.update(), row.CorrelationID
-		d.Superseded = d.Superseded || row.Superseded
-		if d.Progress, err = decodeProgress(results); err != nil {
-			return nil, fmt.Errorf("decode delivery progress of %s: %w", d.Update.EventID, err)
-		}
-		claimed = append(claimed, d)
+		d, err := scanClaimed(rows)
 		if q.scanned != nil {
 			q.scanned()
 		}
+		if err != nil {
+			failed = errors.Join(failed, err)
+			continue
+		}
+		claimed = append(claimed, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
+		failed = errors.Join(failed, fmt.Errorf("claim deliveries: %w", err))
 	}
-	return claimed, nil
+	return claimed, failed
+}
+
+// scanClaimed reads one row that claim leased.
+func scanClaimed(rows *sql.Rows) (push.Delivery, error) {
+	var d push.Delivery
+	var eventID, payload, results string
+	if err := rows.Scan(&eventID, &payload, &d.Attempts, &results, &d.Superseded); err != nil {
+		return push.Delivery{}, fmt.Errorf("claim deliveries: %w", err)
+	}
+	var row queued
+	if err := json.Unmarshal([]byte(payload), &row); err != nil {
+		return push.Delivery{}, fmt.Errorf("decode delivery %s: %w", eventID, err)
+	}
+	d.Update, d.CorrelationID = row.update(), row.CorrelationID
+	d.Superseded = d.Superseded || row.Superseded
+	var err error
+	if d.Progress, err = decodeProgress(results); err != nil {
+		return push.Delivery{}, fmt.Errorf("decode delivery progress of %s: %w", eventID, err)
+	}
+	return d, nil
 }
 
 // decodeProgress reads a row's results. Rows written before channels recorded an outcome have only delivered,

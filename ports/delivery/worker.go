@@ -24,7 +24,8 @@ import (
 
 // Queue is where deliveries wait: adapters/delivery.Queue.
 type Queue interface {
-	// Claim leases up to limit due deliveries, each the oldest pending one of its pass.
+	// Claim leases up to limit due deliveries, each the oldest pending one of its pass. With an error it may
+	// still return deliveries: those it leased and could read.
 	Claim(ctx context.Context, limit int, lease time.Duration) ([]push.Delivery, error)
 	// ClaimTenants is Claim with a limit per tenant; DueTenants lists the tenants with due deliveries (fair.go).
 	ClaimTenants(ctx context.Context, quotas []push.TenantQuota, lease time.Duration) ([]push.Delivery, error)
@@ -284,10 +285,10 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		}
 		items, err := claims.claim(ctx, free, limit)
-		if err != nil {
-			if ctx.Err() == nil {
-				w.log.WithError(err).Warn("claim deliveries failed; retrying")
-			}
+		if err != nil && ctx.Err() == nil {
+			w.log.WithError(err).WithField("claimed", len(items)).Warn("claim deliveries failed; retrying")
+		}
+		if err != nil && len(items) == 0 {
 			sleep(ctx, time.Second)
 			continue
 		}

@@ -359,3 +359,35 @@ func TestWorker_aDeliveryHeldBackComesBackAtTheTimeItsChannelGave(t *testing.T) 
 		t.Errorf("the retry is due %s after the channel's turn, want at it", time.UnixMilli(due).Sub(at))
 	}
 }
+
+// TestWorker_aDeliveryItCannotReadHoldsUpNoOtherPass: a queued row the stage cannot decode is reported and left
+// queued, while the deliveries claimed with it go out. Failing the whole claim left every row it had leased
+// unworked, and since the unreadable row is among the oldest due, every later claim too: one row stopped the
+// stage for every tenant.
+func TestWorker_aDeliveryItCannotReadHoldsUpNoOtherPass(t *testing.T) {
+	db := sqldbtest.New(t)
+	s := newStage(t, db)
+	s.runProjections()
+	rcv := newReceiver(t, ok)
+	s.tenantWithWebhook("t1", rcv.url)
+	s.schedule("t1", 3, 1)
+	if _, err := db.ExecContext(context.Background(), `UPDATE deliveries SET payload = '{' WHERE pass_id = 'p0001'`); err != nil {
+		t.Fatal(err)
+	}
+
+	s.run(s.worker(s.svc.Deliveries, deliverystage.Config{}))
+	poll(t, 30*time.Second, "the readable deliveries to go out", func() bool { return len(s.outcomes("t1", 3)["PushUpdateEmitted"]) == 2 })
+	got := []string{}
+	for _, c := range rcv.received() {
+		got = append(got, c.PassID)
+	}
+	if slices.Sort(got); !slices.Equal(got, []string{"p0000", "p0002"}) {
+		t.Errorf("the receiver got the updates of %v, want p0000 and p0002", got)
+	}
+	if n, err := s.svc.Deliveries.Pending(context.Background()); err != nil || n != 1 {
+		t.Errorf("%d deliveries pending (%v), want the unreadable one, kept", n, err)
+	}
+	if warnings := strings.Join(s.warnings(), "\n"); !strings.Contains(warnings, "decode delivery") {
+		t.Errorf("no warning says a delivery could not be decoded; warnings:\n%s", warnings)
+	}
+}

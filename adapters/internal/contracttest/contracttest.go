@@ -15,7 +15,11 @@ import (
 )
 
 // Timeout bounds every wait for asynchronous work. It is generous because it only matters when a test fails.
-const Timeout = 10 * time.Second
+// On PostgreSQL a subscriber reads only the messages older than the cluster's oldest running transaction, and a
+// CREATE DATABASE (every test's database is one) is such a transaction while it copies the template: with the
+// packages' tests, or other projects, making databases on a loaded machine, projections stood still for more
+// than the 10 s this was, and read-model waits failed (adapters/passes, TestMatch_concurrentCalls…).
+const Timeout = time.Minute
 
 // pollInterval is how often Eventually checks again.
 const pollInterval = 5 * time.Millisecond

@@ -201,8 +201,10 @@ func TestAPNsChannel_eachAnswerHasItsOutcome(t *testing.T) {
 			t.Fatalf("push %+v: topic is not the Pass Type ID", p)
 		}
 	}
-	if n := len(f.apns.Pushes()); n != len(cases) {
-		t.Fatalf("%d pushes, want %d", n, len(cases))
+	// The slow push may time out before it reaches APNs: its 100 ms include its channel's TLS handshake.
+	answered := slices.DeleteFunc(f.apns.Pushes(), func(p appletest.Push) bool { return p.Token == "slow" })
+	if n := len(answered); n != len(cases)-1 {
+		t.Fatalf("%d pushes besides the slow one, want %d", n, len(cases)-1)
 	}
 }
 

@@ -202,7 +202,8 @@ func (q *Queue) DueTenants(ctx context.Context) ([]string, error) {
 // leased that nobody works on until their lease runs out. It is scanned in full whatever ctx says; the caller
 // releases what it will not push. The lease bounds it instead: rows read after their lease ran out may already
 // be someone else's. For the same reason a row that cannot be decoded fails alone: the claim returns the others
-// with an error naming it, and it stays queued, leased, and is claimed again after its lease.
+// with an error naming it, and it stays queued, leased, and is claimed again after its lease. A statement that
+// fails while its rows are read leased none of them, and the claim returns none.
 func (q *Queue) claim(ctx context.Context, lease time.Duration, pick func() (string, []any)) ([]push.Delivery, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lease)
 	defer cancel()
@@ -235,7 +236,8 @@ func (q *Queue) claim(ctx context.Context, lease time.Duration, pick func() (str
 		claimed = append(claimed, d)
 	}
 	if err := rows.Err(); err != nil {
-		failed = errors.Join(failed, fmt.Errorf("claim deliveries: %w", err))
+		// The statement failed, and with it the leases: the rows read so far are not this claim's.
+		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	return claimed, failed
 }

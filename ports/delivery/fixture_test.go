@@ -132,7 +132,10 @@ func (s *stage) schedule(tenantID string, passCount, updatesPerPass int) {
 		}
 	}
 	want := passCount * updatesPerPass
-	poll(s.t, 30*time.Second, fmt.Sprintf("%d deliveries queued", want), func() bool {
+	// A bound only for a failing test: on PostgreSQL the projection reads only messages older than the cluster's
+	// oldest running transaction, which another test's CREATE DATABASE holds for seconds on a loaded machine (30 s
+	// ran out while 500 deliveries were being queued).
+	poll(s.t, 2*time.Minute, fmt.Sprintf("%d deliveries queued", want), func() bool {
 		n, err := s.svc.Deliveries.Pending(ctx)
 		return err == nil && n == want
 	})

@@ -116,10 +116,8 @@ func TestEventFeed_followingNextMissesNothingWhileWritesCommitOutOfOrder(t *test
 		page := h.feed("acme", fmt.Sprintf("after=%d&limit=50&wait=2s", after))
 		seen = append(seen, page.Events...)
 		after = *page.Next
-		if expected >= 0 && len(page.Events) == 0 {
-			// The writers are done and nothing came for a whole wait: what the consumer has is all it gets.
-			break
-		}
+		// An empty page once the writers are done is no end: on a loaded machine the last events can take longer
+		// than a wait to show (114 of 126 were seen so). The deadline above ends a feed that lost some.
 	}
 	wg.Wait()
 	// Nothing more comes after the last.

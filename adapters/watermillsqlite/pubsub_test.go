@@ -164,8 +164,14 @@ func TestPublishSubscribe(t *testing.T) {
 	})
 }
 
+// newTestContext runs the suite's full message counts (up to 10,000 messages from 20 publishers) without -race,
+// and its short counts (100) under it, where the full ones took minutes of waiting on the write lock (see
+// race_test.go): the short counts still publish from many goroutines at once, cross batch boundaries and read
+// with several subscribers, so the race detector sees the same code paths.
 func newTestContext() tests.TestContext {
-	return tests.TestContext{TestID: tests.NewTestID(), Features: features}
+	f := features
+	f.ForceShort = raceDetector
+	return tests.TestContext{TestID: tests.NewTestID(), Features: f}
 }
 
 // Small batches exercise acking and re-querying across batch boundaries,

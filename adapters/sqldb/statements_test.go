@@ -19,11 +19,11 @@ func TestStatements_runTheirQueries(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
 	stmts := sqldb.NewStatements(db, db.DB)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const add = `INSERT INTO things (id) VALUES ($1)`
 	var want []string
-	for i := range 200 {
+	for i := range 140 { // past maxStatements (128)
 		id := fmt.Sprintf("t%03d", i)
 		stmts.Prepare(ctx, add)
 		err := sqldb.InTx(ctx, db, func(ctx context.Context, tx *sql.Tx) error {

@@ -36,7 +36,7 @@ func (m messages) reserve(ctx context.Context, tenantID, passID, messageID strin
 	before func(ctx context.Context, tx *sql.Tx) error) (notify bool, err error) {
 	now := m.now()
 	m.stmts.Prepare(ctx, forgetOldMessages)
-	m.stmts.Prepare(ctx, addMessage)
+	m.stmts.Prepare(ctx, recordMessage)
 	err = sqldb.InTx(ctx, m.db, func(ctx context.Context, tx *sql.Tx) error {
 		if before != nil {
 			if err := before(ctx, tx); err != nil {
@@ -47,7 +47,7 @@ func (m messages) reserve(ctx context.Context, tenantID, passID, messageID strin
 			tenantID, passID, now.Add(-messageKept).UnixMicro()); err != nil {
 			return err
 		}
-		return m.stmts.QueryRowContext(ctx, tx, addMessage,
+		return m.stmts.QueryRowContext(ctx, tx, recordMessage,
 			tenantID, passID, messageID, now.UnixMicro(), now.Add(-messageWindow).UnixMicro(), NotifyingPerDay).Scan(&notify)
 	})
 	if err != nil {
@@ -59,11 +59,11 @@ func (m messages) reserve(ctx context.Context, tenantID, passID, messageID strin
 // forgetOldMessages drops the pass's messages older than messageKept.
 const forgetOldMessages = `DELETE FROM google_messages WHERE tenant_id = $1 AND pass_id = $2 AND added_at < $3`
 
-// addMessage records a message, notifying while the pass has had fewer than $6 notifying ones since $5, and
+// recordMessage records a message, notifying while the pass has had fewer than $6 notifying ones since $5, and
 // returns whether it notifies. WHERE true lets SQLite tell ON CONFLICT from a join's ON. A message already recorded
 // is "updated" to what it was, so that RETURNING gives its notify: one statement where an insert and a read were
 // two.
-const addMessage = `INSERT INTO google_messages (tenant_id, pass_id, message_id, notify, added_at)
+const recordMessage = `INSERT INTO google_messages (tenant_id, pass_id, message_id, notify, added_at)
 	SELECT $1, $2, $3, (SELECT COUNT(*) FROM google_messages
 		WHERE tenant_id = $1 AND pass_id = $2 AND notify AND added_at > $5) < $6, $4
 	WHERE true

@@ -40,9 +40,9 @@ func (s *Statements) QueryContext(ctx context.Context, query string, args ...any
 	return s.pool.QueryContext(ctx, query, args...)
 }
 
-// ExecContext is tx.ExecContext, through the query's prepared statement on SQLite. The statement is prepared
-// outside the transaction, on any connection, so a tx on SQLite's single writer connection must not run it before
-// it is prepared: Prepare it first.
+// ExecContext is tx.ExecContext, through the query's prepared statement on SQLite once Prepare has prepared it; a
+// query not prepared yet runs unprepared. It does not prepare the query itself: that takes a connection of the
+// pool, and on SQLite tx holds the only writer connection.
 func (s *Statements) ExecContext(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	s.mu.Lock()
 	stmt := s.stmts[query]

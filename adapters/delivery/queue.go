@@ -24,8 +24,11 @@ import (
 
 // Queue is the deliveries table.
 type Queue struct {
-	db  *sqldb.DB
-	now func() time.Time
+	db *sqldb.DB
+	// stmts are the statements the stage runs all the time (claims, the due tenants, reschedules), prepared once
+	// on SQLite.
+	stmts *sqldb.Statements
+	now   func() time.Time
 	// scanned, when set by a test, runs after each claimed row is read.
 	scanned func()
 }
@@ -35,7 +38,7 @@ func NewQueue(db *sqldb.DB) (*Queue, error) {
 	if db == nil {
 		return nil, errors.New("new delivery queue: nil db")
 	}
-	return &Queue{db: db, now: time.Now}, nil
+	return &Queue{db: db, stmts: sqldb.NewStatements(db, db.DB), now: time.Now}, nil
 }
 
 // queued is a row's payload. Its JSON names are the queue's own format, which rows already stored are in: they
@@ -167,7 +170,7 @@ func (q *Queue) ClaimTenants(ctx context.Context, quotas []push.TenantQuota, lea
 // per tenant with deliveries, however many deliveries they have.
 func (q *Queue) DueTenants(ctx context.Context) ([]string, error) {
 	now := q.now().UnixMilli()
-	rows, err := q.db.QueryContext(ctx, `
+	rows, err := q.stmts.QueryContext(ctx, `
 		WITH RECURSIVE t(id) AS (
 			SELECT * FROM (SELECT tenant_id FROM deliveries ORDER BY tenant_id LIMIT 1) f
 			UNION ALL
@@ -209,7 +212,7 @@ func (q *Queue) claim(ctx context.Context, lease time.Duration, pick func() (str
 	defer cancel()
 	now := q.now().UnixMilli()
 	selection, args := pick()
-	rows, err := q.db.QueryContext(ctx, `
+	rows, err := q.stmts.QueryContext(ctx, `
 		UPDATE deliveries SET lease_until = $2
 		WHERE event_id IN (`+selection+`)
 		  AND lease_until <= $1
@@ -324,15 +327,14 @@ func (q *Queue) RetryAll(ctx context.Context, retries []push.Rescheduled) error 
 	retries = slices.SortedFunc(slices.Values(retries), func(a, b push.Rescheduled) int {
 		return strings.Compare(a.Delivery.Update.EventID, b.Delivery.Update.EventID)
 	})
+	q.stmts.Prepare(ctx, rescheduleQuery)
 	return sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
 		for _, r := range retries {
 			results, err := json.Marshal(r.Delivery.Progress)
 			if err != nil {
 				return fmt.Errorf("encode delivery progress: %w", err)
 			}
-			_, err = tx.ExecContext(ctx, `
-				UPDATE deliveries SET attempts = $2, results = $3, last_error = $4, next_attempt_at = $5, lease_until = 0
-				WHERE event_id = $1`,
+			_, err = q.stmts.ExecContext(ctx, tx, rescheduleQuery,
 				r.Delivery.Update.EventID, r.Delivery.Attempts, string(results), r.LastError, r.At.UnixMilli())
 			if err != nil {
 				return fmt.Errorf("reschedule delivery %s: %w", r.Delivery.Update.EventID, err)
@@ -341,6 +343,11 @@ func (q *Queue) RetryAll(ctx context.Context, retries []push.Rescheduled) error 
 		return nil
 	})
 }
+
+// rescheduleQuery makes one delivery due again, keeping its progress.
+const rescheduleQuery = `
+	UPDATE deliveries SET attempts = $2, results = $3, last_error = $4, next_attempt_at = $5, lease_until = 0
+	WHERE event_id = $1`
 
 // Finish removes finished deliveries in one transaction with record, which stores their outcomes, so that a
 // delivery is removed exactly when its outcome is stored. Its rows are locked in event_id order, the order every

@@ -2,6 +2,7 @@ package google
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ const DefaultCallTimeout = 10 * time.Second
 // push.ErrNotSetUp when the tenant has no Google settings or no class for the pass's type.
 type ObjectBuilder interface {
 	Build(ctx context.Context, tenantID, passID string) (Object, error)
+	// BuildFor is Build with the tenant's settings given: those its client was made from.
+	BuildFor(ctx context.Context, account *Account, tenantID, passID string) (Object, error)
 	// HasClass reports whether the tenant has a class for passType: whether Build can build its passes' objects.
 	HasClass(ctx context.Context, tenantID, passType string) (bool, error)
 }
@@ -94,8 +97,10 @@ func NewChannel(db *sqldb.DB, store *credentials.Store, objects ObjectBuilder, c
 	if err != nil {
 		return nil, err
 	}
-	return &Channel{objects: objects, clients: clients, messages: messages{db: db, now: time.Now},
-		states: InstallStates{db: db, now: time.Now}, maxTurnWait: cfg.MaxTurnWait, built: newBuiltObjects()}, nil
+	stmts := sqldb.NewStatements(db, db.DB)
+	return &Channel{objects: objects, clients: clients, messages: messages{db: db, stmts: stmts, now: time.Now},
+		states: InstallStates{db: db, stmts: stmts, now: time.Now}, maxTurnWait: cfg.MaxTurnWait,
+		built: newBuiltObjects()}, nil
 }
 
 // Kind implements push.Channel.
@@ -108,10 +113,11 @@ func (*Channel) LatestOnly() bool { return true }
 // type.
 func (c *Channel) Targets(ctx context.Context, tenantID, passID string) ([]push.Target, error) {
 	// The client cache remembers a tenant without settings for a while, so such a tenant costs no query here.
-	if _, err := c.clients.Get(ctx, tenantID, DefaultName); errors.Is(err, credentials.ErrNotFound) {
+	client, err := c.clients.Get(ctx, tenantID, DefaultName)
+	if errors.Is(err, credentials.ErrNotFound) {
 		return nil, push.ErrNotSetUp
 	}
-	obj, err := c.objects.Build(ctx, tenantID, passID)
+	obj, err := c.build(ctx, client, err, tenantID, passID)
 	switch {
 	case errors.Is(err, push.ErrNotSetUp):
 		return nil, push.ErrNotSetUp
@@ -120,6 +126,15 @@ func (c *Channel) Targets(ctx context.Context, tenantID, passID string) ([]push.
 	}
 	c.built.put(tenantID, passID, obj, time.Now())
 	return []push.Target{{ID: obj.ID, Credential: DefaultName}}, nil
+}
+
+// build builds the pass's object with the settings of the tenant's client, the one its push makes the calls
+// with; without a client (settings that make none) from the stored settings, whose error says why.
+func (c *Channel) build(ctx context.Context, client *walletClient, clientErr error, tenantID, passID string) (Object, error) {
+	if clientErr != nil {
+		return c.objects.Build(ctx, tenantID, passID)
+	}
+	return c.objects.BuildFor(ctx, client.account, tenantID, passID)
 }
 
 // HoldBack implements push.RateLimited: the update's turn under the tenant's rate limit, when it is further away
@@ -161,7 +176,8 @@ func (c *Channel) Push(ctx context.Context, t push.Target, u push.Update) push.O
 	obj, ok := c.built.take(u.TenantID, u.PassID, time.Now())
 	var err error
 	if !ok || obj.ID != t.ID {
-		obj, err = c.objects.Build(ctx, u.TenantID, u.PassID)
+		client, clientErr := c.clients.Get(ctx, u.TenantID, t.Credential)
+		obj, err = c.build(ctx, client, clientErr, u.TenantID, u.PassID)
 	}
 	switch {
 	case errors.Is(err, push.ErrNotSetUp):
@@ -205,17 +221,21 @@ func (c *Channel) Push(ctx context.Context, t push.Target, u push.Update) push.O
 	if err != nil {
 		return outcomeOf("patch", err)
 	}
-	c.states.record(ctx, u.TenantID, u.PassID, hasUsers)
 	if u.Message == "" {
+		c.states.record(ctx, u.TenantID, u.PassID, hasUsers)
 		return push.Outcome{Kind: push.Delivered}
 	}
-	return c.addMessage(ctx, client, api, obj.ID, u)
+	return c.addMessage(ctx, api, obj.ID, u, hasUsers)
 }
 
 // addMessage adds the update's message to the object, in the turn its patch reserved: TEXT_AND_NOTIFY while the
-// pass has had fewer than 3 notifying messages in the last 24 hours, TEXT after that.
-func (c *Channel) addMessage(ctx context.Context, client *walletClient, api objectAPI, objectID string, u push.Update) push.Outcome {
-	notify, err := c.messages.reserve(ctx, u.TenantID, u.PassID, u.EventID)
+// pass has had fewer than 3 notifying messages in the last 24 hours, TEXT after that. The install state the patch
+// answered is stored in the transaction that reserves the message.
+func (c *Channel) addMessage(ctx context.Context, api objectAPI, objectID string, u push.Update, installed bool) push.Outcome {
+	c.states.stmts.Prepare(ctx, recordInstallState)
+	notify, err := c.messages.reserve(ctx, u.TenantID, u.PassID, u.EventID, func(ctx context.Context, tx *sql.Tx) error {
+		return c.states.recordIn(ctx, tx, u.TenantID, u.PassID, installed)
+	})
 	if err != nil {
 		return push.Outcome{Kind: push.Retry, Reason: fmt.Sprintf("count google messages: %v", err)}
 	}

@@ -51,6 +51,10 @@ func (o *passObjects) HasClass(_ context.Context, tenantID, passType string) (bo
 	return tenantID == testTenant && passType == "loyalty", nil
 }
 
+func (o *passObjects) BuildFor(ctx context.Context, _ *Account, tenantID, passID string) (Object, error) {
+	return o.Build(ctx, tenantID, passID)
+}
+
 func (o *passObjects) Build(_ context.Context, tenantID, passID string) (Object, error) {
 	if tenantID != testTenant {
 		return Object{}, fmt.Errorf("tenant %s: %w", tenantID, push.ErrNotSetUp)

@@ -25,6 +25,8 @@ type walletClient struct {
 	service *walletobjects.Service
 	tokens  oauth2.TokenSource
 	limiter *limiter
+	// account is the settings the client was made from: the channel builds its objects with them.
+	account *Account
 }
 
 // clientFactory builds walletClients from tenants' Google settings.
@@ -63,5 +65,6 @@ func (f clientFactory) build(c credentials.Credential) (*walletClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new wallet objects service: %w", err)
 	}
-	return &walletClient{service: service, tokens: tokens, limiter: newLimiter(settings.Rate, f.callers)}, nil
+	return &walletClient{service: service, tokens: tokens, limiter: newLimiter(settings.Rate, f.callers),
+		account: &Account{Settings: settings, ServiceAccount: account}}, nil
 }

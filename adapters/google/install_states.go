@@ -14,18 +14,26 @@ import (
 // last answer about it said (a patch's or a refresh's). The split reads it instead of asking Google on the
 // contact's path.
 type InstallStates struct {
-	db  *sqldb.DB
-	now func() time.Time
+	db    *sqldb.DB
+	stmts *sqldb.Statements // of db.DB
+	now   func() time.Time
 }
 
 // record stores an answer. It is best effort: the push or refresh it comes from succeeded, and a state that failed
 // to be stored is only older, which the next split refreshes.
 func (s InstallStates) record(ctx context.Context, tenantID, passID string, installed bool) {
-	_, _ = s.db.ExecContext(ctx, `INSERT INTO google_install_states (tenant_id, pass_id, installed, checked_at)
-		VALUES ($1, $2, $3, $4)
-		ON CONFLICT (tenant_id, pass_id) DO UPDATE SET installed = excluded.installed, checked_at = excluded.checked_at`,
-		tenantID, passID, installed, s.now().UTC())
+	_, _ = s.db.ExecContext(ctx, recordInstallState, tenantID, passID, installed, s.now().UTC())
 }
+
+// recordIn stores an answer in tx, which the caller has other writes in. Prepare it before tx begins.
+func (s InstallStates) recordIn(ctx context.Context, tx *sql.Tx, tenantID, passID string, installed bool) error {
+	_, err := s.stmts.ExecContext(ctx, tx, recordInstallState, tenantID, passID, installed, s.now().UTC())
+	return err
+}
+
+const recordInstallState = `INSERT INTO google_install_states (tenant_id, pass_id, installed, checked_at)
+	VALUES ($1, $2, $3, $4)
+	ON CONFLICT (tenant_id, pass_id) DO UPDATE SET installed = excluded.installed, checked_at = excluded.checked_at`
 
 // get returns the states of the passes that have one.
 func (s InstallStates) get(ctx context.Context, tenantID string, passIDs []string) (map[string]command.GoogleInstallState, error) {

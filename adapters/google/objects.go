@@ -46,6 +46,12 @@ func (o *Objects) Build(ctx context.Context, tenantID, passID string) (Object, e
 	if err != nil {
 		return Object{}, err
 	}
+	return o.BuildFor(ctx, account, tenantID, passID)
+}
+
+// BuildFor is Build with the tenant's settings the caller holds: the channel's client was made from them, and
+// reading and unsealing them again for every push cost a query and a decryption.
+func (o *Objects) BuildFor(ctx context.Context, account *Account, tenantID, passID string) (Object, error) {
 	p, err := o.passes.Get(ctx, tenantID, passID, 0)
 	if err != nil {
 		return Object{}, fmt.Errorf("get pass %s: %w", passID, err)

@@ -116,6 +116,33 @@ func TestObjects_build(t *testing.T) {
 	}
 }
 
+// Classes keeps the classes it read for a moment; a class put through it replaces the one it kept at once, so a
+// template changed through the admin API reaches the next push and the next save link.
+func TestObjects_classPutIsUsedAtOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := contracttest.Context(t)
+	f.passes["acme/p 1"] = query.Pass{PassID: "p 1", PassType: "loyalty", Data: map[string]string{"points": "10"}}
+	if _, err := f.settings.Put(ctx, "acme", issuer, googletest.NewKeyFile(t).JSON, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, state := range []string{"ACTIVE", "INACTIVE", "EXPIRED"} {
+		if err := f.classes.Put(ctx, "acme", "loyalty", googlepass.Class{ObjectType: "loyalty",
+			ClassID: issuer + ".acme_loyalty", Template: []byte(`{"state":"` + state + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the second Build reads the class kept
+			obj, err := f.objects.Build(ctx, "acme", "p 1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if obj.Body["state"] != state {
+				t.Errorf("after the class with state %s was put: object state %v", state, obj.Body["state"])
+			}
+		}
+	}
+}
+
 func TestSettingsStore_refusals(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

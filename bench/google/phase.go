@@ -102,10 +102,14 @@ func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiv
 	p.end = time.Now()
 	benchkit.Logf("phase %s: %d executes answered in %s (%d errors)", p.name, len(p.answered), p.end.Sub(p.start).Round(time.Millisecond), p.executeErr)
 
+	tenantIDs := make([]string, len(p.tenants))
+	for i, t := range p.tenants {
+		tenantIDs[i] = t.id
+	}
 	deadline := time.Now().Add(drainTimeout)
 	lastLog := time.Now()
 	for {
-		emitted, failed, err := outcomes(ctx, svc, prefix+"-")
+		emitted, failed, err := outcomes(ctx, svc, tenantIDs)
 		if err == nil {
 			p.emitted, p.failed = emitted, failed
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/passpush/passpush/adapters/audit"
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/passes"
@@ -29,8 +30,8 @@ func (s *Service) rebuildTargets() []rebuilder.Target {
 		// in their order: they are older than every event left.
 		{Name: ProjectionAudit, Table: "audit_log", Key: []string{"event_id"}, Ignore: []string{"position"},
 			Into: func(table string) rebuilder.Handler { return s.AuditLog.Into(table).Handle },
-			Keep: rebuilder.Keep{Where: `NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = audit_log.event_id)`,
-				Columns: []string{"event_id", "tenant_id", "event_type", "occurred_at", "journey_id", "pass_id", "correlation_id", "data", "stream_id"},
+			Keep: rebuilder.Keep{Where: `NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = ` + audit.EventIDColumn("audit_log") + `)`,
+				Columns: []string{"event_id", "event_text_id", "tenant_id", "event_type", "occurred_at", "journey_id", "pass_id", "correlation_id", "data", "stream_id"},
 				OrderBy: "position"}},
 		{Name: ProjectionAppleRegistrations, Table: "apple_registrations", Key: []string{"tenant_id", "pass_id", "device_library_id"},
 			Into: func(table string) rebuilder.Handler { return s.appleRegistrations.Into(table).Handle },

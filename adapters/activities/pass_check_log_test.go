@@ -13,6 +13,7 @@ import (
 	"github.com/passpush/passpush/adapters/messaging"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
+	"github.com/passpush/passpush/app/correlation"
 	"github.com/passpush/passpush/domain/activity"
 )
 
@@ -39,19 +40,24 @@ func newPassCheckLog(t *testing.T) (*PassCheckLog, *sqldb.DB) {
 // storedDecisions counts the stored PassCheckDecided events by pass id.
 func storedDecisions(t *testing.T, db *sqldb.DB) map[string]int {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT payload FROM events WHERE event_type = $1`, activity.PassCheckDecidedName)
+	rows, err := db.QueryContext(context.Background(), `SELECT `+eventstore.PayloadColumns+` FROM events WHERE event_type = $1`, activity.PassCheckDecidedName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	stored := map[string]int{}
 	for rows.Next() {
-		var payload string
-		if err := rows.Scan(&payload); err != nil {
+		var text string
+		var packed []byte
+		if err := rows.Scan(&text, &packed); err != nil {
+			t.Fatal(err)
+		}
+		payload, err := eventstore.DecodePayload(text, packed)
+		if err != nil {
 			t.Fatal(err)
 		}
 		var d activity.PassCheckDecided
-		if err := json.Unmarshal([]byte(payload), &d); err != nil {
+		if err := json.Unmarshal(payload, &d); err != nil {
 			t.Fatal(err)
 		}
 		stored[d.PassID]++
@@ -73,7 +79,7 @@ func recordAll(l *PassCheckLog, passIDs []string) map[string]error {
 	var wg sync.WaitGroup
 	for _, id := range passIDs {
 		wg.Go(func() {
-			err := l.Record(context.Background(), "acme", decision(id))
+			err := l.Record(correlation.WithID(context.Background(), id), "acme", decision(id))
 			mu.Lock()
 			errs[id] = err
 			mu.Unlock()
@@ -114,18 +120,19 @@ func TestPassCheckLog_concurrentDecisionsAreEachRecordedOnceInFewerAppends(t *te
 	}
 }
 
-// poisonDecisions makes the database refuse, with an error, any insert of an event whose payload says "poison":
+// poisonDecisions makes the database refuse, with an error, any insert of an event whose correlation id says
+// "poison" (the tests record each decision with its pass id as the correlation id; the payload is deflated):
 // a real failure of the append's statement, part way through a group.
 func poisonDecisions(t *testing.T, db *sqldb.DB) {
 	t.Helper()
 	ctx := context.Background()
-	statements := []string{`CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.payload LIKE '%poison%'
+	statements := []string{`CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.correlation_id LIKE '%poison%'
 		BEGIN SELECT RAISE(ABORT, 'poisoned decision'); END`}
 	if db.Dialect.Name == sqldb.Postgres.Name {
 		statements = []string{
 			`CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
 			BEGIN
-				IF NEW.payload LIKE '%poison%' THEN RAISE EXCEPTION 'poisoned decision'; END IF;
+				IF NEW.correlation_id LIKE '%poison%' THEN RAISE EXCEPTION 'poisoned decision'; END IF;
 				RETURN NEW;
 			END $$`,
 			`CREATE TRIGGER poison BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION poison()`,
@@ -227,7 +234,7 @@ func TestPassCheckLog_noAcknowledgedDecisionIsLostAmongFailingAppends(t *testing
 				if (c*15+i)%10 == 7 {
 					id = "poison-" + id
 				}
-				err := l.Record(context.Background(), "acme", decision(id))
+				err := l.Record(correlation.WithID(context.Background(), id), "acme", decision(id))
 				mu.Lock()
 				errs[id] = err
 				mu.Unlock()

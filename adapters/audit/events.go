@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/passpush/passpush/adapters/audit/auditrow"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/query"
 )
@@ -61,6 +62,7 @@ func (l *Log) Events(ctx context.Context, q query.Events) ([]query.Event, error)
 			return nil, fmt.Errorf("read audit log of tenant %s: %w", q.TenantID, err)
 		}
 		e.OccurredAt = e.OccurredAt.UTC()
+		e.StreamID = auditrow.StreamOf(e.StreamID, e.PassID)
 		if e.Data, err = DecodePayload(data); err != nil {
 			return nil, fmt.Errorf("read audit log of tenant %s: event at %d: %w", q.TenantID, e.Position, err)
 		}

@@ -30,12 +30,15 @@ func seedAuditLog(tb testing.TB, db *sqldb.DB, n int) {
 	tb.Helper()
 	data := fmt.Sprintf(`{"data":{"offer":"%s"}}`, strings.Repeat("x", payloadBytes-22))
 	series := `SELECT x FROM generate_series(1, $1) AS x`
+	// Event ids are UUIDs, as the event store makes them: the log keys them as uuids on PostgreSQL.
+	id := `('00000000-0000-4000-8000-' || lpad(x::text, 12, '0'))::uuid`
 	if db.Dialect.Name == sqldb.SQLite.Name {
 		series = `WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < $1) SELECT x FROM s`
+		id = `printf('00000000-0000-4000-8000-%012d', x)`
 	}
 	_, err := db.ExecContext(context.Background(), `
 		INSERT INTO audit_log (event_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data, stream_id)
-		SELECT 'ev-' || x, CASE WHEN x % 1000 = 0 THEN 'other' ELSE 'acme' END, 'PassUpdateScheduled', $2, 'j-1',
+		SELECT `+id+`, CASE WHEN x % 1000 = 0 THEN 'other' ELSE 'acme' END, 'PassUpdateScheduled', $2, 'j-1',
 			'p-' || (x % 5000), 'c-' || x, $3, 'pass-p-' || (x % 5000)
 		FROM (`+series+`) AS series`, n, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), data)
 	if err != nil {

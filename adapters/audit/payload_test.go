@@ -57,7 +57,7 @@ func TestLog_givesBackEachPayloadAsStoredAndKeepsItSmaller(t *testing.T) {
 	// The typical payloads, an update and its outcome, take under half their JSON's bytes.
 	for i, p := range payloads[:2] {
 		var stored []byte
-		if err := db.QueryRowContext(ctx, `SELECT data FROM audit_log WHERE event_id = $1`, events[i].ID).Scan(&stored); err != nil {
+		if err := db.QueryRowContext(ctx, `SELECT data FROM audit_log WHERE `+audit.EventIDColumn("audit_log")+` = $1`, events[i].ID).Scan(&stored); err != nil {
 			t.Fatal(err)
 		}
 		if len(stored)*2 > len(p) {
@@ -80,7 +80,7 @@ func TestLog_readsAPayloadStoredAsJSON(t *testing.T) {
 	const payload = `{"revision":1, "journeyId":"j-1"}`
 	if _, err := db.ExecContext(ctx, `
 		INSERT INTO audit_log (event_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data, stream_id)
-		VALUES ('ev-1', 'acme', 'PushUpdateEmitted', $1, 'j-1', 'p-1', '', $2, 'pushes-p-1')`,
+		VALUES ('01a23d56-4c4f-742c-9dea-2fe69bef6a7f', 'acme', 'PushUpdateEmitted', $1, 'j-1', 'p-1', '', $2, 'pushes-p-1')`,
 		time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), []byte(payload)); err != nil {
 		t.Fatal(err)
 	}

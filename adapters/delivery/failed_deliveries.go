@@ -32,7 +32,7 @@ func NewFailedDeliveries(db *sqldb.DB) (*FailedDeliveries, error) {
 }
 
 const selectFailures = `
-	SELECT stream_id, event_type, occurred_at, payload FROM events
+	SELECT stream_id, event_type, occurred_at, ` + eventstore.PayloadColumns + ` FROM events
 	WHERE tenant_id = $1 AND event_type IN ('PushUpdateFailed', 'DeliveryRedriven') AND `
 
 // failureRow is a PushUpdateFailed or DeliveryRedriven event as a listing reads it.
@@ -85,11 +85,16 @@ func (f *FailedDeliveries) read(ctx context.Context, q string, args ...any) ([]f
 	var out []failureRow
 	for rows.Next() {
 		var r failureRow
-		var payload string
-		if err := rows.Scan(&r.stream, &r.event.Type, &r.event.OccurredAt, &payload); err != nil {
+		var text string
+		var packed []byte
+		if err := rows.Scan(&r.stream, &r.event.Type, &r.event.OccurredAt, &text, &packed); err != nil {
 			return nil, fmt.Errorf("read failed deliveries: %w", err)
 		}
-		r.event.StreamID, r.event.Payload, r.event.OccurredAt = r.stream, []byte(payload), r.event.OccurredAt.UTC()
+		payload, err := eventstore.DecodePayload(text, packed)
+		if err != nil {
+			return nil, fmt.Errorf("read failed deliveries of stream %s: %w", r.stream, err)
+		}
+		r.event.StreamID, r.event.Payload, r.event.OccurredAt = r.stream, payload, r.event.OccurredAt.UTC()
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -222,7 +222,7 @@ func (q *Queue) lockQueued(ctx context.Context, tx *sql.Tx, ids []string) (map[s
 // existed. A redriven update has one more for each redrive that ended.
 func (q *Queue) outcomes(ctx context.Context, tx *sql.Tx, update eventstore.Event) (int, error) {
 	passID, _ := passes.PassIDOf(update.StreamID)
-	rows, err := tx.QueryContext(ctx, `SELECT event_id, event_type, payload FROM events
+	rows, err := tx.QueryContext(ctx, `SELECT event_id, event_type, `+eventstore.PayloadColumns+` FROM events
 		WHERE tenant_id = $1 AND stream_id IN ($2, $3) AND event_type IN ($4, $5)`,
 		update.TenantID, passes.StreamID(passID), passes.PushStreamID(passID), pass.PushUpdateEmitted{}.Name(), pass.PushUpdateFailed{}.Name())
 	if err != nil {
@@ -232,11 +232,14 @@ func (q *Queue) outcomes(ctx context.Context, tx *sql.Tx, update eventstore.Even
 	n := 0
 	for rows.Next() {
 		var e eventstore.Event
-		var payload string
-		if err := rows.Scan(&e.ID, &e.Type, &payload); err != nil {
+		var text string
+		var packed []byte
+		if err := rows.Scan(&e.ID, &e.Type, &text, &packed); err != nil {
 			return 0, fmt.Errorf("read the outcomes of pass %s: %w", passID, err)
 		}
-		e.Payload = []byte(payload)
+		if e.Payload, err = eventstore.DecodePayload(text, packed); err != nil {
+			return 0, fmt.Errorf("read the outcomes of pass %s: event %s: %w", passID, e.ID, err)
+		}
 		id, err := scheduledEventOf(&e)
 		if err != nil {
 			return 0, err

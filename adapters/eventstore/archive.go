@@ -22,7 +22,7 @@ func (s *Store) ArchivablePage(ctx context.Context, handled, after Position, lim
 		args[0], args[2] = strconv.FormatInt(handled.TransactionID, 10), strconv.FormatInt(after.TransactionID, 10)
 	}
 	q := `SELECT e.event_id, e.` + d.TransactionIDAsInt + `, e.position, e.tenant_id, e.stream_id, e.stream_version, e.event_type,
-			e.occurred_at, e.correlation_id, e.payload
+			e.occurred_at, e.correlation_id, e.payload, e.packed_payload
 		FROM events e
 		JOIN stream_snapshots s ON s.tenant_id = e.tenant_id AND s.stream_id = e.stream_id
 		WHERE s.state <> '' AND s.version >= e.stream_version

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/adapters/storedpayload"
 	"github.com/passpush/passpush/domain/activity"
 	"github.com/passpush/passpush/domain/pass"
 )
@@ -207,19 +208,24 @@ func (s *Store) appendInTx(ctx context.Context, tx *sql.Tx, stored []Event) erro
 }
 
 // eventColumnTypes are the types of the columns insert writes.
-var eventColumnTypes = []string{sqldb.TypeText, sqldb.TypeText, sqldb.TypeText, sqldb.TypeBigint, sqldb.TypeText, sqldb.TypeTimestamptz, sqldb.TypeText, sqldb.TypeText}
+var eventColumnTypes = []string{sqldb.TypeText, sqldb.TypeText, sqldb.TypeText, sqldb.TypeBigint, sqldb.TypeText, sqldb.TypeTimestamptz, sqldb.TypeText,
+	sqldb.TypeText, sqldb.TypeBytea}
 
 func (s *Store) insert(ctx context.Context, tx *sql.Tx, events []Event) error {
 	values := make([][]any, len(events))
 	for i, e := range events {
-		values[i] = []any{e.ID, e.TenantID, e.StreamID, e.Version, e.Type, e.OccurredAt, e.CorrelationID, string(e.Payload)}
+		packed, err := storedpayload.Encode(e.Payload)
+		if err != nil {
+			return fmt.Errorf("insert event %s: %w", e.ID, err)
+		}
+		values[i] = []any{e.ID, e.TenantID, e.StreamID, e.Version, e.Type, e.OccurredAt, e.CorrelationID, "", packed}
 	}
 	// One statement text whatever the number of events (sqldb.RowSource), in the order of events.
 	source, args, err := s.db.Dialect.RowSource(1, eventColumnTypes, values)
 	if err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}
-	q := `INSERT INTO events (event_id, tenant_id, stream_id, stream_version, event_type, occurred_at, correlation_id, payload) ` +
+	q := `INSERT INTO events (event_id, tenant_id, stream_id, stream_version, event_type, occurred_at, correlation_id, ` + PayloadColumns + `) ` +
 		source + ` RETURNING event_id, ` + s.db.Dialect.TransactionIDAsInt + `, position`
 
 	rows, err := tx.QueryContext(ctx, q, args...)
@@ -255,7 +261,7 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, events []Event) error {
 	return nil
 }
 
-const selectEvent = `SELECT event_id, %s, position, tenant_id, stream_id, stream_version, event_type, occurred_at, correlation_id, payload FROM events `
+const selectEvent = `SELECT event_id, %s, position, tenant_id, stream_id, stream_version, event_type, occurred_at, correlation_id, ` + PayloadColumns + ` FROM events `
 
 // Load returns the events of the tenant's streams, each stream in version order.
 func (s *Store) Load(ctx context.Context, tenantID string, streamIDs ...string) (map[string][]Event, error) {
@@ -368,13 +374,18 @@ func (s *Store) query(ctx context.Context, q string, args []any, each func(Event
 
 func scanEvent(rows *sql.Rows) (Event, error) {
 	var e Event
-	var payload string
+	var text string
+	var packed []byte
 	if err := rows.Scan(&e.ID, &e.Position.TransactionID, &e.Position.Sequence, &e.TenantID, &e.StreamID,
-		&e.Version, &e.Type, &e.OccurredAt, &e.CorrelationID, &payload); err != nil {
+		&e.Version, &e.Type, &e.OccurredAt, &e.CorrelationID, &text, &packed); err != nil {
 		return Event{}, fmt.Errorf("scan event: %w", err)
 	}
 	e.OccurredAt = e.OccurredAt.UTC()
-	e.Payload = []byte(payload)
+	payload, err := DecodePayload(text, packed)
+	if err != nil {
+		return Event{}, e.Fail(err)
+	}
+	e.Payload = payload
 	return e, nil
 }
 

@@ -15,6 +15,8 @@ const (
 	TypeBigint      = "bigint"
 	TypeTimestamptz = "timestamptz"
 	TypeBytea       = "bytea"
+	// TypeUUID is a uuid column on PostgreSQL, given as its text; SQLite stores the text.
+	TypeUUID = "uuid"
 )
 
 // RowSource returns what an INSERT writes rows from, and its arguments numbered from first. types are the
@@ -68,7 +70,7 @@ func (d Dialect) RowSource(first int, types []string, rows [][]any) (string, []a
 // arrayOf is column c of rows as the slice pgx sends as an array of typ.
 func arrayOf(typ string, rows [][]any, c int) (any, error) {
 	switch typ {
-	case TypeText:
+	case TypeText, TypeUUID:
 		return typedColumn(rows, c, func(v any) (string, bool) { s, ok := v.(string); return s, ok })
 	case TypeBigint:
 		return typedColumn(rows, c, func(v any) (int64, bool) {

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/passpush/passpush/adapters/secretbox"
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/adapters/storedpayload"
 	"github.com/passpush/passpush/app/rebuild"
 	"github.com/passpush/passpush/bench/internal/benchkit"
 	"github.com/passpush/passpush/domain/pass"
@@ -134,7 +135,7 @@ func seed(ctx context.Context, db *sqldb.DB, o options) error {
 		if err != nil {
 			return err
 		}
-		if err := db.Dialect.ExecRows(ctx, tx, `INSERT INTO events (event_id, tenant_id, stream_id, stream_version, event_type, occurred_at, correlation_id, payload)`, ``, rows); err != nil {
+		if err := db.Dialect.ExecRows(ctx, tx, `INSERT INTO events (event_id, tenant_id, stream_id, stream_version, event_type, occurred_at, correlation_id, payload, packed_payload)`, ``, rows); err != nil {
 			_ = tx.Rollback()
 			return fmt.Errorf("seed events: %w", err)
 		}
@@ -158,8 +159,13 @@ func seed(ctx context.Context, db *sqldb.DB, o options) error {
 		if err != nil {
 			return err
 		}
+		// Stored as appends store it (migration 00022), so a rebuild pays the inflate it pays in service.
+		packed, err := storedpayload.Encode(payload)
+		if err != nil {
+			return err
+		}
 		rows = append(rows, []any{uuid.Must(uuid.NewV7()).String(), "acme", "pass-" + passID, v, e.Name(),
-			at.Add(time.Duration(i) * time.Microsecond), "", string(payload)})
+			at.Add(time.Duration(i) * time.Microsecond), "", "", packed})
 		if len(rows) == chunk {
 			if err := flush(); err != nil {
 				return err

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/passpush/passpush/adapters/audit/auditrow"
 )
 
 // exportedEvent is one line of passpush events export.
@@ -174,9 +176,11 @@ func TestEventsExport_keepsTheEventsTheFiltersMatch(t *testing.T) {
 	db := e.openDB(ctx)
 	defer db.Close()
 	for i, r := range rows {
-		if _, err := db.ExecContext(ctx, `INSERT INTO audit_log (event_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data, stream_id)
-			VALUES ($1, $2, $3, $4, $5, $6, '', $7, $8)`,
-			fmt.Sprintf("ev-%02d", i), r.tenant, r.typ, r.at, r.journey, r.pass, fmt.Sprintf(`{"i":%d}`, i), "pass-"+r.pass); err != nil {
+		// Keyed as the projection keys an id that is not a UUID (a uuid column on PostgreSQL).
+		key, text := auditrow.EventKey(fmt.Sprintf("ev-%02d", i))
+		if _, err := db.ExecContext(ctx, `INSERT INTO audit_log (event_id, event_text_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data, stream_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9)`,
+			key, text, r.tenant, r.typ, r.at, r.journey, r.pass, fmt.Sprintf(`{"i":%d}`, i), "pass-"+r.pass); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -294,15 +294,7 @@ func Instances(t testing.TB, n int) []*sqldb.DB {
 // Migrations returns the goose provider of db's migrations, to move the schema to a given version.
 func Migrations(t testing.TB, db *sqldb.DB) *goose.Provider {
 	t.Helper()
-	dir, err := fs.Sub(migrations.FS, db.Dialect.MigrationsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dialect := goose.DialectSQLite3
-	if db.Dialect.Name == sqldb.Postgres.Name {
-		dialect = goose.DialectPostgres
-	}
-	provider, err := goose.NewProvider(dialect, db.DB, dir)
+	provider, err := sqldb.NewMigrations(db)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,39 @@
+package auditrow
+
+import "testing"
+
+func TestEventKey_keysAUUIDByItselfAndAnyOtherIdByItsMD5(t *testing.T) {
+	for _, c := range []struct{ id, key, text string }{
+		{"01a23d56-4c4f-742c-9dea-2fe69bef6a7f", "01a23d56-4c4f-742c-9dea-2fe69bef6a7f", ""},
+		// md5('ev-1')::uuid on PostgreSQL.
+		{"ev-1", "203d46f7-ec75-7e52-6fc0-289ae8ae8f9d", "ev-1"},
+		// Not canonical: keeping it as a uuid would give it back in lower case.
+		{"01A23D56-4C4F-742C-9DEA-2FE69BEF6A7F", "", "01A23D56-4C4F-742C-9DEA-2FE69BEF6A7F"},
+	} {
+		key, text := EventKey(c.id)
+		if (c.key != "" && key != c.key) || text != c.text {
+			t.Errorf("EventKey(%q) = %q, %q; want %q, %q", c.id, key, text, c.key, c.text)
+		}
+		if got := EventID(key, text); got != c.id {
+			t.Errorf("EventID(EventKey(%q)) = %q", c.id, got)
+		}
+	}
+}
+
+func TestStoredStream_givesBackEveryStream(t *testing.T) {
+	for _, c := range []struct{ stream, pass, stored string }{
+		{"pass-p-1", "p-1", ""},
+		{"pushes-p-1", "p-1", "pushes-"},
+		{"passcheck-01a2", "p-1", "passcheck-01a2"},
+		{"pass-p-2", "p-1", "pass-p-2"},
+		{"tenant-acme", "", "tenant-acme"},
+	} {
+		stored := StoredStream(c.stream, c.pass)
+		if stored != c.stored {
+			t.Errorf("StoredStream(%q, %q) = %q, want %q", c.stream, c.pass, stored, c.stored)
+		}
+		if got := StreamOf(stored, c.pass); got != c.stream {
+			t.Errorf("StreamOf(StoredStream(%q, %q)) = %q", c.stream, c.pass, got)
+		}
+	}
+}

@@ -316,6 +316,11 @@ func setUpSubprocess(ctx context.Context, o options, dir, adminToken, tenantID, 
 		return nil, fmt.Errorf("pass import did not create %d passes: %s", o.passes, out)
 	}
 	benchkit.Logf("imported %d passes in %s", o.passes, time.Since(importStart).Round(time.Millisecond))
+	if o.backend() == "PostgreSQL" {
+		if err := analyzeAfterImport(ctx, o.databaseURL); err != nil {
+			return nil, err
+		}
+	}
 	if o.instances == 1 {
 		return startSubprocess(ctx, cli, adminToken, "serve.log")
 	}

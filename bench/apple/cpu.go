@@ -15,6 +15,7 @@ import (
 // with other work, CPU per push or per fetch compares runs where rates and latencies don't.
 type cpuMeter struct {
 	b        *bench
+	start    time.Time
 	process  time.Duration
 	backends map[int]time.Duration
 }
@@ -22,15 +23,35 @@ type cpuMeter struct {
 // phaseCPU is what one phase cost.
 type phaseCPU struct {
 	process, postgres time.Duration
+	elapsed           time.Duration
 	measured          bool // postgres is known (a PostgreSQL run whose backends /proc shows)
 }
 
+// idleCPU measures what the service costs while nobody calls it (the subscribers' and the delivery stage's polls)
+// for d: a phase's CPU less that much per second of it is what the phase's calls cost.
+func (b *bench) idleCPU(ctx context.Context, d time.Duration) phaseCPU {
+	m := b.startCPU(ctx)
+	time.Sleep(d)
+	return m.stop(ctx)
+}
+
+// less returns c less what idle costs in c's time.
+func (c phaseCPU) less(idle phaseCPU) phaseCPU {
+	if idle.elapsed <= 0 {
+		return c
+	}
+	f := float64(c.elapsed) / float64(idle.elapsed)
+	c.process -= time.Duration(f * float64(idle.process))
+	c.postgres -= time.Duration(f * float64(idle.postgres))
+	return c
+}
+
 func (b *bench) startCPU(ctx context.Context) *cpuMeter {
-	return &cpuMeter{b: b, process: benchkit.ProcessCPU(), backends: b.backendCPU(ctx)}
+	return &cpuMeter{b: b, start: time.Now(), process: benchkit.ProcessCPU(), backends: b.backendCPU(ctx)}
 }
 
 func (m *cpuMeter) stop(ctx context.Context) phaseCPU {
-	c := phaseCPU{process: benchkit.ProcessCPU() - m.process}
+	c := phaseCPU{process: benchkit.ProcessCPU() - m.process, elapsed: time.Since(m.start)}
 	now := m.b.backendCPU(ctx)
 	if m.backends == nil || now == nil {
 		return c

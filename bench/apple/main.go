@@ -133,6 +133,8 @@ func run(ctx context.Context, o options) error {
 		_ = stopProfile()
 		return fmt.Errorf("journey: %w; last lines of the service log:\n%s", err, benchkit.Tail(b.svc.LogPath, 5))
 	}
+	benchkit.Logf("2 s with no calls, for the CPU the service costs idle")
+	s.idleCPU = b.idleCPU(ctx, 2*time.Second)
 	benchkit.Logf("%d devices fetch their serials and pass at once", o.devices)
 	meter = b.startCPU(ctx)
 	s.fetch, err = b.fetchAll(ctx)

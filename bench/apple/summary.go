@@ -19,6 +19,7 @@ type summary struct {
 	fetch, refetch fetchResult
 	// CPU of the journey (per push) and of each round of fetches (per device: its serials and its pass)
 	pushCPU, fetchCPU, refetchCPU phaseCPU
+	idleCPU                       phaseCPU // 2 s without calls, subtracted from the fetches' per device
 	hwm                           int64
 	memErr                        error
 	logLines                      int
@@ -63,7 +64,16 @@ func (s summary) print(w io.Writer) int {
 	}
 	cpuRow("CPU of the journey", s.pushCPU, p.pushed, "push")
 	cpuRow("CPU of the fetches", s.fetchCPU, len(f.passes), "device")
+	cpuRow("  less the idle service's", s.fetchCPU.less(s.idleCPU), len(f.passes), "device")
 	cpuRow("CPU of the fetches again", s.refetchCPU, len(s.refetch.passes), "device")
+	cpuRow("  less the idle service's", s.refetchCPU.less(s.idleCPU), len(s.refetch.passes), "device")
+	if s.idleCPU.elapsed > 0 {
+		pg := ""
+		if s.idleCPU.measured {
+			pg = fmt.Sprintf(", PostgreSQL backends %.0f ms", perOp(s.idleCPU.postgres, 1)/1000/s.idleCPU.elapsed.Seconds())
+		}
+		row("CPU of the idle service", "process %.0f ms%s per second", perOp(s.idleCPU.process, 1)/1000/s.idleCPU.elapsed.Seconds(), pg)
+	}
 	if s.memErr == nil {
 		row("peak RSS (VmHWM)", "%.1f MiB (the whole process: service, load generator and fake APNs)", benchkit.MiB(s.hwm))
 	}

@@ -26,7 +26,9 @@ func (f fakeSources) ApplePassSource(_ context.Context, _, passID string) (query
 
 type fakeTemplates struct{ t query.AppleTemplate }
 
-func (f fakeTemplates) Latest(context.Context, string, string) (query.AppleTemplate, error) { return f.t, nil }
+func (f fakeTemplates) Latest(context.Context, string, string) (query.AppleTemplate, error) {
+	return f.t, nil
+}
 func (f fakeTemplates) Version(context.Context, string, string, int) (query.AppleTemplate, error) {
 	return f.t, nil
 }
@@ -40,7 +42,9 @@ func (s *countingSigner) Sign(_ applepass.Template, passJSON []byte) ([]byte, er
 	s.signs.Add(1)
 	return passJSON, nil
 }
-func (s *countingSigner) Signer(context.Context, string, string) (query.AppleSigner, error) { return s, nil }
+func (s *countingSigner) Signer(context.Context, string, string) (query.AppleSigner, error) {
+	return s, nil
+}
 
 type fixedTokens struct{}
 

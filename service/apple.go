@@ -15,6 +15,7 @@ type appleAdapters struct {
 	templates    *apple.Templates
 	linkKeys     *linkkeys.Keys
 	tokens       query.AuthenticationTokens
+	sources      *apple.PassSources
 	publicURL    string
 
 	// The PassKit web service's: the tokens it checks, and the devices registered for the passes' updates.
@@ -44,6 +45,9 @@ func (a *appleAdapters) build(db *sqldb.DB, config Config) error {
 	a.tokens, a.tokenChecker, a.publicURL = config.AppleAuthenticationTokens, tokens, config.PublicURL
 	if a.tokens == nil {
 		a.tokens = tokens
+	}
+	if a.sources, err = apple.NewPassSources(db); err != nil {
+		return err
 	}
 	if a.registrations, err = apple.NewRegistrations(db); err != nil {
 		return err

@@ -323,7 +323,7 @@ func newApplication(a *adapters, log *logrus.Entry, m *metrics.Metrics) (app.App
 			FailedDeliveries: failedDeliveries,
 
 			AppleCertificates: query.NewAppleCertificatesHandler(a.tenantStore, a.apple.certificates),
-			ApplePass: query.NewApplePassHandler(a.readModel, a.apple.templates, a.apple.certificates, a.apple.tokens,
+			ApplePass: query.NewApplePassHandler(a.apple.sources, a.apple.templates, a.apple.certificates, a.apple.tokens,
 				a.apple.publicURL),
 			CheckInstallLink: query.NewCheckInstallLinkHandler(a.apple.linkKeys),
 

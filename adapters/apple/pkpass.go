@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/flate"
 	"crypto/sha1"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -46,8 +45,7 @@ func Build(t applepass.Template, passJSON []byte, cert Certificate, signingTime 
 	manifest := make(map[string]string, len(names)+1)
 	manifest["pass.json"] = sha1Hex(passJSON)
 	for _, name := range names {
-		b, _ := t.File(name)
-		manifest[name] = sha1Hex(b)
+		manifest[name], _ = t.FileSHA1(name)
 	}
 	manifestJSON, err := json.Marshal(manifest)
 	if err != nil {
@@ -101,10 +99,14 @@ func sign(manifest []byte, cert Certificate) ([]byte, error) {
 		return nil, err
 	}
 	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-	// AddSignerChain adds the content-type, message-digest and signing-time attributes.
-	if err := sd.AddSignerChain(cert.Leaf, cert.key, []*x509.Certificate{cert.WWDR}, pkcs7.SignerInfoConfig{}); err != nil {
+	// AddSignerChain adds the content-type, message-digest and signing-time attributes. Given the WWDR as a
+	// parent, it checks the leaf's signature with it on every call: an RSA verification per pass, which loading
+	// the certificate did once already (parseWWDR). Without parents it names the leaf's own issuer in the
+	// signer info, the same bytes, and the WWDR is added to the certificates as AddSignerChain would.
+	if err := sd.AddSignerChain(cert.Leaf, cert.key, nil, pkcs7.SignerInfoConfig{}); err != nil {
 		return nil, err
 	}
+	sd.AddCertificate(cert.WWDR)
 	sd.Detach()
 	return sd.Finish()
 }

@@ -32,7 +32,7 @@ type Templates struct {
 	now func() time.Time
 
 	mu     sync.Mutex
-	parsed map[templateKey]applepass.Template
+	parsed map[templateKey]query.AppleTemplate
 }
 
 type templateKey struct {
@@ -53,7 +53,7 @@ func NewTemplates(db *sqldb.DB) (*Templates, error) {
 	if db == nil {
 		return nil, errors.New("new Apple templates: nil db")
 	}
-	return &Templates{db: db, now: time.Now, parsed: map[templateKey]applepass.Template{}}, nil
+	return &Templates{db: db, now: time.Now, parsed: map[templateKey]query.AppleTemplate{}}, nil
 }
 
 // Add implements command.AppleTemplateStore. Two puts at once get two versions: the one that loses the race for a
@@ -64,6 +64,8 @@ func (s *Templates) Add(ctx context.Context, tenantID, passType string, t applep
 	if err != nil {
 		return 0, err
 	}
+	// In microseconds, as PostgreSQL keeps it: the version kept in memory says what the stored one says.
+	createdAt := s.now().UTC().Truncate(time.Microsecond)
 	for {
 		var version int
 		err := sqldb.InSavepoint(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
@@ -74,7 +76,7 @@ func (s *Templates) Add(ctx context.Context, tenantID, passType string, t applep
 			_, err := tx.ExecContext(ctx, `INSERT INTO apple_templates
 				(tenant_id, pass_type, version, pass_type_identifier, template_zip, created_at)
 				VALUES ($1, $2, $3, $4, $5, $6)`,
-				tenantID, passType, version, t.PassTypeIdentifier(), zipped, s.now().UTC())
+				tenantID, passType, version, t.PassTypeIdentifier(), zipped, createdAt)
 			return err
 		})
 		if err != nil && s.db.Dialect.IsUniqueViolation(err) && ctx.Err() == nil {
@@ -83,46 +85,58 @@ func (s *Templates) Add(ctx context.Context, tenantID, passType string, t applep
 		if err != nil {
 			return 0, fmt.Errorf("store the Apple template of pass type %s of tenant %s: %w", passType, tenantID, err)
 		}
-		s.keep(templateKey{tenantID, passType, version}, t)
+		s.keep(templateKey{tenantID, passType, version}, query.AppleTemplate{Version: version, CreatedAt: createdAt, Template: t})
 		return version, nil
 	}
 }
 
 // Latest implements query.AppleTemplates.
 func (s *Templates) Latest(ctx context.Context, tenantID, passType string) (query.AppleTemplate, error) {
-	var (
-		version   int
-		createdAt time.Time
-	)
-	err := sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, `SELECT version, created_at FROM apple_templates
-		WHERE tenant_id = $1 AND pass_type = $2 ORDER BY version DESC LIMIT 1`, tenantID, passType).Scan(&version, &createdAt)
+	var version int
+	err := sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, `SELECT version FROM apple_templates
+		WHERE tenant_id = $1 AND pass_type = $2 ORDER BY version DESC LIMIT 1`, tenantID, passType).Scan(&version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return query.AppleTemplate{}, fmt.Errorf("%w: tenant %s has no Apple template for pass type %q", query.ErrAppleNotConfigured, tenantID, passType)
 	}
 	if err != nil {
 		return query.AppleTemplate{}, fmt.Errorf("read the Apple template of pass type %s of tenant %s: %w", passType, tenantID, err)
 	}
+	return s.Version(ctx, tenantID, passType, version)
+}
+
+// Version implements query.AppleTemplates.
+func (s *Templates) Version(ctx context.Context, tenantID, passType string, version int) (query.AppleTemplate, error) {
 	key := templateKey{tenantID, passType, version}
 	s.mu.Lock()
 	t, ok := s.parsed[key]
 	s.mu.Unlock()
-	if !ok {
-		var zipped []byte
-		if err := sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, `SELECT template_zip FROM apple_templates
-			WHERE tenant_id = $1 AND pass_type = $2 AND version = $3`, tenantID, passType, version).Scan(&zipped); err != nil {
-			return query.AppleTemplate{}, fmt.Errorf("read the Apple template of pass type %s of tenant %s: %w", passType, tenantID, err)
-		}
-		if t, err = ReadTemplateZip(zipped); err != nil {
-			return query.AppleTemplate{}, fmt.Errorf("stored Apple template %d of pass type %s of tenant %s: %w", version, passType, tenantID, err)
-		}
-		s.keep(key, t)
+	if ok {
+		return t, nil
 	}
-	return query.AppleTemplate{Version: version, CreatedAt: createdAt.UTC(), Template: t}, nil
+	var (
+		zipped    []byte
+		createdAt time.Time
+	)
+	err := sqldb.ReaderFor(ctx, s.db).QueryRowContext(ctx, `SELECT template_zip, created_at FROM apple_templates
+		WHERE tenant_id = $1 AND pass_type = $2 AND version = $3`, tenantID, passType, version).Scan(&zipped, &createdAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return query.AppleTemplate{}, fmt.Errorf("%w: tenant %s has no Apple template %d for pass type %q", query.ErrAppleNotConfigured, tenantID, version, passType)
+	}
+	if err != nil {
+		return query.AppleTemplate{}, fmt.Errorf("read the Apple template of pass type %s of tenant %s: %w", passType, tenantID, err)
+	}
+	parsed, err := ReadTemplateZip(zipped)
+	if err != nil {
+		return query.AppleTemplate{}, fmt.Errorf("stored Apple template %d of pass type %s of tenant %s: %w", version, passType, tenantID, err)
+	}
+	t = query.AppleTemplate{Version: version, CreatedAt: createdAt.UTC(), Template: parsed}
+	s.keep(key, t)
+	return t, nil
 }
 
 // keep remembers a parsed template; past the bound it forgets them all, since only each pass type's latest
 // version is asked for.
-func (s *Templates) keep(key templateKey, t applepass.Template) {
+func (s *Templates) keep(key templateKey, t query.AppleTemplate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.parsed) >= maxParsedTemplates {

@@ -44,7 +44,7 @@ func NewReadModel(db *sqldb.DB) (*ReadModel, error) {
 	return m, nil
 }
 
-const selectPass = `SELECT pass_id, pass_type, email, custom_id, data, version, stream_version, updated_at, message FROM passes `
+const selectPass = `SELECT ` + Columns + ` FROM passes p `
 
 // Get implements query.PassGetter. While the row is missing or older than minStreamVersion it polls: the
 // projection commits within milliseconds, and polling keeps this free of any channel between processes.
@@ -107,11 +107,22 @@ func (m *ReadModel) Find(ctx context.Context, q query.FindPasses) ([]query.Pass,
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanPass(row scanner) (query.Pass, int, error) {
+// Columns are the columns of a pass that ScanPass reads, of the passes table under the alias p: a read model
+// that joins a pass's row to its own (adapters/apple) reads the pass as this one does.
+const Columns = `p.pass_id, p.pass_type, p.email, p.custom_id, p.data, p.version, p.stream_version, p.updated_at, p.message`
+
+// ScanPass reads a row that starts with Columns; extra receives the row's further columns.
+func ScanPass(row scanner, extra ...any) (query.Pass, error) {
+	p, _, err := scanPass(row, extra...)
+	return p, err
+}
+
+func scanPass(row scanner, extra ...any) (query.Pass, int, error) {
 	var p query.Pass
 	var data string
 	var streamVersion int
-	if err := row.Scan(&p.PassID, &p.PassType, &p.Email, &p.CustomID, &data, &p.Version, &streamVersion, &p.UpdatedAt, &p.Message); err != nil {
+	dest := append([]any{&p.PassID, &p.PassType, &p.Email, &p.CustomID, &data, &p.Version, &streamVersion, &p.UpdatedAt, &p.Message}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return query.Pass{}, 0, err
 	}
 	if err := json.Unmarshal([]byte(data), &p.Data); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/domain/applepass"
+	"github.com/passpush/passpush/domain/pass"
 )
 
 // ErrAppleNotConfigured is returned for a pass whose type has no Apple template, or whose template's Pass Type ID
@@ -18,17 +19,27 @@ var ErrAppleNotConfigured = errors.New("Apple Wallet is not configured for this 
 type ApplePass struct {
 	TenantID string
 	PassID   string
+	// Holder, when set, serves the pass only to its holder (the PassKit web service): Holder.Token must be the
+	// pass's authenticationToken and Holder.PassTypeID its Pass Type ID, or the answer is ErrNotPassHolder. The
+	// token is checked in the same read as the pass.
+	Holder *ApplePassHolder
+	// IfModifiedSince, when not zero, is the caller's copy's Last-Modified: a pass not modified since is not built
+	// (ApplePassFile.NotModified), as Wallet asks again for a pass it has.
+	IfModifiedSince time.Time
 }
 
 // ApplePassFile is a signed pass.
 type ApplePassFile struct {
 	PKPass []byte
-	// LastModified is when the pass or its template last changed, whichever is later (Last-Modified).
+	// LastModified is when the pass or its template last changed, whichever is later, in whole seconds rounded
+	// up (Last-Modified): the read model's moves at least a second with every change of the pass's data.
 	LastModified time.Time
 	// Revision is the pass's version in the passes read model.
 	Revision int
 	// PassTypeID is the pass's Pass Type ID, from its template.
 	PassTypeID string
+	// NotModified: the pass did not change since ApplePass.IfModifiedSince, and PKPass is empty.
+	NotModified bool
 }
 
 // AppleTemplate is one stored version of a tenant's template of a pass type.
@@ -43,6 +54,27 @@ type AppleTemplates interface {
 	// Latest returns the latest version of the tenant's template of passType, or an error wrapping
 	// ErrAppleNotConfigured when there is none.
 	Latest(ctx context.Context, tenantID, passType string) (AppleTemplate, error)
+	// Version returns one version of the tenant's template of passType. A version never changes once stored, so
+	// it is read from the database once.
+	Version(ctx context.Context, tenantID, passType string, version int) (AppleTemplate, error)
+}
+
+// ApplePassSource is what a pass is built from, read in one round trip (ApplePassSources).
+type ApplePassSource struct {
+	Pass Pass
+	// LastModified is the read model's last_modified, which moves at least a second with every data change.
+	LastModified time.Time
+	// Token is the pass's authenticationToken; empty before its first build made one.
+	Token string
+	// TemplateVersion is the version of the latest template of the pass's type; 0 when there is none.
+	TemplateVersion int
+}
+
+// ApplePassSources reads a pass's ApplePassSource (adapters/apple): a device's fetch reads the database once,
+// where the pass, its token and its template took a query each.
+type ApplePassSources interface {
+	// ApplePassSource returns pass.ErrNotFound for a pass the tenant does not have.
+	ApplePassSource(ctx context.Context, tenantID, passID string) (ApplePassSource, error)
 }
 
 // AppleSigner is a tenant's Pass Type ID certificate, able to sign a pass (adapters/apple).
@@ -71,7 +103,7 @@ type AuthenticationTokens interface {
 // certificate), so devices fetching the same version don't sign it again; the read model is read on every call,
 // so a pass is never served with data older than it.
 type ApplePassHandler struct {
-	passes        PassGetter
+	sources       ApplePassSources
 	templates     AppleTemplates
 	signers       AppleSigners
 	tokens        AuthenticationTokens
@@ -84,45 +116,70 @@ const ApplePassCacheSize = 4096
 
 // NewApplePassHandler returns a handler that builds passes. publicURL is PASSPUSH_PUBLIC_URL: a pass's
 // webServiceURL is publicURL + /api/{tenantId}/apple.
-func NewApplePassHandler(passes PassGetter, templates AppleTemplates, signers AppleSigners, tokens AuthenticationTokens, publicURL string) ApplePassHandler {
-	if passes == nil || templates == nil || signers == nil || tokens == nil {
-		panic("nil passes, Apple templates, Apple signers or authentication tokens")
+func NewApplePassHandler(sources ApplePassSources, templates AppleTemplates, signers AppleSigners, tokens AuthenticationTokens, publicURL string) ApplePassHandler {
+	if sources == nil || templates == nil || signers == nil || tokens == nil {
+		panic("nil pass sources, Apple templates, Apple signers or authentication tokens")
 	}
 	base := strings.TrimRight(publicURL, "/")
 	return ApplePassHandler{
-		passes: passes, templates: templates, signers: signers, tokens: tokens,
+		sources: sources, templates: templates, signers: signers, tokens: tokens,
 		webServiceURL: func(tenantID string) string { return base + "/api/" + tenantID + "/apple" },
 		cache:         newApplePassCache(ApplePassCacheSize),
 	}
 }
 
-// Handle returns the pass, signed. An unknown pass is pass.ErrNotFound.
+// Handle returns the pass, signed. An unknown pass is pass.ErrNotFound, or ErrNotPassHolder with q.Holder.
 func (h ApplePassHandler) Handle(ctx context.Context, q ApplePass) (ApplePassFile, error) {
-	p, err := h.passes.Get(ctx, q.TenantID, q.PassID, 0)
+	if q.Holder != nil && (q.Holder.TenantID != q.TenantID || q.Holder.PassID != q.PassID || !q.Holder.wellFormed()) {
+		return ApplePassFile{}, ErrNotPassHolder
+	}
+	src, err := h.sources.ApplePassSource(ctx, q.TenantID, q.PassID)
+	if q.Holder != nil && (errors.Is(err, pass.ErrNotFound) || (err == nil && !q.Holder.holds(src))) {
+		return ApplePassFile{}, ErrNotPassHolder
+	}
 	if err != nil {
 		return ApplePassFile{}, fmt.Errorf("get pass %s: %w", q.PassID, err)
 	}
-	tpl, err := h.templates.Latest(ctx, q.TenantID, p.PassType)
+	p := src.Pass
+	if src.TemplateVersion == 0 {
+		err = fmt.Errorf("%w: tenant %s has no Apple template for pass type %q", ErrAppleNotConfigured, q.TenantID, p.PassType)
+	}
+	var tpl AppleTemplate
+	if err == nil {
+		tpl, err = h.templates.Version(ctx, q.TenantID, p.PassType, src.TemplateVersion)
+	}
+	var signer AppleSigner
+	if err == nil {
+		signer, err = h.signers.Signer(ctx, q.TenantID, tpl.Template.PassTypeIdentifier())
+	}
+	if q.Holder != nil && (errors.Is(err, ErrAppleNotConfigured) || (err == nil && signer.PassTypeID() != q.Holder.PassTypeID)) {
+		return ApplePassFile{}, ErrNotPassHolder
+	}
 	if err != nil {
 		return ApplePassFile{}, fmt.Errorf("pass %s: %w", q.PassID, err)
 	}
-	signer, err := h.signers.Signer(ctx, q.TenantID, tpl.Template.PassTypeIdentifier())
-	if err != nil {
-		return ApplePassFile{}, fmt.Errorf("pass %s: %w", q.PassID, err)
-	}
-	lastModified := p.UpdatedAt
-	if tpl.CreatedAt.After(lastModified) {
-		lastModified = tpl.CreatedAt
+	file := ApplePassFile{LastModified: lastModified(src.LastModified, p.UpdatedAt, tpl.CreatedAt), Revision: p.Version,
+		PassTypeID: signer.PassTypeID()}
+	if !q.IfModifiedSince.IsZero() && !file.LastModified.After(q.IfModifiedSince) {
+		file.NotModified = true
+		return file, nil
 	}
 	key := applePassKey{tenantID: q.TenantID, passID: q.PassID, revision: p.Version, passType: p.PassType,
 		templateVersion: tpl.Version, certificate: signer.Fingerprint()}
-	if b, ok := h.cache.get(key); ok {
-		return ApplePassFile{PKPass: b, LastModified: lastModified, Revision: p.Version, PassTypeID: signer.PassTypeID()}, nil
+	if file.PKPass, err = h.cache.build(ctx, key, func() ([]byte, error) { return h.build(ctx, q, src, tpl, signer) }); err != nil {
+		return ApplePassFile{}, err
 	}
+	return file, nil
+}
 
-	token, err := h.tokens.Token(ctx, q.TenantID, q.PassID)
-	if err != nil {
-		return ApplePassFile{}, fmt.Errorf("authentication token of pass %s: %w", q.PassID, err)
+// build renders and signs the pass: the cache calls it once per key, however many ask at once.
+func (h ApplePassHandler) build(ctx context.Context, q ApplePass, src ApplePassSource, tpl AppleTemplate, signer AppleSigner) ([]byte, error) {
+	p, token := src.Pass, src.Token
+	if token == "" {
+		var err error
+		if token, err = h.tokens.Token(ctx, q.TenantID, q.PassID); err != nil {
+			return nil, fmt.Errorf("authentication token of pass %s: %w", q.PassID, err)
+		}
 	}
 	data := make(map[string]string, len(p.Data)+3)
 	for k, v := range p.Data {
@@ -141,12 +198,26 @@ func (h ApplePassHandler) Handle(ctx context.Context, q ApplePass) (ApplePassFil
 		Message:             p.Message,
 	})
 	if err != nil {
-		return ApplePassFile{}, fmt.Errorf("render pass %s: %w", q.PassID, err)
+		return nil, fmt.Errorf("render pass %s: %w", q.PassID, err)
 	}
 	b, err := signer.Sign(tpl.Template, passJSON)
 	if err != nil {
-		return ApplePassFile{}, fmt.Errorf("sign pass %s: %w", q.PassID, err)
+		return nil, fmt.Errorf("sign pass %s: %w", q.PassID, err)
 	}
-	h.cache.put(key, b)
-	return ApplePassFile{PKPass: b, LastModified: lastModified, Revision: p.Version, PassTypeID: signer.PassTypeID()}, nil
+	return b, nil
+}
+
+// lastModified is the latest of the times, in whole seconds rounded up, as Last-Modified and If-Modified-Since
+// have them: a change within a second of the last one still moves it.
+func lastModified(times ...time.Time) time.Time {
+	var latest time.Time
+	for _, t := range times {
+		if s := t.Truncate(time.Second); s.Before(t) {
+			t = s.Add(time.Second)
+		}
+		if t.After(latest) {
+			latest = t
+		}
+	}
+	return latest.UTC()
 }

@@ -1,6 +1,14 @@
 package query
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
 
 func TestApplePassCache_keepsTheMostRecentlyUsed(t *testing.T) {
 	c := newApplePassCache(2)
@@ -26,5 +34,57 @@ func TestApplePassCache_keepsTheMostRecentlyUsed(t *testing.T) {
 	}
 	if _, ok := c.get(applePassKey{tenantID: "acme", passID: "p-1", revision: 3, templateVersion: 2}); ok {
 		t.Error("another template version hits the cache")
+	}
+}
+
+func TestApplePassCache_buildsAPassAskedForAtOnceOnce(t *testing.T) {
+	c := newApplePassCache(8)
+	k := applePassKey{tenantID: "acme", passID: "p-1", revision: 2}
+	release := make(chan struct{})
+	var signs atomic.Int32
+	sign := func() ([]byte, error) {
+		signs.Add(1)
+		<-release // the other callers ask while this build is in flight
+		return []byte("pkpass"), nil
+	}
+	var wg sync.WaitGroup
+	got := make([][]byte, 20)
+	for i := range got {
+		wg.Go(func() {
+			b, err := c.build(context.Background(), k, sign)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = b
+		})
+	}
+	for signs.Load() == 0 {
+		runtime.Gosched()
+	}
+	time.Sleep(10 * time.Millisecond) // let the others reach the build in flight; they must not start their own
+	close(release)
+	wg.Wait()
+	if n := signs.Load(); n != 1 {
+		t.Errorf("signed %d times, want once", n)
+	}
+	for i, b := range got {
+		if string(b) != "pkpass" {
+			t.Errorf("caller %d got %q", i, b)
+		}
+	}
+}
+
+func TestApplePassCache_keepsNoFailedBuild(t *testing.T) {
+	c := newApplePassCache(8)
+	k := applePassKey{tenantID: "acme", passID: "p-1", revision: 2}
+	if _, err := c.build(context.Background(), k, func() ([]byte, error) { return nil, errors.New("no key") }); err == nil {
+		t.Fatal("the build's error is lost")
+	}
+	b, err := c.build(context.Background(), k, func() ([]byte, error) { return []byte("pkpass"), nil })
+	if err != nil || string(b) != "pkpass" {
+		t.Fatalf("after a failed build: %q, %v", b, err)
+	}
+	if b, ok := c.get(k); !ok || string(b) != "pkpass" {
+		t.Errorf("the second build is not kept: %q, %v", b, ok)
 	}
 }

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"time"
@@ -52,9 +53,28 @@ func NewApplePassHolderHandler(tokens AppleTokenChecker, templates AppleTemplate
 	return ApplePassHolderHandler{tokens: tokens, templates: templates}
 }
 
+// wellFormed reports whether the holder's call could name a pass at all.
+func (q ApplePassHolder) wellFormed() bool {
+	return q.TenantID != "" && q.Token != "" && pass.ValidateID(q.PassID) == nil && pass.ValidatePassTypeID(q.PassTypeID) == nil
+}
+
+// holds compares the token shown with the pass's in constant time. A pass that has no token yet (it was never
+// built) is held by nobody.
+func (q ApplePassHolder) holds(src ApplePassSource) bool {
+	stored := src.Token
+	if stored == "" {
+		stored = unknownPassToken // compare anyway, so an unbuilt pass takes as long as a wrong token
+	}
+	return subtle.ConstantTimeCompare([]byte(stored), []byte(q.Token)) == 1 && src.Token != ""
+}
+
+// unknownPassToken is what a token is compared with when the pass has none; no token equals it, as it is never
+// stored (tokens are 64 hex digits of random bytes).
+const unknownPassToken = "0000000000000000000000000000000000000000000000000000000000000000"
+
 // Handle returns the pass, or ErrNotPassHolder.
 func (h ApplePassHolderHandler) Handle(ctx context.Context, q ApplePassHolder) (HeldApplePass, error) {
-	if q.TenantID == "" || q.Token == "" || pass.ValidateID(q.PassID) != nil || pass.ValidatePassTypeID(q.PassTypeID) != nil {
+	if !q.wellFormed() {
 		return HeldApplePass{}, ErrNotPassHolder
 	}
 	held, ok, err := h.tokens.CheckToken(ctx, q.TenantID, q.PassID, q.Token)

@@ -126,17 +126,27 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	benchkit.Logf("one journey updates %d passes", o.passes)
-	if s.push, err = b.journey(ctx); err != nil {
+	meter := b.startCPU(ctx)
+	s.push, err = b.journey(ctx)
+	s.pushCPU = meter.stop(ctx)
+	if err != nil {
 		_ = stopProfile()
-		return fmt.Errorf("journey: %w", err)
+		return fmt.Errorf("journey: %w; last lines of the service log:\n%s", err, benchkit.Tail(b.svc.LogPath, 5))
 	}
+	benchkit.Logf("2 s with no calls, for the CPU the service costs idle")
+	s.idleCPU = b.idleCPU(ctx, 2*time.Second)
 	benchkit.Logf("%d devices fetch their serials and pass at once", o.devices)
-	if s.fetch, err = b.fetchAll(ctx); err != nil {
+	meter = b.startCPU(ctx)
+	s.fetch, err = b.fetchAll(ctx)
+	s.fetchCPU = meter.stop(ctx)
+	if err != nil {
 		_ = stopProfile()
 		return fmt.Errorf("device fetches: %w", err)
 	}
 	benchkit.Logf("the same %d devices fetch again, their passes now signed", o.devices)
+	meter = b.startCPU(ctx)
 	s.refetch, err = b.fetchAll(ctx)
+	s.refetchCPU = meter.stop(ctx)
 	_ = stopProfile()
 	if err != nil {
 		return fmt.Errorf("device fetches again: %w", err)

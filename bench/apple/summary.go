@@ -17,10 +17,13 @@ type summary struct {
 	cold, cached   buildResult
 	push           pushResult
 	fetch, refetch fetchResult
-	hwm            int64
-	memErr         error
-	logLines       int
-	logPath        string
+	// CPU of the journey (per push) and of each round of fetches (per device: its serials and its pass)
+	pushCPU, fetchCPU, refetchCPU phaseCPU
+	idleCPU                       phaseCPU // 2 s without calls, subtracted from the fetches' per device
+	hwm                           int64
+	memErr                        error
+	logLines                      int
+	logPath                       string
 }
 
 // print writes the report and returns how many targets (and correctness checks) were missed.
@@ -52,6 +55,25 @@ func (s summary) print(w io.Writer) int {
 	row("  all requests", "p50 %s  p99 %s  max %s (%d requests)", benchkit.Millis(benchkit.Percentile(all, .5), 1), benchkit.Millis(benchkit.Percentile(all, .99), 1), benchkit.Millis(benchkit.Percentile(all, 1), 1), len(all))
 	again := s.refetch.all()
 	row("  the same again, signed", "p50 %s  p99 %s  max %s (%d requests; the passes come from the cache)", benchkit.Millis(benchkit.Percentile(again, .5), 1), benchkit.Millis(benchkit.Percentile(again, .99), 1), benchkit.Millis(benchkit.Percentile(again, 1), 1), len(again))
+	cpuRow := func(name string, c phaseCPU, n int, per string) {
+		pg := ""
+		if c.measured {
+			pg = fmt.Sprintf(", PostgreSQL backends %.0f µs", perOp(c.postgres, n))
+		}
+		row(name, "process %.0f µs%s per %s", perOp(c.process, n), pg, per)
+	}
+	cpuRow("CPU of the journey", s.pushCPU, p.pushed, "push")
+	cpuRow("CPU of the fetches", s.fetchCPU, len(f.passes), "device")
+	cpuRow("  less the idle service's", s.fetchCPU.less(s.idleCPU), len(f.passes), "device")
+	cpuRow("CPU of the fetches again", s.refetchCPU, len(s.refetch.passes), "device")
+	cpuRow("  less the idle service's", s.refetchCPU.less(s.idleCPU), len(s.refetch.passes), "device")
+	if s.idleCPU.elapsed > 0 {
+		pg := ""
+		if s.idleCPU.measured {
+			pg = fmt.Sprintf(", PostgreSQL backends %.0f ms", perOp(s.idleCPU.postgres, 1)/1000/s.idleCPU.elapsed.Seconds())
+		}
+		row("CPU of the idle service", "process %.0f ms%s per second", perOp(s.idleCPU.process, 1)/1000/s.idleCPU.elapsed.Seconds(), pg)
+	}
 	if s.memErr == nil {
 		row("peak RSS (VmHWM)", "%.1f MiB (the whole process: service, load generator and fake APNs)", benchkit.MiB(s.hwm))
 	}

@@ -5,6 +5,8 @@ package applepass
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +56,7 @@ func (f TemplateFault) Unwrap() error { return ErrInvalidTemplate }
 type Template struct {
 	passJSON   []byte
 	files      map[string][]byte // without pass.json
+	digests    map[string]string // each file's SHA-1, hex: the manifest's entries, hashed once per template
 	passTypeID string
 	style      string
 }
@@ -94,6 +97,11 @@ func ParseTemplate(files map[string][]byte) (Template, error) {
 	}
 	if len(faults) > 0 {
 		return Template{}, errors.Join(faults...)
+	}
+	t.digests = make(map[string]string, len(t.files))
+	for name, b := range t.files {
+		sum := sha1.Sum(b)
+		t.digests[name] = hex.EncodeToString(sum[:])
 	}
 	return t, nil
 }
@@ -225,6 +233,20 @@ func (t Template) FileNames() []string { return slices.Sorted(maps.Keys(t.files)
 func (t Template) File(name string) ([]byte, bool) {
 	b, ok := t.files[name]
 	return b, ok
+}
+
+// FileSHA1 returns the SHA-1, in hex, of one of the template's files other than pass.json: its entry in a pass's
+// manifest.json, which every pass of the template shares.
+func (t Template) FileSHA1(name string) (string, bool) {
+	if d, ok := t.digests[name]; ok {
+		return d, true
+	}
+	b, ok := t.files[name]
+	if !ok {
+		return "", false
+	}
+	sum := sha1.Sum(b)
+	return hex.EncodeToString(sum[:]), true
 }
 
 // Files returns every file of the template, pass.json included, in a new map whose values are shared.

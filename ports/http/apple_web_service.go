@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/passpush/passpush/app/command"
@@ -170,30 +169,21 @@ func (s server) getApplePass(w http.ResponseWriter, r *http.Request) {
 		s.respondAppleError(w, r, err)
 		return
 	}
-	held, err := s.app.Queries.ApplePassHolder.Handle(r.Context(), holder)
-	if err != nil {
-		s.respondAppleError(w, r, err)
-		return
+	// One read of the database checks the token and reads the pass; a pass the device has is not built.
+	q := query.ApplePass{TenantID: holder.TenantID, PassID: holder.PassID, Holder: &holder}
+	if since, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil {
+		q.IfModifiedSince = since
 	}
-	file, err := s.app.Queries.ApplePass.Handle(r.Context(), query.ApplePass{TenantID: holder.TenantID, PassID: holder.PassID})
-	if errors.Is(err, query.ErrAppleNotConfigured) || (err == nil && file.PassTypeID != holder.PassTypeID) {
+	file, err := s.app.Queries.ApplePass.Handle(r.Context(), q)
+	if errors.Is(err, query.ErrAppleNotConfigured) {
 		err = query.ErrNotPassHolder
 	}
 	if err != nil {
 		s.respondAppleError(w, r, err)
 		return
 	}
-	// The later of the read model's Last-Modified (which moves a second per change) and the builder's (which
-	// also knows the template's), in whole seconds, rounded up.
-	lastModified := held.LastModified
-	if built := file.LastModified.Truncate(time.Second); built.Before(file.LastModified) {
-		file.LastModified = built.Add(time.Second)
-	}
-	if file.LastModified.After(lastModified) {
-		lastModified = file.LastModified
-	}
-	w.Header().Set("Last-Modified", lastModified.UTC().Format(http.TimeFormat))
-	if since, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !lastModified.After(since) {
+	w.Header().Set("Last-Modified", file.LastModified.UTC().Format(http.TimeFormat))
+	if file.NotModified {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}

@@ -198,6 +198,11 @@ func stringArgument(v json.RawMessage) string {
 	if s, ok := plainJSONString(v); ok {
 		return s
 	}
+	return decodedStringArgument(v)
+}
+
+// decodedStringArgument is stringArgument's answer by encoding/json alone, which its fast paths must keep.
+func decodedStringArgument(v json.RawMessage) string {
 	var s string
 	if json.Unmarshal(v, &s) == nil {
 		return s

@@ -225,8 +225,11 @@ func postgresTemplate(base string) (string, error) {
 	}
 	_, err = admin.ExecContext(ctx, "ALTER DATABASE "+building+" RENAME TO "+name)
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P04" /* duplicate_database */ {
-		return name, nil // another binary's rename came first; the deferred drop removes this one
+	// Another binary's rename came first; the deferred drop removes this one. PostgreSQL says so with
+	// duplicate_database when that rename had committed, and with the catalog's unique_violation when both
+	// renames ran at once.
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" /* duplicate_database */ || pgErr.Code == "23505" /* unique_violation */) {
+		return name, nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("rename %s to %s: %w", building, name, err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/passpush/passpush/adapters/audit"
 	"github.com/passpush/passpush/adapters/eventstore"
-	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/adapters/storedpayload"
 	"github.com/passpush/passpush/app/query"
@@ -19,15 +18,7 @@ import (
 // pass id) read the same after its down migration, as the version before stores them.
 func TestMigration22_keepsPayloadsIdsAndStreamsBothWays(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqldbtest.NewURL(t), sqldb.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	provider := sqldbtest.Migrations(t, db)
-	if _, err := provider.UpTo(ctx, 21); err != nil {
-		t.Fatal(err)
-	}
+	db, provider := sqldbtest.MigratedTo(ctx, t, 21)
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	const (
 		uuidID   = "01a23d56-4c4f-742c-9dea-2fe69bef6a7f"

@@ -17,15 +17,7 @@ import (
 func TestMigration7_movesTheTenantsWebhooksToCredentials(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqldbtest.NewURL(t), sqldb.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	provider := sqldbtest.Migrations(t, db)
-	if _, err := provider.UpTo(ctx, 6); err != nil {
-		t.Fatal(err)
-	}
+	db, provider := sqldbtest.MigratedTo(ctx, t, 6)
 	updated := time.Date(2026, 5, 6, 7, 8, 9, 123456000, time.UTC)
 	for _, row := range []struct{ id, url, secret string }{
 		{"acme", "https://hooks.example.com/passpush?x=1&q=\"a\"", "whsec"},

@@ -44,10 +44,7 @@ func (s *Statements) QueryContext(ctx context.Context, query string, args ...any
 // query not prepared yet runs unprepared. It does not prepare the query itself: that takes a connection of the
 // pool, and on SQLite tx holds the only writer connection.
 func (s *Statements) ExecContext(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	s.mu.Lock()
-	stmt := s.stmts[query]
-	s.mu.Unlock()
-	if stmt != nil {
+	if stmt := s.kept(query); stmt != nil {
 		return tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
 	}
 	return tx.ExecContext(ctx, query, args...)
@@ -55,13 +52,17 @@ func (s *Statements) ExecContext(ctx context.Context, tx *sql.Tx, query string, 
 
 // QueryRowContext is tx.QueryRowContext, through the query's prepared statement on SQLite, as ExecContext.
 func (s *Statements) QueryRowContext(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
-	s.mu.Lock()
-	stmt := s.stmts[query]
-	s.mu.Unlock()
-	if stmt != nil {
+	if stmt := s.kept(query); stmt != nil {
 		return tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
 	}
 	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// kept is query's statement once prepared, or nil.
+func (s *Statements) kept(query string) *sql.Stmt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stmts[query]
 }
 
 // Prepare prepares query for ExecContext in a transaction, before the transaction takes the connection. An error

@@ -303,3 +303,19 @@ func Migrations(t testing.TB, db *sqldb.DB) *goose.Provider {
 	}
 	return provider
 }
+
+// MigratedTo opens a fresh test database with its migrations applied up to version, for a test of the migrations
+// after it, which it goes on with through the returned provider. The database is closed when t ends.
+func MigratedTo(ctx context.Context, t testing.TB, version int64) (*sqldb.DB, *goose.Provider) {
+	t.Helper()
+	db, err := sqldb.Open(ctx, NewURL(t), sqldb.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	provider := Migrations(t, db)
+	if _, err := provider.UpTo(ctx, version); err != nil {
+		t.Fatalf("migrate up to %d: %v", version, err)
+	}
+	return db, provider
+}

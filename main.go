@@ -68,7 +68,7 @@ func open(ctx context.Context, config cli.Config, log *logrus.Entry) (*cli.Backe
 			TenantShare: tenantShare},
 		PublicURL:    config.PublicURL,
 		GoogleAPIURL: config.GoogleAPIURL,
-		APNs:         apple.ChannelConfig{URL: config.APNsURL},
+		APNs:         apple.ChannelConfig{URL: config.APNsURL, SignAhead: config.SignAhead()},
 		Webhook:      webhook.Config{AllowInsecure: webhooks.AllowInsecure, AllowCIDRs: webhooks.AllowCIDRs},
 		Secrets:      secrets,
 		Retention:    messaging.RetentionConfig{Retention: config.MessageRetentionDuration()},

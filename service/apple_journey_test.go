@@ -16,6 +16,7 @@ import (
 
 	"github.com/passpush/passpush/adapters/apple/appletest"
 	httpport "github.com/passpush/passpush/ports/http"
+	"github.com/passpush/passpush/service"
 )
 
 // appleJourney is acme with the test PKI's certificate, the loyalty template and the pass p-1, served at a
@@ -29,12 +30,19 @@ type appleJourney struct {
 
 func newAppleJourney(t *testing.T) *appleJourney {
 	t.Helper()
+	return newAppleJourneyWith(t, func(*service.Config) {})
+}
+
+// newAppleJourneyWith is newAppleJourney with the service's config changed by configure.
+func newAppleJourneyWith(t *testing.T, configure func(*service.Config)) *appleJourney {
+	t.Helper()
 	pki := appletest.NewPKI(t)
 	apns := appletest.NewAPNs(t, pki)
 	config := fastRetries(6)
 	config.APNs.URL = apns.URL
 	config.APNs.RootCAs = apns.RootCAs
 	config.APNs.Clients.MaxAge = 100 * time.Millisecond
+	configure(&config)
 
 	// The server's address is known before passpush starts, so that pass.json's webServiceURL is where the
 	// device finds the web service.
@@ -343,5 +351,43 @@ func TestAppleJourney_aRetryAfterA500PushesOnlyTheDeviceNotPushed(t *testing.T) 
 	res := flaky.fetch("")
 	if v := readPassJSON(t, pkpassFiles(t, res.body)).StoreCard.PrimaryFields[0]["value"]; fmt.Sprint(v) != "150" {
 		t.Errorf("points = %v after the retry, want 150", v)
+	}
+}
+
+func TestAppleJourney_signedAheadEachUpdateIsTheVersionTheDeviceFetches(t *testing.T) {
+	t.Parallel()
+	j := newAppleJourneyWith(t, func(c *service.Config) { c.APNs.SignAhead = true })
+	dev := j.install("dev-1", "a1b2c3d4")
+	dev.register()
+	j.devicesOfP1("dev-1=a1b2c3d4")
+	tag := dev.serials("").LastUpdated
+	lastModified := ""
+	for i, points := range []string{"150", "175"} {
+		entry := fmt.Sprintf("entry-%d", i+1)
+		j.send(entry, points, "")
+		if apple := j.appleResult(entry); apple["outcome"] != "delivered" || fmt.Sprint(apple["pushed"]) != "[dev-1]" {
+			t.Fatalf("%s: apple result %v, want dev-1 pushed", entry, apple)
+		}
+		changed := dev.serials(tag)
+		if !slices.Equal(changed.SerialNumbers, []string{"p-1"}) {
+			t.Fatalf("%s: serials since %s: %+v, want p-1", entry, tag, changed)
+		}
+		tag = changed.LastUpdated
+		res := dev.fetch(lastModified)
+		if res.status != http.StatusOK {
+			t.Fatalf("%s: fetch with If-Modified-Since %q: %d %s, want the new version", entry, lastModified, res.status, res.body)
+		}
+		files := pkpassFiles(t, res.body)
+		verifyWithOpenSSL(t, j.pki, files)
+		if v := readPassJSON(t, files).StoreCard.PrimaryFields[0]["value"]; fmt.Sprint(v) != points {
+			t.Fatalf("%s: points = %v, want %s", entry, v, points)
+		}
+		lastModified = res.header.Get("Last-Modified")
+		if again := dev.fetch(lastModified); again.status != http.StatusNotModified {
+			t.Fatalf("%s: fetch with If-Modified-Since %s: %d, want 304", entry, lastModified, again.status)
+		}
+	}
+	if got := j.tokensPushed(); !slices.Equal(got, []string{"a1b2c3d4", "a1b2c3d4"}) {
+		t.Fatalf("the fake APNs took pushes to %v, want one per update", got)
 	}
 }

@@ -147,6 +147,8 @@ type adapters struct {
 	webhooks       webhook.Channel
 	googleChannel  *google.Channel
 	appleChannel   *apple.Channel
+	// appleSignAhead: the Apple channel signs each pass before it pushes it (apple.ChannelConfig.SignAhead).
+	appleSignAhead bool
 	passCheck      command.CheckPassConfig
 	feed           query.EventsConfig
 
@@ -190,6 +192,7 @@ func newAdapters(db *sqldb.DB, config Config, log *logrus.Entry) (*adapters, err
 	if err := a.newAppleChannel(db, config.APNs); err != nil {
 		return nil, err
 	}
+	a.appleSignAhead = config.APNs.SignAhead
 	return a, nil
 }
 
@@ -285,6 +288,12 @@ func newApplication(a *adapters, log *logrus.Entry, m *metrics.Metrics) (app.App
 	if err != nil {
 		return app.Application{}, err
 	}
+	applePass := query.NewApplePassHandler(a.apple.sources, a.apple.templates, a.apple.certificates, a.apple.tokens,
+		a.apple.publicURL)
+	if a.appleSignAhead {
+		// Before the worker starts: the channel signs into the cache the web service serves passes from.
+		a.appleChannel.SignAheadWith(applePass)
+	}
 	return app.Application{
 		Commands: app.Commands{
 			RegisterPass:               command.NewRegisterPassHandler(a.passRepo),
@@ -323,9 +332,8 @@ func newApplication(a *adapters, log *logrus.Entry, m *metrics.Metrics) (app.App
 			FailedDeliveries: failedDeliveries,
 
 			AppleCertificates: query.NewAppleCertificatesHandler(a.tenantStore, a.apple.certificates),
-			ApplePass: query.NewApplePassHandler(a.apple.sources, a.apple.templates, a.apple.certificates, a.apple.tokens,
-				a.apple.publicURL),
-			CheckInstallLink: query.NewCheckInstallLinkHandler(a.apple.linkKeys),
+			ApplePass:         applePass,
+			CheckInstallLink:  query.NewCheckInstallLinkHandler(a.apple.linkKeys),
 
 			GoogleSettings: query.NewGoogleSettingsHandler(a.tenantStore, a.google.settings),
 			GoogleSaveLink: query.NewGoogleSaveLinkHandler(a.google.saveLinks),

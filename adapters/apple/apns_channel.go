@@ -38,6 +38,12 @@ type Devices interface {
 	Devices(ctx context.Context, tenantID, passID string) ([]Device, error)
 }
 
+// PassSigner signs a pass's current version into the cache the PassKit web service serves passes from
+// (query.ApplePassHandler.SignAhead).
+type PassSigner interface {
+	SignAhead(ctx context.Context, tenantID, passID string) error
+}
+
 // ChannelConfig tunes the Apple channel. Zero fields take the defaults.
 type ChannelConfig struct {
 	// URL is APNs' address, DefaultAPNsURL unless tests or staging point it at a fake.
@@ -49,6 +55,9 @@ type ChannelConfig struct {
 	Timeout time.Duration
 	// Clients tunes the cache of APNs clients, one per certificate.
 	Clients credentials.ClientsConfig
+	// SignAhead has the service sign each pass's new version before the push that announces it
+	// (Channel.SignAheadWith). The channel itself does not read it.
+	SignAhead bool
 }
 
 func (c *ChannelConfig) setDefaults() {
@@ -80,6 +89,8 @@ type Channel struct {
 	configured *credentials.Presence
 	devices    Devices
 	clients    *credentials.Clients[*apnsClient]
+	// signer, when set, signs the pass before its devices are pushed (SignAheadWith).
+	signer PassSigner
 }
 
 var (
@@ -109,6 +120,11 @@ func NewChannel(cfg ChannelConfig, store *credentials.Store, devices Devices) (*
 	return &Channel{configured: configured, devices: devices, clients: clients}, nil
 }
 
+// SignAheadWith has the channel sign each pass with s before it pushes the pass's devices: every device that a
+// push wakes fetches the pass at once, so the signature is made then anyway, and the fetches find it made rather
+// than each waiting for it. Call it before the first push.
+func (c *Channel) SignAheadWith(s PassSigner) { c.signer = s }
+
 // Kind implements push.Channel.
 func (*Channel) Kind() string { return ChannelKind }
 
@@ -129,6 +145,11 @@ func (c *Channel) Targets(ctx context.Context, tenantID, passID string) ([]push.
 	devices, err := c.devices.Devices(ctx, tenantID, passID)
 	if err != nil {
 		return nil, fmt.Errorf("devices of pass %s of tenant %s: %w", passID, tenantID, err)
+	}
+	if len(devices) > 0 && c.signer != nil {
+		// A pass that cannot be signed now (its template or certificate gone) is still pushed: the device's fetch
+		// then signs it, or answers why not, as it did before signing ahead.
+		_ = c.signer.SignAhead(ctx, tenantID, passID)
 	}
 	targets := make([]push.Target, 0, len(devices))
 	for _, d := range devices {

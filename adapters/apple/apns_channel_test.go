@@ -498,3 +498,57 @@ func BenchmarkAPNsChannel_push(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pushes/s")
 }
+
+// signAhead records the passes the channel asked to sign, and fails with err.
+type signAhead struct {
+	mu     sync.Mutex
+	passes []string
+	err    error
+}
+
+func (s *signAhead) SignAhead(_ context.Context, tenantID, passID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.passes = append(s.passes, tenantID+"/"+passID)
+	return s.err
+}
+
+func (s *signAhead) signed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.passes)
+}
+
+func TestAPNsChannel_signsAPassOnADeviceBeforeItsPushes(t *testing.T) {
+	f := newAPNsFixture(t, apple.ChannelConfig{})
+	f.putCertificate(t, f.pki.Pass, f.pki.WWDR)
+	signer := &signAhead{}
+	f.channel.SignAheadWith(signer)
+	ctx := context.Background()
+
+	if _, err := f.channel.Targets(ctx, apnsTenant, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := signer.signed(); len(got) != 0 {
+		t.Fatalf("signed %v for a pass on no device, want nothing", got)
+	}
+	f.devices.set("p1", apnsDevice("aa01"), apnsDevice("bb02"))
+	targets, err := f.channel.Targets(ctx, apnsTenant, "p1")
+	if err != nil || len(targets) != 2 {
+		t.Fatalf("targets %v, %v", targets, err)
+	}
+	if got := signer.signed(); !slices.Equal(got, []string{apnsTenant + "/p1"}) {
+		t.Fatalf("signed %v before the pushes, want p1 once for its two devices", got)
+	}
+
+	// A pass that cannot be signed is pushed all the same: the device's fetch answers why.
+	signer.err = errors.New("no template")
+	f.devices.set("p2", apnsDevice("cc03"))
+	targets, err = f.channel.Targets(ctx, apnsTenant, "p2")
+	if err != nil || len(targets) != 1 {
+		t.Fatalf("targets of a pass that cannot be signed: %v, %v; want its device", targets, err)
+	}
+	if o := f.channel.Push(ctx, targets[0], apnsUpdate("p2")); o.Kind != push.Delivered {
+		t.Fatalf("push of a pass that cannot be signed: %+v, want delivered", o)
+	}
+}

@@ -172,6 +172,14 @@ func (h ApplePassHandler) Handle(ctx context.Context, q ApplePass) (ApplePassFil
 	return file, nil
 }
 
+// SignAhead builds the pass's current version into the cache, as the Apple channel does before it pushes the
+// pass: the devices the push wakes fetch it right after, and find it signed. A fetch still reads the passes read
+// model first, so it never gets a version older than the row.
+func (h ApplePassHandler) SignAhead(ctx context.Context, tenantID, passID string) error {
+	_, err := h.Handle(ctx, ApplePass{TenantID: tenantID, PassID: passID})
+	return err
+}
+
 // build renders and signs the pass: the cache calls it once per key, however many ask at once.
 func (h ApplePassHandler) build(ctx context.Context, q ApplePass, src ApplePassSource, tpl AppleTemplate, signer AppleSigner) ([]byte, error) {
 	p, token := src.Pass, src.Token

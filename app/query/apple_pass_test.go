@@ -1,6 +1,7 @@
 package query_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync/atomic"
@@ -104,5 +105,60 @@ func TestApplePass_notModifiedSinceTheCallersCopyIsNotSigned(t *testing.T) {
 	f, err = h.Handle(context.Background(), query.ApplePass{TenantID: "acme", PassID: "p-1", IfModifiedSince: want.Add(-time.Second)})
 	if err != nil || f.NotModified || len(f.PKPass) == 0 || signer.signs.Load() != 1 {
 		t.Fatalf("an older copy: %+v, %v, %d signatures", f.NotModified, err, signer.signs.Load())
+	}
+}
+
+func TestApplePass_aPassSignedAheadIsServedWithoutSigningAgainUntilItChanges(t *testing.T) {
+	tpl, err := applepass.ParseTemplate(map[string][]byte{
+		"pass.json": []byte(`{"formatVersion":1,"passTypeIdentifier":"` + testPassTypeID + `","teamIdentifier":"T","organizationName":"O","description":"D","storeCard":{"primaryFields":[{"key":"points","label":"Points","value":0}]}}`),
+		"icon.png":  []byte("icon"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "the-token-of-p-1-is-at-least-32-characters"
+	at := time.Now()
+	version := func(revision int, points string) query.ApplePassSource {
+		return query.ApplePassSource{
+			Pass: query.Pass{PassID: "p-1", PassType: "loyalty", Version: revision, UpdatedAt: at,
+				Data: map[string]string{"points": points}},
+			LastModified: at, Token: token, TemplateVersion: 1,
+		}
+	}
+	sources := fakeSources{"p-1": version(2, "150")}
+	signer := &countingSigner{}
+	h := query.NewApplePassHandler(sources, fakeTemplates{query.AppleTemplate{Version: 1, Template: tpl}}, signer, fixedTokens{}, "https://passpush.example")
+	ctx := context.Background()
+	holder := query.ApplePassHolder{TenantID: "acme", PassID: "p-1", PassTypeID: testPassTypeID, Token: token}
+	fetch := func() query.ApplePassFile {
+		t.Helper()
+		f, err := h.Handle(ctx, query.ApplePass{TenantID: "acme", PassID: "p-1", Holder: &holder})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+
+	if err := h.SignAhead(ctx, "acme", "p-1"); err != nil || signer.signs.Load() != 1 {
+		t.Fatalf("sign ahead: %v, %d signatures, want 1", err, signer.signs.Load())
+	}
+	if f := fetch(); f.Revision != 2 || !bytes.Contains(f.PKPass, []byte(`"value":150`)) || signer.signs.Load() != 1 {
+		t.Fatalf("the fetch after the push: revision %d, %d signatures, pass %s; want revision 2 from the cache", f.Revision, signer.signs.Load(), f.PKPass)
+	}
+
+	// A second update: the read model moves on, and the fetch gets the new version, signed ahead or not.
+	sources["p-1"] = version(3, "175")
+	if f := fetch(); f.Revision != 3 || !bytes.Contains(f.PKPass, []byte(`"value":175`)) || signer.signs.Load() != 2 {
+		t.Fatalf("the fetch after a second update: revision %d, %d signatures, pass %s; want revision 3 signed once more", f.Revision, signer.signs.Load(), f.PKPass)
+	}
+	sources["p-1"] = version(4, "200")
+	if err := h.SignAhead(ctx, "acme", "p-1"); err != nil {
+		t.Fatal(err)
+	}
+	if f := fetch(); f.Revision != 4 || !bytes.Contains(f.PKPass, []byte(`"value":200`)) || signer.signs.Load() != 3 {
+		t.Fatalf("the fetch after a third update signed ahead: revision %d, %d signatures, pass %s", f.Revision, signer.signs.Load(), f.PKPass)
+	}
+	if err := h.SignAhead(ctx, "acme", "p-2"); !errors.Is(err, pass.ErrNotFound) {
+		t.Errorf("sign ahead of an unknown pass: %v, want pass.ErrNotFound", err)
 	}
 }

@@ -56,6 +56,8 @@ type options struct {
 	devices         int
 	template        string
 	cpuProfile      string
+	fetchProfile    string
+	signAhead       bool
 	timeout         time.Duration
 }
 
@@ -70,6 +72,8 @@ func main() {
 	flag.IntVar(&o.devices, "devices", 500, "devices that list their serials and fetch their pass at once after the update")
 	flag.StringVar(&o.template, "template", "examples/apple-template", "the Apple template folder (its passTypeIdentifier is replaced by the test PKI's)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the journey and the devices' fetches (steps 2 and 3) to this file")
+	flag.StringVar(&o.fetchProfile, "fetch-cpuprofile", "", "write a CPU profile of the devices' fetches alone (step 3, both rounds) to this file; not with -cpuprofile")
+	flag.BoolVar(&o.signAhead, "sign-ahead", false, "the Apple channel signs each pass before its push (PASSPUSH_APPLE_SIGN_AHEAD)")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "deadline of the whole run")
 	flag.Parse()
 	benchkit.Main("bench/apple", o.validate(), o.timeout, func(ctx context.Context) error { return run(ctx, o) })
@@ -85,6 +89,9 @@ func (o *options) validate() error {
 	}
 	if o.signConcurrency < 1 || o.concurrency < 1 {
 		errs = append(errs, errors.New("-sign-concurrency and -concurrency must be at least 1"))
+	}
+	if o.cpuProfile != "" && o.fetchProfile != "" {
+		errs = append(errs, errors.New("-cpuprofile and -fetch-cpuprofile profile overlapping phases: give one"))
 	}
 	if _, err := os.Stat(filepath.Join(o.template, "pass.json")); err != nil {
 		errs = append(errs, fmt.Errorf("-template: %w (run from the repository's root)", err))
@@ -135,6 +142,12 @@ func run(ctx context.Context, o options) error {
 	}
 	benchkit.Logf("2 s with no calls, for the CPU the service costs idle")
 	s.idleCPU = b.idleCPU(ctx, 2*time.Second)
+	stopFetchProfile, err := benchkit.StartCPUProfile(o.fetchProfile)
+	if err != nil {
+		_ = stopProfile()
+		return err
+	}
+	defer func() { _ = stopFetchProfile() }()
 	benchkit.Logf("%d devices fetch their serials and pass at once", o.devices)
 	meter = b.startCPU(ctx)
 	s.fetch, err = b.fetchAll(ctx)

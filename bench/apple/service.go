@@ -54,7 +54,7 @@ func setUp(ctx context.Context, o options, dir string) (*bench, error) {
 		DatabaseURL: o.databaseURL, Dir: dir, AdminToken: adminToken, RequireFresh: true,
 		Config: func(url string) service.Config {
 			config := service.Config{PublicURL: url}
-			config.APNs.URL, config.APNs.RootCAs = apns.URL, apns.RootCAs
+			config.APNs.URL, config.APNs.RootCAs, config.APNs.SignAhead = apns.URL, apns.RootCAs, o.signAhead
 			return config
 		},
 	})

@@ -66,6 +66,7 @@ func TestConfigValidate(t *testing.T) {
 		{"delivery max backoff below the first wait", func(c *Config) { c.DeliveryMaxBackoff = "500ms" }, "PASSPUSH_DELIVERY_MAX_BACKOFF"},
 		{"insecure webhooks", func(c *Config) { c.AllowInsecureWebhooks = "true" }, ""},
 		{"insecure webhooks not a bool", func(c *Config) { c.AllowInsecureWebhooks = "yes please" }, "PASSPUSH_ALLOW_INSECURE_WEBHOOKS"},
+		{"apple sign ahead not a bool", func(c *Config) { c.AppleSignAhead = "always" }, "PASSPUSH_APPLE_SIGN_AHEAD"},
 		{"webhook allowed ranges", func(c *Config) { c.WebhookAllowCIDRs = "127.0.0.0/8, ::1/128,10.20.0.0/16" }, ""},
 		{"webhook allowed range without length", func(c *Config) { c.WebhookAllowCIDRs = "10.0.0.1" }, "PASSPUSH_WEBHOOK_ALLOW_CIDRS"},
 		{"max in flight", func(c *Config) { c.MaxInFlight = "1" }, ""},

@@ -20,6 +20,7 @@ func TestHelp_namesEveryVariableAndItsFlag(t *testing.T) {
 		"PASSPUSH_DELIVERY_MAX_BACKOFF", "--delivery-max-backoff",
 		"PASSPUSH_GOOGLE_API_URL", "--google-api-url",
 		"PASSPUSH_APNS_URL", "--apns-url", "https://api.push.apple.com",
+		"PASSPUSH_APPLE_SIGN_AHEAD", "--apple-sign-ahead",
 		"serve", "migrate", "tenant", "pass", "projections",
 	} {
 		if !strings.Contains(out, want) {

@@ -383,6 +383,9 @@ func TestAPNsChannel_aRetryPushesOnlyTheDevicesNotPushed(t *testing.T) {
 	if got := f.apns.Tokens(); !slices.Equal(got, []string{"bb02"}) {
 		t.Fatalf("the retry pushed %v, want only bb02", got)
 	}
+	if n := f.apns.DistinctTokens(); n != 1 {
+		t.Fatalf("the fake counts %d distinct tokens since its reset, want 1", n)
+	}
 }
 
 // everyUpdate is a channel that takes every update, as the webhook does.

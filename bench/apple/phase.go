@@ -212,11 +212,7 @@ func (b *bench) journey(ctx context.Context) (pushResult, error) {
 	return r, err
 }
 
-func (b *bench) distinctPushed() int {
-	tokens := b.apns.Tokens()
-	slices.Sort(tokens)
-	return len(slices.Compact(tokens))
-}
+func (b *bench) distinctPushed() int { return b.apns.DistinctTokens() }
 
 // fetchResult is the devices' phase: each request's latency.
 type fetchResult struct {

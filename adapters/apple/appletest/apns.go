@@ -62,10 +62,13 @@ type APNs struct {
 
 	server *httptest.Server
 
-	mu          sync.Mutex
-	answers     map[string][]Answer
-	delay       time.Duration
-	pushes      []Push
+	mu      sync.Mutex
+	answers map[string][]Answer
+	delay   time.Duration
+	pushes  []Push
+	// tokens is the distinct tokens of pushes, so that a benchmark's poll of how many devices were pushed does
+	// not copy and sort every push (it was 2% of bench/apple's profile).
+	tokens      map[string]struct{}
 	refused     []string
 	connections int
 	open        int
@@ -74,7 +77,7 @@ type APNs struct {
 // NewAPNs starts a fake APNs that trusts the PKI's root, and stops it when the test ends.
 func NewAPNs(tb testing.TB, pki *PKI) *APNs {
 	tb.Helper()
-	f := &APNs{answers: map[string][]Answer{}}
+	f := &APNs{answers: map[string][]Answer{}, tokens: map[string]struct{}{}}
 	roots := x509.NewCertPool()
 	roots.AddCert(pki.Root.Cert)
 	f.RootCAs = roots
@@ -146,6 +149,13 @@ func (f *APNs) Tokens() []string {
 	return tokens
 }
 
+// DistinctTokens returns how many distinct tokens the fake took pushes to.
+func (f *APNs) DistinctTokens() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.tokens)
+}
+
 // Refused returns why the fake refused requests that are not pushes as APNs takes them: a wrong method, path,
 // topic or payload. A test of a well-behaved client expects none.
 func (f *APNs) Refused() []string {
@@ -172,7 +182,7 @@ func (f *APNs) OpenConnections() int {
 func (f *APNs) Reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.pushes, f.refused, f.answers = nil, nil, map[string][]Answer{}
+	f.pushes, f.refused, f.answers, f.tokens = nil, nil, map[string][]Answer{}, map[string]struct{}{}
 }
 
 func (f *APNs) serve(w http.ResponseWriter, r *http.Request) {
@@ -214,6 +224,7 @@ func (f *APNs) serve(w http.ResponseWriter, r *http.Request) {
 
 	f.mu.Lock()
 	f.pushes = append(f.pushes, Push{Token: token, Topic: topic, At: time.Now(), ClientSerial: clientCert.SerialNumber.String()})
+	f.tokens[token] = struct{}{}
 	a := AnswerOK
 	if queued := f.answers[token]; len(queued) > 0 {
 		a = queued[0]

@@ -93,6 +93,9 @@ func TestAPNs_checksEachPush(t *testing.T) {
 	if got := fake.Tokens(); len(got) != 4 || got[0] != "ok" || got[1] != "gone" || got[2] != "flaky" || got[3] != "flaky" {
 		t.Fatalf("pushes %v, want ok gone flaky flaky", got)
 	}
+	if n := fake.DistinctTokens(); n != 3 {
+		t.Fatalf("%d distinct tokens pushed, want 3 (ok, gone, flaky)", n)
+	}
 	if pushes[0].Topic != appletest.PassTypeID || pushes[0].ClientSerial != pki.Pass.Cert.SerialNumber.String() {
 		t.Fatalf("push %+v: want topic %s and the Pass Type ID certificate's serial", pushes[0], appletest.PassTypeID)
 	}

@@ -136,7 +136,7 @@ func TestWorker_aStopHandsEveryUnstartedDeliveryBack(t *testing.T) {
 		t.Errorf("a stopping worker pushed %d deliveries, want none", len(calls))
 	}
 	if n := leased(t, dbs[1], time.Now()); n != 0 {
-		t.Errorf("%d deliveries are still leased to the stopped worker, want none", n)
+		t.Errorf("%d deliveries are still leased to the stopped worker, want none; the worker warned: %v", n, s.warnings())
 	}
 	taken, err := newQueue(t, dbs[1]).Claim(context.Background(), 500, time.Minute)
 	if err != nil || len(taken) != 50 {

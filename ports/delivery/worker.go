@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -284,6 +283,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		// The claim leases its rows from a time it reads after this one, so their leases last at least until
+		// claimedAt plus the lease.
+		claimedAt := time.Now()
 		items, err := claims.claim(ctx, free, limit)
 		if err != nil && ctx.Err() == nil {
 			w.log.WithError(err).WithField("claimed", len(items)).Warn("claim deliveries failed; retrying")
@@ -304,7 +306,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		for _, d := range items {
 			slots <- struct{}{}
 			claims.tenants.take(d.Update.TenantID)
-			held.add(d.Update.EventID)
+			held.add(d.Update.EventID, claimedAt.Add(w.config.Lease))
 			w.inFlight.Add(1)
 			inFlight.Go(func() { done <- w.attempt(attemptCtx, d) })
 		}
@@ -332,18 +334,20 @@ func (w *Worker) release(items []push.Delivery) {
 	w.log.WithField("deliveries", len(ids)).Info("handed back unstarted deliveries")
 }
 
-// heldSet is the deliveries this worker has claimed and not yet written back: the rows whose lease it renews.
+// heldSet is the deliveries this worker has claimed and not yet written back: the rows whose lease it renews,
+// each with the time its lease is known to last until.
 type heldSet struct {
 	mu  sync.Mutex
-	ids map[string]struct{}
+	ids map[string]time.Time
 }
 
-func newHeldSet() *heldSet { return &heldSet{ids: map[string]struct{}{}} }
+func newHeldSet() *heldSet { return &heldSet{ids: map[string]time.Time{}} }
 
-func (h *heldSet) add(id string) {
+// add holds id, leased until until.
+func (h *heldSet) add(id string, until time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.ids[id] = struct{}{}
+	h.ids[id] = until
 }
 
 func (h *heldSet) remove(id string) {
@@ -352,10 +356,29 @@ func (h *heldSet) remove(id string) {
 	delete(h.ids, id)
 }
 
-func (h *heldSet) list() []string {
+// list returns the deliveries held and the earliest end of their leases.
+func (h *heldSet) list() (ids []string, earliest time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Collect(maps.Keys(h.ids))
+	ids = make([]string, 0, len(h.ids))
+	for id, until := range h.ids {
+		ids = append(ids, id)
+		if earliest.IsZero() || until.Before(earliest) {
+			earliest = until
+		}
+	}
+	return ids, earliest
+}
+
+// renewed records that the leases of ids, those still held, last until until.
+func (h *heldSet) renewed(ids []string, until time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range ids {
+		if old, ok := h.ids[id]; ok && until.After(old) {
+			h.ids[id] = until
+		}
+	}
 }
 
 // logBurst says when deliveries start and stop being held back, so an operator can tell a backlog from a fault.
@@ -427,6 +450,12 @@ func (w *Worker) countGivenUp(a push.Attempt) {
 // renewLoop renews the lease of every delivery held, every third of the lease, in one statement. It runs beside
 // the flushes, so a flush that waits (for a lock, for SQLite's writer) does not let the leases of the deliveries
 // still in flight run out.
+//
+// A renewal may take until the earliest of the leases it renews runs out: until then the rows are still this
+// worker's, and a renewal that commits in time keeps them so. Giving up sooner, as it once did after a third of
+// the lease, threw away a renewal that was merely waiting its turn for the database (SQLite's one writer, a
+// PostgreSQL server short of CPU) and started the wait over at the back of the queue, which on a loaded machine
+// let leases run out while their pushes were still in flight: another instance could then push them again.
 func (w *Worker) renewLoop(ctx context.Context, held *heldSet) {
 	ticker := time.NewTicker(w.config.Lease / 3)
 	defer ticker.Stop()
@@ -436,15 +465,42 @@ func (w *Worker) renewLoop(ctx context.Context, held *heldSet) {
 			return
 		case <-ticker.C:
 		}
-		ids := held.list()
+		ids, earliest := held.list()
 		if len(ids) == 0 {
 			continue
 		}
-		renewCtx, cancel := context.WithTimeout(ctx, w.config.Lease/3)
-		if err := w.queue.Renew(renewCtx, ids, w.config.Lease); err != nil && ctx.Err() == nil {
-			w.log.WithError(err).WithField("deliveries", len(ids)).Warn("renewing delivery leases failed")
-		}
-		cancel()
+		w.renew(ctx, held, ids, earliest)
+	}
+}
+
+// renew extends the leases of ids, the earliest of which runs out at earliest, and warns when a lease may have
+// run out first: then another instance may have claimed the delivery and pushed it too.
+func (w *Worker) renew(ctx context.Context, held *heldSet, ids []string, earliest time.Time) {
+	start := time.Now()
+	// A lease that has run out already is renewed all the same (nobody may have taken the row yet), within a
+	// third of the lease, as the next renewal comes then anyway.
+	deadline := start.Add(w.config.Lease / 3)
+	if earliest.After(deadline) {
+		deadline = earliest
+	}
+	renewCtx, cancel := context.WithDeadline(ctx, deadline)
+	err := w.queue.Renew(renewCtx, ids, w.config.Lease)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	end := time.Now()
+	log := w.log.WithFields(logrus.Fields{"deliveries": len(ids), "renewal_ms": end.Sub(start).Milliseconds()})
+	if err != nil {
+		log.WithError(err).WithField("lease_ran_out", !end.Before(earliest)).
+			Warn("renewing delivery leases failed; another instance may push the deliveries whose lease ran out")
+		return
+	}
+	// Renew reads its clock after start: the leases last at least until start plus the lease.
+	held.renewed(ids, start.Add(w.config.Lease))
+	if !end.Before(earliest) {
+		log.WithField("late_ms", end.Sub(earliest).Milliseconds()).
+			Warn("delivery leases renewed after one had run out; another instance may have pushed it too")
 	}
 }
 

@@ -25,6 +25,27 @@ import (
 // TestWorker_renewsTheLeaseOfAPushThatOutlastsIt: a push in flight longer than the lease stays hidden from other
 // instances, because its holder renews the lease; with the lease alone another instance took it after one lease.
 func TestWorker_renewsTheLeaseOfAPushThatOutlastsIt(t *testing.T) {
+	// Renewals one after another may each take nearly half the lease (the lease of one runs from its start, and
+	// the next starts when it ends); under -race on SQLite, beside this test's claims on the one writer, a 300 ms
+	// lease was sometimes too short for that.
+	checkRenewals(t, 900*time.Millisecond, 3, func(q *delivery.Queue) deliverystage.Queue { return q })
+}
+
+// TestWorker_aRenewalThatWaitsKeepsTheLease: a renewal that waits its turn for the database for longer than the
+// time between renewals, but commits before the lease runs out, keeps the delivery its holder's. Renewals used to
+// give up after a third of the lease, as SQLite's one writer or a PostgreSQL server short of CPU made them wait
+// that long on a loaded machine: every renewal then failed and the lease ran out under a push still in flight.
+func TestWorker_aRenewalThatWaitsKeepsTheLease(t *testing.T) {
+	const lease = 3 * time.Second
+	// More than the third of the lease between renewals, less than the half that renewals one after another may
+	// each take: the lease one renews runs from its start, and the next starts when it ends.
+	checkRenewals(t, lease, 1, func(q *delivery.Queue) deliverystage.Queue { return slowRenewal{Queue: q, wait: lease * 2 / 5} })
+}
+
+// checkRenewals holds one push in flight, with the lease given, until the lease was renewed renewals leases
+// beyond the claim's; meanwhile another instance must never claim the delivery, and the worker must not warn.
+// queue wraps the worker's queue.
+func checkRenewals(t *testing.T, lease time.Duration, renewals int64, queue func(*delivery.Queue) deliverystage.Queue) {
 	dbs := sqldbtest.Instances(t, 2)
 	s := newStage(t, dbs[0])
 	s.runProjections()
@@ -36,18 +57,21 @@ func TestWorker_renewsTheLeaseOfAPushThatOutlastsIt(t *testing.T) {
 	s.tenantWithWebhook("t1", rcv.url)
 	s.schedule("t1", 1, 1)
 
-	// Each renewal may take a third of the lease; under -race on SQLite, beside this test's claims on the one
-	// writer, 100 ms (a 300 ms lease) was sometimes too little, and the worker rightly warned.
-	const lease = 900 * time.Millisecond
-	s.run(s.worker(s.svc.Deliveries, deliverystage.Config{Lease: lease, AttemptTimeout: time.Minute}))
+	s.run(s.worker(queue(newQueue(t, dbs[0])), deliverystage.Config{Lease: lease, AttemptTimeout: time.Minute}))
 	t.Cleanup(open) // before the worker stops, which waits for the held push
 	poll(t, 10*time.Second, "the push to start", func() bool { return len(rcv.received()) == 1 })
 	eventID := rcv.received()[0].EventID
 
-	// Several leases go by while the push is held; each look finds the delivery leased beyond the last one.
+	// Several leases go by while the push is held; each look finds the delivery leased beyond the last one. The
+	// looks are a tenth of the lease apart: a lease that ran out stays claimable until the next renewal, a third
+	// of the lease later, and on SQLite each look's claim takes the one writer the renewals need too.
 	other := newQueue(t, dbs[1])
 	first := leaseUntil(t, dbs[1], eventID)
-	poll(t, 10*time.Second, "three renewals", func() bool {
+	deadline := time.Now().Add(time.Duration(renewals+1)*lease + 10*time.Second)
+	for leaseUntil(t, dbs[1], eventID) < first+renewals*lease.Milliseconds() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lease was not renewed %d times within %s", renewals, time.Duration(renewals+1)*lease+10*time.Second)
+		}
 		taken, err := other.Claim(context.Background(), 10, time.Minute)
 		if err != nil {
 			t.Fatal(err)
@@ -55,8 +79,11 @@ func TestWorker_renewsTheLeaseOfAPushThatOutlastsIt(t *testing.T) {
 		if len(taken) > 0 {
 			t.Fatalf("another instance claimed %s while its push was in flight", taken[0].Update.EventID)
 		}
-		return leaseUntil(t, dbs[1], eventID) >= first+3*lease.Milliseconds()
-	})
+		if w := s.warnings(); len(w) > 0 {
+			t.Fatalf("the worker warned: %v", w)
+		}
+		time.Sleep(lease / 10)
+	}
 	open()
 	poll(t, 10*time.Second, "the delivery to be recorded", func() bool { return len(s.outcomes("t1", 1)["PushUpdateEmitted"]) == 1 })
 	if calls := rcv.received(); len(calls) != 1 {
@@ -65,6 +92,21 @@ func TestWorker_renewsTheLeaseOfAPushThatOutlastsIt(t *testing.T) {
 	if w := s.warnings(); len(w) > 0 {
 		t.Errorf("the worker warned: %v", w)
 	}
+}
+
+// slowRenewal is a queue whose renewals wait before they start, as one waits for a busy database's writer.
+type slowRenewal struct {
+	*delivery.Queue
+	wait time.Duration
+}
+
+func (q slowRenewal) Renew(ctx context.Context, eventIDs []string, lease time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(q.wait):
+	}
+	return q.Queue.Renew(ctx, eventIDs, lease)
 }
 
 // TestWorker_aStopHandsEveryUnstartedDeliveryBack: a worker told to stop while its claim was being read pushes none
@@ -94,7 +136,7 @@ func TestWorker_aStopHandsEveryUnstartedDeliveryBack(t *testing.T) {
 		t.Errorf("a stopping worker pushed %d deliveries, want none", len(calls))
 	}
 	if n := leased(t, dbs[1], time.Now()); n != 0 {
-		t.Errorf("%d deliveries are still leased to the stopped worker, want none", n)
+		t.Errorf("%d deliveries are still leased to the stopped worker, want none; the worker warned: %v", n, s.warnings())
 	}
 	taken, err := newQueue(t, dbs[1]).Claim(context.Background(), 500, time.Minute)
 	if err != nil || len(taken) != 50 {

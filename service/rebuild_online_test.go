@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passpush/passpush/adapters/audit/auditrow"
 	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/command"
@@ -213,7 +214,8 @@ func TestRebuildDryRun_reportsATamperedReadModelAndChangesNothing(t *testing.T) 
 
 	ctx := context.Background()
 	var audited string
-	if err := h.svc.DB.QueryRowContext(ctx, `SELECT event_id FROM audit_log WHERE event_type = 'PassUpdateScheduled' ORDER BY position LIMIT 1`).Scan(&audited); err != nil {
+	if err := h.svc.DB.QueryRowContext(ctx, `SELECT event_id FROM audit_log WHERE event_type = $1 ORDER BY position LIMIT 1`,
+		auditrow.StoredType("PassUpdateScheduled")).Scan(&audited); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{

@@ -37,3 +37,32 @@ func TestStoredStream_givesBackEveryStream(t *testing.T) {
 		}
 	}
 }
+
+func TestStoredType_givesBackEveryType(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		stored     string
+		codedBytes int
+	}{
+		{"PassRegistered", "\x01", 1},
+		{"PushUpdateEmitted", "\x04", 1},
+		{"PassCheckDecided", "\x12", 1},
+		// A type without a code is stored as its name, as rows written before the codes hold every type.
+		{"SomethingNew", "SomethingNew", 12},
+		{"x", "x", 1},
+	} {
+		stored := StoredType(c.name)
+		if stored != c.stored || len(stored) != c.codedBytes {
+			t.Errorf("StoredType(%q) = %q, want %q", c.name, stored, c.stored)
+		}
+		if got := TypeOf(stored); got != c.name {
+			t.Errorf("TypeOf(StoredType(%q)) = %q", c.name, got)
+		}
+		if got := TypeOf(c.name); got != c.name {
+			t.Errorf("TypeOf(%q), a row written before the codes, = %q", c.name, got)
+		}
+	}
+	if len(knownTypes) > 0x1f {
+		t.Fatalf("%d types with a code: codes past 0x1f are printable, and could be a type's name", len(knownTypes))
+	}
+}

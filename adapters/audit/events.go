@@ -33,9 +33,11 @@ func (l *Log) Events(ctx context.Context, q query.Events) ([]query.Event, error)
 		where = append(where, "pass_id = "+arg(q.PassID))
 	}
 	if len(q.Types) > 0 {
-		in := make([]string, len(q.Types))
-		for i, t := range q.Types {
-			in[i] = arg(auditrow.StoredType(t))
+		var in []string
+		for _, t := range q.Types {
+			for _, form := range storedTypes(t) {
+				in = append(in, arg(form))
+			}
 		}
 		where = append(where, "event_type IN ("+strings.Join(in, ", ")+")")
 	}

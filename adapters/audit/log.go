@@ -104,10 +104,16 @@ func journeyOf(decoded eventstore.DomainEvent) string {
 
 // List implements query.AuditReader.
 func (l *Log) List(ctx context.Context, q query.AuditLog) ([]query.AuditEvent, error) {
+	where, whereArgs := []string{"tenant_id = $1", "position > $2"}, []any{q.TenantID, q.After}
+	if q.Type != "" {
+		in, inArgs := l.db.Dialect.InList("event_type", len(whereArgs)+1, storedTypes(q.Type))
+		where = append(where, in)
+		whereArgs = append(whereArgs, inArgs...)
+	}
 	clause, args := sqldb.Page{
-		Where:   []string{"tenant_id = $1", "position > $2"},
-		Args:    []any{q.TenantID, q.After},
-		Filters: [][2]string{{"journey_id", q.JourneyID}, {"pass_id", q.PassID}, {"event_type", storedTypeFilter(q.Type)}},
+		Where:   where,
+		Args:    whereArgs,
+		Filters: [][2]string{{"journey_id", q.JourneyID}, {"pass_id", q.PassID}},
 		OrderBy: "position",
 		Limit:   q.Limit,
 	}.SQL()
@@ -134,12 +140,13 @@ func (l *Log) List(ctx context.Context, q query.AuditLog) ([]query.AuditEvent, e
 	return events, rows.Err()
 }
 
-// storedTypeFilter is the stored form of a type to filter on; empty filters nothing.
-func storedTypeFilter(name string) string {
-	if name == "" {
-		return ""
+// storedTypes are the forms a row may store type in: its code (auditrow.StoredType), and its name, which a row
+// written before the type had a code holds. Matching both lets a type take a code without rewriting its rows.
+func storedTypes(name string) []string {
+	if code := auditrow.StoredType(name); code != name {
+		return []string{code, name}
 	}
-	return auditrow.StoredType(name)
+	return []string{name}
 }
 
 // EventIDColumn is the SQL expression of the event id of table's rows (auditrow.EventID), to compare with the

@@ -11,7 +11,8 @@ import (
 )
 
 // packedAudit is migration 00025: the audit log's rows store an event's type as a one-byte code
-// (auditrow.StoredType), and on PostgreSQL the table is written again with its columns in the order that leaves
+// (auditrow.StoredType) and their pass's deliveries' stream as a one-byte mark instead of "pushes-"
+// (auditrow.StoredStream), and on PostgreSQL the table is written again with its columns in the order that leaves
 // no padding between them, and its indexes packed full.
 //
 // PostgreSQL aligns a column of 8 bytes (the position, the time) on 8 bytes: after the id, the tenant and the
@@ -23,7 +24,7 @@ import (
 // primary key (event ids are time-ordered UUIDs) take their keys in ascending order, and a page that splits at
 // the index's right end is left as full as the fill factor says. A rebuild (adapters/rebuild) keeps the setting.
 //
-// The down migration gives the types their names back; the column order and the fill factors do not matter to the
+// The down migration gives the types their names back, and the streams the prefix; the column order and the fill factors do not matter to the
 // version before.
 type packedAudit struct {
 	postgres bool
@@ -46,9 +47,11 @@ const packedAuditTable = `(
 
 func (m packedAudit) up(ctx context.Context, tx *sql.Tx) error {
 	coded, args := typeCase("event_type", auditrow.TypeCodes())
+	args = append(args, auditrow.PushPrefix, auditrow.PushMark)
+	marked := fmt.Sprintf(`CASE WHEN pass_id <> '' AND stream_id = CAST($%d AS TEXT) THEN CAST($%d AS TEXT) ELSE stream_id END`, len(args)-1, len(args))
 	if !m.postgres {
-		// SQLite pads nothing: only the types change.
-		if _, err := tx.ExecContext(ctx, `UPDATE audit_log SET event_type = `+coded, args...); err != nil {
+		// SQLite pads nothing: only the types and the streams change.
+		if _, err := tx.ExecContext(ctx, `UPDATE audit_log SET event_type = `+coded+`, stream_id = `+marked, args...); err != nil {
 			return fmt.Errorf("code the audit log's types: %w", err)
 		}
 		return nil
@@ -57,7 +60,7 @@ func (m packedAudit) up(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log_packed
-		SELECT position, occurred_at, event_id, data, tenant_id, `+coded+`, journey_id, pass_id, correlation_id, stream_id, event_text_id
+		SELECT position, occurred_at, event_id, data, tenant_id, `+coded+`, journey_id, pass_id, correlation_id, `+marked+`, event_text_id
 		FROM audit_log ORDER BY position`, args...); err != nil {
 		return fmt.Errorf("copy the audit log: %w", err)
 	}
@@ -79,8 +82,11 @@ func (m packedAudit) down(ctx context.Context, tx *sql.Tx) error {
 		names[code] = name
 	}
 	named, args := typeCase("event_type", names)
-	if _, err := tx.ExecContext(ctx, `UPDATE audit_log SET event_type = `+named+` WHERE length(event_type) = 1`, args...); err != nil {
-		return fmt.Errorf("name the audit log's types: %w", err)
+	args = append(args, auditrow.PushMark, auditrow.PushPrefix)
+	if _, err := tx.ExecContext(ctx, `UPDATE audit_log SET event_type = `+named+`, stream_id = CASE WHEN pass_id <> '' AND stream_id = CAST($`+
+		fmt.Sprint(len(args)-1)+` AS TEXT) THEN CAST($`+fmt.Sprint(len(args))+` AS TEXT) ELSE stream_id END
+		WHERE length(event_type) = 1 OR length(stream_id) = 1`, args...); err != nil {
+		return fmt.Errorf("name the audit log's types and streams: %w", err)
 	}
 	if !m.postgres {
 		return nil

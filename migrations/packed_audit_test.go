@@ -72,9 +72,12 @@ func TestMigration25_codesTypesAndKeepsEveryRowBothWays(t *testing.T) {
 			t.Errorf("row %d reads %+v after the migration, %+v before", i, a, b)
 		}
 	}
-	var stored string
+	var stored, stream string
 	if err := db.QueryRowContext(ctx, `SELECT event_type FROM audit_log WHERE event_id = $1`, rows[1].id).Scan(&stored); err != nil || stored != auditrow.StoredType("PassUpdateScheduled") || len(stored) != 1 {
 		t.Errorf("a known type is stored as %q (%v), want its one-byte code", stored, err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT stream_id FROM audit_log WHERE event_id = $1`, rows[2].id).Scan(&stream); err != nil || stream != auditrow.StoredStream("pushes-p-1", "p-1") || len(stream) != 1 {
+		t.Errorf("a pass's deliveries' stream is stored as %q (%v), want its one-byte mark", stream, err)
 	}
 	for _, typ := range []string{"PushUpdateEmitted", "SomethingElse"} {
 		got, err := log.Events(ctx, query.Events{TenantID: "acme", Types: []string{typ}, Limit: 100})
@@ -122,6 +125,9 @@ func TestMigration25_codesTypesAndKeepsEveryRowBothWays(t *testing.T) {
 
 	if _, err := provider.DownTo(ctx, 23); err != nil {
 		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT stream_id FROM audit_log WHERE event_id = $1`, rows[2].id).Scan(&stream); err != nil || stream != "pushes-" {
+		t.Errorf("after the down migration a pass's deliveries' stream is stored as %q (%v), want the prefix pushes-", stream, err)
 	}
 	names := map[string]string{}
 	typeRows, err := db.QueryContext(ctx, `SELECT event_id, event_type FROM audit_log`)

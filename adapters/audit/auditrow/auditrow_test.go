@@ -23,10 +23,11 @@ func TestEventKey_keysAUUIDByItselfAndAnyOtherIdByItsMD5(t *testing.T) {
 func TestStoredStream_givesBackEveryStream(t *testing.T) {
 	for _, c := range []struct{ stream, pass, stored string }{
 		{"pass-p-1", "p-1", ""},
-		{"pushes-p-1", "p-1", "pushes-"},
+		{"pushes-p-1", "p-1", "\x01"},
 		{"passcheck-01a2", "p-1", "passcheck-01a2"},
 		{"pass-p-2", "p-1", "pass-p-2"},
 		{"tenant-acme", "", "tenant-acme"},
+		{"pushes-", "", "pushes-"},
 	} {
 		stored := StoredStream(c.stream, c.pass)
 		if stored != c.stored {
@@ -35,6 +36,10 @@ func TestStoredStream_givesBackEveryStream(t *testing.T) {
 		if got := StreamOf(stored, c.pass); got != c.stream {
 			t.Errorf("StreamOf(StoredStream(%q, %q)) = %q", c.stream, c.pass, got)
 		}
+	}
+	// A row written between migrations 00022 and 00025 holds the bare prefix for the deliveries' stream.
+	if got := StreamOf("pushes-", "p-1"); got != "pushes-p-1" {
+		t.Errorf(`StreamOf("pushes-", "p-1") = %q, want pushes-p-1`, got)
 	}
 }
 

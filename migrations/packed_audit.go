@@ -64,10 +64,15 @@ func (m packedAudit) up(ctx context.Context, tx *sql.Tx) error {
 		FROM audit_log ORDER BY position`, args...); err != nil {
 		return fmt.Errorf("copy the audit log: %w", err)
 	}
-	// The sequence goes over to the new table before the old one, which owns it, is dropped.
+	// The sequence goes over to the new table before the old one, which owns it, is dropped. Its name is read,
+	// not assumed: it is audit_log_position_seq, unless a rebuild has renamed things otherwise.
+	var sequence string
+	if err := tx.QueryRowContext(ctx, `SELECT pg_get_serial_sequence('audit_log', 'position')`).Scan(&sequence); err != nil {
+		return fmt.Errorf("read the audit log's sequence: %w", err)
+	}
 	return exec(ctx, tx,
-		`ALTER SEQUENCE audit_log_position_seq OWNED BY audit_log_packed.position`,
-		`ALTER TABLE audit_log_packed ALTER COLUMN position SET DEFAULT nextval('audit_log_position_seq')`,
+		`ALTER SEQUENCE `+sequence+` OWNED BY audit_log_packed.position`,
+		`ALTER TABLE audit_log_packed ALTER COLUMN position SET DEFAULT nextval('`+sequence+`')`,
 		`DROP TABLE audit_log`,
 		`ALTER TABLE audit_log_packed RENAME TO audit_log`,
 		`ALTER TABLE audit_log ADD CONSTRAINT audit_log_pkey PRIMARY KEY (event_id) WITH (fillfactor = 100)`,

@@ -118,6 +118,7 @@ func TestRebuild_whileServingExecuteCalls(t *testing.T) {
 		t.Fatalf("the rebuild did %+v", report)
 	}
 	wantLogged(t, h.svc.DB, "passes", "audit_log", "apple_registrations")
+	wantPacked(t, h.svc.DB, "audit_log_pkey", "audit_log_tenant", "audit_log_journey", "audit_log_pass")
 
 	h.settled(60 * time.Second)
 	// Every pass shows its last update, made during the rebuild or after it.
@@ -170,6 +171,24 @@ func wantLogged(t *testing.T, db *sqldb.DB, tables ...string) {
 		}
 		if persistence != "p" {
 			t.Errorf("table %s has persistence %q after the rebuild, want p (logged)", table, persistence)
+		}
+	}
+}
+
+// wantPacked fails unless the indexes, on PostgreSQL, keep the fill factor of 100 that migration 00025 gave them:
+// a rebuild's new table has its live one's index settings, those of its primary key included.
+func wantPacked(t *testing.T, db *sqldb.DB, indexes ...string) {
+	t.Helper()
+	if db.Dialect.Name != sqldb.Postgres.Name {
+		return
+	}
+	for _, index := range indexes {
+		var options string
+		if err := db.QueryRowContext(context.Background(), `SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = $1::regclass`, index).Scan(&options); err != nil {
+			t.Fatal(err)
+		}
+		if options != "fillfactor=100" {
+			t.Errorf("index %s has options %q after the rebuild, want fillfactor=100", index, options)
 		}
 	}
 }

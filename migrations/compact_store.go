@@ -12,10 +12,14 @@ import (
 
 // Go is the migrations written in Go for a dialect ("postgres" or "sqlite"), which goose runs in version order
 // with the SQL files of the dialect's folder. A migration is written in Go when SQL cannot do its work: SQL
-// cannot inflate a payload, nor, on SQLite, take an MD5.
+// cannot inflate a payload, nor, on SQLite, take an MD5; or when its data is Go's (the audit log's type codes).
 func Go(dialect string) []*goose.Migration {
 	m := compactStore{postgres: dialect == "postgres"}
-	return []*goose.Migration{goose.NewGoMigration(22, &goose.GoFunc{RunTx: m.up}, &goose.GoFunc{RunTx: m.down})}
+	p := packedAudit{postgres: dialect == "postgres"}
+	return []*goose.Migration{
+		goose.NewGoMigration(22, &goose.GoFunc{RunTx: m.up}, &goose.GoFunc{RunTx: m.down}),
+		goose.NewGoMigration(25, &goose.GoFunc{RunTx: p.up}, &goose.GoFunc{RunTx: p.down}),
+	}
 }
 
 // compactStore is migration 00022: the event store's payloads are stored deflated, as the audit log's are

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passpush/passpush/adapters/audit/auditrow"
 	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/command"
@@ -117,6 +118,7 @@ func TestRebuild_whileServingExecuteCalls(t *testing.T) {
 		t.Fatalf("the rebuild did %+v", report)
 	}
 	wantLogged(t, h.svc.DB, "passes", "audit_log", "apple_registrations")
+	wantPacked(t, h.svc.DB, "audit_log_pkey", "audit_log_tenant", "audit_log_journey", "audit_log_pass")
 
 	h.settled(60 * time.Second)
 	// Every pass shows its last update, made during the rebuild or after it.
@@ -173,6 +175,24 @@ func wantLogged(t *testing.T, db *sqldb.DB, tables ...string) {
 	}
 }
 
+// wantPacked fails unless the indexes, on PostgreSQL, keep the fill factor of 100 that migration 00025 gave them:
+// a rebuild's new table has its live one's index settings, those of its primary key included.
+func wantPacked(t *testing.T, db *sqldb.DB, indexes ...string) {
+	t.Helper()
+	if db.Dialect.Name != sqldb.Postgres.Name {
+		return
+	}
+	for _, index := range indexes {
+		var options string
+		if err := db.QueryRowContext(context.Background(), `SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = $1::regclass`, index).Scan(&options); err != nil {
+			t.Fatal(err)
+		}
+		if options != "fillfactor=100" {
+			t.Errorf("index %s has options %q after the rebuild, want fillfactor=100", index, options)
+		}
+	}
+}
+
 func wantNoDifferences(t *testing.T, s *service.Service) {
 	t.Helper()
 	report, err := s.RebuildProjections(context.Background(), rebuild.Options{DryRun: true})
@@ -213,7 +233,8 @@ func TestRebuildDryRun_reportsATamperedReadModelAndChangesNothing(t *testing.T) 
 
 	ctx := context.Background()
 	var audited string
-	if err := h.svc.DB.QueryRowContext(ctx, `SELECT event_id FROM audit_log WHERE event_type = 'PassUpdateScheduled' ORDER BY position LIMIT 1`).Scan(&audited); err != nil {
+	if err := h.svc.DB.QueryRowContext(ctx, `SELECT event_id FROM audit_log WHERE event_type = $1 ORDER BY position LIMIT 1`,
+		auditrow.StoredType("PassUpdateScheduled")).Scan(&audited); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{

@@ -33,9 +33,11 @@ func (l *Log) Events(ctx context.Context, q query.Events) ([]query.Event, error)
 		where = append(where, "pass_id = "+arg(q.PassID))
 	}
 	if len(q.Types) > 0 {
-		in := make([]string, len(q.Types))
-		for i, t := range q.Types {
-			in[i] = arg(t)
+		var in []string
+		for _, t := range q.Types {
+			for _, form := range storedTypes(t) {
+				in = append(in, arg(form))
+			}
 		}
 		where = append(where, "event_type IN ("+strings.Join(in, ", ")+")")
 	}
@@ -63,6 +65,7 @@ func (l *Log) Events(ctx context.Context, q query.Events) ([]query.Event, error)
 		}
 		e.OccurredAt = e.OccurredAt.UTC()
 		e.StreamID = auditrow.StreamOf(e.StreamID, e.PassID)
+		e.Type = auditrow.TypeOf(e.Type)
 		if e.Data, err = DecodePayload(data); err != nil {
 			return nil, fmt.Errorf("read audit log of tenant %s: event at %d: %w", q.TenantID, e.Position, err)
 		}

@@ -96,9 +96,11 @@ func (postgresSchema) create(ctx context.Context, db *sqldb.DB, live, table, suf
 		}
 		c.renames = append(c.renames, `ALTER SEQUENCE `+seq+` RENAME TO `+bare(s.sequence))
 	}
-	// Primary and unique keys come first: the projections' ON CONFLICT needs them.
-	constraints, err := pairs(ctx, db, `SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
-		WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY conname`, live)
+	// Primary and unique keys come first: the projections' ON CONFLICT needs them. A key's definition leaves out
+	// its index's storage parameters (the audit log's fill factor), which are added back.
+	constraints, err := pairs(ctx, db, `SELECT k.conname, pg_get_constraintdef(k.oid) || COALESCE(' WITH (' || array_to_string(i.reloptions, ', ') || ')', '')
+		FROM pg_constraint k LEFT JOIN pg_class i ON i.oid = k.conindid
+		WHERE k.conrelid = $1::regclass AND k.contype IN ('p', 'u') ORDER BY k.conname`, live)
 	if err != nil {
 		return nil, fmt.Errorf("read the keys of %s: %w", live, err)
 	}

@@ -35,11 +35,14 @@ func EventID(key, text string) string {
 const (
 	passStream = "pass-"
 	pushStream = "pushes-"
+	// pushMark is how a row names its pass's deliveries' stream since migration 00025: one byte, a control
+	// character that no stream id is. Rows written between 00022 and 00025 held the bare prefix, which still reads.
+	pushMark = "\x01"
 )
 
-// StoredStream is how a row stores an event's stream: empty for the pass's own stream (pass-ID), the prefix alone
-// for its deliveries' stream (pushes-ID), else the stream id as it is. (A stream that is the bare prefix
-// "pushes-" has no pass id, so its row has none, and stores it as it is.)
+// StoredStream is how a row stores an event's stream: empty for the pass's own stream (pass-ID), pushMark for its
+// deliveries' stream (pushes-ID), else the stream id as it is. (A stream that is the bare prefix "pushes-" has no
+// pass id, so its row has none, and stores it as it is.)
 func StoredStream(streamID, passID string) string {
 	if passID == "" {
 		return streamID
@@ -48,7 +51,7 @@ func StoredStream(streamID, passID string) string {
 		return ""
 	}
 	if streamID == pushStream+passID {
-		return pushStream
+		return pushMark
 	}
 	return streamID
 }
@@ -61,8 +64,15 @@ func StreamOf(stored, passID string) string {
 	switch stored {
 	case "":
 		return passStream + passID
-	case pushStream:
+	case pushMark, pushStream:
 		return pushStream + passID
 	}
 	return stored
 }
+
+// PushMark is what StoredStream stores for a pass's deliveries' stream, and PushPrefix what rows written before
+// migration 00025 stored, for the migration to rewrite them.
+const (
+	PushMark   = pushMark
+	PushPrefix = pushStream
+)

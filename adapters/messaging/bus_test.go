@@ -255,8 +255,11 @@ func TestBus_panickingHandlerIsRecoveredAndStopsItsGroup(t *testing.T) {
 	once, always, fine := stored[0], stored[1], stored[2]
 
 	r.waitFinished(t, once.ID)
-	if n := r.triesOf(once.ID); n != 2 {
-		t.Errorf("the event that panicked once was tried %d times, want 2", n)
+	// At least twice, not exactly: the recorder counts tries outside the subscriber's transaction, and a try whose
+	// transaction does not commit (an ack that times out behind SQLite's busy writer, say) is undone and read again.
+	// A third try was seen once on a machine at load 30; what the test is about is the try after the panic.
+	if n := r.triesOf(once.ID); n < 2 {
+		t.Errorf("the event that panicked once was tried %d times, want a try after the panic", n)
 	}
 	var stopped messaging.Stopped
 	contracttest.Eventually(t, func() bool {

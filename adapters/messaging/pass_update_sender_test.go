@@ -56,19 +56,23 @@ func TestPassUpdateSender_callsDuringAWriteShareTheNext(t *testing.T) {
 	}()
 	<-first
 	time.Sleep(100 * time.Millisecond) // the first call's write is now waiting on the database
-	var wg sync.WaitGroup
+	var wg, calling sync.WaitGroup
 	for i := range calls {
 		wg.Add(1)
+		calling.Add(1)
 		go func() {
 			defer wg.Done()
+			calling.Done()
 			// Two updates in one call, as for a contact with two passes.
 			errs <- sender.SendPassUpdates(ctx, update(fmt.Sprintf("p%d", i), 1), update(fmt.Sprintf("q%d", i), 1))
 		}()
 	}
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		_ = hold.Rollback()
-	}()
+	// The writes are let go once every call is on its way in, not at a fixed time after the calls were started:
+	// on a loaded machine goroutines started 200 ms before had not all made their call yet, and the late ones made
+	// a third message.
+	calling.Wait()
+	time.Sleep(100 * time.Millisecond)
+	_ = hold.Rollback()
 	wg.Wait()
 	for range calls + 1 {
 		if err := <-errs; err != nil {

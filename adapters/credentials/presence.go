@@ -5,20 +5,35 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Presence tells whether tenants have any credential of one kind, from a cache, so that a channel the tenant has
 // not set up costs a delivery no query. An answer is read again after MaxAge, as the clients' are: a credential
 // added or removed takes effect on every instance within it.
+//
+// Concurrent misses of one tenant share one read (singleflight): when a busy tenant's answer expired, every call
+// in flight missed it at once, and the split's 64 concurrent calls each ran the query, once per MaxAge.
 type Presence struct {
-	store  *Store
+	store  lister
 	kind   string
 	maxAge time.Duration
 	now    func() time.Time
 
 	mu      sync.Mutex
 	answers map[string]presenceAnswer
+	reads   singleflight.Group
 }
+
+// lister is what Presence reads: the Store.
+type lister interface {
+	List(ctx context.Context, tenantID, kind string) ([]Credential, error)
+}
+
+// presenceReadTimeout bounds a read that callers share: it runs without any one caller's context, so that a
+// caller that gives up does not fail the others.
+const presenceReadTimeout = 10 * time.Second
 
 type presenceAnswer struct {
 	has     bool
@@ -46,14 +61,25 @@ func (p *Presence) Has(ctx context.Context, tenantID string) (bool, error) {
 	if ok && now.Before(a.expires) {
 		return a.has, nil
 	}
-	// Concurrent misses of one tenant may each read: the read is one indexed query, and the cache is refilled
-	// within MaxAge anyway.
-	list, err := p.store.List(ctx, tenantID, p.kind)
-	if err != nil {
-		return false, fmt.Errorf("%s credentials of tenant %s: %w", p.kind, tenantID, err)
+	ch := p.reads.DoChan(tenantID, func() (any, error) {
+		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), presenceReadTimeout)
+		defer cancel()
+		list, err := p.store.List(readCtx, tenantID, p.kind)
+		if err != nil {
+			return false, fmt.Errorf("%s credentials of tenant %s: %w", p.kind, tenantID, err)
+		}
+		p.mu.Lock()
+		p.answers[tenantID] = presenceAnswer{has: len(list) > 0, expires: now.Add(p.maxAge)}
+		p.mu.Unlock()
+		return len(list) > 0, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return false, r.Err
+		}
+		return r.Val.(bool), nil
+	case <-ctx.Done():
+		return false, ctx.Err()
 	}
-	p.mu.Lock()
-	p.answers[tenantID] = presenceAnswer{has: len(list) > 0, expires: now.Add(p.maxAge)}
-	p.mu.Unlock()
-	return len(list) > 0, nil
 }

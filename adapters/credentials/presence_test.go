@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,5 +48,72 @@ func TestPresence_answersFromTheCacheUntilMaxAge(t *testing.T) {
 	clk.Advance(time.Minute)
 	if has("t1") {
 		t.Error("a credential deleted was still seen after MaxAge")
+	}
+}
+
+// heldLister is the real store whose first read waits for release, so that other reads happen meanwhile.
+type heldLister struct {
+	*Store
+	mu      sync.Mutex
+	reads   int
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (l *heldLister) List(ctx context.Context, tenantID, kind string) ([]Credential, error) {
+	list, err := l.Store.List(ctx, tenantID, kind)
+	l.mu.Lock()
+	l.reads++
+	first := l.reads == 1
+	l.mu.Unlock()
+	l.entered <- struct{}{}
+	if first {
+		<-l.release
+	}
+	return list, err
+}
+
+// TestPresence_concurrentMissesShareOneRead: the calls that miss a tenant's answer while it is being read wait
+// for that read instead of each running their own.
+func TestPresence_concurrentMissesShareOneRead(t *testing.T) {
+	_, store, _ := newClients(t, ClientsConfig{})
+	mustPut(t, store, "t1", "pass.com.example.a", "cert")
+	presence, err := NewPresence(store, "apple", ClientsConfig{MaxAge: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := &heldLister{Store: store, entered: make(chan struct{}, 100), release: make(chan struct{})}
+	presence.store = held
+
+	const callers = 16
+	answers := make(chan bool, callers+1)
+	has := func() {
+		ok, err := presence.Has(context.Background(), "t1")
+		if err != nil {
+			t.Errorf("Has: %v", err)
+		}
+		answers <- ok
+	}
+	go has()
+	<-held.entered // the first read is in flight
+	for range callers {
+		go has()
+	}
+	// A caller that did not share the read in flight reaches the store: give them the time to.
+	select {
+	case <-held.entered:
+		t.Error("a second read reached the store while the first was in flight")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(held.release)
+	for range callers + 1 {
+		if !<-answers {
+			t.Error("Has = false for a tenant with a credential")
+		}
+	}
+	held.mu.Lock()
+	defer held.mu.Unlock()
+	if held.reads != 1 {
+		t.Errorf("%d concurrent calls made %d reads, want 1", callers+1, held.reads)
 	}
 }

@@ -7,10 +7,10 @@ import (
 	"github.com/passpush/passpush/app/query"
 )
 
-// newCheckPassHandler builds the "Wallet pass?" split's execute: the passes read model's match, the Apple
-// registrations and the Google install states, the install links, and a grouped writer of its decisions.
+// newCheckPassHandler builds the "Wallet pass?" split's execute: the passes read model's match with the Apple
+// registrations, the Google install states, the install links, and a grouped writer of its decisions.
 func newCheckPassHandler(a *adapters) (command.CheckPassHandler, error) {
-	installs, err := apple.NewInstalls(a.apple.registrations, a.appleChannel)
+	installs, err := apple.NewInstalls(a.appleChannel)
 	if err != nil {
 		return command.CheckPassHandler{}, err
 	}

@@ -20,15 +20,16 @@ import (
 // ReadModel is the passes table: what the pass queries read. Only Projection writes it.
 type ReadModel struct {
 	db      *sqldb.DB
-	matches *group.Batcher[matchRequest, []string]
+	matches *group.Batcher[matchRequest, []command.MatchedPass]
 	// pollInterval is how often Get looks again while it waits for a version.
 	pollInterval time.Duration
 }
 
 var (
-	_ query.PassGetter    = (*ReadModel)(nil)
-	_ query.PassFinder    = (*ReadModel)(nil)
-	_ command.PassMatcher = (*ReadModel)(nil)
+	_ query.PassGetter              = (*ReadModel)(nil)
+	_ query.PassFinder              = (*ReadModel)(nil)
+	_ command.PassMatcher           = (*ReadModel)(nil)
+	_ command.AppleInstalledMatcher = (*ReadModel)(nil)
 )
 
 // NewReadModel returns the passes read model of db.
@@ -148,12 +149,29 @@ const maxMatches = 1000
 // Match implements command.PassMatcher: the most specific identifier given decides, the pass type narrows.
 // Concurrent execute calls are matched together, a query per kind of identifier for all of them (matchAll).
 func (m *ReadModel) Match(ctx context.Context, tenantID string, match command.PassMatch) ([]string, error) {
-	return m.matches.Do(ctx, matchRequest{tenantID: tenantID, match: match})
+	matched, err := m.matches.Do(ctx, matchRequest{tenantID: tenantID, match: match})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, p := range matched {
+		ids = append(ids, p.PassID)
+	}
+	return ids, nil
+}
+
+// MatchAppleInstalled implements command.AppleInstalledMatcher: Match, and in the same query whether a device is
+// registered for each pass (apple_registrations, which adapters/apple writes). The split needs both for every
+// call; one statement for the two halves its statements and its round trips.
+func (m *ReadModel) MatchAppleInstalled(ctx context.Context, tenantID string, match command.PassMatch) ([]command.MatchedPass, error) {
+	return m.matches.Do(ctx, matchRequest{tenantID: tenantID, match: match, apple: true})
 }
 
 type matchRequest struct {
 	tenantID string
 	match    command.PassMatch
+	// apple asks whether each matching pass has an active Apple registration.
+	apple bool
 }
 
 // column is the read model column the request's identifier is matched against, and the value it must have.
@@ -168,9 +186,13 @@ func (r matchRequest) column() (string, string) {
 }
 
 // matchAll answers the requests with a query per identifier column: the rows whose tenant is one of the
-// requests' and whose identifier is one of theirs, each request then picking its own.
-func (m *ReadModel) matchAll(ctx context.Context, reqs []matchRequest) ([][]string, error) {
-	type candidate struct{ tenantID, passID, passType, value string }
+// requests' and whose identifier is one of theirs, each request then picking its own. When a request of the
+// column asks for Apple's registrations, the query reads them for every row it returns.
+func (m *ReadModel) matchAll(ctx context.Context, reqs []matchRequest) ([][]command.MatchedPass, error) {
+	type candidate struct {
+		tenantID, passID, passType, value string
+		apple                             bool
+	}
 	byColumn := map[string][]matchRequest{}
 	for _, r := range reqs {
 		column, _ := r.column()
@@ -179,22 +201,28 @@ func (m *ReadModel) matchAll(ctx context.Context, reqs []matchRequest) ([][]stri
 	found := map[[3]string][]candidate{} // tenant, column, value
 	for column, rs := range byColumn {
 		var tenants, values []string
+		apple := false
 		for _, r := range rs {
 			_, value := r.column()
 			tenants, values = append(tenants, r.tenantID), append(values, value)
+			apple = apple || r.apple
 		}
 		tenants, values = slices.Compact(slices.Sorted(slices.Values(tenants))), slices.Compact(slices.Sorted(slices.Values(values)))
 		inTenants, tenantArgs := m.db.Dialect.InList("tenant_id", 1, tenants)
 		inValues, valueArgs := m.db.Dialect.InList(column, 1+len(tenantArgs), values)
+		registered := `FALSE`
+		if apple {
+			registered = `EXISTS (SELECT 1 FROM apple_registrations r WHERE r.tenant_id = passes.tenant_id AND r.pass_id = passes.pass_id AND r.active)`
+		}
 		rows, err := sqldb.ReaderFor(ctx, m.db).QueryContext(ctx,
-			`SELECT tenant_id, pass_id, pass_type, `+column+` FROM passes WHERE `+inTenants+` AND `+inValues+` ORDER BY pass_id`,
+			`SELECT tenant_id, pass_id, pass_type, `+column+`, `+registered+` FROM passes WHERE `+inTenants+` AND `+inValues+` ORDER BY pass_id`,
 			m.db.Dialect.Planned(append(tenantArgs, valueArgs...)...)...)
 		if err != nil {
 			return nil, fmt.Errorf("match passes by %s: %w", column, err)
 		}
 		for rows.Next() {
 			var c candidate
-			if err := rows.Scan(&c.tenantID, &c.passID, &c.passType, &c.value); err != nil {
+			if err := rows.Scan(&c.tenantID, &c.passID, &c.passType, &c.value, &c.apple); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("match passes: %w", err)
 			}
@@ -207,12 +235,12 @@ func (m *ReadModel) matchAll(ctx context.Context, reqs []matchRequest) ([][]stri
 			return nil, fmt.Errorf("match passes by %s: %w", column, err)
 		}
 	}
-	out := make([][]string, len(reqs))
+	out := make([][]command.MatchedPass, len(reqs))
 	for i, r := range reqs {
 		column, value := r.column()
 		for _, c := range found[[3]string{r.tenantID, column, value}] {
 			if (r.match.PassType == "" || c.passType == r.match.PassType) && len(out[i]) < maxMatches {
-				out[i] = append(out[i], c.passID)
+				out[i] = append(out[i], command.MatchedPass{PassID: c.passID, AppleInstalled: r.apple && c.apple})
 			}
 		}
 	}

@@ -332,3 +332,85 @@ func TestMatch_concurrentCallsOfManyTenantsEachGetTheirOwnPasses(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// MatchAppleInstalled reads, with the match, whether a device is registered for each pass: only an active
+// registration of the pass in its own tenant counts, and concurrent calls of both kinds, grouped into the same
+// queries, each get their own answer.
+func TestMatchAppleInstalled_saysWhichPassesADeviceHolds(t *testing.T) {
+	t.Parallel()
+	l := startService(t)
+	var last int
+	for _, tenantID := range []string{"t1", "t2"} {
+		l.register(t, tenantID, "p1", details("loyalty", "shared@example.com", "c1"))
+		l.register(t, tenantID, "p2", details("loyalty", "shared@example.com", "c2"))
+		last = l.register(t, tenantID, "p3", details("coupon", "other@example.com", "c3"))
+	}
+	l.get(t, "t2", "p3", last)
+	for _, r := range []struct {
+		tenantID, passID, device string
+		active                   bool
+	}{
+		{"t1", "p2", "dev-a", true}, {"t1", "p2", "dev-b", false}, // p2 of t1: one active device of two
+		{"t1", "p3", "dev-c", false}, // p3 of t1: its one device unregistered
+		{"t2", "p1", "dev-d", true},  // p1 of t2 only: the same id in t1 has none
+	} {
+		if _, err := l.DB.ExecContext(context.Background(), `INSERT INTO apple_registrations
+			(tenant_id, pass_id, device_library_id, pass_type_id, push_token, active, stream_version, updated_at)
+			VALUES ('`+r.tenantID+`', '`+r.passID+`', '`+r.device+`', 'pass.example', 'token', `+fmt.Sprint(r.active)+`, 1, CURRENT_TIMESTAMP)`); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cases := []struct {
+		tenantID string
+		match    command.PassMatch
+		want     []command.MatchedPass
+	}{
+		{"t1", command.PassMatch{Email: "shared@example.com"}, []command.MatchedPass{{PassID: "p1"}, {PassID: "p2", AppleInstalled: true}}},
+		{"t2", command.PassMatch{Email: "shared@example.com"}, []command.MatchedPass{{PassID: "p1", AppleInstalled: true}, {PassID: "p2"}}},
+		{"t1", command.PassMatch{PassID: "p3"}, []command.MatchedPass{{PassID: "p3"}}},
+		{"t2", command.PassMatch{CustomID: "c1"}, []command.MatchedPass{{PassID: "p1", AppleInstalled: true}}},
+		{"t1", command.PassMatch{Email: "shared@example.com", PassType: "coupon"}, nil},
+		{"t3", command.PassMatch{PassID: "p1"}, nil},
+	}
+	const rounds = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*rounds*len(cases))
+	for range rounds {
+		for _, c := range cases {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				got, err := l.readModel.MatchAppleInstalled(context.Background(), c.tenantID, c.match)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !slices.Equal(got, c.want) {
+					errs <- fmt.Errorf("%s %+v matched %+v, want %+v", c.tenantID, c.match, got, c.want)
+				}
+			}()
+			// Match, grouped with them, answers the same passes.
+			go func() {
+				defer wg.Done()
+				got, err := l.readModel.Match(context.Background(), c.tenantID, c.match)
+				if err != nil {
+					errs <- err
+					return
+				}
+				var want []string
+				for _, p := range c.want {
+					want = append(want, p.PassID)
+				}
+				if !slices.Equal(got, want) {
+					errs <- fmt.Errorf("Match %s %+v = %v, want %v", c.tenantID, c.match, got, want)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/passpush/passpush/domain/tenant"
+	"golang.org/x/sync/singleflight"
 )
 
 const (
@@ -16,6 +17,9 @@ const (
 	// NegativeCacheSize bounds the unknown ids remembered. A flood of random ids evicts only other unknown ids:
 	// the known tenants are kept apart.
 	NegativeCacheSize = 10_000
+	// lookupTimeout bounds a lookup that callers share: it runs without any one caller's context, so that a
+	// caller that gives up does not fail the others.
+	lookupTimeout = 10 * time.Second
 )
 
 // Source is what the cache reads through: the Store.
@@ -34,6 +38,10 @@ type Source interface {
 // negative entries are being used that number is read again once per TTL (one query, whatever the number of
 // ids); an entry from before a change is not believed. Tenants are never deleted, so a new number means a new
 // tenant. A change committed in this process forgets the id at once (Forget).
+//
+// Concurrent lookups of an id the cache does not hold share one query (singleflight): when a busy tenant's entry
+// expires, every call in flight missed it at once, and each ran its own query and opened the tenant's sealed
+// secrets, once per TTL (the split's 64 concurrent calls made about 30 queries each time, and waited on them).
 type Cache struct {
 	store Source
 	ttl   time.Duration
@@ -48,6 +56,11 @@ type Cache struct {
 	// tenants is the number of tenants, read at checked; -1 before the first read.
 	tenants int
 	checked time.Time
+	// lookups shares the store's Get of an id among concurrent callers.
+	lookups singleflight.Group
+	// forgets counts Forget's calls: a lookup that began before one may have read the tenant before the change,
+	// so what it read is answered but not kept.
+	forgets uint64
 }
 
 type cacheEntry struct {
@@ -104,19 +117,40 @@ func (c *Cache) Get(ctx context.Context, id string) (tenant.Tenant, error) {
 		return tenant.Tenant{}, tenant.ErrNotFound
 	}
 
+	ch := c.lookups.DoChan(id, func() (any, error) { return c.lookUp(ctx, id, now, tenants) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return tenant.Tenant{}, r.Err
+		}
+		return r.Val.(tenant.Tenant), nil
+	case <-ctx.Done():
+		return tenant.Tenant{}, ctx.Err()
+	}
+}
+
+// lookUp reads the tenant from the store and keeps the answer, found or not, for the callers that share it.
+func (c *Cache) lookUp(ctx context.Context, id string, now time.Time, tenants int) (tenant.Tenant, error) {
+	c.mu.Lock()
+	forgets := c.forgets
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+	defer cancel()
 	t, err := c.store.Get(ctx, id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	switch {
 	case errors.Is(err, tenant.ErrNotFound):
-		c.mu.Lock()
-		c.unknown.Add(id, negativeEntry{expires: now.Add(NegativeTTL), tenants: tenants})
-		c.mu.Unlock()
+		if c.forgets == forgets {
+			c.unknown.Add(id, negativeEntry{expires: now.Add(NegativeTTL), tenants: tenants})
+		}
 		return tenant.Tenant{}, err
 	case err != nil:
 		return tenant.Tenant{}, err
 	}
-	c.mu.Lock()
-	c.known[id] = cacheEntry{tenant: t, expires: now.Add(c.ttl)}
-	c.mu.Unlock()
+	if c.forgets == forgets {
+		c.known[id] = cacheEntry{tenant: t, expires: now.Add(c.ttl)}
+	}
 	return t, nil
 }
 
@@ -129,5 +163,8 @@ func (c *Cache) Forget(id string) {
 	c.mu.Lock()
 	delete(c.known, id)
 	c.unknown.Remove(id)
+	c.forgets++
 	c.mu.Unlock()
+	// A lookup in flight may have read the tenant before the change: later callers start their own.
+	c.lookups.Forget(id)
 }

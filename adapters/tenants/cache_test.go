@@ -281,3 +281,104 @@ func TestCache_aFloodOfRandomIdsEvictsNoKnownTenant(t *testing.T) {
 		t.Errorf("after a flood of %d random ids the known tenant was read from the database %d times, want once: the flood evicted it", flood, gets)
 	}
 }
+
+// heldStore is the real store whose first lookup reads the tenant and then waits for release, so that other
+// lookups happen while it is in flight.
+type heldStore struct {
+	countingStore
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func newHeldStore(s *Store) *heldStore {
+	return &heldStore{countingStore: countingStore{Store: s}, entered: make(chan struct{}, 100), release: make(chan struct{})}
+}
+
+func (s *heldStore) Get(ctx context.Context, id string) (tenant.Tenant, error) {
+	t, err := s.countingStore.Get(ctx, id)
+	s.entered <- struct{}{}
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		<-s.release
+	}
+	return t, err
+}
+
+func TestCache_concurrentMissesShareOneLookup(t *testing.T) {
+	t.Parallel()
+	serve, _ := twoProcesses(t)
+	ctx := context.Background()
+	if err := serve.Save(ctx, newTenant("acme", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	store := newHeldStore(serve)
+	cache := NewCache(store, time.Hour)
+
+	const callers = 16
+	names := make(chan string, callers+1)
+	get := func() {
+		tn, err := cache.Get(ctx, "acme")
+		if err != nil {
+			t.Errorf("Get: %v", err)
+		}
+		names <- tn.Name
+	}
+	go get()
+	<-store.entered // the first lookup is in flight
+	for range callers {
+		go get()
+	}
+	// A caller that did not share the lookup in flight reaches the store: give them the time to.
+	select {
+	case <-store.entered:
+		t.Error("a second lookup reached the store while the first was in flight")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(store.release)
+	for range callers + 1 {
+		if name := <-names; name != "v1" {
+			t.Errorf("Get = %q, want v1", name)
+		}
+	}
+	if gets, _ := store.stats("acme"); gets != 1 {
+		t.Errorf("%d concurrent lookups of a tenant not cached made %d queries, want 1", callers+1, gets)
+	}
+}
+
+func TestCache_aLookupAfterForgetDoesNotShareOneFromBefore(t *testing.T) {
+	t.Parallel()
+	serve, _ := twoProcesses(t)
+	ctx := context.Background()
+	if err := serve.Save(ctx, newTenant("acme", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	store := newHeldStore(serve)
+	cache := NewCache(store, time.Hour)
+
+	before := make(chan string, 1)
+	go func() {
+		tn, err := cache.Get(ctx, "acme")
+		if err != nil {
+			t.Errorf("Get: %v", err)
+		}
+		before <- tn.Name
+	}()
+	<-store.entered // it has read v1 and is held
+	if err := serve.Save(ctx, newTenant("acme", "v2")); err != nil {
+		t.Fatal(err)
+	}
+	cache.Forget("acme")
+	if got := getName(t, cache, "acme"); got != "v2" {
+		t.Errorf("after its own save Get = %s, want v2, not the lookup in flight from before", got)
+	}
+	close(store.release)
+	if got := <-before; got != "v1" {
+		t.Errorf("the lookup from before the save = %s, want v1", got)
+	}
+	// What the lookup from before read is not kept over the change.
+	if got := getName(t, cache, "acme"); got != "v2" {
+		t.Errorf("after the lookup from before ended Get = %s, want v2", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/passpush/passpush/app/query"
@@ -41,10 +42,20 @@ type PassCheck struct {
 	GoogleLink      string
 }
 
-// AppleInstalls says where Apple Wallet holds passes (adapters/apple).
-type AppleInstalls interface {
-	// Registered reports whether at least one device is registered for the pass.
-	Registered(ctx context.Context, tenantID, passID string) (bool, error)
+// AppleInstalledMatcher matches passes as PassMatcher does and says of each whether Apple Wallet holds it: at
+// least one device is registered for it. One call for both, since the split needs both for every contact.
+type AppleInstalledMatcher interface {
+	MatchAppleInstalled(ctx context.Context, tenantID string, m PassMatch) ([]MatchedPass, error)
+}
+
+// MatchedPass is a pass that matched, and whether a device is registered for it (when that was asked).
+type MatchedPass struct {
+	PassID         string
+	AppleInstalled bool
+}
+
+// AppleSetUp says whether Apple Wallet is set up for a tenant (adapters/apple).
+type AppleSetUp interface {
 	// SetUp reports whether the tenant has an Apple certificate, without which no Apple link is made.
 	SetUp(ctx context.Context, tenantID string) (bool, error)
 }
@@ -106,8 +117,8 @@ func (c CheckPassConfig) Validate() error {
 
 // CheckPassHandler handles CheckPass.
 type CheckPassHandler struct {
-	passes      PassMatcher
-	apple       AppleInstalls
+	passes      AppleInstalledMatcher
+	apple       AppleSetUp
 	google      GoogleInstalls
 	appleLinks  MakeInstallLinkHandler
 	googleLinks query.GoogleSaveLinkHandler
@@ -115,9 +126,10 @@ type CheckPassHandler struct {
 	config      CheckPassConfig
 }
 
-// NewCheckPassHandler returns a handler that matches passes in passes, reads their installs from apple and
-// google, makes their links with appleLinks and googleLinks and records its decisions in log.
-func NewCheckPassHandler(passes PassMatcher, apple AppleInstalls, google GoogleInstalls, appleLinks MakeInstallLinkHandler,
+// NewCheckPassHandler returns a handler that matches passes and their Apple installs in passes, reads whether
+// the tenant has Apple set up from apple and the Google installs from google, makes the links with appleLinks
+// and googleLinks and records its decisions in log.
+func NewCheckPassHandler(passes AppleInstalledMatcher, apple AppleSetUp, google GoogleInstalls, appleLinks MakeInstallLinkHandler,
 	googleLinks query.GoogleSaveLinkHandler, log PassCheckLog, config CheckPassConfig,
 ) (CheckPassHandler, error) {
 	if passes == nil || apple == nil || google == nil || log == nil {
@@ -137,14 +149,14 @@ func (h CheckPassHandler) Handle(ctx context.Context, cmd CheckPass) (PassCheck,
 	if err := cmd.Match.Validate(); err != nil {
 		return PassCheck{}, err
 	}
-	ids, err := h.passes.Match(ctx, cmd.TenantID, cmd.Match)
+	matched, err := h.passes.MatchAppleInstalled(ctx, cmd.TenantID, cmd.Match)
 	if err != nil {
 		return PassCheck{}, fmt.Errorf("match passes: %w", err)
 	}
-	slices.Sort(ids)
+	slices.SortFunc(matched, func(a, b MatchedPass) int { return strings.Compare(a.PassID, b.PassID) })
 	check := PassCheck{Branch: BranchNoPass}
-	if len(ids) > 0 {
-		if check, err = h.check(ctx, cmd.TenantID, ids); err != nil {
+	if len(matched) > 0 {
+		if check, err = h.check(ctx, cmd.TenantID, matched); err != nil {
 			return PassCheck{}, err
 		}
 	}
@@ -157,9 +169,13 @@ func (h CheckPassHandler) Handle(ctx context.Context, cmd CheckPass) (PassCheck,
 	return check, nil
 }
 
-// check decides for the matching passes ids, sorted: the first is reported, and any installed one makes the
+// check decides for the matching passes, sorted by id: the first is reported, and any installed one makes the
 // branch installed.
-func (h CheckPassHandler) check(ctx context.Context, tenantID string, ids []string) (PassCheck, error) {
+func (h CheckPassHandler) check(ctx context.Context, tenantID string, matched []MatchedPass) (PassCheck, error) {
+	ids := make([]string, len(matched))
+	for i, p := range matched {
+		ids[i] = p.PassID
+	}
 	googleSetUp, err := h.google.SetUp(ctx, tenantID)
 	if err != nil {
 		return PassCheck{}, fmt.Errorf("google settings of tenant %s: %w", tenantID, err)
@@ -170,17 +186,10 @@ func (h CheckPassHandler) check(ctx context.Context, tenantID string, ids []stri
 			return PassCheck{}, err
 		}
 	}
-	c := PassCheck{Branch: BranchNotInstalled, PassID: ids[0], GoogleInstalled: google[ids[0]]}
+	c := PassCheck{Branch: BranchNotInstalled, PassID: ids[0], AppleInstalled: matched[0].AppleInstalled, GoogleInstalled: google[ids[0]]}
 	installed := false
-	for i, id := range ids {
-		apple, err := h.apple.Registered(ctx, tenantID, id)
-		if err != nil {
-			return PassCheck{}, fmt.Errorf("apple registrations of pass %s: %w", id, err)
-		}
-		if i == 0 {
-			c.AppleInstalled = apple
-		}
-		installed = installed || apple || google[id]
+	for _, p := range matched {
+		installed = installed || p.AppleInstalled || google[p.PassID]
 	}
 	if installed {
 		c.Branch = BranchInstalled

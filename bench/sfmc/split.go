@@ -32,6 +32,15 @@ func printSplit(w io.Writer, o options, load loadResult, busyBefore float64, cpu
 		fmt.Fprintf(w, "  CPU: PostgreSQL backends of the database %.2f cores, %s per call; %.3f commits per call\n",
 			pgUsed.Seconds()/cpu.wall.Seconds(), benchkit.Millis(pgUsed/time.Duration(load.ok), 3), float64(pgCommits)/float64(load.ok))
 	}
+	// Per second, so a tail made of a few stalls (a checkpoint, a pause) is told from one spread over the run.
+	fmt.Fprintf(w, "  per second since the first call: 200s, latency p50 / p99 / max\n")
+	for sec, lats := range load.perSecond {
+		if len(lats) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "    %3d s  %5d  %s / %s / %s\n", sec, len(lats), benchkit.Millis(benchkit.Percentile(lats, .50), 1),
+			benchkit.Millis(benchkit.Percentile(lats, .99), 1), benchkit.Millis(benchkit.Percentile(lats, 1), 1))
+	}
 	if load.failed() > 0 {
 		fmt.Fprintf(w, "  failures: %v %d transport errors; samples %v\n", load.statuses, load.transportErrors, load.samples)
 	}

@@ -42,6 +42,13 @@ func NewURL(t testing.TB) string {
 	return createPostgres(t, base, "")
 }
 
+// Postgres tells whether the test run is for PostgreSQL, for a test of one back end to skip itself on the other
+// before it spends anything on its setup.
+func Postgres(t testing.TB) bool {
+	t.Helper()
+	return baseURL(t) != ""
+}
+
 // baseURL is PASSPUSH_TEST_DATABASE_URL, checked: empty for SQLite, else a postgres:// URL.
 func baseURL(t testing.TB) string {
 	t.Helper()

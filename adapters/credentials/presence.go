@@ -5,35 +5,39 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Presence tells whether tenants have any credential of one kind, from a cache, so that a channel the tenant has
 // not set up costs a delivery no query. An answer is read again after MaxAge, as the clients' are: a credential
 // added or removed takes effect on every instance within it.
+//
+// Concurrent misses of one tenant share one read (singleflight): when a busy tenant's answer expired, every call
+// in flight missed it at once, and the split's 64 concurrent calls each ran the query, once per MaxAge.
 type Presence struct {
-	// list is store.List; tests count its reads.
-	list   func(ctx context.Context, tenantID, kind string) ([]Credential, error)
+	store  lister
 	kind   string
 	maxAge time.Duration
 	now    func() time.Time
 
 	mu      sync.Mutex
 	answers map[string]presenceAnswer
-	// reading is the read in flight per tenant: the deliveries in flight when an answer expires (hundreds at
-	// once) wait for one read instead of each making it. They made about one read per four pushes.
-	reading map[string]*presenceRead
+	reads   singleflight.Group
 }
+
+// lister is what Presence reads: the Store.
+type lister interface {
+	List(ctx context.Context, tenantID, kind string) ([]Credential, error)
+}
+
+// presenceReadTimeout bounds a read that callers share: it runs without any one caller's context, so that a
+// caller that gives up does not fail the others.
+const presenceReadTimeout = 10 * time.Second
 
 type presenceAnswer struct {
 	has     bool
 	expires time.Time
-}
-
-// presenceRead is a read in flight; done is closed once has and err are set.
-type presenceRead struct {
-	done chan struct{}
-	has  bool
-	err  error
 }
 
 // NewPresence returns the presence of store's credentials of kind.
@@ -45,53 +49,37 @@ func NewPresence(store *Store, kind string, cfg ClientsConfig) (*Presence, error
 	if store == nil || kind == "" {
 		return nil, fmt.Errorf("new presence: store and kind are required")
 	}
-	return &Presence{list: store.List, kind: kind, maxAge: cfg.MaxAge, now: time.Now, answers: map[string]presenceAnswer{},
-		reading: map[string]*presenceRead{}}, nil
+	return &Presence{store: store, kind: kind, maxAge: cfg.MaxAge, now: time.Now, answers: map[string]presenceAnswer{}}, nil
 }
 
 // Has reports whether the tenant has a credential of the kind.
 func (p *Presence) Has(ctx context.Context, tenantID string) (bool, error) {
-	for {
-		p.mu.Lock()
-		a, ok := p.answers[tenantID]
-		if ok && p.now().Before(a.expires) {
-			p.mu.Unlock()
-			return a.has, nil
-		}
-		r, inFlight := p.reading[tenantID]
-		if !inFlight {
-			r = &presenceRead{done: make(chan struct{})}
-			p.reading[tenantID] = r
-			p.mu.Unlock()
-			return p.read(ctx, tenantID, r)
-		}
-		p.mu.Unlock()
-		select {
-		case <-r.done:
-			if r.err == nil {
-				return r.has, nil
-			}
-			// The reader's error may be its own cancelled context: each waiter then tries for itself.
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-	}
-}
-
-// read reads the tenant's answer for the callers waiting on r, and keeps it for MaxAge.
-func (p *Presence) read(ctx context.Context, tenantID string, r *presenceRead) (bool, error) {
 	now := p.now()
-	list, err := p.list(ctx, tenantID, p.kind)
-	if err != nil {
-		r.err = fmt.Errorf("%s credentials of tenant %s: %w", p.kind, tenantID, err)
-	}
-	r.has = len(list) > 0
 	p.mu.Lock()
-	if err == nil {
-		p.answers[tenantID] = presenceAnswer{has: r.has, expires: now.Add(p.maxAge)}
-	}
-	delete(p.reading, tenantID)
+	a, ok := p.answers[tenantID]
 	p.mu.Unlock()
-	close(r.done)
-	return r.has, r.err
+	if ok && now.Before(a.expires) {
+		return a.has, nil
+	}
+	ch := p.reads.DoChan(tenantID, func() (any, error) {
+		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), presenceReadTimeout)
+		defer cancel()
+		list, err := p.store.List(readCtx, tenantID, p.kind)
+		if err != nil {
+			return false, fmt.Errorf("%s credentials of tenant %s: %w", p.kind, tenantID, err)
+		}
+		p.mu.Lock()
+		p.answers[tenantID] = presenceAnswer{has: len(list) > 0, expires: now.Add(p.maxAge)}
+		p.mu.Unlock()
+		return len(list) > 0, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return false, r.Err
+		}
+		return r.Val.(bool), nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }

@@ -2,8 +2,7 @@ package credentials
 
 import (
 	"context"
-	"errors"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,57 +51,69 @@ func TestPresence_answersFromTheCacheUntilMaxAge(t *testing.T) {
 	}
 }
 
-// TestPresence_callersThatMissAtOnceWaitForOneRead: the deliveries in flight when an answer expires each asked
-// the database; now one reads and the others take its answer.
-func TestPresence_callersThatMissAtOnceWaitForOneRead(t *testing.T) {
+// heldLister is the real store whose first read waits for release, so that other reads happen meanwhile.
+type heldLister struct {
+	*Store
+	mu      sync.Mutex
+	reads   int
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (l *heldLister) List(ctx context.Context, tenantID, kind string) ([]Credential, error) {
+	list, err := l.Store.List(ctx, tenantID, kind)
+	l.mu.Lock()
+	l.reads++
+	first := l.reads == 1
+	l.mu.Unlock()
+	l.entered <- struct{}{}
+	if first {
+		<-l.release
+	}
+	return list, err
+}
+
+// TestPresence_concurrentMissesShareOneRead: the calls that miss a tenant's answer while it is being read wait
+// for that read instead of each running their own.
+func TestPresence_concurrentMissesShareOneRead(t *testing.T) {
 	_, store, _ := newClients(t, ClientsConfig{})
+	mustPut(t, store, "t1", "pass.com.example.a", "cert")
 	presence, err := NewPresence(store, "apple", ClientsConfig{MaxAge: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, store, "t1", "pass.com.example.a", "cert")
-	var reads atomic.Int32
-	release := make(chan struct{})
-	list := presence.list
-	presence.list = func(ctx context.Context, tenantID, kind string) ([]Credential, error) {
-		reads.Add(1)
-		<-release
-		return list(ctx, tenantID, kind)
+	held := &heldLister{Store: store, entered: make(chan struct{}, 100), release: make(chan struct{})}
+	presence.store = held
+
+	const callers = 16
+	answers := make(chan bool, callers+1)
+	has := func() {
+		ok, err := presence.Has(context.Background(), "t1")
+		if err != nil {
+			t.Errorf("Has: %v", err)
+		}
+		answers <- ok
 	}
-	const callers = 20
-	answers := make(chan bool, callers)
+	go has()
+	<-held.entered // the first read is in flight
 	for range callers {
-		go func() {
-			has, err := presence.Has(context.Background(), "t1")
-			if err != nil {
-				t.Error(err)
-			}
-			answers <- has
-		}()
+		go has()
 	}
-	// Every caller is either the reader or waiting on it once the read has begun and the others had time to ask.
-	for reads.Load() == 0 {
-		time.Sleep(time.Millisecond)
+	// A caller that did not share the read in flight reaches the store: give them the time to.
+	select {
+	case <-held.entered:
+		t.Error("a second read reached the store while the first was in flight")
+	case <-time.After(200 * time.Millisecond):
 	}
-	time.Sleep(20 * time.Millisecond)
-	close(release)
-	for range callers {
+	close(held.release)
+	for range callers + 1 {
 		if !<-answers {
-			t.Error("a caller was told the tenant has no credential")
+			t.Error("Has = false for a tenant with a credential")
 		}
 	}
-	if n := reads.Load(); n != 1 {
-		t.Errorf("%d reads for %d callers that missed at once, want 1", n, callers)
-	}
-
-	// A failed read is not kept: the next caller reads again.
-	presence.list = func(context.Context, string, string) ([]Credential, error) { return nil, errors.New("database down") }
-	if _, err := presence.Has(context.Background(), "t2"); err == nil {
-		t.Fatal("a failed read answered")
-	}
-	presence.list = list
-	mustPut(t, store, "t2", "pass.com.example.b", "cert")
-	if has, err := presence.Has(context.Background(), "t2"); err != nil || !has {
-		t.Fatalf("after a failed read: %v, %v; want the credential", has, err)
+	held.mu.Lock()
+	defer held.mu.Unlock()
+	if held.reads != 1 {
+		t.Errorf("%d concurrent calls made %d reads, want 1", callers+1, held.reads)
 	}
 }

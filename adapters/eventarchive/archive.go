@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,14 +49,16 @@ const (
 type Archiver struct {
 	db     *sqldb.DB
 	events *eventstore.Store
+	// audit is the audit log, which keeps the rows of archived events and marks them so (audit.Log.MarkArchived).
+	audit *audit.Log
 }
 
 // New returns the archiver of db's event store.
-func New(db *sqldb.DB, events *eventstore.Store) (*Archiver, error) {
-	if db == nil || events == nil {
-		return nil, errors.New("new event archiver: nil db or event store")
+func New(db *sqldb.DB, events *eventstore.Store, auditLog *audit.Log) (*Archiver, error) {
+	if db == nil || events == nil || auditLog == nil {
+		return nil, errors.New("new event archiver: nil db, event store or audit log")
 	}
-	return &Archiver{db: db, events: events}, nil
+	return &Archiver{db: db, events: events, audit: auditLog}, nil
 }
 
 // Archive writes every archivable event (eventstore.Store.ArchivablePage) that occurred before before to path, a
@@ -162,14 +165,25 @@ func (a *Archiver) resume(ctx context.Context, path string) (Result, error) {
 	return Result{Archived: len(ids), Deleted: deleted, Resumed: true}, err
 }
 
+// delete deletes the events with ids from the store, a batch per transaction, and marks their audit rows
+// archived in the same transaction: a row is marked exactly when its event has left the store.
 func (a *Archiver) delete(ctx context.Context, ids []string) (int, error) {
 	deleted := 0
 	for start := 0; start < len(ids); start += deleteBatch {
-		n, err := a.events.DeleteArchived(ctx, ids[start:min(start+deleteBatch, len(ids))])
-		deleted += n
+		batch := ids[start:min(start+deleteBatch, len(ids))]
+		var n int
+		err := sqldb.InTx(ctx, a.db, func(ctx context.Context, _ *sql.Tx) error {
+			var err error
+			if n, err = a.events.DeleteArchived(ctx, batch); err != nil {
+				return err
+			}
+			_, err = a.audit.MarkArchived(ctx, batch)
+			return err
+		})
 		if err != nil {
 			return deleted, fmt.Errorf("archive events: %d deleted so far, run again with the same output to finish: %w", deleted, err)
 		}
+		deleted += n
 	}
 	return deleted, nil
 }

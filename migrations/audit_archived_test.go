@@ -111,11 +111,14 @@ func TestMigration26_flagsArchivedRowsAndNarrowsTheKeyBothWays(t *testing.T) {
 	if got := read(); len(got) != len(before)+1 {
 		t.Fatalf("the log reads %d rows after recording the stored event again and a new one, want %d", len(got), len(before)+1)
 	}
-	// The archive flags a row in the transaction that deletes its event.
-	if n, err := log.MarkArchived(ctx, []string{stored, stored}); err != nil || n != 1 {
+	// The archive flags a row in the transaction that deletes its event, and only its tenant's.
+	if n, err := log.MarkArchived(ctx, "other", []string{stored}); err != nil || n != 0 {
+		t.Fatalf("another tenant's archive flagged %d rows (%v), want none", n, err)
+	}
+	if n, err := log.MarkArchived(ctx, "acme", []string{stored, stored}); err != nil || n != 1 {
 		t.Fatalf("flagged %d rows (%v), want 1", n, err)
 	}
-	if n, err := log.MarkArchived(ctx, []string{stored}); err != nil || n != 0 {
+	if n, err := log.MarkArchived(ctx, "acme", []string{stored}); err != nil || n != 0 {
 		t.Fatalf("flagged %d rows again (%v), want none: it is flagged already", n, err)
 	}
 	if f := flags(); !f[archived] || !f[stored] || f[later] {

@@ -156,10 +156,10 @@ func storedTypes(name string) []string {
 	return []string{name}
 }
 
-// MarkArchived records that the events with the given ids left the store, in the context's transaction, which is
-// the one that deletes them (adapters/eventarchive): their rows leave the event id's index, which only an event
-// that can be handed to the projection again needs. It returns how many rows it marked.
-func (l *Log) MarkArchived(ctx context.Context, ids []string) (int, error) {
+// MarkArchived records that the tenant's events with the given ids left the store, in the context's transaction,
+// which is the one that deletes them (adapters/eventarchive): their rows leave the event id's index, which only an
+// event that can be handed to the projection again needs. It returns how many rows it flagged.
+func (l *Log) MarkArchived(ctx context.Context, tenantID string, ids []string) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
@@ -169,9 +169,10 @@ func (l *Log) MarkArchived(ctx context.Context, ids []string) (int, error) {
 	}
 	var marked int64
 	err := sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
-		// The key's index finds the rows: it still holds every row not marked yet.
-		in, args := l.db.Dialect.InList("event_id", 1, keys)
-		res, err := tx.ExecContext(ctx, `UPDATE audit_log SET archived = TRUE WHERE `+in+` AND NOT archived`, args...)
+		// The key's index finds the rows: it still holds every row not flagged yet.
+		in, args := l.db.Dialect.InList("event_id", 2, keys)
+		res, err := tx.ExecContext(ctx, `UPDATE audit_log SET archived = TRUE WHERE tenant_id = $1 AND `+in+` AND NOT archived`,
+			append([]any{tenantID}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -179,7 +180,7 @@ func (l *Log) MarkArchived(ctx context.Context, ids []string) (int, error) {
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("mark %d audit rows archived: %w", len(ids), err)
+		return 0, fmt.Errorf("flag %d audit rows of tenant %s archived: %w", len(ids), tenantID, err)
 	}
 	return int(marked), nil
 }

@@ -91,7 +91,16 @@ func TestMigration22_keepsPayloadsIdsAndStreamsBothWays(t *testing.T) {
 			t.Errorf("after the upgrade %d rows have the id %s (%v), want 1", n, a.id, err)
 		}
 	}
-	// The projection dedupes an event it recorded before the upgrade, whatever its id.
+	// The projection dedupes an event it recorded before the upgrade, whatever its id. It writes the layout of the
+	// last migration (00026's flag), so the log goes up to it first.
+	if _, err := provider.UpTo(ctx, 26); err != nil {
+		t.Fatal(err)
+	}
+	// 00026 flags as archived the rows whose events are not in the store, which this test does not fill: the rows
+	// stand for events still there, as they would be, and so can be handed over again.
+	if _, err := db.ExecContext(ctx, `UPDATE audit_log SET archived = FALSE`); err != nil {
+		t.Fatal(err)
+	}
 	for _, a := range audits {
 		if err := log.Handle(ctx, []eventstore.Event{{ID: a.id, TenantID: "acme", StreamID: a.stream, Type: "PassRegistered",
 			OccurredAt: at, Payload: []byte(before)}}); err != nil {

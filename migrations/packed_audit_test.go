@@ -105,7 +105,16 @@ func TestMigration25_codesTypesAndKeepsEveryRowBothWays(t *testing.T) {
 			t.Errorf("%d of the audit log's 4 indexes are filled to 100 %% (%v)", packedIndexes, err)
 		}
 	}
-	// The projection dedupes what it recorded before, and numbers what it records now after it.
+	// The projection dedupes what it recorded before, and numbers what it records now after it. It writes the
+	// layout of the last migration (00026's flag), so the log goes up to it first.
+	if _, err := provider.UpTo(ctx, 26); err != nil {
+		t.Fatal(err)
+	}
+	// 00026 flags as archived the rows whose events are not in the store, which this test does not fill: the rows
+	// stand for events still there, as they would be, and so can be handed over again.
+	if _, err := db.ExecContext(ctx, `UPDATE audit_log SET archived = FALSE`); err != nil {
+		t.Fatal(err)
+	}
 	var events []eventstore.Event
 	for _, r := range rows[:3] {
 		events = append(events, eventstore.Event{ID: r.id, TenantID: "acme", StreamID: "pass-p-1", Type: r.typ, OccurredAt: at, Payload: []byte(`{}`)})

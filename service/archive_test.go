@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passpush/passpush/adapters/audit"
 	"github.com/passpush/passpush/adapters/eventarchive"
 	"github.com/passpush/passpush/adapters/eventstore"
 	"github.com/passpush/passpush/adapters/sqldb"
@@ -88,6 +89,15 @@ func TestArchiveEvents_movesWhatNothingNeedsAndEverythingStillWorks(t *testing.T
 	if got := countRows(t, h.svc.DB, "audit_log"); got != auditBefore {
 		t.Errorf("the audit log has %d rows after the archive, want the %d it had", got, auditBefore)
 	}
+	// The rows of the archived events, and only those, are flagged: they leave the event id's index. The events
+	// still in the store, handed to the projection again, add no row.
+	wantFlagged(t, h.svc.DB, archived)
+	if err := h.svc.AuditLog.Handle(ctx, after); err != nil {
+		t.Fatal(err)
+	}
+	if got := countRows(t, h.svc.DB, "audit_log"); got != auditBefore {
+		t.Errorf("the audit log has %d rows after the events left in the store were handed over again, want %d", got, auditBefore)
+	}
 
 	// The passes load from their snapshots and take updates; p-3's pending delivery goes out.
 	rcv.configure(func(r *receiver) { r.behave = nil })
@@ -116,6 +126,42 @@ func TestArchiveEvents_movesWhatNothingNeedsAndEverythingStillWorks(t *testing.T
 	}
 	if got := countRows(t, h.svc.DB, "audit_log"); got != auditRows {
 		t.Errorf("the audit log has %d rows after a rebuild, want %d", got, auditRows)
+	}
+	// The rebuild keeps the flags of the rows it carries over, and its new rows are not flagged.
+	wantFlagged(t, h.svc.DB, archived)
+}
+
+// wantFlagged checks that the audit rows flagged archived are those of the archived events.
+func wantFlagged(t *testing.T, db *sqldb.DB, archived []eventarchive.Line) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, l := range archived {
+		want[l.EventID] = true
+	}
+	rows, err := db.QueryContext(context.Background(), `SELECT `+audit.EventIDColumn("audit_log")+`, archived FROM audit_log`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	flagged := 0
+	for rows.Next() {
+		var id string
+		var isArchived bool
+		if err := rows.Scan(&id, &isArchived); err != nil {
+			t.Fatal(err)
+		}
+		if isArchived != want[id] {
+			t.Errorf("the audit row of event %s is flagged archived %v, want %v", id, isArchived, want[id])
+		}
+		if isArchived {
+			flagged++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if flagged != len(want) {
+		t.Errorf("%d audit rows are flagged archived, want the %d archived events'", flagged, len(want))
 	}
 }
 

@@ -31,7 +31,7 @@ func (s *Service) rebuildTargets() []rebuilder.Target {
 		{Name: ProjectionAudit, Table: "audit_log", Key: []string{"event_id"}, Ignore: []string{"position"},
 			Into: func(table string) rebuilder.Handler { return s.AuditLog.Into(table).Handle },
 			Keep: rebuilder.Keep{Where: `NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = ` + audit.EventIDColumn("audit_log") + `)`,
-				Columns: []string{"event_id", "event_text_id", "tenant_id", "event_type", "occurred_at", "journey_id", "pass_id", "correlation_id", "data", "stream_id"},
+				Columns: []string{"event_id", "event_text_id", "tenant_id", "event_type", "occurred_at", "journey_id", "pass_id", "correlation_id", "data", "stream_id", "archived"},
 				OrderBy: "position"}},
 		{Name: ProjectionAppleRegistrations, Table: "apple_registrations", Key: []string{"tenant_id", "pass_id", "device_library_id"},
 			Into: func(table string) rebuilder.Handler { return s.appleRegistrations.Into(table).Handle },

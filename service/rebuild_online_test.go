@@ -130,7 +130,8 @@ func TestRebuild_whileServingExecuteCalls(t *testing.T) {
 		t.Fatalf("the rebuild did %+v", report)
 	}
 	wantLogged(t, h.svc.DB, "passes", "audit_log", "apple_registrations")
-	wantPacked(t, h.svc.DB, "audit_log_pkey", "audit_log_tenant", "audit_log_journey", "audit_log_pass")
+	wantPacked(t, h.svc.DB, "audit_log_event", "audit_log_tenant", "audit_log_journey", "audit_log_pass")
+	wantPartialKey(t, h.svc.DB)
 
 	h.settled(60 * time.Second)
 	// Every pass shows its last update, made during the rebuild or after it.
@@ -202,6 +203,24 @@ func wantPacked(t *testing.T, db *sqldb.DB, indexes ...string) {
 		if options != "fillfactor=100" {
 			t.Errorf("index %s has options %q after the rebuild, want fillfactor=100", index, options)
 		}
+	}
+}
+
+// wantPartialKey checks that the audit log's event id index is still unique and covers only the rows not
+// archived (migration 00026) once a rebuild has swapped its table in: the projection's ON CONFLICT names it.
+func wantPartialKey(t *testing.T, db *sqldb.DB) {
+	t.Helper()
+	if db.Dialect.Name != sqldb.Postgres.Name {
+		return
+	}
+	var unique bool
+	var predicate string
+	if err := db.QueryRowContext(context.Background(), `SELECT i.indisunique, COALESCE(pg_get_expr(i.indpred, i.indrelid), '')
+		FROM pg_index i WHERE i.indexrelid = 'audit_log_event'::regclass`).Scan(&unique, &predicate); err != nil {
+		t.Fatal(err)
+	}
+	if !unique || predicate != "(NOT archived)" {
+		t.Errorf("audit_log_event after the rebuild: unique %v, predicate %q; want unique, (NOT archived)", unique, predicate)
 	}
 }
 

@@ -40,6 +40,13 @@ func (l *Log) Into(table string) *Log { return &Log{db: l.db, table: table} }
 var auditColumnTypes = []string{sqldb.TypeUUID, sqldb.TypeText, sqldb.TypeText, sqldb.TypeText, sqldb.TypeTimestamptz, sqldb.TypeText,
 	sqldb.TypeText, sqldb.TypeText, sqldb.TypeBytea, sqldb.TypeText}
 
+// dedupe is what makes the projection idempotent: an event handed over again (the events a rebuild's swap applies
+// to its new table, which the live projections apply again after it) finds its row by its key and adds none. The
+// key's unique index covers only the rows not archived (migration 00026): an archived event is never handed over
+// again, since every consumer group had handled it before it left the store, and a rebuild no longer reads it.
+// On SQLite the index covers every row, and the same clause finds it.
+const dedupe = `ON CONFLICT (event_id) WHERE NOT archived DO NOTHING`
+
 // Handle is the projection handler: it records each event of a batch once, with one statement, in the
 // subscriber's transaction.
 func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
@@ -59,7 +66,7 @@ func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 	return sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
 		err := l.db.Dialect.InsertRows(ctx, tx,
 			`INSERT INTO `+l.table+` (event_id, event_text_id, tenant_id, event_type, occurred_at, journey_id, pass_id, correlation_id, data, stream_id)`,
-			`ON CONFLICT (event_id) DO NOTHING`, auditColumnTypes, rows)
+			dedupe, auditColumnTypes, rows)
 		if err != nil {
 			return fmt.Errorf("audit %d events from %s: %w", len(events), events[0].ID, err)
 		}
@@ -147,6 +154,35 @@ func storedTypes(name string) []string {
 		return []string{code, name}
 	}
 	return []string{name}
+}
+
+// MarkArchived records that the tenant's events with the given ids left the store, in the context's transaction,
+// which is the one that deletes them (adapters/eventarchive): their rows leave the event id's index, which only an
+// event that can be handed to the projection again needs. It returns how many rows it flagged.
+func (l *Log) MarkArchived(ctx context.Context, tenantID string, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i], _ = auditrow.EventKey(id)
+	}
+	var marked int64
+	err := sqldb.InTx(ctx, l.db, func(ctx context.Context, tx *sql.Tx) error {
+		// The key's index finds the rows: it still holds every row not flagged yet.
+		in, args := l.db.Dialect.InList("event_id", 2, keys)
+		res, err := tx.ExecContext(ctx, `UPDATE audit_log SET archived = TRUE WHERE tenant_id = $1 AND `+in+` AND NOT archived`,
+			append([]any{tenantID}, args...)...)
+		if err != nil {
+			return err
+		}
+		marked, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("flag %d audit rows of tenant %s archived: %w", len(ids), tenantID, err)
+	}
+	return int(marked), nil
 }
 
 // EventIDColumn is the SQL expression of the event id of table's rows (auditrow.EventID), to compare with the

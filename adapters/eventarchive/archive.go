@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,14 +49,16 @@ const (
 type Archiver struct {
 	db     *sqldb.DB
 	events *eventstore.Store
+	// audit is the audit log, which keeps the rows of archived events and marks them so (audit.Log.MarkArchived).
+	audit *audit.Log
 }
 
 // New returns the archiver of db's event store.
-func New(db *sqldb.DB, events *eventstore.Store) (*Archiver, error) {
-	if db == nil || events == nil {
-		return nil, errors.New("new event archiver: nil db or event store")
+func New(db *sqldb.DB, events *eventstore.Store, auditLog *audit.Log) (*Archiver, error) {
+	if db == nil || events == nil || auditLog == nil {
+		return nil, errors.New("new event archiver: nil db, event store or audit log")
 	}
-	return &Archiver{db: db, events: events}, nil
+	return &Archiver{db: db, events: events, audit: auditLog}, nil
 }
 
 // Archive writes every archivable event (eventstore.Store.ArchivablePage) that occurred before before to path, a
@@ -75,17 +78,23 @@ func (a *Archiver) Archive(ctx context.Context, before time.Time, path string) (
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return Result{}, fmt.Errorf("archive events: %w", err)
 	}
-	ids, err := a.write(ctx, before, path)
-	if err != nil || len(ids) == 0 {
+	archived, err := a.write(ctx, before, path)
+	if err != nil || len(archived) == 0 {
 		return Result{}, err
 	}
-	deleted, err := a.delete(ctx, ids)
-	return Result{Archived: len(ids), Deleted: deleted}, err
+	deleted, err := a.delete(ctx, archived)
+	return Result{Archived: len(archived), Deleted: deleted}, err
 }
 
-// write writes the archivable events before before to path and returns their ids; none, and no file, when there
-// are none.
-func (a *Archiver) write(ctx context.Context, before time.Time, path string) (ids []string, err error) {
+// archivedEvent names an event the archive holds: its id, which the store deletes it by, and its tenant, which
+// the audit log's flag is scoped to.
+type archivedEvent struct {
+	tenantID, id string
+}
+
+// write writes the archivable events before before to path and returns them; none, and no file, when there are
+// none.
+func (a *Archiver) write(ctx context.Context, before time.Time, path string) (archived []archivedEvent, err error) {
 	handled, ok, err := messaging.HandledBefore(ctx, a.db)
 	if err != nil {
 		return nil, fmt.Errorf("archive events: %w", err)
@@ -124,14 +133,14 @@ func (a *Archiver) write(ctx context.Context, before time.Time, path string) (id
 			}); err != nil {
 				return nil, fmt.Errorf("archive events: write %s: %w", partial, err)
 			}
-			ids = append(ids, e.ID)
+			archived = append(archived, archivedEvent{tenantID: e.TenantID, id: e.ID})
 		}
 		if len(events) < page {
 			break
 		}
 		after = events[len(events)-1].Position
 	}
-	if len(ids) == 0 {
+	if len(archived) == 0 {
 		return nil, nil
 	}
 	if err := errors.Join(zw.Close(), buffered.Flush(), f.Sync()); err != nil {
@@ -149,39 +158,54 @@ func (a *Archiver) write(ctx context.Context, before time.Time, path string) (id
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("archive events: %w", err)
 	}
-	return ids, nil
+	return archived, nil
 }
 
 // resume deletes the events that the archive at path holds and the store still has.
 func (a *Archiver) resume(ctx context.Context, path string) (Result, error) {
-	ids, err := ReadIDs(path)
+	var archived []archivedEvent
+	err := Read(path, func(l Line) error {
+		archived = append(archived, archivedEvent{tenantID: l.TenantID, id: l.EventID})
+		return nil
+	})
 	if err != nil {
 		return Result{}, fmt.Errorf("archive events: resume from %s: %w", path, err)
 	}
-	deleted, err := a.delete(ctx, ids)
-	return Result{Archived: len(ids), Deleted: deleted, Resumed: true}, err
+	deleted, err := a.delete(ctx, archived)
+	return Result{Archived: len(archived), Deleted: deleted, Resumed: true}, err
 }
 
-func (a *Archiver) delete(ctx context.Context, ids []string) (int, error) {
+// delete deletes the archived events from the store, a batch per transaction, and flags their audit rows
+// archived in the same transaction: a row is flagged exactly when its event has left the store.
+func (a *Archiver) delete(ctx context.Context, archived []archivedEvent) (int, error) {
 	deleted := 0
-	for start := 0; start < len(ids); start += deleteBatch {
-		n, err := a.events.DeleteArchived(ctx, ids[start:min(start+deleteBatch, len(ids))])
-		deleted += n
+	for start := 0; start < len(archived); start += deleteBatch {
+		batch := archived[start:min(start+deleteBatch, len(archived))]
+		ids := make([]string, len(batch))
+		byTenant := map[string][]string{}
+		for i, e := range batch {
+			ids[i] = e.id
+			byTenant[e.tenantID] = append(byTenant[e.tenantID], e.id)
+		}
+		var n int
+		err := sqldb.InTx(ctx, a.db, func(ctx context.Context, _ *sql.Tx) error {
+			var err error
+			if n, err = a.events.DeleteArchived(ctx, ids); err != nil {
+				return err
+			}
+			for tenantID, ids := range byTenant {
+				if _, err := a.audit.MarkArchived(ctx, tenantID, ids); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			return deleted, fmt.Errorf("archive events: %d deleted so far, run again with the same output to finish: %w", deleted, err)
 		}
+		deleted += n
 	}
 	return deleted, nil
-}
-
-// ReadIDs returns the event ids of the archive at path, in its order.
-func ReadIDs(path string) ([]string, error) {
-	var ids []string
-	err := Read(path, func(l Line) error {
-		ids = append(ids, l.EventID)
-		return nil
-	})
-	return ids, err
 }
 
 // Read calls fn with each line of the archive at path.

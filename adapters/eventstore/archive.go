@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 
@@ -38,18 +39,23 @@ func (s *Store) ArchivablePage(ctx context.Context, handled, after Position, lim
 	return events, nil
 }
 
-// DeleteArchived deletes the events with the given ids, in one short transaction, and returns how many there
-// were. Only the event archive calls it, with events it has written to a synced file.
+// DeleteArchived deletes the events with the given ids, in the context's transaction or one short transaction of
+// its own, and returns how many there were. Only the event archive calls it, with events it has written to a
+// synced file.
 func (s *Store) DeleteArchived(ctx context.Context, ids []string) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	cond, args := s.db.Dialect.InList("event_id", 1, ids)
-	res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE `+cond, args...)
-	if err != nil {
-		return 0, fmt.Errorf("delete %d archived events: %w", len(ids), err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := sqldb.InTx(ctx, s.db, func(ctx context.Context, tx *sql.Tx) error {
+		cond, args := s.db.Dialect.InList("event_id", 1, ids)
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE `+cond, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("delete %d archived events: %w", len(ids), err)
 	}

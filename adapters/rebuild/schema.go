@@ -121,8 +121,17 @@ func (postgresSchema) create(ctx context.Context, db *sqldb.DB, live, table, suf
 		if m == nil {
 			return nil, fmt.Errorf("index %s of %s: cannot read its definition %q", ix[0], live, ix[1])
 		}
-		c.indexes = append(c.indexes, `CREATE `+m[1]+`INDEX `+ix[0]+suffix+` ON `+table+` `+m[4])
+		create := `CREATE ` + m[1] + `INDEX ` + ix[0] + suffix + ` ON ` + table + ` ` + m[4]
 		c.renames = append(c.renames, `ALTER INDEX `+ix[0]+suffix+` RENAME TO `+ix[0])
+		if m[1] == "" {
+			c.indexes = append(c.indexes, create)
+			continue
+		}
+		// A unique index that is no constraint (a partial one: the audit log's event ids) is a key the
+		// projections' ON CONFLICT names too: it comes first, as the constraints do.
+		if _, err := db.ExecContext(ctx, create); err != nil {
+			return nil, fmt.Errorf("add key %s to %s: %w", ix[0], table, err)
+		}
 	}
 	return c, nil
 }

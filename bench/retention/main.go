@@ -151,7 +151,19 @@ func run(ctx context.Context, o options) error {
 	}
 
 	archive := filepath.Join(dir, "events.jsonl.gz")
+	// What the archive writes shows in the write-ahead log (the cluster's: another database's writes meanwhile
+	// count too), which a loaded machine does not change, where its time it does.
+	walBefore, err := walPosition(ctx, s)
+	if err != nil {
+		return err
+	}
+	archiveStart := time.Now()
 	res, err := s.Svc.ArchiveEvents(ctx, time.Now().Add(time.Minute), archive)
+	if err != nil {
+		return err
+	}
+	archiveTook := time.Since(archiveStart)
+	walAfter, err := walPosition(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -164,8 +176,19 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("pruned %d messages; archived %d events (deleted %d) to a %d-byte file (%.0f bytes/update)\n\n", pruned, res.Archived, res.Deleted, info.Size(), float64(info.Size())/float64(o.n))
+	fmt.Printf("the archive took %s and wrote %d bytes of WAL (%.0f bytes/update)\n\n", archiveTook.Round(time.Millisecond), walAfter-walBefore,
+		float64(walAfter-walBefore)/float64(o.n))
 	report(o.n, base, loaded, serving, afterPrune, afterArchive)
 	return nil
+}
+
+// walPosition is the cluster's write-ahead log position, in bytes.
+func walPosition(ctx context.Context, s *benchkit.Service) (int64, error) {
+	var lsn int64
+	if err := s.Svc.DB.QueryRowContext(ctx, `SELECT CAST(pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') AS BIGINT)`).Scan(&lsn); err != nil {
+		return 0, fmt.Errorf("read the WAL position: %w", err)
+	}
+	return lsn, nil
 }
 
 // compact runs VACUUM FULL and returns the sizes it leaves. serve still runs, and a row deleted while one of its

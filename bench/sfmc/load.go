@@ -49,6 +49,9 @@ type loadResult struct {
 	// perSecond holds the latencies of the 200s by the second since start they arrived in, each sorted, so the
 	// timeline shows whether the tail is spread over the run or bunched at its start.
 	perSecond [][]time.Duration
+	// firstSecond holds the latencies of the 200s of the first second by the tenth of a second they arrived in,
+	// each sorted: a start-up cost (connections, statements, caches) shows at its beginning.
+	firstSecond [10][]time.Duration
 }
 
 func (r loadResult) elapsed() time.Duration { return r.end.Sub(r.start) }
@@ -62,6 +65,7 @@ type worker struct {
 	latencies, okLatencies               []time.Duration
 	okAt                                 [][2]int64 // call index, UnixNano of the 200
 	perSecond                            [][]time.Duration
+	firstSecond                          [10][]time.Duration
 }
 
 // driveExecute sends execute calls from o.concurrency workers, each call a new contact entry (a distinct
@@ -172,6 +176,9 @@ func driveExecute(ctx context.Context, o options, baseURLs []string, tenantID, s
 						wk.perSecond = append(wk.perSecond, nil)
 					}
 					wk.perSecond[sec] = append(wk.perSecond[sec], lat)
+					if tenth := int(done.Sub(start) / (100 * time.Millisecond)); tenth < len(wk.firstSecond) {
+						wk.firstSecond[tenth] = append(wk.firstSecond[tenth], lat)
+					}
 					tl.executed(done)
 					continue
 				}
@@ -206,8 +213,14 @@ func driveExecute(ctx context.Context, o options, baseURLs []string, tenantID, s
 			}
 			r.perSecond[sec] = append(r.perSecond[sec], lats...)
 		}
+		for tenth, lats := range wk.firstSecond {
+			r.firstSecond[tenth] = append(r.firstSecond[tenth], lats...)
+		}
 	}
 	for _, lats := range r.perSecond {
+		slices.Sort(lats)
+	}
+	for _, lats := range r.firstSecond {
 		slices.Sort(lats)
 	}
 	slices.Sort(r.latencies)

@@ -58,6 +58,10 @@ type Cache struct {
 	checked time.Time
 	// lookups shares the store's Get of an id among concurrent callers.
 	lookups singleflight.Group
+	// counts shares the store's Count among concurrent callers: before the first count every call counts, and a
+	// start under load (a journey's burst at a restart) had each of its 64 concurrent calls run one, each on a
+	// connection of its own that the pool had to open.
+	counts singleflight.Group
 	// forgets counts Forget's calls: a lookup that began before one may have read the tenant before the change,
 	// so what it read is answered but not kept.
 	forgets uint64
@@ -105,13 +109,11 @@ func (c *Cache) Get(ctx context.Context, id string) (tenant.Tenant, error) {
 	c.mu.Unlock()
 
 	if count {
-		n, err := c.store.Count(ctx)
+		n, err := c.count(ctx)
 		if err != nil {
 			return tenant.Tenant{}, err
 		}
-		c.mu.Lock()
-		c.tenants, tenants = n, n
-		c.mu.Unlock()
+		tenants = n
 	}
 	if isNegative && negative.tenants == tenants {
 		return tenant.Tenant{}, tenant.ErrNotFound
@@ -126,6 +128,31 @@ func (c *Cache) Get(ctx context.Context, id string) (tenant.Tenant, error) {
 		return r.Val.(tenant.Tenant), nil
 	case <-ctx.Done():
 		return tenant.Tenant{}, ctx.Err()
+	}
+}
+
+// count reads the number of tenants, in one query for the callers that ask at once, and keeps it.
+func (c *Cache) count(ctx context.Context) (int, error) {
+	ch := c.counts.DoChan("", func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+		defer cancel()
+		n, err := c.store.Count(ctx)
+		if err != nil {
+			return 0, err
+		}
+		c.mu.Lock()
+		c.tenants = n
+		c.mu.Unlock()
+		return n, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return 0, r.Err
+		}
+		return r.Val.(int), nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 }
 

@@ -347,6 +347,68 @@ func TestCache_concurrentMissesShareOneLookup(t *testing.T) {
 	}
 }
 
+// heldCountStore is the real store whose first Count waits for release, so that other lookups happen while it is
+// in flight.
+type heldCountStore struct {
+	countingStore
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *heldCountStore) Count(ctx context.Context) (int, error) {
+	n, err := s.countingStore.Count(ctx)
+	s.entered <- struct{}{}
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		<-s.release
+	}
+	return n, err
+}
+
+// TestCache_aColdStartCountsTenantsOnce: before the first count every lookup counts the tenants; the calls of a
+// burst that arrive while that count is in flight share it instead of each running its own.
+func TestCache_aColdStartCountsTenantsOnce(t *testing.T) {
+	t.Parallel()
+	serve, _ := twoProcesses(t)
+	ctx := context.Background()
+	if err := serve.Save(ctx, newTenant("acme", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	store := &heldCountStore{countingStore: countingStore{Store: serve}, entered: make(chan struct{}, 100), release: make(chan struct{})}
+	cache := NewCache(store, time.Hour)
+
+	const callers = 16
+	names := make(chan string, callers+1)
+	get := func() {
+		tn, err := cache.Get(ctx, "acme")
+		if err != nil {
+			t.Errorf("Get: %v", err)
+		}
+		names <- tn.Name
+	}
+	go get()
+	<-store.entered // the first count is in flight
+	for range callers {
+		go get()
+	}
+	select {
+	case <-store.entered:
+		t.Error("a second count reached the store while the first was in flight")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(store.release)
+	for range callers + 1 {
+		if name := <-names; name != "v1" {
+			t.Errorf("Get = %q, want v1", name)
+		}
+	}
+	if _, counts := store.stats("acme"); counts != 1 {
+		t.Errorf("%d concurrent first lookups counted the tenants %d times, want once", callers+1, counts)
+	}
+}
+
 func TestCache_aLookupAfterForgetDoesNotShareOneFromBefore(t *testing.T) {
 	t.Parallel()
 	serve, _ := twoProcesses(t)

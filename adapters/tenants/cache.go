@@ -70,7 +70,13 @@ type Cache struct {
 type cacheEntry struct {
 	tenant  tenant.Tenant
 	expires time.Time
+	// refreshAt is when a Get starts reading the tenant again, in the background, before expires.
+	refreshAt time.Time
 }
+
+// refreshAhead is how long before its expiry an entry in use is read again: much longer than a read takes, so
+// that the new entry is in before the old one expires.
+func refreshAhead(ttl time.Duration) time.Duration { return ttl / 4 }
 
 // negativeEntry is an id that was not found while there were tenants tenants.
 type negativeEntry struct {
@@ -93,7 +99,14 @@ func (c *Cache) Get(ctx context.Context, id string) (tenant.Tenant, error) {
 	now := c.now()
 	c.mu.Lock()
 	if e, ok := c.known[id]; ok && now.Before(e.expires) {
+		tenants := c.tenants
 		c.mu.Unlock()
+		if !now.Before(e.refreshAt) {
+			// Read it again ahead of its expiry, without waiting: a busy tenant's entry then never expires under
+			// the calls, which would all wait for the read (every TTL, for each of the split's calls in flight).
+			// What is answered is never older than TTL, as before.
+			c.lookups.DoChan(id, func() (any, error) { return c.lookUp(ctx, id, now, tenants) })
+		}
 		return e.tenant, nil
 	}
 	negative, isNegative := c.unknown.Get(id)
@@ -176,7 +189,7 @@ func (c *Cache) lookUp(ctx context.Context, id string, now time.Time, tenants in
 		return tenant.Tenant{}, err
 	}
 	if c.forgets == forgets {
-		c.known[id] = cacheEntry{tenant: t, expires: now.Add(c.ttl)}
+		c.known[id] = cacheEntry{tenant: t, expires: now.Add(c.ttl), refreshAt: now.Add(c.ttl - refreshAhead(c.ttl))}
 	}
 	return t, nil
 }

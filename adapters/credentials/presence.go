@@ -38,7 +38,13 @@ const presenceReadTimeout = 10 * time.Second
 type presenceAnswer struct {
 	has     bool
 	expires time.Time
+	// refreshAt is when a Has starts reading the answer again, in the background, before expires.
+	refreshAt time.Time
 }
+
+// refreshAhead is how long before its expiry an answer in use is read again: much longer than a read takes, so
+// that the new answer is in before the old one expires.
+func refreshAhead(maxAge time.Duration) time.Duration { return maxAge / 4 }
 
 // NewPresence returns the presence of store's credentials of kind.
 func NewPresence(store *Store, kind string, cfg ClientsConfig) (*Presence, error) {
@@ -59,20 +65,14 @@ func (p *Presence) Has(ctx context.Context, tenantID string) (bool, error) {
 	a, ok := p.answers[tenantID]
 	p.mu.Unlock()
 	if ok && now.Before(a.expires) {
+		if !now.Before(a.refreshAt) {
+			// Read it again ahead of its expiry, without waiting: a busy tenant's answer then never expires under
+			// the calls, which would all wait for the read. What is answered is never older than MaxAge, as before.
+			p.read(ctx, tenantID, now)
+		}
 		return a.has, nil
 	}
-	ch := p.reads.DoChan(tenantID, func() (any, error) {
-		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), presenceReadTimeout)
-		defer cancel()
-		list, err := p.store.List(readCtx, tenantID, p.kind)
-		if err != nil {
-			return false, fmt.Errorf("%s credentials of tenant %s: %w", p.kind, tenantID, err)
-		}
-		p.mu.Lock()
-		p.answers[tenantID] = presenceAnswer{has: len(list) > 0, expires: now.Add(p.maxAge)}
-		p.mu.Unlock()
-		return len(list) > 0, nil
-	})
+	ch := p.read(ctx, tenantID, now)
 	select {
 	case r := <-ch:
 		if r.Err != nil {
@@ -82,4 +82,20 @@ func (p *Presence) Has(ctx context.Context, tenantID string) (bool, error) {
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
+}
+
+// read reads the tenant's answer, once for the callers that ask at once, and keeps it as of now.
+func (p *Presence) read(ctx context.Context, tenantID string, now time.Time) <-chan singleflight.Result {
+	return p.reads.DoChan(tenantID, func() (any, error) {
+		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), presenceReadTimeout)
+		defer cancel()
+		list, err := p.store.List(readCtx, tenantID, p.kind)
+		if err != nil {
+			return false, fmt.Errorf("%s credentials of tenant %s: %w", p.kind, tenantID, err)
+		}
+		p.mu.Lock()
+		p.answers[tenantID] = presenceAnswer{has: len(list) > 0, expires: now.Add(p.maxAge), refreshAt: now.Add(p.maxAge - refreshAhead(p.maxAge))}
+		p.mu.Unlock()
+		return len(list) > 0, nil
+	})
 }

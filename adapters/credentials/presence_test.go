@@ -117,3 +117,85 @@ func TestPresence_concurrentMissesShareOneRead(t *testing.T) {
 		t.Errorf("%d concurrent calls made %d reads, want 1", callers+1, held.reads)
 	}
 }
+
+// gatedLister is the real store whose reads, once gate is set, wait for it to be closed.
+type gatedLister struct {
+	*Store
+	mu      sync.Mutex
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (l *gatedLister) List(ctx context.Context, tenantID, kind string) ([]Credential, error) {
+	list, err := l.Store.List(ctx, tenantID, kind)
+	l.mu.Lock()
+	gate := l.gate
+	l.mu.Unlock()
+	if gate != nil {
+		l.entered <- struct{}{}
+		<-gate
+	}
+	return list, err
+}
+
+// TestPresence_readsAnAnswerInUseAgainBeforeItExpires: an answer asked for in its last quarter of MaxAge is read
+// again in the background while the caller gets the cached one at once, so the calls of a busy tenant never
+// wait for the read; the new answer replaces it before it expires.
+func TestPresence_readsAnAnswerInUseAgainBeforeItExpires(t *testing.T) {
+	_, store, _ := newClients(t, ClientsConfig{})
+	presence, err := NewPresence(store, "apple", ClientsConfig{MaxAge: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := contracttest.NewClock()
+	presence.now = clk.Now
+	lister := &gatedLister{Store: store, entered: make(chan struct{}, 100)}
+	presence.store = lister
+	has := func() bool {
+		t.Helper()
+		ok, err := presence.Has(context.Background(), "t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if has() {
+		t.Fatal("a tenant without credentials has one")
+	}
+	mustPut(t, store, "t1", "pass.com.example.a", "cert")
+	gate := make(chan struct{})
+	lister.mu.Lock()
+	lister.gate = gate
+	lister.mu.Unlock()
+
+	clk.Advance(time.Minute - refreshAhead(time.Minute))
+	answered := make(chan bool, 1)
+	go func() {
+		ok, err := presence.Has(context.Background(), "t1")
+		if err != nil {
+			t.Error(err)
+		}
+		answered <- ok
+	}()
+	select {
+	case ok := <-answered:
+		if ok {
+			t.Error("before MaxAge the answer was not the cached one")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a call before MaxAge waited for the store's read")
+	}
+	select {
+	case <-lister.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("an answer in its last quarter of MaxAge was not read again")
+	}
+	close(gate)
+	// The new answer comes in before the old one expires.
+	for deadline := time.Now().Add(10 * time.Second); !has(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the answer read again did not replace the cached one")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

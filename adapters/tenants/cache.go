@@ -58,6 +58,10 @@ type Cache struct {
 	checked time.Time
 	// lookups shares the store's Get of an id among concurrent callers.
 	lookups singleflight.Group
+	// counts shares the store's Count among concurrent callers: before the first count every call counts, and a
+	// start under load (a journey's burst at a restart) had each of its 64 concurrent calls run one, each on a
+	// connection of its own that the pool had to open.
+	counts singleflight.Group
 	// forgets counts Forget's calls: a lookup that began before one may have read the tenant before the change,
 	// so what it read is answered but not kept.
 	forgets uint64
@@ -66,7 +70,13 @@ type Cache struct {
 type cacheEntry struct {
 	tenant  tenant.Tenant
 	expires time.Time
+	// refreshAt is when a Get starts reading the tenant again, in the background, before expires.
+	refreshAt time.Time
 }
+
+// refreshAhead is how long before its expiry an entry in use is read again: much longer than a read takes, so
+// that the new entry is in before the old one expires.
+func refreshAhead(ttl time.Duration) time.Duration { return ttl / 4 }
 
 // negativeEntry is an id that was not found while there were tenants tenants.
 type negativeEntry struct {
@@ -89,7 +99,14 @@ func (c *Cache) Get(ctx context.Context, id string) (tenant.Tenant, error) {
 	now := c.now()
 	c.mu.Lock()
 	if e, ok := c.known[id]; ok && now.Before(e.expires) {
+		tenants := c.tenants
 		c.mu.Unlock()
+		if !now.Before(e.refreshAt) {
+			// Read it again ahead of its expiry, without waiting: a busy tenant's entry then never expires under
+			// the calls, which would all wait for the read (every TTL, for each of the split's calls in flight).
+			// What is answered is never older than TTL, as before.
+			c.lookups.DoChan(id, func() (any, error) { return c.lookUp(ctx, id, now, tenants) })
+		}
 		return e.tenant, nil
 	}
 	negative, isNegative := c.unknown.Get(id)
@@ -105,13 +122,11 @@ func (c *Cache) Get(ctx context.Context, id string) (tenant.Tenant, error) {
 	c.mu.Unlock()
 
 	if count {
-		n, err := c.store.Count(ctx)
+		n, err := c.count(ctx)
 		if err != nil {
 			return tenant.Tenant{}, err
 		}
-		c.mu.Lock()
-		c.tenants, tenants = n, n
-		c.mu.Unlock()
+		tenants = n
 	}
 	if isNegative && negative.tenants == tenants {
 		return tenant.Tenant{}, tenant.ErrNotFound
@@ -126,6 +141,31 @@ func (c *Cache) Get(ctx context.Context, id string) (tenant.Tenant, error) {
 		return r.Val.(tenant.Tenant), nil
 	case <-ctx.Done():
 		return tenant.Tenant{}, ctx.Err()
+	}
+}
+
+// count reads the number of tenants, in one query for the callers that ask at once, and keeps it.
+func (c *Cache) count(ctx context.Context) (int, error) {
+	ch := c.counts.DoChan("", func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+		defer cancel()
+		n, err := c.store.Count(ctx)
+		if err != nil {
+			return 0, err
+		}
+		c.mu.Lock()
+		c.tenants = n
+		c.mu.Unlock()
+		return n, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return 0, r.Err
+		}
+		return r.Val.(int), nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 }
 
@@ -149,7 +189,7 @@ func (c *Cache) lookUp(ctx context.Context, id string, now time.Time, tenants in
 		return tenant.Tenant{}, err
 	}
 	if c.forgets == forgets {
-		c.known[id] = cacheEntry{tenant: t, expires: now.Add(c.ttl)}
+		c.known[id] = cacheEntry{tenant: t, expires: now.Add(c.ttl), refreshAt: now.Add(c.ttl - refreshAhead(c.ttl))}
 	}
 	return t, nil
 }

@@ -347,6 +347,68 @@ func TestCache_concurrentMissesShareOneLookup(t *testing.T) {
 	}
 }
 
+// heldCountStore is the real store whose first Count waits for release, so that other lookups happen while it is
+// in flight.
+type heldCountStore struct {
+	countingStore
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *heldCountStore) Count(ctx context.Context) (int, error) {
+	n, err := s.countingStore.Count(ctx)
+	s.entered <- struct{}{}
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		<-s.release
+	}
+	return n, err
+}
+
+// TestCache_aColdStartCountsTenantsOnce: before the first count every lookup counts the tenants; the calls of a
+// burst that arrive while that count is in flight share it instead of each running its own.
+func TestCache_aColdStartCountsTenantsOnce(t *testing.T) {
+	t.Parallel()
+	serve, _ := twoProcesses(t)
+	ctx := context.Background()
+	if err := serve.Save(ctx, newTenant("acme", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	store := &heldCountStore{countingStore: countingStore{Store: serve}, entered: make(chan struct{}, 100), release: make(chan struct{})}
+	cache := NewCache(store, time.Hour)
+
+	const callers = 16
+	names := make(chan string, callers+1)
+	get := func() {
+		tn, err := cache.Get(ctx, "acme")
+		if err != nil {
+			t.Errorf("Get: %v", err)
+		}
+		names <- tn.Name
+	}
+	go get()
+	<-store.entered // the first count is in flight
+	for range callers {
+		go get()
+	}
+	select {
+	case <-store.entered:
+		t.Error("a second count reached the store while the first was in flight")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(store.release)
+	for range callers + 1 {
+		if name := <-names; name != "v1" {
+			t.Errorf("Get = %q, want v1", name)
+		}
+	}
+	if _, counts := store.stats("acme"); counts != 1 {
+		t.Errorf("%d concurrent first lookups counted the tenants %d times, want once", callers+1, counts)
+	}
+}
+
 func TestCache_aLookupAfterForgetDoesNotShareOneFromBefore(t *testing.T) {
 	t.Parallel()
 	serve, _ := twoProcesses(t)
@@ -380,5 +442,83 @@ func TestCache_aLookupAfterForgetDoesNotShareOneFromBefore(t *testing.T) {
 	// What the lookup from before read is not kept over the change.
 	if got := getName(t, cache, "acme"); got != "v2" {
 		t.Errorf("after the lookup from before ended Get = %s, want v2", got)
+	}
+}
+
+// gatedStore is the real store whose lookups, once gate is set, wait for it to be closed.
+type gatedStore struct {
+	*Store
+	mu      sync.Mutex
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (s *gatedStore) Get(ctx context.Context, id string) (tenant.Tenant, error) {
+	t, err := s.Store.Get(ctx, id)
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil {
+		s.entered <- struct{}{}
+		<-gate
+	}
+	return t, err
+}
+
+// TestCache_readsATenantInUseAgainBeforeItExpires: a tenant asked for in its last quarter of the TTL is read
+// again in the background while the caller gets the cached one at once, so the calls of a busy tenant never wait
+// for the read; the new entry replaces it before it expires.
+func TestCache_readsATenantInUseAgainBeforeItExpires(t *testing.T) {
+	t.Parallel()
+	serve, cli := twoProcesses(t)
+	ctx := context.Background()
+	const ttl = 2 * time.Second
+	clk := contracttest.NewClock()
+	store := &gatedStore{Store: serve, entered: make(chan struct{}, 100)}
+	cache := NewCache(store, ttl)
+	cache.now = clk.Now
+	if err := cli.Save(ctx, newTenant("acme", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := getName(t, cache, "acme"); got != "v1" {
+		t.Fatalf("first Get = %s, want v1", got)
+	}
+	if err := cli.Save(ctx, newTenant("acme", "v2")); err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	store.mu.Lock()
+	store.gate = gate
+	store.mu.Unlock()
+
+	clk.Advance(ttl - refreshAhead(ttl))
+	answered := make(chan string, 1)
+	go func() {
+		tn, err := cache.Get(ctx, "acme")
+		if err != nil {
+			t.Error(err)
+		}
+		answered <- tn.Name
+	}()
+	select {
+	case got := <-answered:
+		if got != "v1" {
+			t.Errorf("within the TTL Get = %s, want the cached v1", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a Get within the TTL waited for the store's read")
+	}
+	select {
+	case <-store.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a tenant in its last quarter of the TTL was not read again")
+	}
+	close(gate)
+	// The new entry comes in before the old one expires.
+	for deadline := time.Now().Add(10 * time.Second); getName(t, cache, "acme") != "v2"; {
+		if time.Now().After(deadline) {
+			t.Fatal("the tenant read again did not replace the cached one")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -49,6 +49,9 @@ type loadResult struct {
 	// perSecond holds the latencies of the 200s by the second since start they arrived in, each sorted, so the
 	// timeline shows whether the tail is spread over the run or bunched at its start.
 	perSecond [][]time.Duration
+	// firstSecond holds the latencies of the 200s of the first second by the tenth of a second they arrived in,
+	// each sorted: a start-up cost (connections, statements, caches) shows at its beginning.
+	firstSecond [10][]time.Duration
 }
 
 func (r loadResult) elapsed() time.Duration { return r.end.Sub(r.start) }
@@ -62,6 +65,7 @@ type worker struct {
 	latencies, okLatencies               []time.Duration
 	okAt                                 [][2]int64 // call index, UnixNano of the 200
 	perSecond                            [][]time.Duration
+	firstSecond                          [10][]time.Duration
 }
 
 // driveExecute sends execute calls from o.concurrency workers, each call a new contact entry (a distinct
@@ -94,6 +98,9 @@ func driveExecute(ctx context.Context, o options, baseURLs []string, tenantID, s
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var stopAt time.Time
+	if o.burst > 0 && o.split {
+		coldBurst(ctx, o, client, urls[0], secret, runID, passIDs)
+	}
 	start := time.Now()
 	if o.duration > 0 {
 		stopAt = start.Add(o.duration)
@@ -172,6 +179,9 @@ func driveExecute(ctx context.Context, o options, baseURLs []string, tenantID, s
 						wk.perSecond = append(wk.perSecond, nil)
 					}
 					wk.perSecond[sec] = append(wk.perSecond[sec], lat)
+					if tenth := int(done.Sub(start) / (100 * time.Millisecond)); tenth < len(wk.firstSecond) {
+						wk.firstSecond[tenth] = append(wk.firstSecond[tenth], lat)
+					}
 					tl.executed(done)
 					continue
 				}
@@ -206,11 +216,57 @@ func driveExecute(ctx context.Context, o options, baseURLs []string, tenantID, s
 			}
 			r.perSecond[sec] = append(r.perSecond[sec], lats...)
 		}
+		for tenth, lats := range wk.firstSecond {
+			r.firstSecond[tenth] = append(r.firstSecond[tenth], lats...)
+		}
 	}
 	for _, lats := range r.perSecond {
+		slices.Sort(lats)
+	}
+	for _, lats := range r.firstSecond {
 		slices.Sort(lats)
 	}
 	slices.Sort(r.latencies)
 	slices.Sort(r.okLatencies)
 	return r
+}
+
+// coldBurst sends o.burst calls at o.concurrency to the service just started, as a journey's start meets an
+// instance after a restart, and logs how long they took and the slowest; the measured run starts after a pause.
+// Its decisions are recorded like any other (a journey id of their own).
+func coldBurst(ctx context.Context, o options, client *http.Client, url, secret, runID string, passIDs []string) {
+	var wg sync.WaitGroup
+	var worst atomic.Int64
+	var failed atomic.Int64
+	t0 := time.Now()
+	for w := range o.concurrency {
+		wg.Go(func() {
+			s := benchkit.NewSigner(secret)
+			for i := w; i < o.burst; i += o.concurrency {
+				claims := appendClaims(nil, runID+"-burst", int64(i), passIDs[i%len(passIDs)])
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(s.Sign(claims)))
+				if err != nil {
+					panic(err) // the URL is ours
+				}
+				req.Header.Set("Content-Type", "application/jwt")
+				t1 := time.Now()
+				res, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+				for d, w := int64(time.Since(t1)), worst.Load(); d > w && !worst.CompareAndSwap(w, d); w = worst.Load() {
+				}
+			}
+		})
+	}
+	wg.Wait()
+	benchkit.Logf("cold burst: %d calls at concurrency %d in %s, slowest %s, %d not 200", o.burst, o.concurrency,
+		time.Since(t0).Round(time.Millisecond), time.Duration(worst.Load()).Round(100*time.Microsecond), failed.Load())
+	time.Sleep(300 * time.Millisecond)
 }

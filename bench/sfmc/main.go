@@ -73,6 +73,7 @@ type options struct {
 	pgActivity    time.Duration
 	split         bool
 	instances     int
+	burst         int
 }
 
 func main() {
@@ -99,6 +100,7 @@ func main() {
 	flag.DurationVar(&o.pgActivity, "pg-activity", 0, "PostgreSQL: sample pg_stat_activity at this interval during execute and delivery (diagnosis; costs the generator some CPU)")
 	flag.BoolVar(&o.split, "split", false, "measure the \"Wallet pass?\" split's execute (passcheck) instead: calls/s and p99 only, no raw publish and no deliveries")
 	flag.IntVar(&o.instances, "instances", 1, "PostgreSQL: start this many `passpush serve` on the database and spread the execute calls over them round-robin")
+	flag.IntVar(&o.burst, "burst", 0, "with -split: before the measured calls, send this many at -concurrency to the service just started (a journey's start after a restart) and log the slowest")
 	flag.Parse()
 	if o.split {
 		o.skipRaw = true

@@ -147,16 +147,19 @@ func run(ctx context.Context, o options) (err error) {
 		// The split schedules nothing: there is nothing to drain.
 		var pgUsed time.Duration
 		var pgCommits int64
+		var pgBackends [2]int
 		pgErr := errors.New("not PostgreSQL")
 		if o.backend() == "PostgreSQL" {
 			// The backends report their commits to pg_stat_database when idle or within a second.
 			time.Sleep(1500 * time.Millisecond)
-			pgUsed, pgCommits, pgErr = pgCPUBetween(pgStart, samplePGCPU(ctx, o.databaseURL))
+			pgEnd := samplePGCPU(ctx, o.databaseURL)
+			pgUsed, pgCommits, pgErr = pgCPUBetween(pgStart, pgEnd)
+			pgBackends = [2]int{len(pgStart.byPID), len(pgEnd.byPID)}
 		}
 		_ = stopProfile()
 		stopErr := svc.stop()
 		stopped = true
-		missed := printSplit(os.Stdout, o, load, busyBefore, cpuBetween(cpuStart, cpuExecEnd), pgUsed, pgCommits, pgErr)
+		missed := printSplit(os.Stdout, o, load, busyBefore, cpuBetween(cpuStart, cpuExecEnd), pgUsed, pgCommits, pgBackends, pgErr)
 		if stopErr != nil {
 			return fmt.Errorf("stop service: %w", stopErr)
 		}

@@ -15,7 +15,7 @@ const (
 )
 
 // printSplit prints the -split run's figures and verdicts and returns how many targets were missed.
-func printSplit(w io.Writer, o options, load loadResult, busyBefore float64, cpu cpuUse, pgUsed time.Duration, pgCommits int64, pgErr error) int {
+func printSplit(w io.Writer, o options, load loadResult, busyBefore float64, cpu cpuUse, pgUsed time.Duration, pgCommits int64, pgBackends [2]int, pgErr error) int {
 	p50, p99 := benchkit.Percentile(load.latencies, .50), benchkit.Percentile(load.latencies, .99)
 	fmt.Fprintf(w, "\nbench/sfmc -split (%s, concurrency %d, %d passes, machine %.0f%% busy before)\n", o.backend(), o.concurrency, o.passes, 100*busyBefore)
 	fmt.Fprintf(w, "  split execute: %d sent, %d answered 200 with a branch in %s = %.0f calls/s\n",
@@ -31,6 +31,7 @@ func printSplit(w io.Writer, o options, load loadResult, busyBefore float64, cpu
 	if pgErr == nil && load.ok > 0 {
 		fmt.Fprintf(w, "  CPU: PostgreSQL backends of the database %.2f cores, %s per call; %.3f commits per call\n",
 			pgUsed.Seconds()/cpu.wall.Seconds(), benchkit.Millis(pgUsed/time.Duration(load.ok), 3), float64(pgCommits)/float64(load.ok))
+		fmt.Fprintf(w, "  PostgreSQL backends of the database: %d at the first call, %d at the end\n", pgBackends[0], pgBackends[1])
 	}
 	// Per second, so a tail made of a few stalls (a checkpoint, a pause) is told from one spread over the run.
 	fmt.Fprintf(w, "  per second since the first call: 200s, latency p50 / p99 / max\n")
@@ -39,6 +40,14 @@ func printSplit(w io.Writer, o options, load loadResult, busyBefore float64, cpu
 			continue
 		}
 		fmt.Fprintf(w, "    %3d s  %5d  %s / %s / %s\n", sec, len(lats), benchkit.Millis(benchkit.Percentile(lats, .50), 1),
+			benchkit.Millis(benchkit.Percentile(lats, .99), 1), benchkit.Millis(benchkit.Percentile(lats, 1), 1))
+	}
+	fmt.Fprintf(w, "  the first second by tenths: 200s, latency p50 / p99 / max\n")
+	for tenth, lats := range load.firstSecond {
+		if len(lats) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "    %.1f s  %5d  %s / %s / %s\n", float64(tenth)/10, len(lats), benchkit.Millis(benchkit.Percentile(lats, .50), 1),
 			benchkit.Millis(benchkit.Percentile(lats, .99), 1), benchkit.Millis(benchkit.Percentile(lats, 1), 1))
 	}
 	if load.failed() > 0 {

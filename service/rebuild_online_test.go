@@ -131,6 +131,7 @@ func TestRebuild_whileServingExecuteCalls(t *testing.T) {
 	}
 	wantLogged(t, h.svc.DB, "passes", "audit_log", "apple_registrations")
 	wantPacked(t, h.svc.DB, "audit_log_pkey", "audit_log_tenant", "audit_log_journey", "audit_log_pass")
+	wantTableOptions(t, h.svc.DB, "passes", "fillfactor=70")
 
 	h.settled(60 * time.Second)
 	// Every pass shows its last update, made during the rebuild or after it.
@@ -202,6 +203,22 @@ func wantPacked(t *testing.T, db *sqldb.DB, indexes ...string) {
 		if options != "fillfactor=100" {
 			t.Errorf("index %s has options %q after the rebuild, want fillfactor=100", index, options)
 		}
+	}
+}
+
+// wantTableOptions fails unless table, on PostgreSQL, has the storage parameters options after the rebuild: the
+// fill factor migration 00029 gave passes, which CREATE TABLE … (LIKE …) does not copy.
+func wantTableOptions(t *testing.T, db *sqldb.DB, table, options string) {
+	t.Helper()
+	if db.Dialect.Name != sqldb.Postgres.Name {
+		return
+	}
+	var got string
+	if err := db.QueryRowContext(context.Background(), `SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = $1::regclass`, table).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != options {
+		t.Errorf("table %s has options %q after the rebuild, want %q", table, got, options)
 	}
 }
 

@@ -1,7 +1,0 @@
--- +goose Up
--- PostgreSQL's 00029 leaves room on the passes read model's pages for their updates; SQLite rewrites a row in
--- place. The version is kept so the two folders stay in step.
-SELECT 1;
-
--- +goose Down
-SELECT 1;

@@ -132,6 +132,7 @@ func TestRebuild_whileServingExecuteCalls(t *testing.T) {
 	wantLogged(t, h.svc.DB, "passes", "audit_log", "apple_registrations")
 	wantPacked(t, h.svc.DB, "audit_log_event", "audit_log_tenant", "audit_log_journey", "audit_log_pass")
 	wantPartialKey(t, h.svc.DB)
+	wantTableOptions(t, h.svc.DB, "deliveries", "autovacuum_vacuum_scale_factor=0,autovacuum_vacuum_threshold=1000,fillfactor=50")
 
 	h.settled(60 * time.Second)
 	// Every pass shows its last update, made during the rebuild or after it.
@@ -221,6 +222,23 @@ func wantPartialKey(t *testing.T, db *sqldb.DB) {
 	}
 	if !unique || predicate != "(NOT archived)" {
 		t.Errorf("audit_log_event after the rebuild: unique %v, predicate %q; want unique, (NOT archived)", unique, predicate)
+	}
+}
+
+// wantTableOptions fails unless table, on PostgreSQL, has the storage parameters options after the rebuild: the
+// fill factor and autovacuum settings migrations 00020 and 00029 gave deliveries, which CREATE TABLE … (LIKE …)
+// does not copy.
+func wantTableOptions(t *testing.T, db *sqldb.DB, table, options string) {
+	t.Helper()
+	if db.Dialect.Name != sqldb.Postgres.Name {
+		return
+	}
+	var got string
+	if err := db.QueryRowContext(context.Background(), `SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = $1::regclass`, table).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != options {
+		t.Errorf("table %s has options %q after the rebuild, want %q", table, got, options)
 	}
 }
 

@@ -89,15 +89,20 @@ func (q *Queue) Enqueue(ctx context.Context, events []eventstore.Event) error {
 		return nil
 	}
 	return sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
-		err := q.db.Dialect.ExecRows(ctx, tx,
+		err := q.db.Dialect.InsertRows(ctx, tx,
 			`INSERT INTO deliveries (event_id, tenant_id, pass_id, stream_version, payload, next_attempt_at)`,
-			`ON CONFLICT (event_id) DO NOTHING`, rows)
+			`ON CONFLICT (event_id) DO NOTHING`, enqueueColumnTypes, rows)
 		if err != nil {
 			return fmt.Errorf("enqueue %d deliveries: %w", len(rows), err)
 		}
 		return nil
 	})
 }
+
+// enqueueColumnTypes are the types of Enqueue's values: one statement text whatever the number of rows
+// (sqldb.RowSource), which PostgreSQL parses and plans once per connection, where a VALUES list of each length
+// was a statement of its own to prepare and plan.
+var enqueueColumnTypes = []string{sqldb.TypeText, sqldb.TypeText, sqldb.TypeText, sqldb.TypeBigint, sqldb.TypeText, sqldb.TypeBigint}
 
 // queuedOf is the row of a PassUpdateScheduled event.
 func queuedOf(e eventstore.Event) (queued, error) {

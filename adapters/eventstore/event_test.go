@@ -44,3 +44,29 @@ func TestDecode_namesTheEventItCannotDecode(t *testing.T) {
 		}
 	}
 }
+
+// The projections consumer decodes a batch once for all its projections: each projection's Decode, on its own
+// copy of the events, returns that decoding instead of reading the payload again.
+func TestDecodeAll_decodesEachEventOnceForEveryCopy(t *testing.T) {
+	events := []eventstore.Event{
+		{Type: "PassUpdateScheduled", Payload: []byte(`{"revision":2,"passType":"loyalty"}`)},
+		{Type: "PassRegistered", Payload: []byte(`{"revision":"two"}`)},
+		{Type: "ProjectionSkipped", Payload: []byte(`{}`)},
+	}
+	eventstore.DecodeAll(events)
+	copies := append([]eventstore.Event(nil), events...)
+	for i := range copies {
+		// Were the payload read again, these would decode differently.
+		copies[i].Payload = []byte(`{"revision":3,"passType":"generic"}`)
+	}
+	got, known, err := copies[0].Decode()
+	if want := (pass.UpdateScheduled{Revision: 2, PassType: "loyalty"}); err != nil || !known || !reflect.DeepEqual(got, want) {
+		t.Errorf("Decode() = %#v, %v, %v; want %#v, true, nil", got, known, err, want)
+	}
+	if _, known, err := copies[1].Decode(); err == nil || !known {
+		t.Errorf("Decode() of an event that failed to decode = %v, %v; want its error again", known, err)
+	}
+	if got, known, err := copies[2].Decode(); got != nil || known || err != nil {
+		t.Errorf("Decode() of an unknown type = %#v, %v, %v; want nil, false, nil", got, known, err)
+	}
+}

@@ -32,6 +32,17 @@ type Event struct {
 	OccurredAt    time.Time       `json:"occurredAt"`
 	CorrelationID string          `json:"correlationId"`
 	Payload       json.RawMessage `json:"payload"`
+	// decoded is what Decode returns, when DecodeAll has decoded the event already: the projections consumer
+	// decodes a batch once for all its projections, where each decoded every event again. A pointer, so that the
+	// copies of the event the projections are handed share it.
+	decoded *decodedEvent
+}
+
+// decodedEvent is Decode's result, kept.
+type decodedEvent struct {
+	event DomainEvent
+	known bool
+	err   error
 }
 
 // DomainEvent is an event as the domain declares it: a pass.Event, or an activity.Lifecycle.
@@ -44,6 +55,25 @@ type DomainEvent interface {
 // domain package declares (ProjectionSkipped, or an event written by a newer version), which a reader passes
 // over. An error is an EventError, so a projection the event stops can name it.
 func (e Event) Decode() (decoded DomainEvent, known bool, err error) {
+	if d := e.decoded; d != nil {
+		return d.event, d.known, d.err
+	}
+	return e.decode()
+}
+
+// DecodeAll decodes each event once and keeps the result, so that every later Decode of the event, or of a copy
+// of it, returns it without reading the payload again. The events must not change afterwards.
+func DecodeAll(events []Event) {
+	for i := range events {
+		if events[i].decoded == nil {
+			d := &decodedEvent{}
+			d.event, d.known, d.err = events[i].decode()
+			events[i].decoded = d
+		}
+	}
+}
+
+func (e Event) decode() (decoded DomainEvent, known bool, err error) {
 	decoded, known, err = pass.DecodeEvent(e.Type, e.Payload)
 	if !known {
 		decoded, known, err = activity.DecodeEvent(e.Type, e.Payload)

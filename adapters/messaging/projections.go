@@ -31,6 +31,8 @@ func (b *Bus) AddProjections(group string, projections ...Projection) error {
 		b.projections[p.Name] = true
 	}
 	handle := func(ctx context.Context, batch *eventstore.Batch) error {
+		// Each projection decodes the events it takes: decoded here once, the batch is decoded once for all.
+		eventstore.DecodeAll(batch.Events)
 		return sqldb.InTx(ctx, b.db, func(ctx context.Context, tx *sql.Tx) error {
 			var skips map[string]map[int64]bool
 			if b.failures.isStopped(group) {

@@ -143,15 +143,20 @@ func (r *Repository) updateOnce(ctx context.Context, tenantID string, passIDs []
 		if _, err := r.events.AppendInTx(ctx, tx, changes); err != nil {
 			return err
 		}
-		err := r.db.Dialect.ExecRows(ctx, tx, `INSERT INTO stream_snapshots (tenant_id, stream_id, version, state)`,
+		err := r.db.Dialect.InsertRows(ctx, tx, `INSERT INTO stream_snapshots (tenant_id, stream_id, version, state)`,
 			`ON CONFLICT (tenant_id, stream_id) DO UPDATE SET version = excluded.version, state = excluded.state
-			 WHERE stream_snapshots.version < excluded.version`, snapshots)
+			 WHERE stream_snapshots.version < excluded.version`, snapshotColumnTypes, snapshots)
 		if err != nil {
 			return fmt.Errorf("save %d snapshots: %w", len(snapshots), err)
 		}
 		return nil
 	})
 }
+
+// snapshotColumnTypes are the types of a snapshot's values: one statement text whatever the number of
+// snapshots (sqldb.RowSource), parsed and planned once per connection, where a VALUES list of each length was a
+// statement of its own.
+var snapshotColumnTypes = []string{sqldb.TypeText, sqldb.TypeText, sqldb.TypeBigint, sqldb.TypeText}
 
 // load returns the passes from their snapshots, replaying the streams marked for it (or all, with replay).
 func (r *Repository) load(ctx context.Context, tenantID string, passIDs []string, replay bool) (map[string]*loaded, error) {

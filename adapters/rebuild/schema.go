@@ -65,6 +65,19 @@ func (postgresSchema) create(ctx context.Context, db *sqldb.DB, live, table, suf
 		` INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE)`); err != nil {
 		return nil, fmt.Errorf("create %s like %s: %w", table, live, err)
 	}
+	// LIKE leaves out the table's storage parameters: the delivery queue's fill factor (migrations 00020 and
+	// 00029, room for the leases' HOT updates) and its autovacuum thresholds would be gone after a rebuild. They
+	// are copied.
+	var options string
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(array_to_string(reloptions, ', '), '') FROM pg_class WHERE oid = $1::regclass`,
+		live).Scan(&options); err != nil {
+		return nil, fmt.Errorf("read the storage parameters of %s: %w", live, err)
+	}
+	if options != "" {
+		if _, err := db.ExecContext(ctx, `ALTER TABLE `+table+` SET (`+options+`)`); err != nil {
+			return nil, fmt.Errorf("give %s the storage parameters of %s: %w", table, live, err)
+		}
+	}
 	// A serial column's default still draws from the live table's sequence, which goes when the live table is
 	// dropped: the copy gets a sequence of its own.
 	rows, err := db.QueryContext(ctx, `

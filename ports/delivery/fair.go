@@ -116,10 +116,6 @@ type claimer struct {
 	// due is the last list of tenants with due deliveries, listed at dueAt.
 	due   []string
 	dueAt time.Time
-	// drained is whether the last claim took every delivery it could: fewer than it asked of each tenant, and
-	// of every tenant listed. Claiming again at once would find nothing; while updates are held back for their
-	// Google turns, which come one every few milliseconds, that empty claim followed every claim.
-	drained bool
 }
 
 func (w *Worker) newClaimer() *claimer {
@@ -128,12 +124,8 @@ func (w *Worker) newClaimer() *claimer {
 
 // claim leases up to free due deliveries when limit slots may be in flight.
 func (c *claimer) claim(ctx context.Context, free, limit int) ([]push.Delivery, error) {
-	c.drained = false
 	if c.tenants.shareOf(limit) >= limit {
-		most := min(free, maxClaim)
-		items, err := c.w.queue.Claim(ctx, most, c.w.config.Lease)
-		c.drained = err == nil && len(items) < most
-		return items, err
+		return c.w.queue.Claim(ctx, min(free, maxClaim), c.w.config.Lease)
 	}
 	if now := time.Now(); now.Sub(c.dueAt) >= c.w.config.PollInterval {
 		due, err := c.w.queue.DueTenants(ctx)
@@ -142,26 +134,10 @@ func (c *claimer) claim(ctx context.Context, free, limit int) ([]push.Delivery, 
 		}
 		c.due, c.dueAt = due, now
 	}
-	quotas := c.tenants.quotas(c.due, free, limit, maxClaim)
-	items, err := c.w.queue.ClaimTenants(ctx, quotas, c.w.config.Lease)
+	items, err := c.w.queue.ClaimTenants(ctx, c.tenants.quotas(c.due, free, limit, maxClaim), c.w.config.Lease)
 	if len(items) == 0 {
 		// Nothing to claim from the tenants listed: list them afresh next time, as work may have come due.
 		c.dueAt = time.Time{}
 	}
-	c.drained = err == nil && len(quotas) == len(c.due) && eachShort(items, quotas)
 	return items, err
-}
-
-// eachShort reports whether items holds fewer deliveries of each quota's tenant than the quota allowed.
-func eachShort(items []push.Delivery, quotas []push.TenantQuota) bool {
-	took := map[string]int{}
-	for _, d := range items {
-		took[d.Update.TenantID]++
-	}
-	for _, q := range quotas {
-		if took[q.TenantID] >= q.Limit {
-			return false
-		}
-	}
-	return true
 }

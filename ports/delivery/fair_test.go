@@ -37,36 +37,3 @@ func TestQuotas_aTenantGetsItsShareWhileOthersHaveWorkAndAloneIsLentTheRestButOn
 		})
 	}
 }
-
-// TestClaim_waitsAPollIntervalOnlyOnceItTookEverythingDue: while updates come due one by one (held back for their
-// Google turns), a claim that took all that was due was followed at once by one that found nothing. The worker
-// waits after a claim that drained the due tenants, and claims again at once after one that a quota cut short.
-func TestClaim_waitsAPollIntervalOnlyOnceItTookEverythingDue(t *testing.T) {
-	cases := []struct {
-		name        string
-		share       int
-		backlog     map[string]int
-		free        int
-		wantTaken   int
-		wantDrained bool
-	}{
-		{"one due of each tenant", 25, map[string]int{"a": 1, "b": 1}, 512, 2, true},
-		{"a tenant left out of the claim", 25, map[string]int{"a": 1, "b": 1}, 100, 1, false},
-		{"a tenant's share cut its claim short", 25, map[string]int{"a": 200, "b": 1}, 512, 129, false},
-		{"fewer slots free than due", 25, map[string]int{"a": 3}, 2, 2, false},
-		{"nothing due", 25, map[string]int{}, 100, 0, true},
-		{"without fairness, all that was due", 100, map[string]int{"a": 3}, 100, 3, true},
-		{"without fairness, as many as were free", 100, map[string]int{"a": 3}, 3, 3, false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			taken, drained := deliverystage.ClaimDrains(c.share, c.backlog, c.free, 512)
-			if taken != c.wantTaken {
-				t.Errorf("claimed %d deliveries, want %d", taken, c.wantTaken)
-			}
-			if drained != c.wantDrained {
-				t.Errorf("drained = %v, want %v", drained, c.wantDrained)
-			}
-		})
-	}
-}

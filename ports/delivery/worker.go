@@ -310,10 +310,6 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.inFlight.Add(1)
 			inFlight.Go(func() { done <- w.attempt(attemptCtx, d) })
 		}
-		if claims.drained {
-			// Nothing more was due: the next look waits a poll interval, as after an empty claim.
-			sleep(ctx, w.config.PollInterval)
-		}
 	}
 	inFlight.Wait()
 	close(done)

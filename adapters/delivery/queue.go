@@ -174,7 +174,8 @@ func (q *Queue) ClaimTenants(ctx context.Context, quotas []push.TenantQuota, lea
 // whole table, a sort and a hash, where the index costs a lookup per tenant. The table is small while its rows
 // come and go as fast as they are pushed, but updates held back for a Google turn stay in it for as long as
 // the tenant's quota takes (2,000 updates for 40 s in bench/google), and each poll then read every one of them
-// twice: half of the database's time in the Google phase, beside the webhook deliveries it competed with.
+// twice: the statement with the most database time in that phase, beside the webhook deliveries it competed
+// with.
 func (q *Queue) DueTenants(ctx context.Context) ([]string, error) {
 	now := q.now().UnixMilli()
 	rows, err := q.stmts.QueryContext(ctx, `

@@ -173,6 +173,14 @@ func (q *Queue) ClaimTenants(ctx context.Context, quotas []push.TenantQuota, lea
 // DueTenants lists the tenants that have a due delivery nobody holds. It steps through deliveries_tenant_due one
 // tenant at a time (a loose index scan, which neither database does by itself), so it costs one index lookup
 // per tenant with deliveries, however many deliveries they have.
+//
+// On PostgreSQL it is planned with each call's values (Dialect.Planned). The stage runs it on every poll, so
+// PostgreSQL soon gave it a generic plan, made while the table was nearly empty: two sequential scans of the
+// whole table, a sort and a hash, where the index costs a lookup per tenant. The table is small while its rows
+// come and go as fast as they are pushed, but updates held back for a Google turn stay in it for as long as
+// the tenant's quota takes (2,000 updates for 40 s in bench/google), and each poll then read every one of them
+// twice: the statement with the most database time in that phase, beside the webhook deliveries it competed
+// with.
 func (q *Queue) DueTenants(ctx context.Context) ([]string, error) {
 	now := q.now().UnixMilli()
 	rows, err := q.stmts.QueryContext(ctx, `
@@ -184,7 +192,7 @@ func (q *Queue) DueTenants(ctx context.Context) ([]string, error) {
 		SELECT id FROM t
 		WHERE id IS NOT NULL AND EXISTS (
 			SELECT 1 FROM deliveries d WHERE d.tenant_id = t.id AND d.next_attempt_at <= $1 AND d.lease_until <= $1)`,
-		now)
+		q.db.Dialect.Planned(now)...)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants with due deliveries: %w", err)
 	}
@@ -323,6 +331,11 @@ func (q *Queue) setLease(ctx context.Context, eventIDs []string, until int64, co
 
 // RetryAll reschedules deliveries in one transaction: a flush writes hundreds at once when a channel's rate limit
 // holds them back, and a transaction each kept the worker's slots, and the deliveries behind them, waiting.
+//
+// The rows go in one statement per retryChunk rows, not one each: when an update for the webhook and Google comes,
+// its webhook is pushed at once and its Google push held back for its turn, so every update of a burst is
+// rescheduled while the webhook's deliveries are still going out, and a statement per row made the flush that
+// frees their slots a round trip per row long.
 func (q *Queue) RetryAll(ctx context.Context, retries []push.Rescheduled) error {
 	if len(retries) == 0 {
 		return nil
@@ -332,27 +345,42 @@ func (q *Queue) RetryAll(ctx context.Context, retries []push.Rescheduled) error 
 	retries = slices.SortedFunc(slices.Values(retries), func(a, b push.Rescheduled) int {
 		return strings.Compare(a.Delivery.Update.EventID, b.Delivery.Update.EventID)
 	})
-	q.stmts.Prepare(ctx, rescheduleQuery)
+	rows := make([][]any, len(retries))
+	for i, r := range retries {
+		results, err := json.Marshal(r.Delivery.Progress)
+		if err != nil {
+			return fmt.Errorf("encode delivery progress: %w", err)
+		}
+		rows[i] = []any{r.Delivery.Update.EventID, int64(r.Delivery.Attempts), string(results), r.LastError, r.At.UnixMilli()}
+	}
 	return sqldb.InTx(ctx, q.db, func(ctx context.Context, tx *sql.Tx) error {
-		for _, r := range retries {
-			results, err := json.Marshal(r.Delivery.Progress)
+		for part := range slices.Chunk(rows, retryChunk) {
+			source, args, err := q.db.Dialect.RowSource(1, rescheduleTypes, part)
 			if err != nil {
-				return fmt.Errorf("encode delivery progress: %w", err)
+				return fmt.Errorf("reschedule %d deliveries: %w", len(part), err)
 			}
-			_, err = q.stmts.ExecContext(ctx, tx, rescheduleQuery,
-				r.Delivery.Update.EventID, r.Delivery.Attempts, string(results), r.LastError, r.At.UnixMilli())
+			// The rows are locked in event_id order first, as the subquery of setLease and Finish does.
+			_, err = tx.ExecContext(ctx, `
+				WITH r (event_id, attempts, results, last_error, next_attempt_at) AS (`+source+`)
+				UPDATE deliveries SET attempts = r.attempts, results = r.results, last_error = r.last_error,
+					next_attempt_at = r.next_attempt_at, lease_until = 0
+				FROM r
+				WHERE deliveries.event_id = r.event_id AND deliveries.event_id IN (
+					SELECT event_id FROM deliveries WHERE event_id IN (SELECT event_id FROM r)
+					ORDER BY event_id`+q.db.Dialect.LockRows(false)+`)`, args...)
 			if err != nil {
-				return fmt.Errorf("reschedule delivery %s: %w", r.Delivery.Update.EventID, err)
+				return fmt.Errorf("reschedule %d deliveries: %w", len(part), err)
 			}
 		}
 		return nil
 	})
 }
 
-// rescheduleQuery makes one delivery due again, keeping its progress.
-const rescheduleQuery = `
-	UPDATE deliveries SET attempts = $2, results = $3, last_error = $4, next_attempt_at = $5, lease_until = 0
-	WHERE event_id = $1`
+// retryChunk bounds the rows of one reschedule statement: 5 parameters a row on SQLite, far below its limit.
+const retryChunk = 1000
+
+// rescheduleTypes are the columns RetryAll writes from: event_id, attempts, results, last_error, next_attempt_at.
+var rescheduleTypes = []string{sqldb.TypeText, sqldb.TypeBigint, sqldb.TypeText, sqldb.TypeText, sqldb.TypeBigint}
 
 // Finish removes finished deliveries in one transaction with record, which stores their outcomes, so that a
 // delivery is removed exactly when its outcome is stored. Its rows are locked in event_id order, the order every

@@ -260,3 +260,58 @@ func sameSet(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// TestRetryAll_keepsEachDeliverysOwnProgressAndTime: a flush reschedules hundreds of deliveries held back for
+// their Google turns in a few statements; each keeps its own attempts, progress, error and time, also past one
+// statement's rows.
+func TestRetryAll_keepsEachDeliverysOwnProgressAndTime(t *testing.T) {
+	db := sqldbtest.New(t)
+	q := newQueue(t, db)
+	const n = 1100 // more than one statement's rows
+	enqueue(t, q, scheduled("t1", n, 1))
+	ctx := context.Background()
+	claimed, err := q.Claim(ctx, n, time.Hour)
+	if err != nil || len(claimed) != n {
+		t.Fatalf("claim: %d deliveries, %v; want %d", len(claimed), err, n)
+	}
+	now := time.Now()
+	var retries []push.Rescheduled
+	due := map[string]push.Delivery{}
+	for i, d := range claimed {
+		d.Attempts = i % 7
+		d.Progress = []pass.ChannelResult{{Channel: "webhook", Outcome: "delivered", Delivered: true, Attempts: 1},
+			{Channel: "google", Detail: fmt.Sprintf("turn %d", i)}}
+		at := now.Add(time.Hour) // held back
+		if i%2 == 0 {
+			at = now.Add(-time.Second)
+			due[d.Update.EventID] = d
+		}
+		retries = append(retries, push.Rescheduled{Delivery: d, At: at, LastError: "held back " + d.Update.EventID})
+	}
+	if err := q.RetryAll(ctx, retries); err != nil {
+		t.Fatalf("retry all: %v", err)
+	}
+	again, err := q.Claim(ctx, n, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != len(due) {
+		t.Fatalf("claimed %d deliveries after the reschedule, want the %d due", len(again), len(due))
+	}
+	for _, d := range again {
+		want, ok := due[d.Update.EventID]
+		switch {
+		case !ok:
+			t.Fatalf("claimed %s, which was rescheduled for later", d.Update.EventID)
+		case d.Attempts != want.Attempts || len(d.Progress) != 2 || d.Progress[1].Detail != want.Progress[1].Detail:
+			t.Fatalf("%s came back with attempts %d and progress %+v, want %d and %+v", d.Update.EventID, d.Attempts, d.Progress, want.Attempts, want.Progress)
+		}
+	}
+	var wrong int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE last_error <> 'held back ' || event_id`).Scan(&wrong); err != nil {
+		t.Fatal(err)
+	}
+	if wrong != 0 {
+		t.Errorf("%d deliveries hold another delivery's error", wrong)
+	}
+}

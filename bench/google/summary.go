@@ -87,7 +87,7 @@ func (s summary) print(w io.Writer) int {
 		calls, gUpdates, float64(calls)/float64(gUpdates), perUpdate, s.abandoned)
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "round: webhook deliveries\tdelivered\tthroughput\tlatency p50\tp95\tp99\tmax\tall delivered after\tall outcomes after\temitted/failed\texecute errors\tCPU per update\tDB per update: transactions, deliveries rows updated, table scans")
+	fmt.Fprintln(tw, "round: webhook deliveries\tdelivered\tthroughput\tlatency p50\tp95\tp99\tmax\tall delivered after\tall outcomes after\temitted/failed\texecute errors\tCPU per update\tDB per update: transactions, deliveries rows updated, table scans, PostgreSQL CPU")
 	var phases []*phase
 	for i := range s.google {
 		phases = append(phases, s.baseline[i], s.google[i])
@@ -102,6 +102,9 @@ func (s summary) print(w io.Writer) int {
 		if p.db.known {
 			n := float64(p.updates)
 			db = fmt.Sprintf("%.1f, %.1f, %.1f", float64(p.db.transactions)/n, float64(p.db.deliveryUpd)/n, float64(p.db.scans)/n)
+			if p.db.cpu > 0 {
+				db += ", " + benchkit.Millis(p.db.cpu/time.Duration(max(p.updates, 1)), 2)
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%d/%d\t%.0f/s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%s\t%s\n", p.name, len(p.delivered), p.updates,
 			p.webhookThroughput(), benchkit.Millis(benchkit.Percentile(lat, .5), 0), benchkit.Millis(benchkit.Percentile(lat, .95), 0), benchkit.Millis(benchkit.Percentile(lat, .99), 0), benchkit.Millis(benchkit.Percentile(lat, 1), 0),

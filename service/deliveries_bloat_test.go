@@ -53,7 +53,10 @@ func TestDeliveries_sizeStaysFlatOverRepeatedLoads(t *testing.T) {
 		}
 	}
 	t.Logf("deliveries' size after each round of %d: %v bytes", perRound, sizes)
-	if sizes[rounds-1] > sizes[1]*3/2 {
+	// Without reuse the size grows with the rounds: 2.5 times round 2's by round 5. Twice is the bound, not 1.5:
+	// at the queue's fill factor of 50 (migration 00029) a vacuum that could not yet trim the empty pages at the
+	// table's end on a loaded machine left round 5 at 1.5-2 times round 2's, with the space reused all the same.
+	if sizes[rounds-1] > sizes[1]*2 {
 		t.Errorf("the deliveries table grew from %d bytes after round 2 to %d after round %d: it keeps what it deleted",
 			sizes[1], sizes[rounds-1], rounds)
 	}

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/passpush/passpush/bench/internal/benchkit"
@@ -69,42 +66,12 @@ func (b *bench) backendCPU(ctx context.Context) map[int]time.Duration {
 	if b.o.backend() != "PostgreSQL" {
 		return nil
 	}
-	rows, err := b.svc.DB.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
-	if err != nil {
-		return nil
-	}
-	defer rows.Close()
-	cpu := map[int]time.Duration{}
-	for rows.Next() {
-		var pid int
-		if rows.Scan(&pid) != nil {
-			return nil
-		}
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			continue // ended since
-		}
-		// The fields after the command's closing parenthesis; utime and stime are the 14th and 15th of the line.
-		s := string(stat)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) < 13 {
-			continue
-		}
-		utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-		stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		cpu[pid] = time.Duration(utime+stime) * (time.Second / clockTicks)
-	}
-	if rows.Err() != nil || len(cpu) == 0 {
+	cpu, err := benchkit.BackendCPU(ctx, b.svc.DB)
+	if err != nil || len(cpu) == 0 {
 		return nil
 	}
 	return cpu
 }
-
-// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on every Linux this runs on.
-const clockTicks = 100
 
 // perOp is CPU per operation, in microseconds.
 func perOp(d time.Duration, n int) float64 {

@@ -96,7 +96,7 @@ func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiv
 		time.Sleep(statsSettle) // the setting up's counts are reported before the phase's are read
 	}
 	db := readDBWork(ctx, svc)
-	cpu := processCPU()
+	cpu := benchkit.ProcessCPU()
 	p.start = time.Now()
 	sendExecutes(ctx, o, svc, p)
 	p.end = time.Now()
@@ -114,7 +114,7 @@ func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiv
 			p.emitted, p.failed = emitted, failed
 		}
 		if p.emitted+p.failed >= len(p.answered) {
-			p.drained, p.complete, p.cpu = time.Now(), true, processCPU()-cpu
+			p.drained, p.complete, p.cpu = time.Now(), true, benchkit.ProcessCPU()-cpu
 			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {

@@ -2,26 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/bench/internal/benchkit"
 )
-
-// processCPU is the CPU time this process (passpush, the fake, the receiver and the callers) has used so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // dbWork is what PostgreSQL counted for the benchmark's database: transactions, rows of the deliveries table
 // updated (claims, renewals, rescheduling), and scans of every table (at least one per statement that reads or
@@ -70,55 +56,14 @@ func (w dbWork) minus(before dbWork) dbWork {
 	return d
 }
 
-// backendCPU is the CPU time of each backend connected to the benchmark's database, read from /proc: nil when
-// PostgreSQL runs elsewhere.
+// backendCPU is the CPU time of each backend connected to the benchmark's database: nil when PostgreSQL runs
+// elsewhere or cannot be read.
 func backendCPU(ctx context.Context, s *benchkit.Service) map[int]time.Duration {
-	rows, err := s.DB.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
-	if err != nil {
+	cpu, err := benchkit.BackendCPU(ctx, s.DB)
+	if err != nil || len(cpu) == 0 {
 		return nil
 	}
-	defer rows.Close()
-	out := map[int]time.Duration{}
-	for rows.Next() {
-		var pid int
-		if rows.Scan(&pid) != nil {
-			return nil
-		}
-		if cpu, err := processCPUOf(pid); err == nil {
-			out[pid] = cpu
-		}
-	}
-	if rows.Err() != nil || len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every Linux architecture Go supports.
-const clockTicks = 100
-
-// processCPUOf is the user and system CPU time of a postgres process on this machine.
-func processCPUOf(pid int) (time.Duration, error) {
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
-		return 0, fmt.Errorf("process %d is no local postgres backend", pid)
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The fields after the command, which is in parentheses and may hold spaces: utime and stime are the 12th
-	// and 13th of them.
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+	return cpu
 }
 
 // median of xs, the mean of the middle two for an even count; 0 for none.

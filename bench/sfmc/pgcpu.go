@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/passpush/passpush/adapters/sqldb"
+	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
 // pgCPU is the CPU time of the PostgreSQL backends serving the benchmark's database, read from /proc: with
@@ -32,24 +33,7 @@ func samplePGCPU(ctx context.Context, databaseURL string) pgCPU {
 		s.err = fmt.Errorf("read commits: %w", err)
 		return s
 	}
-	rows, err := db.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
-	if err != nil {
-		s.err = fmt.Errorf("list backends: %w", err)
-		return s
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var pid int
-		if err := rows.Scan(&pid); err != nil {
-			s.err = err
-			return s
-		}
-		// A backend that ended since the list was read is simply left out.
-		if cpu, err := processCPU(pid); err == nil {
-			s.byPID[pid] = cpu
-		}
-	}
-	s.err = rows.Err()
+	s.byPID, s.err = benchkit.BackendCPU(ctx, db)
 	return s
 }
 

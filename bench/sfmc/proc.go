@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"fmt"
 	"net"
 	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -14,9 +10,6 @@ import (
 
 	"github.com/passpush/passpush/bench/internal/benchkit"
 )
-
-// clockTicks is USER_HZ, the unit of /proc/<pid>/stat and /proc/stat times; it is 100 on every Linux Go runs on.
-const clockTicks = 100
 
 // timeline counts executes and first deliveries per second since the load started.
 type timeline struct {
@@ -73,7 +66,7 @@ type cpuSample struct {
 
 func sampleCPU(pid int) cpuSample {
 	s := cpuSample{at: time.Now()}
-	s.process, s.processErr = processCPU(pid)
+	s.process, s.processErr = benchkit.PIDCPU(pid)
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -103,30 +96,6 @@ func cpuBetween(a, b cpuSample) cpuUse {
 		u.machineBusy = float64(b.busy-a.busy) / float64(b.all-a.all)
 	}
 	return u
-}
-
-// processCPU is utime+stime of pid from /proc/<pid>/stat.
-func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces; the fields after its closing parenthesis are plain.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime is field 14, stime field 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
-	}
-	utime, err1 := strconv.ParseUint(f[11], 10, 64)
-	stime, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
-	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
 // dbHost is the host of a postgres:// URL.

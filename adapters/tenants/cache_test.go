@@ -316,35 +316,44 @@ func TestCache_concurrentMissesShareOneLookup(t *testing.T) {
 	store := newHeldStore(serve)
 	cache := NewCache(store, time.Hour)
 
-	const callers = 16
-	names := make(chan string, callers+1)
+	callers := getAtOnce(t, cache, store.entered, store.release, "lookup")
+	if gets, _ := store.stats("acme"); gets != 1 {
+		t.Errorf("%d concurrent lookups of a tenant not cached made %d queries, want 1", callers, gets)
+	}
+}
+
+// getAtOnce gets acme from cache once, and 16 more times while the store holds that first read (entered tells it
+// began; closing release lets it end); it fails if a second read of what reaches the store begins meanwhile, or
+// if a caller is not answered acme's v1. It returns how many callers got it.
+func getAtOnce(t *testing.T, cache *Cache, entered <-chan struct{}, release chan struct{}, read string) int {
+	t.Helper()
+	const callers = 17
+	names := make(chan string, callers)
 	get := func() {
-		tn, err := cache.Get(ctx, "acme")
+		tn, err := cache.Get(context.Background(), "acme")
 		if err != nil {
 			t.Errorf("Get: %v", err)
 		}
 		names <- tn.Name
 	}
 	go get()
-	<-store.entered // the first lookup is in flight
-	for range callers {
+	<-entered // the first read is in flight
+	for range callers - 1 {
 		go get()
 	}
-	// A caller that did not share the lookup in flight reaches the store: give them the time to.
+	// A caller that did not share the read in flight reaches the store: give them the time to.
 	select {
-	case <-store.entered:
-		t.Error("a second lookup reached the store while the first was in flight")
+	case <-entered:
+		t.Errorf("a second %s reached the store while the first was in flight", read)
 	case <-time.After(200 * time.Millisecond):
 	}
-	close(store.release)
-	for range callers + 1 {
+	close(release)
+	for range callers {
 		if name := <-names; name != "v1" {
 			t.Errorf("Get = %q, want v1", name)
 		}
 	}
-	if gets, _ := store.stats("acme"); gets != 1 {
-		t.Errorf("%d concurrent lookups of a tenant not cached made %d queries, want 1", callers+1, gets)
-	}
+	return callers
 }
 
 // heldCountStore is the real store whose first Count waits for release, so that other lookups happen while it is
@@ -379,33 +388,9 @@ func TestCache_aColdStartCountsTenantsOnce(t *testing.T) {
 	store := &heldCountStore{countingStore: countingStore{Store: serve}, entered: make(chan struct{}, 100), release: make(chan struct{})}
 	cache := NewCache(store, time.Hour)
 
-	const callers = 16
-	names := make(chan string, callers+1)
-	get := func() {
-		tn, err := cache.Get(ctx, "acme")
-		if err != nil {
-			t.Errorf("Get: %v", err)
-		}
-		names <- tn.Name
-	}
-	go get()
-	<-store.entered // the first count is in flight
-	for range callers {
-		go get()
-	}
-	select {
-	case <-store.entered:
-		t.Error("a second count reached the store while the first was in flight")
-	case <-time.After(200 * time.Millisecond):
-	}
-	close(store.release)
-	for range callers + 1 {
-		if name := <-names; name != "v1" {
-			t.Errorf("Get = %q, want v1", name)
-		}
-	}
+	callers := getAtOnce(t, cache, store.entered, store.release, "count")
 	if _, counts := store.stats("acme"); counts != 1 {
-		t.Errorf("%d concurrent first lookups counted the tenants %d times, want once", callers+1, counts)
+		t.Errorf("%d concurrent first lookups counted the tenants %d times, want once", callers, counts)
 	}
 }
 

@@ -282,27 +282,39 @@ func TestCache_aFloodOfRandomIdsEvictsNoKnownTenant(t *testing.T) {
 	}
 }
 
-// heldStore is the real store whose first lookup reads the tenant and then waits for release, so that other
-// lookups happen while it is in flight.
-type heldStore struct {
-	countingStore
+// hold holds the first read of a store in flight until release is closed, so that other reads happen meanwhile;
+// entered tells each read that began.
+type hold struct {
 	entered chan struct{}
 	release chan struct{}
 	once    sync.Once
 }
 
+func newHold() *hold { return &hold{entered: make(chan struct{}, 100), release: make(chan struct{})} }
+
+// enter is called by each read once it has read.
+func (h *hold) enter() {
+	h.entered <- struct{}{}
+	first := false
+	h.once.Do(func() { first = true })
+	if first {
+		<-h.release
+	}
+}
+
+// heldStore is the real store whose first lookup reads the tenant and then waits for release.
+type heldStore struct {
+	countingStore
+	*hold
+}
+
 func newHeldStore(s *Store) *heldStore {
-	return &heldStore{countingStore: countingStore{Store: s}, entered: make(chan struct{}, 100), release: make(chan struct{})}
+	return &heldStore{countingStore: countingStore{Store: s}, hold: newHold()}
 }
 
 func (s *heldStore) Get(ctx context.Context, id string) (tenant.Tenant, error) {
 	t, err := s.countingStore.Get(ctx, id)
-	s.entered <- struct{}{}
-	first := false
-	s.once.Do(func() { first = true })
-	if first {
-		<-s.release
-	}
+	s.enter()
 	return t, err
 }
 
@@ -316,16 +328,15 @@ func TestCache_concurrentMissesShareOneLookup(t *testing.T) {
 	store := newHeldStore(serve)
 	cache := NewCache(store, time.Hour)
 
-	callers := getAtOnce(t, cache, store.entered, store.release, "lookup")
+	callers := getAtOnce(t, cache, store.hold, "lookup")
 	if gets, _ := store.stats("acme"); gets != 1 {
 		t.Errorf("%d concurrent lookups of a tenant not cached made %d queries, want 1", callers, gets)
 	}
 }
 
-// getAtOnce gets acme from cache once, and 16 more times while the store holds that first read (entered tells it
-// began; closing release lets it end); it fails if a second read of what reaches the store begins meanwhile, or
-// if a caller is not answered acme's v1. It returns how many callers got it.
-func getAtOnce(t *testing.T, cache *Cache, entered <-chan struct{}, release chan struct{}, read string) int {
+// getAtOnce gets acme from cache once, and 16 more times while h holds that first read of the store; it fails if a
+// second read begins meanwhile, or if a caller is not answered acme's v1. It returns how many callers got it.
+func getAtOnce(t *testing.T, cache *Cache, h *hold, read string) int {
 	t.Helper()
 	const callers = 17
 	names := make(chan string, callers)
@@ -337,17 +348,17 @@ func getAtOnce(t *testing.T, cache *Cache, entered <-chan struct{}, release chan
 		names <- tn.Name
 	}
 	go get()
-	<-entered // the first read is in flight
+	<-h.entered // the first read is in flight
 	for range callers - 1 {
 		go get()
 	}
 	// A caller that did not share the read in flight reaches the store: give them the time to.
 	select {
-	case <-entered:
+	case <-h.entered:
 		t.Errorf("a second %s reached the store while the first was in flight", read)
 	case <-time.After(200 * time.Millisecond):
 	}
-	close(release)
+	close(h.release)
 	for range callers {
 		if name := <-names; name != "v1" {
 			t.Errorf("Get = %q, want v1", name)
@@ -356,23 +367,15 @@ func getAtOnce(t *testing.T, cache *Cache, entered <-chan struct{}, release chan
 	return callers
 }
 
-// heldCountStore is the real store whose first Count waits for release, so that other lookups happen while it is
-// in flight.
+// heldCountStore is the real store whose first Count waits for release.
 type heldCountStore struct {
 	countingStore
-	entered chan struct{}
-	release chan struct{}
-	once    sync.Once
+	*hold
 }
 
 func (s *heldCountStore) Count(ctx context.Context) (int, error) {
 	n, err := s.countingStore.Count(ctx)
-	s.entered <- struct{}{}
-	first := false
-	s.once.Do(func() { first = true })
-	if first {
-		<-s.release
-	}
+	s.enter()
 	return n, err
 }
 
@@ -385,10 +388,10 @@ func TestCache_aColdStartCountsTenantsOnce(t *testing.T) {
 	if err := serve.Save(ctx, newTenant("acme", "v1")); err != nil {
 		t.Fatal(err)
 	}
-	store := &heldCountStore{countingStore: countingStore{Store: serve}, entered: make(chan struct{}, 100), release: make(chan struct{})}
+	store := &heldCountStore{countingStore: countingStore{Store: serve}, hold: newHold()}
 	cache := NewCache(store, time.Hour)
 
-	callers := getAtOnce(t, cache, store.entered, store.release, "count")
+	callers := getAtOnce(t, cache, store.hold, "count")
 	if _, counts := store.stats("acme"); counts != 1 {
 		t.Errorf("%d concurrent first lookups counted the tenants %d times, want once", callers, counts)
 	}

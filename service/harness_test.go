@@ -5,6 +5,7 @@ package service_test
 // of every shape, a tenant's webhook, and readers of the audit log and the event store.
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/passpush/passpush/adapters/eventstore"
+	"github.com/passpush/passpush/adapters/passes"
 	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/adapters/webhook"
@@ -266,6 +268,34 @@ func (h *harness) putPass(tenantID, passID, body string) {
 	res := h.admin(http.MethodPut, "/api/"+tenantID+"/passes/"+passID, body)
 	if res.status != http.StatusCreated && res.status != http.StatusOK {
 		h.t.Fatalf("PUT pass %s: %d %s", passID, res.status, res.body)
+	}
+	if bytes.Contains(res.body, []byte(`"readModel":"catching up"`)) {
+		// The write is stored, but a loaded machine (CI runs many packages at once) kept the read model past the
+		// server's 5 s; tests that read the pass next wait for it here, as a client would poll.
+		h.awaitPassVersion(tenantID, passID)
+	}
+}
+
+// awaitPassVersion waits until the passes read model shows the pass's stream as the event store holds it.
+func (h *harness) awaitPassVersion(tenantID, passID string) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The stream, not the feed: on PostgreSQL the feed hides events until every older transaction on the server
+	// ends, which is what held the read model back. The version to wait for is the last registration's: the
+	// stream also holds events the passes read model doesn't apply.
+	streams, err := h.svc.Events.Load(ctx, tenantID, passes.StreamID(passID))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	version := 0
+	for _, e := range streams[passes.StreamID(passID)] {
+		if e.Type == (pass.Registered{}).Name() || e.Type == (pass.DataChanged{}).Name() {
+			version = e.Version
+		}
+	}
+	if _, err := h.svc.App.Queries.PassByID.Handle(ctx, query.PassByID{TenantID: tenantID, PassID: passID, MinStreamVersion: version}); err != nil {
+		h.t.Fatalf("the read model does not show pass %s version %d: %v", passID, version, err)
 	}
 }
 

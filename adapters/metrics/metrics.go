@@ -255,3 +255,13 @@ func (c *timedChannel) LatestOnly() bool {
 	l, ok := c.Channel.(push.LatestOnly)
 	return ok && l.LatestOnly()
 }
+
+// HoldBack passes on the wrapped channel's rate limit (push.RateLimited), which the embedding alone would hide:
+// the fan-out then pushed every update held back for its turn, and a wallet answered it as over its quota. A hold
+// is neither timed nor counted, as no push was made; a channel without a rate limit holds nothing back.
+func (c *timedChannel) HoldBack(ctx context.Context, u push.Update) time.Duration {
+	if l, ok := c.Channel.(push.RateLimited); ok {
+		return l.HoldBack(ctx, u)
+	}
+	return 0
+}

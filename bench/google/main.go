@@ -6,15 +6,17 @@
 // in this process takes -receiver-delay per call. -rounds rounds of two phases, each of -updates updates over
 // -tenants new tenants, one update per pass, sent as signed execute calls like Journey Builder's:
 //
-//  1. webhook only: the tenants have a webhook and no Google settings (the baseline);
-//  2. webhook + Google: the tenants have the webhook, Google settings at -rate calls/s and a class, and every pass
-//     is saved in the fake: each update is a PATCH and an addMessage.
+//  1. webhook + Apple: the tenants have a webhook, Apple passes (the test PKI's certificate and a template) and
+//     one device registered per pass, pushed through a fake APNs answering in -apns-delay, and no Google settings
+//     (the baseline; -apple=false leaves Apple out of both phases);
+//  2. webhook + Apple + Google: the same, plus Google settings at -rate calls/s and a class, and every pass saved
+//     in the fake: each update is also a PATCH and an addMessage.
 //
-// It reports each tenant's achieved rate of Google calls, the 429s, the webhook deliveries' throughput and latency
-// in each phase, and the process's CPU time (and on PostgreSQL the database's work) per update, then PASS/MISS per
+// It reports each tenant's achieved rate of Google calls, the 429s, the webhook deliveries' and the Apple pushes'
+// throughput and latency in each phase, and the process's CPU time (and on PostgreSQL the database's work) per update, then PASS/MISS per
 // target. A phase's webhook deliveries take a few seconds, so one busy moment of the machine moves its throughput:
-// the throughput target is the median over the rounds of the ratio with Google to without, each round's two phases
-// run one after the other under the same load.
+// the throughput targets are the median over the rounds of the ratio with Google to without, each round's two
+// phases run one after the other under the same load.
 //
 //	go run ./bench/google                                              # SQLite file in a temp dir
 //	psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE bench_google1'
@@ -51,6 +53,8 @@ type options struct {
 	timeout        time.Duration
 	rounds         int
 	cpuProfile     string
+	apple          bool
+	apnsDelay      time.Duration
 }
 
 func main() {
@@ -67,8 +71,10 @@ func main() {
 	flag.Float64Var(&o.rateTolerance, "rate-tolerance", 0.05, "how far a tenant's achieved Google rate may be from -rate")
 	flag.DurationVar(&o.attemptTimeout, "attempt-timeout", 0, "the delivery stage's attempt timeout; 0 means its default (10 s)")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "deadline of the whole run")
-	flag.IntVar(&o.rounds, "rounds", 3, "rounds of a webhook-only and a webhook + Google phase; the throughput target takes the median ratio")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of a phase without Google and one with it; the throughput targets take the median ratio")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the phases (not the start) to this file")
+	flag.BoolVar(&o.apple, "apple", true, "every phase's tenants also have Apple passes, each with a registered device: each update is a push to the fake APNs")
+	flag.DurationVar(&o.apnsDelay, "apns-delay", 20*time.Millisecond, "time the fake APNs takes per push")
 	flag.Parse()
 	benchkit.Main("bench/google", o.validate(), o.timeout, func(ctx context.Context) error { return run(ctx, o) })
 }
@@ -113,6 +119,13 @@ func run(ctx context.Context, o options) error {
 	defer gate.close()
 	rcv := newReceiver(o.receiverDelay)
 	defer rcv.close()
+	var appleWallet *appleEnv
+	if o.apple {
+		if appleWallet, err = newAppleEnv(dir, o.apnsDelay); err != nil {
+			return err
+		}
+		defer appleWallet.close()
+	}
 
 	busy := benchkit.MachineBusy(time.Second)
 	svc, err := benchkit.StartService(ctx, benchkit.ServiceOptions{
@@ -121,6 +134,9 @@ func run(ctx context.Context, o options) error {
 			// The receiver is a local http server, which only the development webhook policy lets passpush call.
 			config := service.Config{GoogleAPIURL: gate.url, PublicURL: publicURL, Webhook: webhooktest.LocalConfig()}
 			config.Delivery.AttemptTimeout = o.attemptTimeout
+			if appleWallet != nil {
+				config.APNs.URL, config.APNs.RootCAs = appleWallet.apns.URL, appleWallet.apns.RootCAs
+			}
 			return config
 		},
 	})
@@ -139,12 +155,12 @@ func run(ctx context.Context, o options) error {
 	}
 	s := summary{o: o, busyBefore: busy}
 	for round := 1; round <= o.rounds; round++ {
-		baseline, err := runPhase(ctx, o, svc, rcv, nil, nil, round)
+		baseline, err := runPhase(ctx, o, svc, rcv, appleWallet, nil, nil, round)
 		if err != nil {
 			_ = stopProfile()
 			return fmt.Errorf("webhook-only phase of round %d: %w", round, err)
 		}
-		google, err := runPhase(ctx, o, svc, rcv, env, gate, round)
+		google, err := runPhase(ctx, o, svc, rcv, appleWallet, env, gate, round)
 		if err != nil {
 			_ = stopProfile()
 			return fmt.Errorf("webhook + Google phase of round %d: %w", round, err)

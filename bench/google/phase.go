@@ -45,6 +45,8 @@ type phase struct {
 	executeErr int
 	answered   map[string]time.Time // passId → its execute answered
 	delivered  map[string]time.Time // passId → its first webhook delivery
+	apple      bool
+	pushed     map[string]time.Time // passId → its device's first APNs push, with Apple
 	emitted    int
 	failed     int
 	drained    time.Time // every outcome recorded
@@ -55,15 +57,21 @@ type phase struct {
 	db  dbWork
 }
 
-// runPhase adds the round's tenants (w1-1…, or g1-1… with Google), imports their passes, sends one execute per pass and waits for every
-// outcome. With env set the tenants have Google settings at o.rate, a class, and every pass saved in the fake;
-// their issuers are the round's own.
-func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiver, env *fakeEnv, gate *quotaGate, round int) (*phase, error) {
-	p := &phase{name: fmt.Sprintf("%d: webhook only", round), google: env != nil, updates: o.updates, answered: map[string]time.Time{}}
+// runPhase adds the round's tenants (w1-1…, or g1-1… with Google), imports their passes, sends one execute per
+// pass and waits for every outcome. With apple set every pass has a device registered for its updates. With env set
+// the tenants have Google settings at o.rate, a class, and every pass saved in the fake; their issuers are the
+// round's own.
+func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiver, apple *appleEnv, env *fakeEnv, gate *quotaGate, round int) (*phase, error) {
+	p := &phase{google: env != nil, apple: apple != nil, updates: o.updates, answered: map[string]time.Time{}}
+	channels := "webhook"
+	if p.apple {
+		channels += " + Apple"
+	}
+	p.name = fmt.Sprintf("%d: %s", round, channels)
 	prefix := fmt.Sprintf("w%d", round)
 	var wallet *googletest.Fake
 	if p.google {
-		p.name = fmt.Sprintf("%d: webhook + Google", round)
+		p.name = fmt.Sprintf("%d: %s + Google", round, channels)
 		prefix = fmt.Sprintf("g%d", round)
 		wallet = gate.fake
 	}
@@ -88,6 +96,11 @@ func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiv
 		}
 		if err := importPasses(ctx, svc, t); err != nil {
 			return nil, err
+		}
+		if p.apple {
+			if err := apple.setUp(ctx, svc, t); err != nil {
+				return nil, err
+			}
 		}
 		p.tenants = append(p.tenants, t)
 	}
@@ -138,6 +151,15 @@ func runPhase(ctx context.Context, o options, svc *benchkit.Service, rcv *receiv
 		all = append(all, t.passIDs...)
 	}
 	p.delivered, _ = rcv.delivered(all)
+	if p.apple {
+		p.pushed = map[string]time.Time{}
+		pushed := apple.pushed()
+		for _, id := range all {
+			if at, ok := pushed[id]; ok {
+				p.pushed[id] = at
+			}
+		}
+	}
 	if p.google {
 		for _, t := range p.tenants {
 			t.google = gate.of(t.issuer)
@@ -296,10 +318,11 @@ func execute(ctx context.Context, client *http.Client, baseURL, tenantID, passID
 	return nil
 }
 
-// webhookLatencies are, for each delivered update, the time from its execute's answer to its first delivery.
-func (p *phase) webhookLatencies() []time.Duration {
+// latencies are, for each update in reached (passId → when it first reached a channel: p.delivered, p.pushed),
+// the time from its execute's answer to then.
+func (p *phase) latencies(reached map[string]time.Time) []time.Duration {
 	var out []time.Duration
-	for id, at := range p.delivered {
+	for id, at := range reached {
 		if answered, ok := p.answered[id]; ok {
 			out = append(out, at.Sub(answered))
 		}
@@ -308,10 +331,10 @@ func (p *phase) webhookLatencies() []time.Duration {
 	return out
 }
 
-// lastDelivered is when the last update reached the webhook.
-func (p *phase) lastDelivered() time.Time {
+// last is when the last update of reached got there.
+func last(reached map[string]time.Time) time.Time {
 	var last time.Time
-	for _, at := range p.delivered {
+	for _, at := range reached {
 		if at.After(last) {
 			last = at
 		}
@@ -319,12 +342,11 @@ func (p *phase) lastDelivered() time.Time {
 	return last
 }
 
-// webhookThroughput is the updates delivered to the webhook a second, from the first execute to the last
-// delivery.
-func (p *phase) webhookThroughput() float64 {
-	span := p.lastDelivered().Sub(p.start).Seconds()
+// throughput is the updates of reached a second, from the first execute to the last of them.
+func (p *phase) throughput(reached map[string]time.Time) float64 {
+	span := last(reached).Sub(p.start).Seconds()
 	if span <= 0 {
 		return 0
 	}
-	return float64(len(p.delivered)) / span
+	return float64(len(reached)) / span
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/passpush/passpush/bench/internal/benchkit"
 )
 
-// The webhook deliveries are not slowed by Google when, with the Google load, their throughput is at least this
-// share of the throughput without it, and their p95 latency at most slowdownFactor times the one without it plus
+// A channel (the webhook, Apple) is not slowed by Google when, with the Google load, its throughput is at least this
+// share of the throughput without it, and its p95 latency at most slowdownFactor times the one without it plus
 // slowdownSlack.
 const (
 	minThroughputShare = 0.9
@@ -32,23 +32,62 @@ type summary struct {
 	logPath          string
 }
 
-// ratios are each round's webhook throughput with Google over the one without.
-func (s summary) ratios() []float64 {
+// reachedBy picks, of a phase, when each update first reached one of its channels: the webhook or Apple's devices.
+type reachedBy func(*phase) map[string]time.Time
+
+func byWebhook(p *phase) map[string]time.Time { return p.delivered }
+func byApple(p *phase) map[string]time.Time   { return p.pushed }
+
+// ratios are each round's throughput of a channel with Google over the one without.
+func (s summary) ratios(by reachedBy) []float64 {
 	out := make([]float64, len(s.google))
 	for i, g := range s.google {
-		out[i] = g.webhookThroughput() / max(s.baseline[i].webhookThroughput(), 1e-9)
+		out[i] = g.throughput(by(g)) / max(s.baseline[i].throughput(by(s.baseline[i])), 1e-9)
 	}
 	return out
 }
 
-// pooledLatencies are the webhook latencies of every round's phases together.
-func pooledLatencies(phases []*phase) []time.Duration {
+// pooledLatencies are a channel's latencies of every round's phases together.
+func pooledLatencies(phases []*phase, by reachedBy) []time.Duration {
 	var out []time.Duration
 	for _, p := range phases {
-		out = append(out, p.webhookLatencies()...)
+		out = append(out, p.latencies(by(p))...)
 	}
 	slices.Sort(out)
 	return out
+}
+
+// printDeliveries writes a row per phase of a channel's throughput and latency.
+func printDeliveries(w io.Writer, title string, phases []*phase, by reachedBy) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "round: %s\treached\tthroughput\tlatency p50\tp95\tp99\tmax\tall reached after\n", title)
+	for _, p := range phases {
+		reached := by(p)
+		lat := p.latencies(reached)
+		fmt.Fprintf(tw, "%s\t%d/%d\t%.0f/s\t%s\t%s\t%s\t%s\t%s\n", p.name, len(reached), p.updates, p.throughput(reached),
+			benchkit.Millis(benchkit.Percentile(lat, .5), 0), benchkit.Millis(benchkit.Percentile(lat, .95), 0),
+			benchkit.Millis(benchkit.Percentile(lat, .99), 0), benchkit.Millis(benchkit.Percentile(lat, 1), 0),
+			benchkit.Secs(last(reached).Sub(p.start)))
+	}
+	_ = tw.Flush()
+}
+
+// checkNotSlowed checks that Google did not slow a channel: the median over the rounds of its throughput ratio,
+// and its p95 over every round's deliveries together, which one busy moment moves little.
+func (s summary) checkNotSlowed(check func(bool, string, string), channel string, by reachedBy) {
+	ratios := s.ratios(by)
+	shown := make([]string, len(ratios))
+	for i, r := range ratios {
+		shown[i] = fmt.Sprintf("%.0f%%", 100*r)
+	}
+	check(median(ratios) >= minThroughputShare,
+		fmt.Sprintf("%s throughput with Google ≥ %.0f%% of without", channel, 100*minThroughputShare),
+		fmt.Sprintf("by round %s; median %.0f%%", strings.Join(shown, ", "), 100*median(ratios)))
+	bLat, gLat := pooledLatencies(s.baseline, by), pooledLatencies(s.google, by)
+	limit := slowdownFactor*benchkit.Percentile(bLat, .95) + slowdownSlack
+	check(benchkit.Percentile(gLat, .95) <= limit,
+		fmt.Sprintf("%s p95 with Google ≤ %d× without + %s", channel, slowdownFactor, slowdownSlack),
+		fmt.Sprintf("%s vs %s (limit %s)", benchkit.Millis(benchkit.Percentile(gLat, .95), 0), benchkit.Millis(benchkit.Percentile(bLat, .95), 0), benchkit.Millis(limit, 0)))
 }
 
 // print writes the report and returns how many targets were missed.
@@ -87,13 +126,12 @@ func (s summary) print(w io.Writer) int {
 		calls, gUpdates, float64(calls)/float64(gUpdates), perUpdate, s.abandoned)
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "round: webhook deliveries\tdelivered\tthroughput\tlatency p50\tp95\tp99\tmax\tall delivered after\tall outcomes after\temitted/failed\texecute errors\tCPU per update\tDB per update: transactions, deliveries rows updated, table scans, PostgreSQL CPU")
+	fmt.Fprintln(tw, "round\tall outcomes after\temitted/failed\texecute errors\tCPU per update\tDB per update: transactions, deliveries rows updated, table scans, PostgreSQL CPU")
 	var phases []*phase
 	for i := range s.google {
 		phases = append(phases, s.baseline[i], s.google[i])
 	}
 	for _, p := range phases {
-		lat := p.webhookLatencies()
 		outcomes := "NOT REACHED: " + p.reason
 		if p.complete {
 			outcomes = benchkit.Secs(p.drained.Sub(p.start))
@@ -106,18 +144,16 @@ func (s summary) print(w io.Writer) int {
 				db += ", " + benchkit.Millis(p.db.cpu/time.Duration(max(p.updates, 1)), 2)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d/%d\t%.0f/s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%s\t%s\n", p.name, len(p.delivered), p.updates,
-			p.webhookThroughput(), benchkit.Millis(benchkit.Percentile(lat, .5), 0), benchkit.Millis(benchkit.Percentile(lat, .95), 0), benchkit.Millis(benchkit.Percentile(lat, .99), 0), benchkit.Millis(benchkit.Percentile(lat, 1), 0),
-			benchkit.Secs(p.lastDelivered().Sub(p.start)), outcomes, p.emitted, p.failed, p.executeErr,
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%s\t%s\n", p.name, outcomes, p.emitted, p.failed, p.executeErr,
 			benchkit.Millis(p.cpu/time.Duration(max(p.updates, 1)), 2), db)
 	}
 	_ = tw.Flush()
-	ratios := s.ratios()
-	shown := make([]string, len(ratios))
-	for i, r := range ratios {
-		shown[i] = fmt.Sprintf("%.0f%%", 100*r)
+	fmt.Fprintln(w)
+	printDeliveries(w, "webhook deliveries", phases, byWebhook)
+	if o.apple {
+		fmt.Fprintln(w)
+		printDeliveries(w, "Apple pushes", phases, byApple)
 	}
-	fmt.Fprintf(w, "webhook throughput with Google / without, by round: %s; median %.0f%%\n", strings.Join(shown, ", "), 100*median(ratios))
 	fmt.Fprintf(w, "service log (warn and above): %d %s\n", s.logLines, benchkit.Plural(s.logLines, "line", "lines"))
 	if s.logLines > 0 {
 		fmt.Fprintf(w, "last lines:\n%s\n", benchkit.Tail(s.logPath, 5))
@@ -134,20 +170,18 @@ func (s summary) print(w io.Writer) int {
 		rejected += t.google.rejected
 	}
 	check(rejected == 0, "no 429 from the fake", fmt.Sprintf("%d", rejected))
-	check(median(ratios) >= minThroughputShare,
-		fmt.Sprintf("webhook throughput with Google ≥ %.0f%% of without", 100*minThroughputShare),
-		fmt.Sprintf("median of %d rounds %.0f%%", len(ratios), 100*median(ratios)))
-	// The p95 over every round's deliveries together: one busy moment moves few of them.
-	bLat, gLat := pooledLatencies(s.baseline), pooledLatencies(s.google)
-	limit := slowdownFactor*benchkit.Percentile(bLat, .95) + slowdownSlack
-	check(benchkit.Percentile(gLat, .95) <= limit,
-		fmt.Sprintf("webhook p95 with Google ≤ %d× without + %s", slowdownFactor, slowdownSlack),
-		fmt.Sprintf("%s vs %s (limit %s)", benchkit.Millis(benchkit.Percentile(gLat, .95), 0), benchkit.Millis(benchkit.Percentile(bLat, .95), 0), benchkit.Millis(limit, 0)))
+	s.checkNotSlowed(check, "webhook", byWebhook)
+	if o.apple {
+		s.checkNotSlowed(check, "Apple", byApple)
+	}
 	fmt.Fprintln(w, "correctness:")
 	for _, p := range phases {
 		check(p.executeErr == 0 && p.complete && p.emitted == p.updates && p.failed == 0,
 			p.name+": one PushUpdateEmitted per update, none failed", fmt.Sprintf("%d emitted, %d failed of %d", p.emitted, p.failed, p.updates))
 		check(len(p.delivered) == p.updates, p.name+": every update reached the webhook", fmt.Sprintf("%d of %d", len(p.delivered), p.updates))
+		if p.apple {
+			check(len(p.pushed) == p.updates, p.name+": every update pushed to its device", fmt.Sprintf("%d of %d", len(p.pushed), p.updates))
+		}
 	}
 	var objects, once, balanced int
 	for _, t := range gTenants {

@@ -39,7 +39,8 @@ func (c ClientsConfig) Validate() error {
 // first use, handed out again until the credential's revision changes, and then rebuilt; when the credential is
 // deleted, Get returns ErrNotFound. A client that is replaced or dropped is closed if it has a Close() error or a
 // CloseIdleConnections() method. A caller may still be using it then, so closing must not break a request in
-// flight (http.Client.CloseIdleConnections doesn't).
+// flight (http.Client.CloseIdleConnections doesn't). A client in use is checked again shortly before it expires,
+// in the background.
 type Clients[C any] struct {
 	store  *Store
 	kind   string
@@ -90,7 +91,11 @@ func (c *Clients[C]) Get(ctx context.Context, tenantID, name string) (C, error) 
 		c.entries[key] = e
 	}
 	client, fresh, err := c.fresh(e)
+	ahead := fresh && c.dueAhead(e)
 	c.mu.Unlock()
+	if ahead {
+		c.refreshAhead(key, e)
+	}
 	if fresh {
 		return client, err
 	}
@@ -119,6 +124,39 @@ func (c *Clients[C]) fresh(e *clientEntry[C]) (C, bool, error) {
 		return zero, false, nil
 	}
 	return e.client, true, e.err
+}
+
+// refreshTimeout bounds a refresh ahead of expiry, which no caller waits for.
+const refreshTimeout = 10 * time.Second
+
+// dueAhead reports whether a fresh entry's client, in use, is in its last quarter of MaxAge (refreshAhead in
+// presence.go): then it is checked again in the background, so the calls of a busy tenant never all wait for the
+// store when it expires, as every split call for a tenant with Google settings did each MaxAge. An entry without a
+// client (not found, a failed build) is checked again only when it expires. c.mu is held.
+func (c *Clients[C]) dueAhead(e *clientEntry[C]) bool {
+	return e.built && !c.now().Before(e.checkAfter.Add(-refreshAhead(c.maxAge)))
+}
+
+// refreshAhead checks the entry again in a goroutine of its own, unless a Get is already doing so.
+func (c *Clients[C]) refreshAhead(key clientKey, e *clientEntry[C]) {
+	select {
+	case e.turn <- struct{}{}:
+	default:
+		return
+	}
+	go func() {
+		defer func() { <-e.turn }()
+		c.mu.Lock()
+		due := c.dueAhead(e)
+		c.mu.Unlock()
+		if !due { // another Get refreshed it meanwhile
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+		defer cancel()
+		// An error is not cached: the entry's client is handed out until it expires, and a Get then tries again.
+		_, _ = c.refresh(ctx, key, e)
+	}()
 }
 
 // refresh reads the credential's revision and rebuilds the client if it changed. The caller holds e's turn.

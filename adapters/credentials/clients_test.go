@@ -192,6 +192,34 @@ func TestClients_checksTheRevisionOnlyAfterMaxAge(t *testing.T) {
 	}
 }
 
+// TestClients_readsACredentialInUseAgainBeforeItExpires: a client asked for in its last quarter of MaxAge is
+// handed out at once while its credential is read again in the background, so a changed credential's new client
+// replaces it before it expires, without a caller waiting for the store.
+func TestClients_readsACredentialInUseAgainBeforeItExpires(t *testing.T) {
+	t.Parallel()
+	clients, store, _ := newClients(t, ClientsConfig{})
+	clk := contracttest.NewClock()
+	clients.now = clk.Now
+	mustPut(t, store, "acme", "pass.a", "v1")
+	v1 := mustGet(t, clients, "acme", "pass.a")
+	mustPut(t, store, "acme", "pass.a", "v2")
+
+	clk.Advance(DefaultMaxAge - refreshAhead(DefaultMaxAge) - time.Millisecond)
+	if got := mustGet(t, clients, "acme", "pass.a"); got != v1 {
+		t.Fatal("the client was checked again before its last quarter of MaxAge")
+	}
+	clk.Advance(time.Millisecond)
+	if got := mustGet(t, clients, "acme", "pass.a"); got != v1 {
+		t.Fatal("a Get in the last quarter of MaxAge did not get the cached client")
+	}
+	// The clock stays before the old client's expiry: only the background read can bring v2.
+	contracttest.Eventually(t, func() bool {
+		got := mustGet(t, clients, "acme", "pass.a")
+		return got.data == "v2" && v1.closed.Load()
+	}, "the changed credential's client replaces the old one before it expires")
+	clients.Close()
+}
+
 func TestClients_aCredentialThatDoesNotBuildIsRetriedAfterMaxAge(t *testing.T) {
 	t.Parallel()
 	clients, store, b := newClients(t, ClientsConfig{})

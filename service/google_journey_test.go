@@ -40,6 +40,12 @@ type googleJourney struct {
 
 func newGoogleJourney(t *testing.T) *googleJourney {
 	t.Helper()
+	return newGoogleJourneyAt(t, 0)
+}
+
+// newGoogleJourneyAt is newGoogleJourney with acme's Google rate, in requests a second; 0 takes the default.
+func newGoogleJourneyAt(t *testing.T, rate float64) *googleJourney {
+	t.Helper()
 	fake := googletest.New(t)
 	config := fastRetries(6)
 	config.GoogleAPIURL = fake.URL
@@ -49,7 +55,7 @@ func newGoogleJourney(t *testing.T) *googleJourney {
 	h.tenantWithWebhook("acme", rcv)
 
 	keyFile := fake.ServiceAccount(t, googleServiceAccount)
-	settings := mustJSON(t, map[string]any{"issuerId": googleIssuer, "serviceAccount": json.RawMessage(keyFile)})
+	settings := mustJSON(t, map[string]any{"issuerId": googleIssuer, "serviceAccount": json.RawMessage(keyFile), "rate": rate})
 	if res := h.admin(http.MethodPut, "/api/admin/tenants/acme/google", string(settings)); res.status != http.StatusOK {
 		t.Fatalf("PUT google settings: %d %s", res.status, res.body)
 	}
@@ -284,6 +290,53 @@ func TestGoogleJourney_aPassTheCustomerNeverSavedIsNotInstalledWithoutRetry(t *t
 	}
 	if g.fake.Object("loyalty", id) != nil {
 		t.Errorf("the channel created the object the customer never saved")
+	}
+}
+
+// TestGoogleJourney_updatesBeyondTheRateWaitForTheirTurns: updates that come faster than the tenant's Google rate
+// go out on their turns, spread by the rate, each object patched once. (That a turn far away is held back
+// without a push, behind the metrics' wrapper too, is TestTimedChannel_keepsTheChannelsRateLimit's: here a
+// turn lost to a slow machine is legitimately pushed and retried.)
+func TestGoogleJourney_updatesBeyondTheRateWaitForTheirTurns(t *testing.T) {
+	t.Parallel()
+	// 4 calls a second with bursts of 2 (a patch and its message): an update's turn every 500 ms.
+	g := newGoogleJourneyAt(t, 4)
+	passIDs := []string{"p-3", "p-4", "p-5", "p-6"}
+	var passes []command.RegisterPass
+	for _, id := range passIDs {
+		passes = append(passes, command.RegisterPass{PassID: id, Details: pass.Details{PassType: "loyalty", CustomID: "c-" + id, Data: map[string]string{"points": "1"}}})
+	}
+	g.h.importPasses("acme", passes)
+	for _, id := range passIDs {
+		g.fake.PutObject("loyalty", objectID(id), map[string]any{"id": objectID(id), "classId": googleClassID, "state": "ACTIVE"})
+	}
+	for _, id := range passIDs {
+		g.send(id, "entry-"+id, "200", "Your balance is 200")
+	}
+	for _, id := range passIDs {
+		o := g.h.outcomeOf(id, "entry-"+id)
+		if o.typ != "PushUpdateEmitted" {
+			t.Fatalf("%s: %s (%s), want PushUpdateEmitted", id, o.typ, o.reason)
+		}
+		if r := o.channelResult(t, "google"); r["outcome"] != "delivered" {
+			t.Errorf("%s: google result %v, want delivered", id, r)
+		}
+		patches := g.requestsFor(googletest.CallPatch, objectID(id))
+		if len(patches) != 1 || patches[0].Status != http.StatusOK || balanceOf(patches[0].Body) != "200" {
+			t.Errorf("%s: patches %+v, want one answered 200 with the new balance", id, patches)
+		}
+	}
+	var at []time.Time
+	for _, r := range g.fake.Requests(googletest.CallPatch) {
+		at = append(at, r.At)
+	}
+	slices.SortFunc(at, time.Time.Compare)
+	// Three of the four waited for their turns: the last patch came at least a second after the first.
+	if len(at) != len(passIDs) || at[len(at)-1].Sub(at[0]) < time.Second {
+		t.Errorf("patches at %v, want %d spread by the rate over more than a second", at, len(passIDs))
+	}
+	if v := scrapeMetrics(t, g.h.url).value(t, "passpush_delivery_outcomes_total", map[string]string{"channel": "google", "outcome": "delivered"}); v != float64(len(passIDs)) {
+		t.Errorf("%v Google pushes counted as delivered, want %d", v, len(passIDs))
 	}
 }
 

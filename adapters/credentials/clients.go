@@ -129,12 +129,12 @@ func (c *Clients[C]) fresh(e *clientEntry[C]) (C, bool, error) {
 // refreshTimeout bounds a refresh ahead of expiry, which no caller waits for.
 const refreshTimeout = 10 * time.Second
 
-// dueAhead reports whether a fresh entry's client, in use, is in its last quarter of MaxAge (refreshAhead in
-// presence.go): then it is checked again in the background, so the calls of a busy tenant never all wait for the
-// store when it expires, as every split call for a tenant with Google settings did each MaxAge. An entry without a
-// client (not found, a failed build) is checked again only when it expires. c.mu is held.
+// dueAhead reports whether a fresh entry, in use, is in its last quarter of MaxAge (refreshAhead in presence.go):
+// then it is checked again in the background, so the calls of a busy tenant never all wait for the store when it
+// expires, as every split call did each MaxAge, the split asking on every call whether the tenant has Google
+// settings. That holds for an entry without a client too (not found, a failed build). c.mu is held.
 func (c *Clients[C]) dueAhead(e *clientEntry[C]) bool {
-	return e.built && !c.now().Before(e.checkAfter.Add(-refreshAhead(c.maxAge)))
+	return !c.now().Before(e.checkAfter.Add(-refreshAhead(c.maxAge)))
 }
 
 // refreshAhead checks the entry again in a goroutine of its own, unless a Get is already doing so.

@@ -194,14 +194,28 @@ func TestClients_checksTheRevisionOnlyAfterMaxAge(t *testing.T) {
 
 // TestClients_readsACredentialInUseAgainBeforeItExpires: a client asked for in its last quarter of MaxAge is
 // handed out at once while its credential is read again in the background, so a changed credential's new client
-// replaces it before it expires, without a caller waiting for the store.
+// replaces it before it expires, without a caller waiting for the store; and so does a credential found missing.
 func TestClients_readsACredentialInUseAgainBeforeItExpires(t *testing.T) {
 	t.Parallel()
 	clients, store, _ := newClients(t, ClientsConfig{})
 	clk := contracttest.NewClock()
 	clients.now = clk.Now
+	if _, err := clients.Get(context.Background(), "acme", "pass.a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get before Put err = %v, want ErrNotFound", err)
+	}
 	mustPut(t, store, "acme", "pass.a", "v1")
-	v1 := mustGet(t, clients, "acme", "pass.a")
+	clk.Advance(DefaultMaxAge - refreshAhead(DefaultMaxAge))
+	if _, err := clients.Get(context.Background(), "acme", "pass.a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a Get in the last quarter of MaxAge err = %v, want the cached ErrNotFound", err)
+	}
+	var v1 *fakeClient
+	contracttest.Eventually(t, func() bool {
+		var err error
+		v1, err = clients.Get(context.Background(), "acme", "pass.a")
+		return err == nil && v1.data == "v1"
+	}, "the credential put since replaces the cached not found before it expires")
+
+	// The client built in the background is fresh for MaxAge from then.
 	mustPut(t, store, "acme", "pass.a", "v2")
 
 	clk.Advance(DefaultMaxAge - refreshAhead(DefaultMaxAge) - time.Millisecond)

@@ -53,7 +53,7 @@ func (l *Log) Handle(ctx context.Context, events []eventstore.Event) error {
 	rows := make([][]any, len(events))
 	for i, e := range events {
 		journeyID, passID := Subject(e)
-		data, err := storedPayloadOf(e)
+		data, err := encodePayload(e.Payload)
 		if err != nil {
 			return fmt.Errorf("audit event %s: %w", e.ID, err)
 		}

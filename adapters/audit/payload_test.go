@@ -69,31 +69,6 @@ func TestLog_givesBackEachPayloadAsStoredAndKeepsItSmaller(t *testing.T) {
 	}
 }
 
-// An event that carries its payload as the event store wrote it is logged with those bytes, not encoded again:
-// here the stored form is the JSON itself, which a read gives back as it is.
-func TestLog_storesThePayloadTheEventStoreWrote(t *testing.T) {
-	db := sqldbtest.New(t)
-	log, err := audit.NewLog(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	const payload = `{"revision":1,"journeyId":"j-1"}`
-	e := eventstore.Event{ID: "01a23d56-4c4f-742c-9dea-2fe69bef6a7f", TenantID: "acme", StreamID: "tenant-acme", Version: 1,
-		Type: "TenantUpdated", OccurredAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Payload: []byte(payload),
-		StoredPayload: []byte(payload)}
-	if err := log.Handle(ctx, []eventstore.Event{e}); err != nil {
-		t.Fatal(err)
-	}
-	var stored []byte
-	if err := db.QueryRowContext(ctx, `SELECT data FROM audit_log WHERE `+audit.EventIDColumn("audit_log")+` = $1`, e.ID).Scan(&stored); err != nil {
-		t.Fatal(err)
-	}
-	if string(stored) != payload {
-		t.Errorf("the log stored %q, want the event store's bytes %q", stored, payload)
-	}
-}
-
 // Rows written before the payloads were deflated hold the JSON itself, and read as it.
 func TestLog_readsAPayloadStoredAsJSON(t *testing.T) {
 	db := sqldbtest.New(t)

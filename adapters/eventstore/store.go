@@ -32,11 +32,6 @@ type Event struct {
 	OccurredAt    time.Time       `json:"occurredAt"`
 	CorrelationID string          `json:"correlationId"`
 	Payload       json.RawMessage `json:"payload"`
-	// StoredPayload is Payload as the store wrote it (adapters/storedpayload), set by the append that stored the
-	// event and by every read of a row that has it: the audit log stores the same bytes, and deflating each
-	// payload again in its projection was a tenth of the split's CPU. Empty for a row written before payloads
-	// were deflated, and in a message published by an older version: a reader then encodes Payload.
-	StoredPayload []byte `json:"storedPayload,omitempty"`
 	// decoded is what Decode returns, when DecodeAll has decoded the event already: the projections consumer
 	// decodes a batch once for all its projections, where each decoded every event again. A pointer, so that the
 	// copies of the event the projections are handed share it.
@@ -254,7 +249,6 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, events []Event) error {
 			return fmt.Errorf("insert event %s: %w", e.ID, err)
 		}
 		values[i] = []any{e.ID, e.TenantID, e.StreamID, e.Version, e.Type, e.OccurredAt, e.CorrelationID, "", packed}
-		events[i].StoredPayload = packed
 	}
 	// One statement text whatever the number of events (sqldb.RowSource), in the order of events.
 	source, args, err := s.db.Dialect.RowSource(1, eventColumnTypes, values)
@@ -422,9 +416,6 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 		return Event{}, e.Fail(err)
 	}
 	e.Payload = payload
-	if len(packed) > 0 {
-		e.StoredPayload = packed
-	}
 	return e, nil
 }
 

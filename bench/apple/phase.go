@@ -132,7 +132,7 @@ func (b *bench) registerDevices(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return waitFor(ctx, 2*time.Minute, "the registrations read model to list every device", func() (bool, error) {
+	return benchkit.WaitFor(ctx, 2*time.Minute, "the registrations read model to list every device", func() (bool, error) {
 		n, err := b.svc.Count(ctx, `SELECT COUNT(*) FROM apple_registrations WHERE tenant_id = $1 AND active`, tenantID)
 		return n == len(b.passIDs), err
 	})
@@ -180,7 +180,7 @@ func (b *bench) journey(ctx context.Context) (pushResult, error) {
 	// Every device pushed, and no push for a while after: the last push is the last one.
 	seen := 0
 	stalled := time.Now()
-	err = waitFor(ctx, 5*time.Minute, "a push for every device", func() (bool, error) {
+	err = benchkit.WaitFor(ctx, 5*time.Minute, "a push for every device", func() (bool, error) {
 		n := b.distinctPushed()
 		if n > seen {
 			seen, stalled = n, time.Now()
@@ -200,7 +200,7 @@ func (b *bench) journey(ctx context.Context) (pushResult, error) {
 		}
 	}
 	r.pushes, r.pushed, r.refused, r.lastPush = len(pushes), b.distinctPushed(), len(b.apns.Refused()), last.Sub(start)
-	err = waitFor(ctx, 2*time.Minute, "an outcome for every update", func() (bool, error) {
+	err = benchkit.WaitFor(ctx, 2*time.Minute, "an outcome for every update", func() (bool, error) {
 		var err error
 		r.emitted, err = b.svc.Count(ctx, `SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND event_type = 'PushUpdateEmitted'`, tenantID)
 		if err != nil {
@@ -308,23 +308,4 @@ func readPassJSON(pkpass []byte) (passJSON, error) {
 	}
 	defer f.Close()
 	return p, json.NewDecoder(f).Decode(&p)
-}
-
-// waitFor polls cond every 50 ms until it holds, fails, or timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		switch {
-		case err != nil:
-			return fmt.Errorf("waiting for %s: %w", what, err)
-		case ok:
-			return nil
-		case time.Now().After(deadline):
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
-		case ctx.Err() != nil:
-			return ctx.Err()
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

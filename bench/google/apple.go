@@ -116,17 +116,10 @@ func (e *appleEnv) register(ctx context.Context, svc *benchkit.Service, tenantID
 // waitRegistered waits for the registrations read model, which the Apple channel lists its targets from, to list
 // every device of the tenant.
 func waitRegistered(ctx context.Context, svc *benchkit.Service, t *tenantLoad) error {
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	return benchkit.WaitFor(ctx, 2*time.Minute, "the registrations read model to list every device of "+t.id, func() (bool, error) {
 		n, err := svc.Count(ctx, `SELECT COUNT(*) FROM apple_registrations WHERE tenant_id = $1 AND active`, t.id)
-		if err == nil && n == len(t.passIDs) {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("the registrations read model lists %d of %s's %d devices (err %v)", n, t.id, len(t.passIDs), err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return n == len(t.passIDs), err
+	})
 }
 
 // pushed returns when each pass's device first got a push since the fake was last reset.

@@ -135,8 +135,8 @@ func (l *limiter) share(now time.Time, count int) {
 // would.
 func (l *limiter) Hold(ctx context.Context, key string, n int, maxWait time.Duration, mayReserve func() bool) (time.Duration, error) {
 	count := l.callers.Count(ctx)
-	now := time.Now()
 	l.mu.Lock()
+	now := l.now()
 	l.share(now, count)
 	if held, ok := l.held[key]; ok {
 		if now.Sub(held.at) <= lateTurn {
@@ -151,9 +151,9 @@ func (l *limiter) Hold(ctx context.Context, key string, n int, maxWait time.Dura
 	if next <= maxWait || !mayReserve() {
 		return 0, nil
 	}
-	now = time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now = l.now()
 	held, ok := l.reserveTurn(now, n)
 	if !ok {
 		return 0, fmt.Errorf("google rate limit: %d calls cannot be reserved", n)
@@ -175,6 +175,13 @@ func waitOver(wait, maxWait time.Duration) time.Duration {
 	}
 	return 0
 }
+
+// now is the time the limiter's calls pass to golang.org/x/time/rate, read with l.mu held so that those times
+// never go backwards. A time read before the lock, older than one another goroutine has already passed, moves the
+// rate limiter's last update back, and its next call counts the time between the two twice: tokens that were
+// never earned, and a burst of calls above the tenant's rate (TestChannel_theLimiterHoldsTheTenantsRate failed so
+// on a loaded machine: 35 calls at 20/s in 1.61 s). l.mu is held.
+func (l *limiter) now() time.Time { return time.Now() }
 
 // nextTurn is how long from now until n calls could go out, reserving nothing. l.mu is held.
 func (l *limiter) nextTurn(now time.Time, n int) time.Duration {
@@ -219,8 +226,8 @@ func (t turn) cancel(now time.Time) {
 // calls at once keeps the second from missing the attempt's deadline after the first was made.
 func (l *limiter) Take(ctx context.Context, key string, n int, maxWait time.Duration) (after time.Duration, err error) {
 	count := l.callers.Count(ctx)
-	now := time.Now()
 	l.mu.Lock()
+	now := l.now()
 	l.share(now, count)
 	held, ok := l.held[key]
 	delete(l.held, key)
@@ -252,7 +259,9 @@ func (l *limiter) Take(ctx context.Context, key string, n int, maxWait time.Dura
 	case <-timer.C:
 		return 0, nil
 	case <-ctx.Done():
-		held.cancel(time.Now())
+		l.mu.Lock()
+		held.cancel(l.now())
+		l.mu.Unlock()
 		return 0, fmt.Errorf("google rate limit: %w", ctx.Err())
 	}
 }
@@ -262,8 +271,8 @@ func (l *limiter) Take(ctx context.Context, key string, n int, maxWait time.Dura
 // last known state to fall back on, and a held turn would delay the pushes behind it.
 func (l *limiter) TryTake(ctx context.Context, maxWait time.Duration) bool {
 	count := l.callers.Count(ctx)
-	now := time.Now()
 	l.mu.Lock()
+	now := l.now()
 	l.share(now, count)
 	r := l.limiter.ReserveN(now, 1)
 	wait := r.DelayFrom(now)

@@ -292,11 +292,13 @@ type hold struct {
 
 func newHold() *hold { return &hold{entered: make(chan struct{}, 100), release: make(chan struct{})} }
 
-// enter is called by each read once it has read.
+// enter is called by each read once it has read. Which read is the first is settled before entered tells of it:
+// told first, a test that went on at once could start a second read that took the first's place and was held
+// instead, while the test waited on it (TestCache_aLookupAfterForgetDoesNotShareOneFromBefore hung that way).
 func (h *hold) enter() {
-	h.entered <- struct{}{}
 	first := false
 	h.once.Do(func() { first = true })
+	h.entered <- struct{}{}
 	if first {
 		<-h.release
 	}

@@ -12,7 +12,8 @@ import (
 // pgCPU is the CPU time of the PostgreSQL backends serving the benchmark's database, read from /proc: with
 // PostgreSQL on the same machine it tells how much of the database's work a call costs, which calls/s on a
 // machine shared with other work does not. The service's pool keeps its connections, so sampling the same
-// backends before and after the load counts nearly all of it; a backend that ended in between is not counted.
+// backends before and after the load counts nearly all of it; a backend that ended in between is not counted,
+// and the sample's own connection, new each time, adds its start's few milliseconds.
 type pgCPU struct {
 	byPID map[int]time.Duration
 	// commits is the database's committed transactions (pg_stat_database, which backends report within a second

@@ -111,8 +111,12 @@ type ApplePassHandler struct {
 	cache         *applePassCache
 }
 
-// ApplePassCacheSize is how many signed passes the handler keeps in memory.
-const ApplePassCacheSize = 4096
+// The signed passes the handler keeps in memory: at most ApplePassCacheSize passes, and at most
+// ApplePassCacheBytes of them.
+const (
+	ApplePassCacheSize  = 4096
+	ApplePassCacheBytes = 64 << 20
+)
 
 // NewApplePassHandler returns a handler that builds passes. publicURL is PASSPUSH_PUBLIC_URL: a pass's
 // webServiceURL is publicURL + /api/{tenantId}/apple.
@@ -124,7 +128,7 @@ func NewApplePassHandler(sources ApplePassSources, templates AppleTemplates, sig
 	return ApplePassHandler{
 		sources: sources, templates: templates, signers: signers, tokens: tokens,
 		webServiceURL: func(tenantID string) string { return base + "/api/" + tenantID + "/apple" },
-		cache:         newApplePassCache(ApplePassCacheSize),
+		cache:         newApplePassCache(ApplePassCacheSize, ApplePassCacheBytes),
 	}
 }
 

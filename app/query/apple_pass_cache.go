@@ -15,16 +15,22 @@ type applePassKey struct {
 	certificate                string
 }
 
-// applePassCache keeps signed passes, the least recently used dropped past a bound on their number: an older
-// revision of a pass is never asked for again, so it ages out. A pass that several callers ask for at once is built
-// once: the devices woken by one push fetch the same version together.
+// applePassCache keeps signed passes, the least recently used dropped past a bound on their number or on their
+// bytes, whichever comes first: an older revision of a pass is never asked for again, so it ages out. A pass is
+// about as large as its template's images, so a bound on the number alone let a template of large images fill
+// the memory (4,096 passes of 300 KB are 1.2 GB). A pass that several callers ask for at once is built once: the
+// devices woken by one push fetch the same version together.
 //
 // The builds in flight are kept here rather than in golang.org/x/sync/singleflight, because a failed build's
 // error is not shared: it may be its caller's cancelled context, so each waiter then tries for itself.
 type applePassCache struct {
-	passes *lru.Cache[applePassKey, []byte] // the bytes are shared and never modified
+	passes   *lru.Cache[applePassKey, []byte] // the bytes are shared and never modified
+	maxBytes int
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// bytes is the size of the passes kept. Passes are added only under mu, and only an add evicts, so the
+	// eviction callback, which updates it, runs under mu too.
+	bytes    int
 	building map[applePassKey]*applePassBuild
 }
 
@@ -35,12 +41,14 @@ type applePassBuild struct {
 	err    error
 }
 
-func newApplePassCache(max int) *applePassCache {
-	passes, err := lru.New[applePassKey, []byte](max)
+func newApplePassCache(maxPasses, maxBytes int) *applePassCache {
+	c := &applePassCache{maxBytes: maxBytes, building: map[applePassKey]*applePassBuild{}}
+	passes, err := lru.NewWithEvict(maxPasses, func(_ applePassKey, pkpass []byte) { c.bytes -= len(pkpass) })
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
-	return &applePassCache{passes: passes, building: map[applePassKey]*applePassBuild{}}
+	c.passes = passes
+	return c
 }
 
 // build returns the cached pass, or the pass that sign builds and the cache keeps. Callers that ask for a key
@@ -77,10 +85,26 @@ func (c *applePassCache) build(ctx context.Context, k applePassKey, sign func() 
 	b.pkpass, b.err = sign()
 	c.mu.Lock()
 	if b.err == nil {
-		c.passes.Add(k, b.pkpass)
+		c.add(k, b.pkpass)
 	}
 	delete(c.building, k)
 	c.mu.Unlock()
 	close(b.done)
 	return b.pkpass, b.err
+}
+
+// add keeps a pass, and drops the least recently used ones past the bounds. A pass larger than the bytes bound is
+// not kept. Called with mu held.
+func (c *applePassCache) add(k applePassKey, pkpass []byte) {
+	if len(pkpass) > c.maxBytes {
+		return
+	}
+	if old, ok := c.passes.Peek(k); ok {
+		c.bytes -= len(old) // Add replaces it without calling back
+	}
+	c.passes.Add(k, pkpass)
+	c.bytes += len(pkpass)
+	for c.bytes > c.maxBytes {
+		c.passes.RemoveOldest()
+	}
 }

@@ -166,3 +166,22 @@ func (s *Service) CheckReadiness(ctx context.Context) map[string]string {
 	}
 	return checks
 }
+
+// appleCertificates lists every tenant's Pass Type ID certificates, tenant by tenant, for their expiry's metric.
+func (a *adapters) appleCertificates(ctx context.Context) ([]metrics.AppleCertificate, error) {
+	ts, err := a.tenantStore.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var certs []metrics.AppleCertificate
+	for _, t := range ts {
+		infos, err := a.apple.certificates.List(ctx, t.ID)
+		if err != nil {
+			return nil, fmt.Errorf("Apple certificates of tenant %s: %w", t.ID, err)
+		}
+		for _, info := range infos {
+			certs = append(certs, metrics.AppleCertificate{TenantID: t.ID, PassTypeID: info.PassTypeID, NotAfter: info.NotAfter})
+		}
+	}
+	return certs, nil
+}

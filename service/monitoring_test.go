@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passpush/passpush/adapters/apple/appletest"
 	"github.com/passpush/passpush/adapters/secretbox/secretboxtest"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/command"
@@ -362,4 +363,23 @@ func TestMetrics_deliveriesHeldByTheReceiverShowInFlight(t *testing.T) {
 	eventually(t, 10*time.Second, "nothing in flight", func() bool {
 		return scrapeMetrics(t, h.url).value(t, "passpush_deliveries_in_flight", nil) == 0
 	})
+}
+
+// TestMetrics_reportWhenEachAppleCertificateExpires: an expired Pass Type ID certificate stops every push of its
+// passes, so /metrics tells, per tenant and Pass Type ID, when each one expires; a tenant without one has no series.
+func TestMetrics_reportWhenEachAppleCertificateExpires(t *testing.T) {
+	h := startWithTenant(t)
+	h.addTenant("beta")
+	pki := appletest.NewPKI(t)
+	h.putCertificate("acme", pki)
+
+	s := scrapeMetrics(t, h.url)
+	const name = "passpush_apple_certificate_expiry_timestamp_seconds"
+	got := s.value(t, name, map[string]string{"tenant": "acme", "pass_type_id": appletest.PassTypeID})
+	if want := float64(pki.Pass.Cert.NotAfter.Unix()); got != want {
+		t.Errorf("%s of acme = %.0f, want the certificate's NotAfter %.0f", name, got, want)
+	}
+	if _, ok := s.series(name, map[string]string{"tenant": "beta"}); ok {
+		t.Errorf("tenant beta, which has no certificate, has a series %s", name)
+	}
 }

@@ -118,6 +118,9 @@ func New(db *sqldb.DB, config Config, log *logrus.Entry) (*Service, error) {
 	if err := s.registerStageMetrics(); err != nil {
 		return nil, err
 	}
+	if err := m.Register(metrics.NewCertificateExpiryCollector(a.appleCertificates, log.WithField("component", "metrics"))); err != nil {
+		return nil, err
+	}
 	if err := s.subscribe(); err != nil {
 		return nil, err
 	}

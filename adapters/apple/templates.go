@@ -7,13 +7,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/passpush/passpush/adapters/sqldb"
 	"github.com/passpush/passpush/app/command"
 	"github.com/passpush/passpush/app/query"
 	"github.com/passpush/passpush/domain/applepass"
+	"github.com/passpush/passpush/internal/sizedlru"
 )
 
 // TemplateFiles reads templates from a zip or a folder: command.AppleTemplateFiles on ReadTemplateZip and
@@ -28,11 +28,9 @@ func (TemplateFiles) ReadDir(dir string) (applepass.Template, error) { return Re
 // Templates is the apple_templates table: every version of every tenant's template of a pass type, as a zip of its
 // files. Parsed templates are kept in memory by version, which never changes once stored.
 type Templates struct {
-	db  *sqldb.DB
-	now func() time.Time
-
-	mu     sync.Mutex
-	parsed map[templateKey]query.AppleTemplate
+	db     *sqldb.DB
+	now    func() time.Time
+	parsed *sizedlru.Cache[templateKey, query.AppleTemplate]
 }
 
 type templateKey struct {
@@ -40,8 +38,14 @@ type templateKey struct {
 	version            int
 }
 
-// maxParsedTemplates bounds the parsed templates kept in memory (each at most MaxTemplateSize).
-const maxParsedTemplates = 64
+// The parsed templates kept in memory, the least recently used going first. Every pass built asks for its type's
+// latest version, so the bounds must hold the templates of every pass type in use: a bound of 64, with all of
+// them forgotten at once past it, made a service with more pass types in use read and unzip templates from the
+// database again and again.
+const (
+	maxParsedTemplates     = 4096
+	maxParsedTemplateBytes = 128 << 20
+)
 
 var (
 	_ command.AppleTemplateStore = (*Templates)(nil)
@@ -53,7 +57,12 @@ func NewTemplates(db *sqldb.DB) (*Templates, error) {
 	if db == nil {
 		return nil, errors.New("new Apple templates: nil db")
 	}
-	return &Templates{db: db, now: time.Now, parsed: map[templateKey]query.AppleTemplate{}}, nil
+	parsed, err := sizedlru.New[templateKey](maxParsedTemplates, maxParsedTemplateBytes,
+		func(t query.AppleTemplate) int { return t.Template.Size() })
+	if err != nil {
+		return nil, fmt.Errorf("new Apple templates: %w", err)
+	}
+	return &Templates{db: db, now: time.Now, parsed: parsed}, nil
 }
 
 // Add implements command.AppleTemplateStore. Two puts at once get two versions: the one that loses the race for a
@@ -85,7 +94,7 @@ func (s *Templates) Add(ctx context.Context, tenantID, passType string, t applep
 		if err != nil {
 			return 0, fmt.Errorf("store the Apple template of pass type %s of tenant %s: %w", passType, tenantID, err)
 		}
-		s.keep(templateKey{tenantID, passType, version}, query.AppleTemplate{Version: version, CreatedAt: createdAt, Template: t})
+		s.parsed.Add(templateKey{tenantID, passType, version}, query.AppleTemplate{Version: version, CreatedAt: createdAt, Template: t})
 		return version, nil
 	}
 }
@@ -107,10 +116,7 @@ func (s *Templates) Latest(ctx context.Context, tenantID, passType string) (quer
 // Version implements query.AppleTemplates.
 func (s *Templates) Version(ctx context.Context, tenantID, passType string, version int) (query.AppleTemplate, error) {
 	key := templateKey{tenantID, passType, version}
-	s.mu.Lock()
-	t, ok := s.parsed[key]
-	s.mu.Unlock()
-	if ok {
+	if t, ok := s.parsed.Get(key); ok {
 		return t, nil
 	}
 	var (
@@ -129,20 +135,9 @@ func (s *Templates) Version(ctx context.Context, tenantID, passType string, vers
 	if err != nil {
 		return query.AppleTemplate{}, fmt.Errorf("stored Apple template %d of pass type %s of tenant %s: %w", version, passType, tenantID, err)
 	}
-	t = query.AppleTemplate{Version: version, CreatedAt: createdAt.UTC(), Template: parsed}
-	s.keep(key, t)
+	t := query.AppleTemplate{Version: version, CreatedAt: createdAt.UTC(), Template: parsed}
+	s.parsed.Add(key, t)
 	return t, nil
-}
-
-// keep remembers a parsed template; past the bound it forgets them all, since only each pass type's latest
-// version is asked for.
-func (s *Templates) keep(key templateKey, t query.AppleTemplate) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.parsed) >= maxParsedTemplates {
-		clear(s.parsed)
-	}
-	s.parsed[key] = t
 }
 
 // zipTemplate writes the template's files (pass.json, images, *.lproj/) as a zip, in name order.

@@ -3,12 +3,14 @@ package apple_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/passpush/passpush/adapters/apple"
 	"github.com/passpush/passpush/adapters/sqldb/sqldbtest"
 	"github.com/passpush/passpush/app/query"
+	"github.com/passpush/passpush/domain/applepass"
 )
 
 func TestTemplates_storesVersionsAndReadsTheLatest(t *testing.T) {
@@ -39,6 +41,38 @@ func TestTemplates_storesVersionsAndReadsTheLatest(t *testing.T) {
 	}
 	if latest.Template.PassTypeIdentifier() != tpl.PassTypeIdentifier() || len(latest.Template.FileNames()) != len(tpl.FileNames()) {
 		t.Errorf("Latest's template has %v, want %v", latest.Template.FileNames(), tpl.FileNames())
+	}
+}
+
+// TestTemplates_keepTheTemplatesOfManyPassTypesInUse: every pass built asks for its type's template, so a
+// service with many pass types in use must keep them all parsed. The cache used to forget every template once it
+// held 64, and then read and unzipped them from the database again and again. Here the rows are gone after the
+// puts: each version must still come from memory.
+func TestTemplates_keepTheTemplatesOfManyPassTypesInUse(t *testing.T) {
+	ctx := context.Background()
+	db := sqldbtest.New(t)
+	templates, err := apple.NewTemplates(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A template of a few bytes: zipping testTemplate's 105 KB of images a hundred times took 5 s under -race.
+	tpl, err := applepass.ParseTemplate(map[string][]byte{"pass.json": []byte(testPassJSON), "icon.png": []byte("png")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const passTypes = 100 // more than the 64 the cache used to hold
+	for i := range passTypes {
+		if _, err := templates.Add(ctx, "acme", fmt.Sprintf("type-%03d", i), tpl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM apple_templates`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range passTypes {
+		if _, err := templates.Version(ctx, "acme", fmt.Sprintf("type-%03d", i), 1); err != nil {
+			t.Fatalf("template of type-%03d, once its row is gone: %v; it was not kept", i, err)
+		}
 	}
 }
 

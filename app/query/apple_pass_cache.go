@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/passpush/passpush/internal/sizedlru"
 )
 
 // applePassKey names one signed pass: everything it was built from. The passType is there because a pass whose
@@ -24,13 +24,9 @@ type applePassKey struct {
 // The builds in flight are kept here rather than in golang.org/x/sync/singleflight, because a failed build's
 // error is not shared: it may be its caller's cancelled context, so each waiter then tries for itself.
 type applePassCache struct {
-	passes   *lru.Cache[applePassKey, []byte] // the bytes are shared and never modified
-	maxBytes int
+	passes *sizedlru.Cache[applePassKey, []byte] // the bytes are shared and never modified
 
-	mu sync.Mutex
-	// bytes is the size of the passes kept. Passes are added only under mu, and only an add evicts, so the
-	// eviction callback, which updates it, runs under mu too.
-	bytes    int
+	mu       sync.Mutex
 	building map[applePassKey]*applePassBuild
 }
 
@@ -42,13 +38,11 @@ type applePassBuild struct {
 }
 
 func newApplePassCache(maxPasses, maxBytes int) *applePassCache {
-	c := &applePassCache{maxBytes: maxBytes, building: map[applePassKey]*applePassBuild{}}
-	passes, err := lru.NewWithEvict(maxPasses, func(_ applePassKey, pkpass []byte) { c.bytes -= len(pkpass) })
+	passes, err := sizedlru.New[applePassKey](maxPasses, maxBytes, func(pkpass []byte) int { return len(pkpass) })
 	if err != nil {
-		panic(err) // only for a size below 1
+		panic(err) // only for bounds below 1
 	}
-	c.passes = passes
-	return c
+	return &applePassCache{passes: passes, building: map[applePassKey]*applePassBuild{}}
 }
 
 // build returns the cached pass, or the pass that sign builds and the cache keeps. Callers that ask for a key
@@ -85,26 +79,10 @@ func (c *applePassCache) build(ctx context.Context, k applePassKey, sign func() 
 	b.pkpass, b.err = sign()
 	c.mu.Lock()
 	if b.err == nil {
-		c.add(k, b.pkpass)
+		c.passes.Add(k, b.pkpass)
 	}
 	delete(c.building, k)
 	c.mu.Unlock()
 	close(b.done)
 	return b.pkpass, b.err
-}
-
-// add keeps a pass, and drops the least recently used ones past the bounds. A pass larger than the bytes bound is
-// not kept. Called with mu held.
-func (c *applePassCache) add(k applePassKey, pkpass []byte) {
-	if len(pkpass) > c.maxBytes {
-		return
-	}
-	if old, ok := c.passes.Peek(k); ok {
-		c.bytes -= len(old) // Add replaces it without calling back
-	}
-	c.passes.Add(k, pkpass)
-	c.bytes += len(pkpass)
-	for c.bytes > c.maxBytes {
-		c.passes.RemoveOldest()
-	}
 }

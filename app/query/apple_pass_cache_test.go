@@ -10,69 +10,40 @@ import (
 	"time"
 )
 
-func TestApplePassCache_keepsTheMostRecentlyUsed(t *testing.T) {
-	c := newApplePassCache(2, 1<<20)
-	k := func(revision int) applePassKey {
-		return applePassKey{tenantID: "acme", passID: "p-1", revision: revision}
+// TestApplePassCache_keepsEachVersionApart: a pass is kept per everything it was built from, so another revision
+// or template version of the same pass is built again. (Which passes are kept is internal/sizedlru's test.)
+func TestApplePassCache_keepsEachVersionApart(t *testing.T) {
+	c := newApplePassCache(8, 1<<20)
+	k := applePassKey{tenantID: "acme", passID: "p-1", revision: 3}
+	if _, err := c.build(context.Background(), k, func() ([]byte, error) { return []byte("r3"), nil }); err != nil {
+		t.Fatal(err)
 	}
-	c.passes.Add(k(1), []byte("1"))
-	c.passes.Add(k(2), []byte("2"))
-	if _, ok := c.passes.Get(k(1)); !ok { // 1 is now the most recently used
-		t.Fatal("revision 1 is not kept")
-	}
-	c.passes.Add(k(3), []byte("3"))
-	if _, ok := c.passes.Get(k(2)); ok {
-		t.Error("revision 2, the least recently used, is still kept past the bound")
-	}
-	for _, r := range []int{1, 3} {
-		if b, ok := c.passes.Get(k(r)); !ok || string(b) != string(rune('0'+r)) {
-			t.Errorf("revision %d: %q, %v", r, b, ok)
+	for _, other := range []applePassKey{
+		{tenantID: "acme", passID: "p-1", revision: 3, templateVersion: 2},
+		{tenantID: "acme", passID: "p-1", revision: 4},
+		{tenantID: "acme", passID: "p-1", revision: 3, certificate: "renewed"},
+	} {
+		if _, ok := c.passes.Get(other); ok {
+			t.Errorf("%+v hits the cache of %+v", other, k)
 		}
 	}
-	if c.passes.Len() != 2 {
-		t.Errorf("len = %d, want 2", c.passes.Len())
-	}
-	if _, ok := c.passes.Get(applePassKey{tenantID: "acme", passID: "p-1", revision: 3, templateVersion: 2}); ok {
-		t.Error("another template version hits the cache")
+	if b, ok := c.passes.Get(k); !ok || string(b) != "r3" {
+		t.Errorf("the pass built is not kept: %q, %v", b, ok)
 	}
 }
 
-// TestApplePassCache_keepsNoMoreBytesThanItsBound: a pass is about as large as its template's images, so the
-// cache is bounded by bytes as well as by passes: past the bytes, the least recently used go, and a pass larger
-// than the whole bound is not kept at all.
-func TestApplePassCache_keepsNoMoreBytesThanItsBound(t *testing.T) {
-	c := newApplePassCache(100, 1000)
-	k := func(revision int) applePassKey {
-		return applePassKey{tenantID: "acme", passID: "p-1", revision: revision}
-	}
-	build := func(revision, size int) {
-		t.Helper()
-		if _, err := c.build(context.Background(), k(revision), func() ([]byte, error) { return make([]byte, size), nil }); err != nil {
+// TestApplePassCache_isBoundedByBytes: the service's cache keeps at most ApplePassCacheBytes of passes.
+func TestApplePassCache_isBoundedByBytes(t *testing.T) {
+	c := newApplePassCache(ApplePassCacheSize, ApplePassCacheBytes)
+	pass := make([]byte, 1<<20)
+	for revision := range 2 * ApplePassCacheBytes >> 20 {
+		if _, err := c.build(context.Background(), applePassKey{tenantID: "acme", passID: "p-1", revision: revision},
+			func() ([]byte, error) { return pass, nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	build(1, 400)
-	build(2, 400)
-	if _, ok := c.passes.Get(k(1)); !ok { // 1 is now the most recently used
-		t.Fatal("revision 1 is not kept")
-	}
-	build(3, 400) // 1,200 bytes: 2 goes
-	if _, ok := c.passes.Get(k(2)); ok {
-		t.Error("revision 2, the least recently used, is still kept past the bytes bound")
-	}
-	if c.passes.Len() != 2 || c.bytes != 800 {
-		t.Errorf("%d passes of %d bytes kept, want 2 of 800", c.passes.Len(), c.bytes)
-	}
-	build(4, 1001)
-	if _, ok := c.passes.Get(k(4)); ok {
-		t.Error("a pass larger than the bound is kept")
-	}
-	if c.passes.Len() != 2 || c.bytes != 800 {
-		t.Errorf("after a pass too large: %d passes of %d bytes kept, want the same 2 of 800", c.passes.Len(), c.bytes)
-	}
-	build(5, 1000) // the whole bound: every other pass goes
-	if c.passes.Len() != 1 || c.bytes != 1000 {
-		t.Errorf("%d passes of %d bytes kept, want only the last, of 1000", c.passes.Len(), c.bytes)
+	if got := c.passes.Bytes(); got > ApplePassCacheBytes {
+		t.Errorf("%d bytes of passes kept, more than the %d bound", got, ApplePassCacheBytes)
 	}
 }
 

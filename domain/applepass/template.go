@@ -249,6 +249,15 @@ func (t Template) FileSHA1(name string) (string, bool) {
 	return hex.EncodeToString(sum[:]), true
 }
 
+// Size is the template's bytes: its files, pass.json included.
+func (t Template) Size() int {
+	n := len(t.passJSON)
+	for _, b := range t.files {
+		n += len(b)
+	}
+	return n
+}
+
 // Files returns every file of the template, pass.json included, in a new map whose values are shared.
 func (t Template) Files() map[string][]byte {
 	out := make(map[string][]byte, len(t.files)+1)
